@@ -1,0 +1,278 @@
+//! `weir bench`: the seed query over generated events, with the Wasm plugins and
+//! with the same logic compiled into the host, measured in the same run.
+
+mod native;
+
+use std::fmt;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::data::{Batch, BatchBuilder};
+use crate::format::json::decode_record;
+use crate::generate::{write_sensors, SensorWorkload};
+use crate::pipeline::{self, Pipeline, SinkSpec, StageKind};
+use crate::plugin::PluginEngine;
+use crate::source::{LineSource, ReadOutcome};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// Events to generate and process.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// Runs of each variant; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Where the built plugins are.
+    #[arg(long, default_value = "plugins/dist")]
+    pub plugins: PathBuf,
+    /// Where to keep the generated input (reused when it exists).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+pub struct Report {
+    pub events: u64,
+    pub batch_size: usize,
+    pub wasm_events_per_s: f64,
+    pub native_events_per_s: f64,
+    pub results: u64,
+    pub filter_wasm_ns: f64,
+    pub filter_native_ns: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seed query: NDJSON file → decode → over-threshold → 10 s tumbling count per sensor → spike-alert")?;
+        writeln!(
+            f,
+            "events {}  batch {}  alerts {}",
+            self.events, self.batch_size, self.results
+        )?;
+        writeln!(f, "| measure | value |")?;
+        writeln!(f, "|---|---|")?;
+        writeln!(
+            f,
+            "| pipeline with Wasm plugins | {:.2} M events/s |",
+            self.wasm_events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| same pipeline, logic native in the host | {:.2} M events/s |",
+            self.native_events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| Wasm / native | {:.2} |",
+            self.wasm_events_per_s / self.native_events_per_s
+        )?;
+        writeln!(
+            f,
+            "| filter stage, Wasm (encode + call + apply) | {:.1} ns/event |",
+            self.filter_wasm_ns
+        )?;
+        writeln!(
+            f,
+            "| filter stage, native | {:.1} ns/event |",
+            self.filter_native_ns
+        )?;
+        writeln!(
+            f,
+            "| boundary cost (Wasm − native) | {:.1} ns/event |",
+            self.filter_wasm_ns - self.filter_native_ns
+        )?;
+        match self.peak_rss_mib {
+            Some(rss) => write!(f, "| peak RSS of the bench process | {rss:.0} MiB |"),
+            None => write!(f, "| peak RSS of the bench process | unavailable |"),
+        }
+    }
+}
+
+fn pipeline_text(data: &Path, plugins: &Path, batch_size: usize) -> String {
+    format!(
+        r#"
+name = "bench"
+batch_size = {batch_size}
+source = {{ kind = "file", path = "{data}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "console" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugins}/over_threshold.wasm"
+config = {{ threshold = 100.0 }}
+
+[[operators]]
+type = "window"
+key_by = "sensor_id"
+size = "10s"
+aggregates = {{ count = "count" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugins}/spike_alert.wasm"
+config = {{ min_count = 5 }}
+"#,
+        data = data.display(),
+        plugins = plugins.display()
+    )
+}
+
+fn load(
+    options: &BenchOptions,
+    data: &Path,
+    engine: &PluginEngine,
+    native: bool,
+) -> anyhow::Result<Pipeline> {
+    let plugins = std::path::absolute(&options.plugins)?;
+    let file = tempfile_path("weir-bench-pipeline.toml");
+    std::fs::write(
+        &file,
+        pipeline_text(&std::path::absolute(data)?, &plugins, options.batch_size),
+    )?;
+    let mut pipeline = pipeline::load(&file, engine).with_context(|| {
+        format!(
+            "loading the bench pipeline (are the plugins built in {}?)",
+            plugins.display()
+        )
+    })?;
+    pipeline.sink = SinkSpec::Null;
+    if native {
+        let filter_input = pipeline.schema.clone();
+        pipeline.stages[0].kind =
+            StageKind::Native(Box::new(native::OverThreshold::new(&filter_input, 100.0)));
+        let alert_input = pipeline.stages[1].output_schema().clone();
+        pipeline.stages[2].kind =
+            StageKind::Native(Box::new(native::SpikeAlert::new(&alert_input, 5)));
+    }
+    Ok(pipeline)
+}
+
+fn tempfile_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}-{name}", std::process::id()))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs the whole benchmark; prints progress to stderr.
+pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        options.runs > 0 && options.batch_size > 0,
+        "--runs and --batch-size must be at least 1"
+    );
+    let data = options.data.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("weir-bench-sensors-{}.ndjson", options.events))
+    });
+    if !data.exists() {
+        eprintln!(
+            "generating {} events into {}",
+            options.events,
+            data.display()
+        );
+        let workload = SensorWorkload {
+            events: options.events,
+            ..Default::default()
+        };
+        write_sensors(
+            &workload,
+            &mut BufWriter::with_capacity(1 << 20, File::create(&data)?),
+        )?;
+    }
+    let engine = PluginEngine::new()?;
+    let stop = AtomicBool::new(false);
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut results = [0, 0];
+    for run in 0..options.runs {
+        for (variant, native) in [(0, false), (1, true)] {
+            let pipeline = load(options, &data, &engine, native)?;
+            let summary = pipeline::run(pipeline, &stop)?;
+            anyhow::ensure!(
+                summary.events_in == options.events,
+                "the bench input is incomplete: {data:?}"
+            );
+            eprintln!(
+                "run {}: {:<6} {:.2} M events/s",
+                run + 1,
+                if native { "native" } else { "wasm" },
+                summary.events_per_second() / 1e6
+            );
+            rates[variant].push(summary.events_per_second());
+            results[variant] = summary.results_out;
+        }
+    }
+    anyhow::ensure!(
+        results[0] == results[1],
+        "Wasm and native disagree: {} vs {} alerts",
+        results[0],
+        results[1]
+    );
+    let (filter_wasm_ns, filter_native_ns) = filter_stage_cost(options, &data, &engine)?;
+    let [wasm, native] = rates;
+    Ok(Report {
+        events: options.events,
+        batch_size: options.batch_size,
+        wasm_events_per_s: median(wasm),
+        native_events_per_s: median(native),
+        results: results[0],
+        filter_wasm_ns,
+        filter_native_ns,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// ns/event of the filter stage alone, Wasm and native, on one batch of real rows.
+fn filter_stage_cost(
+    options: &BenchOptions,
+    data: &Path,
+    engine: &PluginEngine,
+) -> anyhow::Result<(f64, f64)> {
+    let mut wasm = load(options, data, engine, false)?;
+    let mut native = load(options, data, engine, true)?;
+    let batch = first_batch(&wasm, data)?;
+    let time = |stage: &mut pipeline::Stage| -> anyhow::Result<f64> {
+        let dead = crate::sink::DeadLetters::discard();
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let started = Instant::now();
+            for _ in 0..2_000 {
+                std::hint::black_box(stage.process(batch.clone(), "bench", &dead)?);
+            }
+            best = best.min(started.elapsed());
+        }
+        Ok(best.as_nanos() as f64 / (2_000 * batch.len()) as f64)
+    };
+    // Cloning the batch is part of both measurements and cancels out in the difference.
+    Ok((time(&mut wasm.stages[0])?, time(&mut native.stages[0])?))
+}
+
+fn first_batch(pipeline: &Pipeline, data: &Path) -> anyhow::Result<Batch> {
+    let mut source = LineSource::open(data, 1 << 20)?;
+    let mut builder = BatchBuilder::new(pipeline.schema.clone(), pipeline.batch_size);
+    let mut line = Vec::new();
+    while !builder.is_full() && source.read_line(&mut line)? == ReadOutcome::Line {
+        decode_record(&pipeline.schema, builder.columns_mut(), &line)
+            .map_err(anyhow::Error::msg)?;
+        let time = builder.last_int(pipeline.time_column).unwrap_or(0);
+        builder.commit_row(time, i64::MIN, source.line_number());
+    }
+    Ok(builder.take(i64::MIN))
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -1,0 +1,16 @@
+//! weir: a stream-processing host whose user logic runs as sandboxed
+//! WebAssembly components.
+//!
+//! Data flows one way: source → decode → event time and watermark →
+//! operators (plugins, windows) → sink, in columnar batches.
+
+pub mod bench;
+pub mod data;
+pub mod format;
+pub mod generate;
+pub mod pipeline;
+pub mod plugin;
+pub mod sink;
+pub mod source;
+pub mod time;
+pub mod window;

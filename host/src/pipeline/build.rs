@@ -1,0 +1,189 @@
+//! From a pipeline file to a runnable, fully checked pipeline: every plugin is
+//! compiled, its schema checked and its config accepted before any event flows.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::{OperatorConfig, PipelineFile, SinkConfig, SourceConfig};
+use super::error::PipelineError;
+use super::stage::{Stage, StageKind};
+use crate::data::{Field, FieldType, Schema};
+use crate::plugin::{PluginEngine, PluginLimits, PluginOperator};
+use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
+
+pub enum SourceSpec {
+    File {
+        path: PathBuf,
+        max_line_bytes: usize,
+    },
+    Stdin {
+        max_line_bytes: usize,
+    },
+}
+
+pub enum SinkSpec {
+    Console,
+    File(PathBuf),
+    /// Count and discard (benchmarks).
+    Null,
+}
+
+pub struct Pipeline {
+    pub name: String,
+    pub batch_size: usize,
+    pub source: SourceSpec,
+    pub schema: Arc<Schema>,
+    /// Index in `schema` of the event-time field.
+    pub time_column: usize,
+    pub max_out_of_orderness_ms: i64,
+    pub stages: Vec<Stage>,
+    pub sink: SinkSpec,
+    pub dead_letter: Option<PathBuf>,
+}
+
+/// Reads, checks and builds the pipeline at `path`, loading its plugins.
+pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        PipelineError::at(
+            path,
+            "",
+            None,
+            format!("cannot read the pipeline file: {e}"),
+        )
+    })?;
+    let file: PipelineFile = toml::from_str(&text)
+        .map_err(|e| PipelineError::at(path, &text, e.span(), e.message().trim_end()))?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    let at = |span: std::ops::Range<usize>, message: String| {
+        PipelineError::at(path, &text, Some(span), message)
+    };
+
+    if file.batch_size == 0 || file.batch_size > 1 << 20 {
+        return Err(at(
+            0..0,
+            format!(
+                "batch_size must be between 1 and {}, got {}",
+                1 << 20,
+                file.batch_size
+            ),
+        ));
+    }
+    let schema_span = file.schema.span();
+    let fields: Vec<Field> = file
+        .schema
+        .into_inner()
+        .into_iter()
+        .map(|(name, ty)| Field::new(name, ty))
+        .collect();
+    if fields.is_empty() {
+        return Err(at(schema_span, "the schema declares no fields".into()));
+    }
+    let schema = Schema::new(fields).map_err(|e| at(schema_span.clone(), e.to_string()))?;
+
+    let time_span = file.event_time.field.span();
+    let time_field = file.event_time.field.into_inner();
+    let time_column = match schema.field(&time_field) {
+        Some(f) if matches!(f.ty, FieldType::Timestamp | FieldType::I64) => schema.index_of(&time_field).unwrap_or(0),
+        Some(f) => {
+            return Err(at(time_span, format!("event_time field `{time_field}` is a {}; it must be a timestamp or i64 (epoch millis)", f.ty)))
+        }
+        None => return Err(at(time_span, format!("event_time field `{time_field}` is not in the schema; available: {schema}"))),
+    };
+
+    let source = match file.source {
+        SourceConfig::File {
+            path: source_path,
+            max_line_bytes,
+            ..
+        } => SourceSpec::File {
+            path: base.join(source_path),
+            max_line_bytes,
+        },
+        SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },
+    };
+
+    let mut stages = Vec::new();
+    let mut current = schema.clone();
+    for (index, spanned) in file.operators.into_iter().enumerate() {
+        let span = spanned.span();
+        let number = index + 1;
+        let stage = match spanned.into_inner() {
+            OperatorConfig::Plugin {
+                name,
+                path: plugin_path,
+                config,
+                memory_mib,
+                batch_deadline,
+            } => {
+                let config_json = serde_json::to_string(&config).map_err(|e| {
+                    at(
+                        span.clone(),
+                        format!("operator #{number}: config cannot be passed as JSON: {e}"),
+                    )
+                })?;
+                let defaults = PluginLimits::default();
+                let limits = PluginLimits {
+                    memory_bytes: memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
+                    batch_deadline: batch_deadline.map_or(defaults.batch_deadline, |d| {
+                        Duration::from_millis(d.0 as u64)
+                    }),
+                };
+                let plugin = PluginOperator::load(
+                    engine,
+                    &base.join(&plugin_path),
+                    &config_json,
+                    &current,
+                    limits,
+                )
+                .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
+                let name = name.unwrap_or_else(|| plugin.descriptor().name.clone());
+                Stage::new(name, StageKind::Plugin(Box::new(plugin)))
+            }
+            OperatorConfig::Window {
+                name,
+                kind: _,
+                size,
+                key_by,
+                aggregates,
+            } => {
+                let name = name.unwrap_or_else(|| format!("window-{number}"));
+                let aggregates = aggregates
+                    .iter()
+                    .map(|(name, expression)| AggregateSpec::parse(name, expression))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
+                let spec = WindowSpec {
+                    key_by,
+                    size_ms: size.0,
+                    aggregates,
+                };
+                let window = TumblingWindows::new(&spec, &current)
+                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
+                Stage::new(name, StageKind::Window(window))
+            }
+        };
+        current = stage.output_schema().clone();
+        stages.push(stage);
+    }
+
+    let sink = match file.sink {
+        SinkConfig::Console => SinkSpec::Console,
+        SinkConfig::File { path: sink_path } => SinkSpec::File(base.join(sink_path)),
+    };
+    let name = file.name.unwrap_or_else(|| {
+        path.file_stem()
+            .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
+    });
+    Ok(Pipeline {
+        name,
+        batch_size: file.batch_size,
+        source,
+        schema,
+        time_column,
+        max_out_of_orderness_ms: file.event_time.max_out_of_orderness.into_inner().0,
+        stages,
+        sink,
+        dead_letter: file.dead_letter.map(|d| base.join(d.path)),
+    })
+}

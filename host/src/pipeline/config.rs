@@ -1,0 +1,156 @@
+//! The pipeline file, as serde reads it. Everything a user can write is here.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::data::FieldType;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Shown in logs and the summary; defaults to the file's stem.
+    pub name: Option<String>,
+    /// Rows per batch: the unit of work and of Wasm calls.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    pub source: SourceConfig,
+    /// Field name → type, in the order rows are laid out.
+    pub schema: Spanned<IndexMap<String, FieldType>>,
+    pub event_time: EventTimeConfig,
+    #[serde(default)]
+    pub operators: Vec<Spanned<OperatorConfig>>,
+    pub sink: SinkConfig,
+    pub dead_letter: Option<DeadLetterConfig>,
+}
+
+fn default_batch_size() -> usize {
+    1024
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A newline-delimited file, read as a stream.
+    File {
+        path: PathBuf,
+        #[serde(default)]
+        format: Format,
+        /// Longer lines are dead-lettered rather than buffered.
+        #[serde(default = "default_max_line_bytes")]
+        max_line_bytes: usize,
+    },
+    /// Newline-delimited records on standard input.
+    Stdin {
+        #[serde(default)]
+        format: Format,
+        #[serde(default = "default_max_line_bytes")]
+        max_line_bytes: usize,
+    },
+}
+
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON object per line.
+    #[default]
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTimeConfig {
+    /// A `timestamp` or `i64` (epoch millis) field of the schema.
+    pub field: Spanned<String>,
+    /// How far behind the newest event an event may arrive and still be on time.
+    pub max_out_of_orderness: Spanned<Millis>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OperatorConfig {
+    /// A WebAssembly component built with the plugin SDK.
+    Plugin {
+        /// Defaults to the plugin's own name.
+        name: Option<String>,
+        /// Path to the `.wasm` component, relative to the pipeline file.
+        path: PathBuf,
+        /// Passed to the plugin's `init`, as JSON.
+        #[serde(default)]
+        config: toml::Table,
+        /// Linear memory cap for this plugin, in MiB.
+        memory_mib: Option<usize>,
+        /// CPU budget for one batch.
+        batch_deadline: Option<Millis>,
+    },
+    /// A keyed event-time window with host-native aggregates.
+    Window {
+        name: Option<String>,
+        #[serde(default)]
+        kind: WindowKind,
+        size: Millis,
+        /// Group by this field; omit for one global group.
+        key_by: Option<String>,
+        /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)` or `avg(f)`.
+        aggregates: IndexMap<String, String>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    #[default]
+    Tumbling,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Human-readable lines on standard output.
+    Console,
+    /// JSON lines written to a file, replaced at the start of each run (its
+    /// directory is created if missing).
+    File { path: PathBuf },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// JSON lines with the reason and source position of every record that
+    /// could not be processed. Without it, dead letters go to standard error.
+    pub path: PathBuf,
+}
+
+/// A duration: `"5s"`, `"250ms"`, `"1m 30s"`, or a number of milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub i64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(ms) if ms >= 0 => Ok(Millis(ms)),
+            Raw::Number(ms) => Err(serde::de::Error::custom(format!(
+                "a duration cannot be negative ({ms})"
+            ))),
+            Raw::Text(text) => humantime::parse_duration(&text)
+                .map(|d| Millis(d.as_millis().min(i64::MAX as u128) as i64))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{text}` is not a duration ({e}); write e.g. \"5s\" or \"250ms\""
+                    ))
+                }),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The pipeline: the file that describes it, the stages it is built from, and
+//! the run loop that moves batches from source to sink.
+
+mod build;
+pub mod config;
+mod error;
+mod ingest;
+mod run;
+mod stage;
+mod summary;
+
+pub use build::{load, Pipeline, SinkSpec, SourceSpec};
+pub use error::PipelineError;
+pub use run::{run, RunError};
+pub use stage::{NativeOperator, Stage, StageKind};
+pub use summary::Summary;

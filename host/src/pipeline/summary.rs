@@ -1,0 +1,77 @@
+use std::fmt;
+use std::time::Duration;
+
+/// What a run did, printed when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub pipeline: String,
+    /// Records read from the source (lines), valid or not.
+    pub records_read: u64,
+    /// Records decoded into events.
+    pub events_in: u64,
+    pub decode_failures: u64,
+    pub late_events: u64,
+    pub plugin_failures: u64,
+    pub windows_fired: u64,
+    pub open_windows_discarded: u64,
+    pub results_out: u64,
+    /// (stage, rows in, rows out).
+    pub stages: Vec<(String, u64, u64)>,
+    pub elapsed: Duration,
+    /// False when stopped before the end of the input.
+    pub completed: bool,
+}
+
+impl Summary {
+    pub fn events_per_second(&self) -> f64 {
+        self.events_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn dead_lettered(&self) -> u64 {
+        self.decode_failures + self.late_events + self.plugin_failures
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.completed {
+            "finished"
+        } else {
+            "stopped before the end of its input"
+        };
+        writeln!(
+            f,
+            "pipeline `{}` {state} in {:.3} s",
+            self.pipeline,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(f, "  records read       {:>12}", self.records_read)?;
+        writeln!(
+            f,
+            "  events in          {:>12}  ({:.0} events/s)",
+            self.events_in,
+            self.events_per_second()
+        )?;
+        for (name, rows_in, rows_out) in &self.stages {
+            writeln!(f, "  stage {name:<24} {rows_in:>10} in {rows_out:>10} out")?;
+        }
+        writeln!(f, "  windows fired      {:>12}", self.windows_fired)?;
+        writeln!(f, "  results out        {:>12}", self.results_out)?;
+        writeln!(
+            f,
+            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {})",
+            self.dead_lettered(),
+            self.decode_failures,
+            self.late_events,
+            self.plugin_failures
+        )?;
+        if self.open_windows_discarded > 0 {
+            writeln!(
+                f,
+                "  open windows not fired (stopped early): {}",
+                self.open_windows_discarded
+            )?;
+        }
+        Ok(())
+    }
+}

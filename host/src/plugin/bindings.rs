@@ -1,0 +1,6 @@
+//! Host bindings generated from `wit/operator.wit`.
+
+wasmtime::component::bindgen!({
+    world: "operator",
+    path: "../wit",
+});

@@ -1,0 +1,110 @@
+//! One wasmtime engine per host, shared by every plugin.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::Operator;
+use super::error::{describe, PluginError};
+use super::instance::PluginState;
+
+/// Resources one plugin instance may use.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginLimits {
+    /// Linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock budget for one batch, enforced by epoch interruption.
+    pub batch_deadline: Duration,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            batch_deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How often the epoch advances: the granularity of CPU deadlines.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    pub fn new() -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        // Epoch checks cost less than fuel metering on every instruction.
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Instantiate {
+            path: "<engine>".into(),
+            reason: describe(&e),
+        })?;
+        let mut linker = Linker::new(&engine);
+        let link_error = |e: wasmtime::Error| PluginError::Instantiate {
+            path: "<linker>".into(),
+            reason: describe(&e),
+        };
+        // Rust's std on wasm32-wasip2 imports WASI; each instance gets an empty
+        // context (no files, env, args, sockets; frozen clocks), see `instance.rs`.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
+        Operator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link_error)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Instantiate {
+                path: "<engine>".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            engine,
+            linker,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<PluginState> {
+        &self.linker
+    }
+
+    /// Reads and compiles a component.
+    pub fn compile_file(&self, path: &Path) -> Result<Component, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
+            path: path.into(),
+            reason: describe(&e),
+        })
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,216 @@
+//! One sandboxed plugin instance: its own store, memory limit and CPU deadline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::weir::plugin::{host, types};
+use super::bindings::Operator;
+use super::engine::{PluginEngine, PluginLimits, EPOCH_TICK};
+use super::error::{describe, PluginError};
+use crate::data::{Field, FieldType};
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub name: String,
+    pub version: String,
+    pub kind: OperatorKind,
+    pub reads: Vec<Field>,
+    pub emits: Vec<Field>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorKind {
+    Filter,
+    Map,
+    FlatMap,
+}
+
+pub(crate) struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    plugin: Arc<str>,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl host::Host for PluginState {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        let plugin = &*self.plugin;
+        match level {
+            types::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            types::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            types::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            types::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            types::LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+impl types::Host for PluginState {}
+
+/// Time stands still inside a plugin: results must depend on the events alone,
+/// so that replays give the same output.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+fn sandbox() -> WasiCtx {
+    WasiCtx::builder()
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .insecure_random_seed(0)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+pub struct PluginInstance {
+    store: Store<PluginState>,
+    bindings: Operator,
+    descriptor: Descriptor,
+    deadline_ticks: u64,
+    input: types::Batch,
+}
+
+impl PluginInstance {
+    /// Instantiates `component` in a fresh sandbox and asks it to describe itself.
+    pub fn new(
+        engine: &PluginEngine,
+        component: &Component,
+        path: &Path,
+        limits: PluginLimits,
+    ) -> Result<Self, PluginError> {
+        let state = PluginState {
+            wasi: sandbox(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(16)
+                .build(),
+            plugin: path.display().to_string().into(),
+        };
+        let mut store = Store::new(engine.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        let deadline_ticks =
+            (limits.batch_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(deadline_ticks);
+        let instantiate = |reason: String| PluginError::Instantiate {
+            path: path.into(),
+            reason,
+        };
+        let bindings = Operator::instantiate(&mut store, component, engine.linker())
+            .map_err(|e| instantiate(describe(&e)))?;
+        let described = bindings
+            .call_describe(&mut store)
+            .map_err(|e| instantiate(describe(&e)))?;
+        let descriptor = Descriptor {
+            kind: match described.kind {
+                types::OperatorKind::Filter => OperatorKind::Filter,
+                types::OperatorKind::Map => OperatorKind::Map,
+                types::OperatorKind::FlatMap => OperatorKind::FlatMap,
+            },
+            reads: described.reads.into_iter().map(field).collect(),
+            emits: described.emits.into_iter().map(field).collect(),
+            name: described.name,
+            version: described.version,
+        };
+        store.data_mut().plugin = descriptor.name.as_str().into();
+        Ok(Self {
+            store,
+            bindings,
+            descriptor,
+            deadline_ticks,
+            input: types::Batch {
+                count: 0,
+                rows: Vec::new(),
+            },
+        })
+    }
+
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    fn trap(&self, error: wasmtime::Error) -> PluginError {
+        PluginError::Trap {
+            plugin: self.descriptor.name.clone(),
+            reason: describe(&error),
+        }
+    }
+
+    /// Passes the pipeline's `config` table (as JSON).
+    pub fn init(&mut self, config_json: &str) -> Result<(), PluginError> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match self.bindings.call_init(&mut self.store, config_json) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(PluginError::Config {
+                plugin: self.descriptor.name.clone(),
+                reason,
+            }),
+            Err(e) => Err(self.trap(e)),
+        }
+    }
+
+    /// The buffer the next batch's rows are encoded into; reused across calls.
+    pub fn input_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.input.rows
+    }
+
+    /// Processes the `count` rows in [`Self::input_buffer`]: one component call.
+    pub fn process(&mut self, count: u32) -> Result<types::Output, PluginError> {
+        self.input.count = count;
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match self.bindings.call_process(&mut self.store, &self.input) {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(reason)) => Err(PluginError::Batch {
+                plugin: self.descriptor.name.clone(),
+                reason,
+            }),
+            Err(e) => Err(self.trap(e)),
+        }
+    }
+}
+
+fn field(field: types::Field) -> Field {
+    Field::new(
+        field.name,
+        match field.type_ {
+            types::FieldType::String => FieldType::String,
+            types::FieldType::F64 => FieldType::F64,
+            types::FieldType::I64 => FieldType::I64,
+            types::FieldType::Bool => FieldType::Bool,
+            types::FieldType::Timestamp => FieldType::Timestamp,
+        },
+    )
+}

@@ -1,0 +1,14 @@
+//! WebAssembly plugins: the engine, sandboxed instances, the batch codec and
+//! the pipeline operator that drives them.
+
+mod bindings;
+mod codec;
+mod engine;
+mod error;
+mod instance;
+mod operator;
+
+pub use engine::{PluginEngine, PluginLimits};
+pub use error::PluginError;
+pub use instance::{Descriptor, OperatorKind, PluginInstance};
+pub use operator::PluginOperator;

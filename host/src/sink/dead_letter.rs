@@ -1,0 +1,84 @@
+//! Records that could not be processed, kept with the reason and where they
+//! came from: nothing is dropped silently.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeadLetterKind {
+    /// The record could not be decoded against the schema.
+    Decode,
+    /// The record arrived after its window had fired.
+    Late,
+    /// A plugin failed on the batch holding the record.
+    Plugin,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetter<'a> {
+    pub kind: DeadLetterKind,
+    pub reason: &'a str,
+    /// `file:line`, or the operator for results of a window.
+    pub source: &'a str,
+    /// The raw line for decode errors, the decoded row otherwise.
+    pub record: serde_json::Value,
+}
+
+/// The dead-letter output, shared by every stage. Dead letters are rare, so a
+/// lock is cheaper than another thread.
+pub struct DeadLetters {
+    out: Mutex<Box<dyn Write + Send>>,
+    counts: [AtomicU64; 3],
+}
+
+impl DeadLetters {
+    pub fn to_file(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::create(path)?;
+        Ok(Self::new(Box::new(BufWriter::new(file))))
+    }
+
+    pub fn to_stderr() -> Self {
+        Self::new(Box::new(io::stderr()))
+    }
+
+    pub fn discard() -> Self {
+        Self::new(Box::new(io::sink()))
+    }
+
+    fn new(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            out: Mutex::new(out),
+            counts: Default::default(),
+        }
+    }
+
+    pub fn send(&self, letter: &DeadLetter<'_>) -> io::Result<()> {
+        self.counts[letter.kind as usize].fetch_add(1, Ordering::Relaxed);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        serde_json::to_writer(&mut *out, letter)?;
+        out.write_all(b"\n")
+    }
+
+    pub fn count(&self, kind: DeadLetterKind) -> u64 {
+        self.counts[kind as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        self.out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .flush()
+    }
+}

@@ -1,0 +1,213 @@
+//! Aggregates computed by the host as rows arrive: one small accumulator per
+//! aggregate per (window, key), never a buffer of the window's rows.
+
+use std::fmt;
+
+use crate::data::{Column, ColumnBuilder, FieldType, Schema, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateFn {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl fmt::Display for AggregateFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AggregateFn::Count => "count",
+            AggregateFn::Sum => "sum",
+            AggregateFn::Min => "min",
+            AggregateFn::Max => "max",
+            AggregateFn::Avg => "avg",
+        })
+    }
+}
+
+/// `name = "fn(field)"` from the pipeline file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateSpec {
+    pub name: String,
+    pub function: AggregateFn,
+    pub field: Option<String>,
+}
+
+impl AggregateSpec {
+    /// Parses `count`, `count()`, `sum(x)`, `min(x)`, `max(x)` or `avg(x)`.
+    pub fn parse(name: &str, expression: &str) -> Result<Self, String> {
+        let expression = expression.trim();
+        let (function, argument) = match expression.split_once('(') {
+            Some((function, rest)) => {
+                let argument = rest.strip_suffix(')').ok_or_else(|| {
+                    format!("aggregate `{name}`: `{expression}` is missing its closing parenthesis")
+                })?;
+                (
+                    function.trim(),
+                    Some(argument.trim()).filter(|a| !a.is_empty()),
+                )
+            }
+            None => (expression, None),
+        };
+        let function = match function {
+            "count" => AggregateFn::Count,
+            "sum" => AggregateFn::Sum,
+            "min" => AggregateFn::Min,
+            "max" => AggregateFn::Max,
+            "avg" => AggregateFn::Avg,
+            other => {
+                return Err(format!(
+                "aggregate `{name}`: unknown function `{other}`; use count, sum, min, max or avg"
+            ))
+            }
+        };
+        match (function, argument) {
+            (AggregateFn::Count, Some(arg)) => Err(format!(
+                "aggregate `{name}`: count takes no field (write `count`, not `count({arg})`)"
+            )),
+            (AggregateFn::Count, None) => Ok(Self {
+                name: name.into(),
+                function,
+                field: None,
+            }),
+            (_, None) => Err(format!(
+                "aggregate `{name}`: {function} needs a field, e.g. `{function}(temperature)`"
+            )),
+            (_, Some(field)) => Ok(Self {
+                name: name.into(),
+                function,
+                field: Some(field.into()),
+            }),
+        }
+    }
+
+    /// The input column it reads and the type it produces, checked against the input schema.
+    pub fn resolve(&self, input: &Schema) -> Result<(Option<usize>, FieldType), String> {
+        let Some(field) = &self.field else {
+            return Ok((None, FieldType::I64));
+        };
+        let index = input.index_of(field).ok_or_else(|| {
+            format!("aggregate `{}` reads field `{field}`, which is not in the input; available: {input}", self.name)
+        })?;
+        let ty = input.fields()[index].ty;
+        let output = match (self.function, ty) {
+            (AggregateFn::Avg, FieldType::F64 | FieldType::I64) => FieldType::F64,
+            (AggregateFn::Sum, FieldType::F64 | FieldType::I64) => ty,
+            (
+                AggregateFn::Min | AggregateFn::Max,
+                FieldType::F64 | FieldType::I64 | FieldType::Timestamp,
+            ) => ty,
+            _ => {
+                return Err(format!(
+                    "aggregate `{}`: {} cannot be applied to `{field}`, a {ty} field",
+                    self.name, self.function
+                ))
+            }
+        };
+        Ok((Some(index), output))
+    }
+}
+
+/// The running state of one aggregate for one (window, key).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Accumulator {
+    Count(i64),
+    SumF(f64),
+    SumI(i64),
+    MinF(f64),
+    MaxF(f64),
+    MinI(i64),
+    MaxI(i64),
+    Avg { sum: f64, count: i64 },
+}
+
+impl Accumulator {
+    pub fn new(function: AggregateFn, input: Option<FieldType>) -> Self {
+        let float = input == Some(FieldType::F64);
+        match function {
+            AggregateFn::Count => Accumulator::Count(0),
+            AggregateFn::Sum if float => Accumulator::SumF(0.0),
+            AggregateFn::Sum => Accumulator::SumI(0),
+            AggregateFn::Min if float => Accumulator::MinF(f64::INFINITY),
+            AggregateFn::Min => Accumulator::MinI(i64::MAX),
+            AggregateFn::Max if float => Accumulator::MaxF(f64::NEG_INFINITY),
+            AggregateFn::Max => Accumulator::MaxI(i64::MIN),
+            AggregateFn::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
+        }
+    }
+
+    /// Adds row `row` of `column` (ignored by count).
+    #[inline]
+    pub fn add(&mut self, column: Option<&Column>, row: usize) {
+        let value = column.map(|c| c.get(row));
+        match (self, value) {
+            (Accumulator::Count(n), _) => *n += 1,
+            (Accumulator::SumF(s), Some(Value::F64(v))) => *s += v,
+            (Accumulator::SumI(s), Some(Value::I64(v))) => *s = s.wrapping_add(v),
+            (Accumulator::MinF(m), Some(Value::F64(v))) => *m = m.min(v),
+            (Accumulator::MaxF(m), Some(Value::F64(v))) => *m = m.max(v),
+            (Accumulator::MinI(m), Some(Value::I64(v) | Value::Timestamp(v))) => *m = (*m).min(v),
+            (Accumulator::MaxI(m), Some(Value::I64(v) | Value::Timestamp(v))) => *m = (*m).max(v),
+            (Accumulator::Avg { sum, count }, Some(Value::F64(v))) => {
+                *sum += v;
+                *count += 1;
+            }
+            (Accumulator::Avg { sum, count }, Some(Value::I64(v))) => {
+                *sum += v as f64;
+                *count += 1;
+            }
+            (acc, value) => {
+                unreachable!("{acc:?} given {value:?}; types are checked when the window is built")
+            }
+        }
+    }
+
+    pub fn emit(&self, out: &mut ColumnBuilder, ty: FieldType) {
+        let value = match *self {
+            Accumulator::Count(n) | Accumulator::SumI(n) => Value::I64(n),
+            Accumulator::MinI(v) | Accumulator::MaxI(v) if ty == FieldType::Timestamp => {
+                Value::Timestamp(v)
+            }
+            Accumulator::MinI(v) | Accumulator::MaxI(v) => Value::I64(v),
+            Accumulator::SumF(v) | Accumulator::MinF(v) | Accumulator::MaxF(v) => Value::F64(v),
+            Accumulator::Avg { sum, count } => Value::F64(sum / count as f64),
+        };
+        out.push(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(
+            AggregateSpec::parse("n", "count").unwrap().function,
+            AggregateFn::Count
+        );
+        assert_eq!(AggregateSpec::parse("n", " count() ").unwrap().field, None);
+        let spec = AggregateSpec::parse("hi", "max( temperature )").unwrap();
+        assert_eq!(
+            (spec.function, spec.field.as_deref()),
+            (AggregateFn::Max, Some("temperature"))
+        );
+    }
+
+    #[test]
+    fn explains_bad_expressions() {
+        assert!(AggregateSpec::parse("x", "median(t)")
+            .unwrap_err()
+            .contains("unknown function `median`"));
+        assert!(AggregateSpec::parse("x", "sum")
+            .unwrap_err()
+            .contains("needs a field"));
+        assert!(AggregateSpec::parse("x", "count(t)")
+            .unwrap_err()
+            .contains("takes no field"));
+        assert!(AggregateSpec::parse("x", "sum(t")
+            .unwrap_err()
+            .contains("closing parenthesis"));
+    }
+}

@@ -1,0 +1,90 @@
+//! Grouping keys, owned in window state and borrowed from columns for lookups,
+//! so that finding an existing key allocates nothing.
+
+use std::hash::{Hash, Hasher};
+
+use hashbrown::Equivalent;
+
+use crate::data::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    /// No `key_by`: one global group.
+    Unit,
+    Str(Box<str>),
+    Int(i64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum KeyRef<'a> {
+    Unit,
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+}
+
+impl<'a> KeyRef<'a> {
+    /// The key of a value. Floats are refused when the window is built.
+    pub fn of(value: Value<'a>) -> Self {
+        match value {
+            Value::String(s) => KeyRef::Str(s),
+            Value::I64(v) | Value::Timestamp(v) => KeyRef::Int(v),
+            Value::Bool(v) => KeyRef::Bool(v),
+            Value::F64(v) => KeyRef::Int(v.to_bits() as i64),
+        }
+    }
+
+    pub fn to_owned(self) -> Key {
+        match self {
+            KeyRef::Unit => Key::Unit,
+            KeyRef::Str(s) => Key::Str(s.into()),
+            KeyRef::Int(v) => Key::Int(v),
+            KeyRef::Bool(v) => Key::Bool(v),
+        }
+    }
+}
+
+// `Key` and `KeyRef` must hash identically for `Equivalent` lookups to work.
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Unit => KeyRef::Unit.hash(state),
+            Key::Str(s) => KeyRef::Str(s).hash(state),
+            Key::Int(v) => KeyRef::Int(*v).hash(state),
+            Key::Bool(v) => KeyRef::Bool(*v).hash(state),
+        }
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            KeyRef::Unit => state.write_u8(0),
+            KeyRef::Str(s) => {
+                state.write_u8(1);
+                s.hash(state);
+            }
+            KeyRef::Int(v) => {
+                state.write_u8(2);
+                v.hash(state);
+            }
+            KeyRef::Bool(v) => {
+                state.write_u8(3);
+                v.hash(state);
+            }
+        }
+    }
+}
+
+impl Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        match (self, key) {
+            (KeyRef::Unit, Key::Unit) => true,
+            (KeyRef::Str(a), Key::Str(b)) => *a == &**b,
+            (KeyRef::Int(a), Key::Int(b)) => a == b,
+            (KeyRef::Bool(a), Key::Bool(b)) => a == b,
+            _ => false,
+        }
+    }
+}

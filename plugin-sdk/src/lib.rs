@@ -1,0 +1,156 @@
+//! # weir plugin SDK
+//!
+//! Write stream operators for [weir](https://example.invalid/weir) in plain Rust and
+//! build them into sandboxed WebAssembly components.
+//!
+//! A plugin is a type that implements one of three traits:
+//!
+//! * [`Filter`] — keep or drop each row;
+//! * [`Map`] — turn each row into exactly one output row;
+//! * [`FlatMap`] — turn each row into zero or more output rows (alerts, splitters).
+//!
+//! The rows a plugin reads are an ordinary `#[derive(Deserialize)]` struct. The SDK
+//! derives the plugin's declared schema from that struct, and the host checks it
+//! against the pipeline when the plugin is loaded, so a misspelled field or a wrong
+//! type is an error at load time, not garbage at run time. Rows cross the Wasm
+//! boundary a batch at a time, bincode-encoded in one buffer.
+//!
+//! Field types map as follows: `String` ↔ `string`, `f64` ↔ `f64`, `i64` ↔ `i64`,
+//! `bool` ↔ `bool`, [`Timestamp`] ↔ `timestamp`.
+//!
+//! ## A complete filter
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use weir_plugin_sdk::Filter;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Reading {
+//!     temperature: f64,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Config {
+//!     threshold: f64,
+//! }
+//!
+//! struct OverThreshold {
+//!     threshold: f64,
+//! }
+//!
+//! impl Filter for OverThreshold {
+//!     type Config = Config;
+//!     type Row = Reading;
+//!
+//!     fn new(config: Config) -> Result<Self, String> {
+//!         if config.threshold.is_nan() {
+//!             return Err("threshold must be a number".into());
+//!         }
+//!         Ok(Self { threshold: config.threshold })
+//!     }
+//!
+//!     fn keep(&mut self, row: &Reading) -> bool {
+//!         row.temperature > self.threshold
+//!     }
+//! }
+//!
+//! // Exports the component's entry points when built for wasm32-wasip2;
+//! // expands to nothing natively, so the logic stays unit-testable.
+//! weir_plugin_sdk::export_filter!(OverThreshold);
+//!
+//! // Natively, the same code path the host drives, minus the sandbox:
+//! let mut plugin = weir_plugin_sdk::testing::filter::<OverThreshold>(r#"{"threshold": 100}"#).unwrap();
+//! let kept = plugin.run(&[Reading { temperature: 99.0 }, Reading { temperature: 101.5 }]).unwrap();
+//! assert_eq!(kept, vec![1]);
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2` (the crate must be a
+//! `cdylib`), and point a pipeline's `[[operators]]` entry at the `.wasm` file.
+
+mod adapter;
+pub mod log;
+mod operator;
+mod schema;
+pub mod testing;
+
+#[doc(hidden)]
+pub mod bindings;
+
+#[doc(hidden)]
+pub use adapter::{Adapter, FilterAdapter, FlatMapAdapter, MapAdapter};
+pub use operator::{Emitter, Filter, FlatMap, Map, NoConfig};
+pub use schema::{fields_of, Field, FieldType, Timestamp};
+
+/// Exports a [`Filter`] implementation as the plugin's component entry points.
+///
+/// Use it once per plugin crate. The plugin's name and version are the crate's
+/// package name and version.
+#[macro_export]
+macro_rules! export_filter {
+    ($plugin:ty) => {
+        $crate::__export_operator!($crate::FilterAdapter<$plugin>);
+    };
+}
+
+/// Exports a [`Map`] implementation as the plugin's component entry points.
+#[macro_export]
+macro_rules! export_map {
+    ($plugin:ty) => {
+        $crate::__export_operator!($crate::MapAdapter<$plugin>);
+    };
+}
+
+/// Exports a [`FlatMap`] implementation as the plugin's component entry points.
+#[macro_export]
+macro_rules! export_flat_map {
+    ($plugin:ty) => {
+        $crate::__export_operator!($crate::FlatMapAdapter<$plugin>);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_operator {
+    ($adapter:ty) => {
+        // Only a wasm32 build is a component; natively the plugin is a plain library
+        // whose logic tests run without Wasm, and several plugins can link together.
+        #[cfg(target_arch = "wasm32")]
+        mod __weir_export {
+            use super::*;
+            use $crate::bindings::weir::plugin::types::{Batch, Descriptor, Output};
+
+            struct Export;
+
+            ::std::thread_local! {
+                static OPERATOR: ::std::cell::RefCell<Option<$adapter>> =
+                    const { ::std::cell::RefCell::new(None) };
+            }
+
+            impl $crate::bindings::Guest for Export {
+                fn describe() -> Descriptor {
+                    <$adapter as $crate::Adapter>::descriptor(
+                        env!("CARGO_PKG_NAME"),
+                        env!("CARGO_PKG_VERSION"),
+                    )
+                    .into()
+                }
+
+                fn init(config: String) -> Result<(), String> {
+                    let operator = <$adapter as $crate::Adapter>::init(&config)?;
+                    OPERATOR.with(|slot| *slot.borrow_mut() = Some(operator));
+                    Ok(())
+                }
+
+                fn process(input: Batch) -> Result<Output, String> {
+                    OPERATOR.with(|slot| match slot.borrow_mut().as_mut() {
+                        Some(operator) => $crate::Adapter::process(operator, input.count, &input.rows)
+                            .map(|(parents, rows)| Output { parents, rows }),
+                        None => Err("process called before init".to_string()),
+                    })
+                }
+            }
+
+            $crate::bindings::export!(Export with_types_in $crate::bindings);
+        }
+    };
+}

@@ -1,0 +1,189 @@
+//! Helpers for the end-to-end tests: locating the built `weir` binary and the
+//! plugin components, writing pipelines, and a plain reference model of the
+//! seed query to compare weir's results against.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// `plugins/dist`, where `scripts/build-plugins` puts the components.
+pub fn plugin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    assert!(
+        dir.join("over_threshold.wasm").exists(),
+        "plugin components missing in {}: run scripts/build-plugins (scripts/test does)",
+        dir.display()
+    );
+    dir.canonicalize().expect("plugins/dist resolves")
+}
+
+pub fn plugin(name: &str) -> String {
+    plugin_dir().join(name).display().to_string()
+}
+
+/// The `weir` binary of the same build profile as this test.
+pub fn weir_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let weir = profile_dir.join("weir");
+    assert!(
+        weir.exists(),
+        "{} not built: run `cargo build --release -p weir-host` (scripts/test does)",
+        weir.display()
+    );
+    weir
+}
+
+/// Runs `weir` with `args`, feeding `stdin`.
+pub fn weir(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(weir_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting weir");
+    let mut input = child.stdin.take().expect("piped stdin");
+    let stdin = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let output = child.wait_with_output().expect("waiting for weir");
+    feeder.join().expect("stdin feeder");
+    output
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The seed query as a pipeline file reading `input` and writing JSON lines to `output`.
+pub fn sensor_pipeline(input: &Path, output: &Path, dead_letter: &Path) -> String {
+    format!(
+        r#"
+name = "sensor-alerts-test"
+source = {{ kind = "file", path = "{input}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{output}" }}
+dead_letter = {{ path = "{dead_letter}" }}
+
+[[operators]]
+type = "plugin"
+path = "{filter}"
+config = {{ threshold = 100.0 }}
+
+[[operators]]
+type = "window"
+size = "10s"
+key_by = "sensor_id"
+aggregates = {{ count = "count" }}
+
+[[operators]]
+type = "plugin"
+path = "{alert}"
+config = {{ min_count = 5 }}
+"#,
+        input = input.display(),
+        output = output.display(),
+        dead_letter = dead_letter.display(),
+        filter = plugin("over_threshold.wasm"),
+        alert = plugin("spike_alert.wasm"),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub sensor_id: String,
+    pub temperature: f64,
+    pub event_time: i64,
+}
+
+impl Reading {
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "sensor_id": self.sensor_id,
+            "temperature": self.temperature,
+            "event_time": self.event_time,
+        })
+        .to_string()
+    }
+}
+
+/// One alert: (sensor, window end in ms, count).
+pub type Alert = (String, i64, i64);
+
+/// The seed query written as plainly as possible: a watermark that trails the
+/// largest event time by the bound (minus 1 ms, as in Flink), `temperature >
+/// threshold`, 10 s tumbling counts per sensor, and `count > min_count`. A hot
+/// reading is late when the watermark right after it has reached its window's
+/// last millisecond. Returns the alerts in (window end, sensor) order and the
+/// number of late readings.
+pub fn reference_alerts(
+    readings: &[Reading],
+    bound_ms: i64,
+    threshold: f64,
+    min_count: i64,
+) -> (Vec<Alert>, usize) {
+    const SIZE: i64 = 10_000;
+    let mut max_time = i64::MIN;
+    let mut counts: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    let mut late = 0;
+    for reading in readings {
+        max_time = max_time.max(reading.event_time);
+        let watermark = max_time - bound_ms - 1;
+        if reading.temperature <= threshold {
+            continue;
+        }
+        let end = reading.event_time.div_euclid(SIZE) * SIZE + SIZE;
+        if end - 1 <= watermark {
+            late += 1;
+        } else {
+            *counts.entry((end, reading.sensor_id.clone())).or_default() += 1;
+        }
+    }
+    let alerts = counts
+        .into_iter()
+        .filter(|(_, count)| *count > min_count)
+        .map(|((end, sensor), count)| (sensor, end, count))
+        .collect();
+    (alerts, late)
+}
+
+/// Parses weir's JSON-lines alerts back into (sensor, window end, count).
+pub fn parse_alerts(jsonl: &str) -> Vec<Alert> {
+    jsonl
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("sink writes JSON lines");
+            let end = v["window_end"]
+                .as_str()
+                .expect("window_end is RFC 3339 text");
+            let end = weir::format::timestamp::parse(end).expect("window_end parses");
+            (
+                v["sensor_id"].as_str().expect("sensor_id").to_string(),
+                end,
+                v["count"].as_i64().expect("count"),
+            )
+        })
+        .collect()
+}
+
+/// Reads NDJSON sensor readings (event_time in epoch millis).
+pub fn parse_readings(ndjson: &str) -> Vec<Reading> {
+    ndjson
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("generator writes JSON");
+            Reading {
+                sensor_id: v["sensor_id"].as_str().expect("sensor_id").into(),
+                temperature: v["temperature"].as_f64().expect("temperature"),
+                event_time: v["event_time"].as_i64().expect("event_time in millis"),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! Bad input and bad pipelines: clear errors that say where, and nothing lost.
+
+use std::fs;
+
+use weir_tests::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, contents: &str) -> String {
+    let path = dir.path().join(name);
+    fs::write(&path, contents).unwrap();
+    path.display().to_string()
+}
+
+/// A stdin pipeline with `schema` (an inline table) and one operator table.
+fn stdin_pipeline(schema: &str, operator: &str) -> String {
+    format!(
+        r#"
+source = {{ kind = "stdin" }}
+schema = {schema}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "console" }}
+
+[[operators]]
+{operator}
+"#
+    )
+}
+
+/// An `[[operators]]` body loading a component from plugins/dist.
+fn plugin_operator(wasm: &str, config: &str) -> String {
+    format!(
+        "type = \"plugin\"\npath = \"{}\"\nconfig = {config}",
+        plugin(wasm)
+    )
+}
+
+#[test]
+fn malformed_lines_are_dead_lettered_with_their_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = [
+        r#"{"sensor_id":"s1","temperature":101,"event_time":1000}"#,
+        r#"{"sensor_id":"s1","temperature":"hot","event_time":1001}"#,
+        r#"not json at all"#,
+        r#"{"sensor_id":"s1","temperature":102,"event_time":1002}"#,
+        r#"{"sensor_id":"s1","event_time":1003}"#,
+        r#"{"sensor_id":"s1","temperature":103,"event_time":1004"#,
+    ]
+    .join("\n");
+    let data = write(&dir, "in.ndjson", &input);
+    let (out_path, dead_path) = (
+        dir.path().join("out.ndjson"),
+        dir.path().join("dead.ndjson"),
+    );
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &sensor_pipeline(data.as_ref(), &out_path, &dead_path),
+    );
+    let out = weir(&["run", &pipeline], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let located: Vec<(String, String)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l["source"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                l["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(located.len(), 4, "{located:?}");
+    assert_eq!(located[0].0, "2");
+    assert!(
+        located[0]
+            .1
+            .contains("field `temperature`: expected a number, found string \"hot\""),
+        "{}",
+        located[0].1
+    );
+    assert_eq!(located[1].0, "3");
+    assert_eq!(
+        located[2],
+        ("5".to_string(), "missing field `temperature`".to_string())
+    );
+    assert_eq!(located[3].0, "6", "a truncated last line is a record too");
+    assert_eq!(
+        letters[1]["record"], "not json at all",
+        "the raw line is kept"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("records read                  6"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("undecodable 4"), "{stderr}");
+}
+
+#[test]
+fn a_plugin_that_reads_a_missing_field_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // The alert plugin reads `count` and `window_end`: without a window before it, they do not exist.
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &stdin_pipeline(
+            r#"{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }"#,
+            &plugin_operator("spike_alert.wasm", r#"{ min_count = 5 }"#),
+        ),
+    );
+    let out = weir(&["validate", &pipeline], b"");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("p.toml:7:1: operator #1: plugin `spike-alert` does not fit the pipeline"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("it reads field `window_end` (timestamp), which the pipeline does not have at this point"), "{stderr}");
+}
+
+#[test]
+fn a_field_of_the_wrong_type_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &stdin_pipeline(
+            r#"{ temperature = "i64", event_time = "i64" }"#,
+            &plugin_operator("over_threshold.wasm", r#"{ threshold = 100.0 }"#),
+        ),
+    );
+    let out = weir(&["run", &pipeline], b"");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("it reads field `temperature` as f64, but the pipeline has it as i64"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plugin_rejecting_its_config_stops_the_load_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &stdin_pipeline(
+            r#"{ temperature = "f64", event_time = "i64" }"#,
+            &plugin_operator("over_threshold.wasm", r#"{ threshold = "hot" }"#),
+        ),
+    );
+    let out = weir(&["validate", &pipeline], b"");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("plugin `over-threshold` rejected its config: invalid config: invalid type: string \"hot\", expected f64"), "{stderr}");
+}
+
+#[test]
+fn pipeline_file_errors_name_the_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "source = { kind = \"stdin\" }\nschema = { t = \"float\" }\n",
+            "p.toml:2:16: unknown variant `float`, expected one of `string`, `f64`, `i64`, `bool`, `timestamp`",
+        ),
+        (
+            "source = { kind = \"stdin\" }\nschema = { t = \"i64\" }\nevent_time = { field = \"time\", max_out_of_orderness = \"5s\" }\nsink = { kind = \"console\" }\n",
+            "p.toml:3:24: event_time field `time` is not in the schema; available: t (i64)",
+        ),
+        (
+            "source = { kind = \"stdin\" }\nschema = { t = \"i64\" }\nevent_time = { field = \"t\", max_out_of_orderness = \"five\" }\nsink = { kind = \"console\" }\n",
+            "p.toml:3:52: `five` is not a duration",
+        ),
+        (
+            "source = { kind = \"stdin\", pth = \"x\" }\n",
+            "p.toml:1:10: unknown field `pth`",
+        ),
+    ];
+    for (contents, expected) in cases {
+        let pipeline = write(&dir, "p.toml", contents);
+        let out = weir(&["validate", &pipeline], b"");
+        assert!(!out.status.success());
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(expected),
+            "expected `{expected}` in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_window_on_a_missing_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &stdin_pipeline(
+            r#"{ sensor_id = "string", event_time = "i64" }"#,
+            "type = \"window\"\nsize = \"10s\"\nkey_by = \"sensor\"\naggregates = { n = \"count\" }",
+        ),
+    );
+    let out = weir(&["validate", &pipeline], b"");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "p.toml:7:1: operator #1 (`window-1`): key_by field `sensor` is not in the input"
+        ),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,53 @@
+//! Property: for any stream whose disorder stays within the bound, and any
+//! batch size, weir's alerts equal the reference model's exactly.
+
+use std::fs;
+use std::sync::atomic::AtomicBool;
+
+use proptest::prelude::*;
+use weir::pipeline;
+use weir::plugin::PluginEngine;
+use weir_tests::*;
+
+fn readings() -> impl Strategy<Value = Vec<Reading>> {
+    // Few sensors and a narrow time range so windows fill up and alerts happen;
+    // each reading's delay stays within the 5 s bound.
+    prop::collection::vec((0u8..4, 95.0f64..110.0, 0i64..=5_000, 1i64..400), 1..600).prop_map(
+        |raw| {
+            let mut clock = 0;
+            raw.into_iter()
+                .map(|(sensor, temperature, delay, step)| {
+                    clock += step;
+                    Reading {
+                        sensor_id: format!("s{sensor}"),
+                        temperature,
+                        event_time: clock - delay,
+                    }
+                })
+                .collect()
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn alerts_match_the_reference(readings in readings(), batch_size in 1usize..300) {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, output, dead) = (dir.path().join("in.ndjson"), dir.path().join("out.ndjson"), dir.path().join("dead.ndjson"));
+        fs::write(&data, readings.iter().map(|r| r.to_json() + "\n").collect::<String>()).unwrap();
+        let file = dir.path().join("p.toml");
+        fs::write(&file, sensor_pipeline(&data, &output, &dead)).unwrap();
+
+        let engine = PluginEngine::new().unwrap();
+        let mut pipeline = pipeline::load(&file, &engine).unwrap();
+        pipeline.batch_size = batch_size;
+        let summary = pipeline::run(pipeline, &AtomicBool::new(false)).unwrap();
+
+        let (expected, late) = reference_alerts(&readings, 5_000, 100.0, 5);
+        prop_assert_eq!(parse_alerts(&fs::read_to_string(&output).unwrap()), expected);
+        prop_assert_eq!(summary.late_events as usize, late);
+        prop_assert_eq!(summary.events_in as usize, readings.len());
+    }
+}
