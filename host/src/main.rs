@@ -31,6 +31,10 @@ enum Command {
         /// Override the pipeline's batch_size.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// Threads decoding input (default: one per core, at most four).
+        /// Results are the same whatever the number.
+        #[arg(long)]
+        decoders: Option<usize>,
         /// Do not print the summary at the end.
         #[arg(long)]
         quiet: bool,
@@ -99,6 +103,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             pipeline: path,
             batch_size,
+            decoders,
             quiet,
         } => {
             let engine = PluginEngine::new()?;
@@ -106,6 +111,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(size) = batch_size {
                 anyhow::ensure!(size > 0, "--batch-size must be at least 1");
                 pipeline.batch_size = size;
+            }
+            if let Some(threads) = decoders {
+                anyhow::ensure!(threads > 0, "--decoders must be at least 1");
+                pipeline.decoders = Some(threads);
             }
             let stop = Arc::new(AtomicBool::new(false));
             install_stop_handler(stop.clone());

@@ -67,6 +67,8 @@
 //! Build it with `cargo build --release --target wasm32-wasip2` (the crate must be a
 //! `cdylib`), and point a pipeline's `[[operators]]` entry at the `.wasm` file.
 
+#![warn(missing_docs)]
+
 mod adapter;
 pub mod log;
 mod operator;
@@ -74,6 +76,7 @@ mod schema;
 pub mod testing;
 
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod bindings;
 
 #[doc(hidden)]

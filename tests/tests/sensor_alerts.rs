@@ -89,19 +89,17 @@ fn alerts_equal_the_reference_model_including_late_events() {
 }
 
 #[test]
-fn output_does_not_depend_on_the_batch_size() {
+fn output_does_not_depend_on_batch_size_or_decoder_threads() {
     let input = generated(30_000, 5, 0.01);
-    let reference = run_seed_query(&input, &["--batch-size", "1024"]);
+    let reference = run_seed_query(&input, &["--batch-size", "1024", "--decoders", "1"]);
     assert!(reference.alerts.lines().count() > 10 && reference.dead_letters.lines().count() > 10);
-    for size in ["1", "7", "333"] {
-        let run = run_seed_query(&input, &["--batch-size", size]);
-        assert!(
-            run.alerts == reference.alerts,
-            "alerts differ at batch size {size}"
-        );
+    for (size, decoders) in [("1", "2"), ("7", "3"), ("333", "4"), ("1024", "4")] {
+        let run = run_seed_query(&input, &["--batch-size", size, "--decoders", decoders]);
+        let case = format!("batch size {size}, {decoders} decoders");
+        assert!(run.alerts == reference.alerts, "alerts differ at {case}");
         assert!(
             run.dead_letters == reference.dead_letters,
-            "dead letters differ at batch size {size}"
+            "dead letters differ at {case}"
         );
     }
 }
@@ -192,5 +190,51 @@ config = {{ decimals = 1 }}
         fs::read_to_string(&output).unwrap(),
         "{\"sensor_id\":\"a\",\"temperature\":212.0,\"event_time\":5,\"temperature_c\":100.0}\n\
          {\"sensor_id\":\"b\",\"temperature\":100.0,\"event_time\":6,\"temperature_c\":37.8}\n"
+    );
+}
+
+#[test]
+fn a_plugin_sees_no_files_environment_clock_or_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.ndjson");
+    let pipeline = dir.path().join("p.toml");
+    fs::write(
+        &pipeline,
+        format!(
+            r#"
+source = {{ kind = "stdin" }}
+schema = {{ event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
+sink = {{ kind = "file", path = "{output}" }}
+
+[[operators]]
+type = "plugin"
+path = "{probe}"
+"#,
+            output = output.display(),
+            probe = plugin("sandbox_probe.wasm")
+        ),
+    )
+    .unwrap();
+    // The host itself has plenty of environment; none of it may leak in.
+    let out = weir(
+        &["run", pipeline.to_str().unwrap()],
+        b"{\"event_time\": 1}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let probe: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&output).unwrap().trim()).unwrap();
+    assert!(
+        probe["files"].as_str().unwrap().starts_with("denied"),
+        "{probe}"
+    );
+    assert_eq!(probe["env_vars"], 0, "{probe}");
+    assert_eq!(
+        probe["wall_clock_ms"], 0,
+        "the clock is frozen at the epoch: {probe}"
+    );
+    assert!(
+        probe["network"].as_str().unwrap().starts_with("denied"),
+        "{probe}"
     );
 }

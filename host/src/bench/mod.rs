@@ -28,7 +28,7 @@ pub struct BenchOptions {
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
     /// Runs of each variant; the median is reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub runs: usize,
     /// Where the built plugins are.
     #[arg(long, default_value = "plugins/dist")]
@@ -43,6 +43,12 @@ pub struct Report {
     pub batch_size: usize,
     pub wasm_events_per_s: f64,
     pub native_events_per_s: f64,
+    /// CPU time (all threads, user + system) per event.
+    pub wasm_cpu_ns: f64,
+    pub native_cpu_ns: f64,
+    /// Read + decode + watermarks with no operators: the floor under both.
+    pub ingest_events_per_s: f64,
+    pub ingest_cpu_ns: f64,
     pub results: u64,
     pub filter_wasm_ns: f64,
     pub filter_native_ns: f64,
@@ -71,8 +77,29 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "| Wasm / native | {:.2} |",
+            "| Wasm / native, by throughput | {:.2} |",
             self.wasm_events_per_s / self.native_events_per_s
+        )?;
+        writeln!(
+            f,
+            "| CPU per event (all threads), Wasm plugins | {:.0} ns |",
+            self.wasm_cpu_ns
+        )?;
+        writeln!(
+            f,
+            "| CPU per event (all threads), native | {:.0} ns |",
+            self.native_cpu_ns
+        )?;
+        writeln!(
+            f,
+            "| Wasm / native, by CPU cost (native ÷ Wasm) | {:.2} |",
+            self.native_cpu_ns / self.wasm_cpu_ns
+        )?;
+        writeln!(
+            f,
+            "| ingest alone (read + decode + watermark, no operators) | {:.2} M events/s, {:.0} ns CPU/event |",
+            self.ingest_events_per_s / 1e6,
+            self.ingest_cpu_ns
         )?;
         writeln!(
             f,
@@ -192,24 +219,33 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     let engine = PluginEngine::new()?;
     let stop = AtomicBool::new(false);
-    let mut rates = [Vec::new(), Vec::new()];
+    let mut rates = [Vec::new(), Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
     let mut results = [0, 0];
     for run in 0..options.runs {
-        for (variant, native) in [(0, false), (1, true)] {
-            let pipeline = load(options, &data, &engine, native)?;
+        for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest")] {
+            let mut pipeline = load(options, &data, &engine, variant == 1)?;
+            if variant == 2 {
+                pipeline.stages.clear();
+            }
+            let cpu_before = cpu_time_ns();
             let summary = pipeline::run(pipeline, &stop)?;
+            let cpu_ns = (cpu_time_ns() - cpu_before) / options.events as f64;
             anyhow::ensure!(
                 summary.events_in == options.events,
                 "the bench input is incomplete: {data:?}"
             );
             eprintln!(
-                "run {}: {:<6} {:.2} M events/s",
+                "run {}: {:<6} {:.2} M events/s, {cpu_ns:.0} ns CPU/event",
                 run + 1,
-                if native { "native" } else { "wasm" },
+                name,
                 summary.events_per_second() / 1e6
             );
             rates[variant].push(summary.events_per_second());
-            results[variant] = summary.results_out;
+            cpu[variant].push(cpu_ns);
+            if variant < 2 {
+                results[variant] = summary.results_out;
+            }
         }
     }
     anyhow::ensure!(
@@ -219,12 +255,17 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         results[1]
     );
     let (filter_wasm_ns, filter_native_ns) = filter_stage_cost(options, &data, &engine)?;
-    let [wasm, native] = rates;
+    let [wasm, native, ingest] = rates;
+    let [wasm_cpu, native_cpu, ingest_cpu] = cpu;
     Ok(Report {
         events: options.events,
         batch_size: options.batch_size,
         wasm_events_per_s: median(wasm),
         native_events_per_s: median(native),
+        wasm_cpu_ns: median(wasm_cpu),
+        native_cpu_ns: median(native_cpu),
+        ingest_events_per_s: median(ingest),
+        ingest_cpu_ns: median(ingest_cpu),
         results: results[0],
         filter_wasm_ns,
         filter_native_ns,
@@ -268,6 +309,18 @@ fn first_batch(pipeline: &Pipeline, data: &Path) -> anyhow::Result<Batch> {
         builder.commit_row(time, i64::MIN, source.line_number());
     }
     Ok(builder.take(i64::MIN))
+}
+
+/// User + system CPU time of the whole process (every thread), in ns.
+fn cpu_time_ns() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let ns = |t: libc::timeval| t.tv_sec as f64 * 1e9 + t.tv_usec as f64 * 1e3;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
 }
 
 fn peak_rss_mib() -> Option<f64> {

@@ -32,6 +32,8 @@ pub enum SinkSpec {
 pub struct Pipeline {
     pub name: String,
     pub batch_size: usize,
+    /// Decoder threads; `None` picks one per core (at most four).
+    pub decoders: Option<usize>,
     pub source: SourceSpec,
     pub schema: Arc<Schema>,
     /// Index in `schema` of the event-time field.
@@ -178,6 +180,7 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
     Ok(Pipeline {
         name,
         batch_size: file.batch_size,
+        decoders: None,
         source,
         schema,
         time_column,

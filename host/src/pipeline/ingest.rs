@@ -1,8 +1,17 @@
-//! Source → decode → event time and watermark: the first stage of every run.
+//! Source → decode → event time and watermark, the first stages of every run.
+//!
+//! Decoding is the most expensive step per event, so it runs on several
+//! threads: a reader cuts the input into chunks of lines, decoders turn chunks
+//! into typed rows in parallel, and a sequencer puts the chunks back in input
+//! order and stamps each row with its watermark. Watermarks are assigned
+//! sequentially, in input order, so results do not depend on how many
+//! decoders there are or which finishes first.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{Batch, BatchBuilder, Schema};
 use crate::format::json::decode_record;
@@ -10,112 +19,222 @@ use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::{LineSource, ReadOutcome};
 use crate::time::BoundedOutOfOrderness;
 
-pub struct IngestCounts {
-    pub records_read: u64,
-    pub events_in: u64,
-    pub completed: bool,
+/// Up to a batch of raw lines, in input order.
+pub struct RawChunk {
+    seq: u64,
+    data: Vec<u8>,
+    records: Vec<RawRecord>,
 }
 
-pub struct Ingest {
-    pub schema: Arc<Schema>,
-    pub time_column: usize,
-    pub watermarks: BoundedOutOfOrderness,
-    pub batch_size: usize,
+struct RawRecord {
+    line: u64,
+    /// `data[start..end]`; empty for a line over the length limit.
+    start: usize,
+    end: usize,
+    /// Length of a line that was over the limit and skipped, else 0.
+    too_long: usize,
+}
+
+/// A chunk decoded into rows (watermarks not yet assigned) and failures.
+pub struct DecodedChunk {
+    seq: u64,
+    rows: Batch,
+    failures: Vec<DecodeFailure>,
+}
+
+struct DecodeFailure {
+    line: u64,
+    reason: String,
+    raw: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("reading {source_name}: {error}")]
-    Read {
-        source_name: String,
-        error: std::io::Error,
-    },
-    #[error("writing dead letters: {0}")]
-    DeadLetter(std::io::Error),
+#[error("reading {source_name}: {error}")]
+pub struct ReadError {
+    source_name: String,
+    error: std::io::Error,
 }
 
-impl Ingest {
-    /// Reads `source` to its end (or until `stop`), sending batches downstream.
-    /// At the end of a bounded input the watermark jumps to the end of time, so
-    /// every remaining window fires, as Flink does for bounded sources.
-    pub fn run(
-        mut self,
-        mut source: LineSource,
-        out: SyncSender<Batch>,
+/// Reads `source` into chunks of up to `chunk_lines` lines until its end or
+/// `stop`. Sets `complete` when the end of the input was reached. Returns the
+/// number of records (non-blank lines) read.
+pub fn read_chunks(
+    mut source: LineSource,
+    chunk_lines: usize,
+    out: Sender<RawChunk>,
+    stop: &AtomicBool,
+    complete: &AtomicBool,
+) -> Result<u64, ReadError> {
+    let mut chunk = RawChunk {
+        seq: 0,
+        data: Vec::new(),
+        records: Vec::with_capacity(chunk_lines),
+    };
+    let mut line = Vec::new();
+    let mut records = 0u64;
+    let read_error = |source: &LineSource, error| ReadError {
+        source_name: source.name().into(),
+        error,
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match source
+            .read_line(&mut line)
+            .map_err(|e| read_error(&source, e))?
+        {
+            ReadOutcome::Eof => {
+                complete.store(true, Ordering::SeqCst);
+                break;
+            }
+            ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => {}
+            outcome => {
+                let too_long = match outcome {
+                    ReadOutcome::TooLong(bytes) => bytes,
+                    _ => 0,
+                };
+                let start = chunk.data.len();
+                chunk.data.extend_from_slice(&line);
+                chunk.records.push(RawRecord {
+                    line: source.line_number(),
+                    start,
+                    end: chunk.data.len(),
+                    too_long,
+                });
+                records += 1;
+            }
+        }
+        let ready = chunk.records.len() >= chunk_lines
+            || (!chunk.records.is_empty() && source.would_wait());
+        if ready {
+            let next = RawChunk {
+                seq: chunk.seq + 1,
+                data: Vec::with_capacity(chunk.data.len()),
+                records: Vec::with_capacity(chunk_lines),
+            };
+            if out.send(std::mem::replace(&mut chunk, next)).is_err() {
+                return Ok(records); // downstream stopped; its error is reported there
+            }
+        }
+    }
+    if !chunk.records.is_empty() {
+        let _ = out.send(chunk);
+    }
+    Ok(records)
+}
+
+/// Decodes chunks from `input` until it closes.
+pub fn decode_chunks(
+    schema: &Arc<Schema>,
+    time_column: usize,
+    input: Receiver<RawChunk>,
+    out: Sender<DecodedChunk>,
+) {
+    for chunk in input {
+        if out.send(decode_chunk(schema, time_column, chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+fn decode_chunk(schema: &Arc<Schema>, time_column: usize, chunk: RawChunk) -> DecodedChunk {
+    let mut builder = BatchBuilder::new(schema.clone(), chunk.records.len());
+    let mut failures = Vec::new();
+    for record in &chunk.records {
+        if record.too_long > 0 {
+            let reason = format!(
+                "line is {} bytes, over the limit (source max_line_bytes)",
+                record.too_long
+            );
+            failures.push(DecodeFailure {
+                line: record.line,
+                reason,
+                raw: None,
+            });
+            continue;
+        }
+        let line = &chunk.data[record.start..record.end];
+        match decode_record(schema, builder.columns_mut(), line) {
+            Ok(()) => {
+                let event_time = builder.last_int(time_column).unwrap_or(i64::MIN);
+                builder.commit_row(event_time, i64::MIN, record.line);
+            }
+            Err(reason) => {
+                builder.rollback_row();
+                failures.push(DecodeFailure {
+                    line: record.line,
+                    reason,
+                    raw: Some(String::from_utf8_lossy(line).into_owned()),
+                });
+            }
+        }
+    }
+    DecodedChunk {
+        seq: chunk.seq,
+        rows: builder.take(i64::MIN),
+        failures,
+    }
+}
+
+/// Restores input order and assigns watermarks.
+pub struct Sequencer {
+    watermarks: BoundedOutOfOrderness,
+    pending: BTreeMap<u64, DecodedChunk>,
+    next: u64,
+    source_name: String,
+    events: u64,
+}
+
+impl Sequencer {
+    pub fn new(watermarks: BoundedOutOfOrderness, source_name: String) -> Self {
+        Self {
+            watermarks,
+            pending: BTreeMap::new(),
+            next: 0,
+            source_name,
+            events: 0,
+        }
+    }
+
+    /// Events decoded so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Accepts a chunk in any order; returns the batches now ready, in input order.
+    pub fn accept(
+        &mut self,
+        chunk: DecodedChunk,
         dead: &DeadLetters,
-        stop: &AtomicBool,
-    ) -> Result<IngestCounts, IngestError> {
-        let mut builder = BatchBuilder::new(self.schema.clone(), self.batch_size);
-        let mut line = Vec::new();
-        let mut counts = IngestCounts {
-            records_read: 0,
-            events_in: 0,
-            completed: false,
-        };
-        let max_line = source.name().to_string();
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                let _ = out.send(builder.take(self.watermarks.current()));
-                return Ok(counts);
-            }
-            let outcome = source
-                .read_line(&mut line)
-                .map_err(|error| IngestError::Read {
-                    source_name: source.name().into(),
-                    error,
+    ) -> std::io::Result<Vec<Batch>> {
+        self.pending.insert(chunk.seq, chunk);
+        let mut ready = Vec::new();
+        while let Some(chunk) = self.pending.remove(&self.next) {
+            self.next += 1;
+            for failure in &chunk.failures {
+                let position = format!("{}:{}", self.source_name, failure.line);
+                let record = failure
+                    .raw
+                    .clone()
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+                dead.send(&DeadLetter {
+                    kind: DeadLetterKind::Decode,
+                    reason: &failure.reason,
+                    source: &position,
+                    record,
                 })?;
-            match outcome {
-                ReadOutcome::Eof => break,
-                ReadOutcome::TooLong(bytes) => {
-                    counts.records_read += 1;
-                    let reason =
-                        format!("line is {bytes} bytes, over the limit (source max_line_bytes)");
-                    let position = format!("{max_line}:{}", source.line_number());
-                    let letter = DeadLetter {
-                        kind: DeadLetterKind::Decode,
-                        reason: &reason,
-                        source: &position,
-                        record: serde_json::Value::Null,
-                    };
-                    dead.send(&letter).map_err(IngestError::DeadLetter)?;
-                }
-                ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => {}
-                ReadOutcome::Line => {
-                    counts.records_read += 1;
-                    match decode_record(&self.schema, builder.columns_mut(), &line) {
-                        Ok(()) => {
-                            let event_time = builder.last_int(self.time_column).unwrap_or(i64::MIN);
-                            let watermark = self.watermarks.observe(event_time);
-                            builder.commit_row(event_time, watermark, source.line_number());
-                            counts.events_in += 1;
-                        }
-                        Err(reason) => {
-                            builder.rollback_row();
-                            let position = format!("{max_line}:{}", source.line_number());
-                            let record = serde_json::Value::String(
-                                String::from_utf8_lossy(&line).into_owned(),
-                            );
-                            let letter = DeadLetter {
-                                kind: DeadLetterKind::Decode,
-                                reason: &reason,
-                                source: &position,
-                                record,
-                            };
-                            dead.send(&letter).map_err(IngestError::DeadLetter)?;
-                        }
-                    }
-                }
             }
-            let ready = builder.is_full() || (!builder.is_empty() && source.would_wait());
-            if ready && out.send(builder.take(self.watermarks.current())).is_err() {
-                return Ok(counts); // downstream stopped; its error is reported there
+            let mut batch = chunk.rows;
+            for (watermark, &event_time) in batch.watermark.iter_mut().zip(&batch.event_time) {
+                *watermark = self.watermarks.observe(event_time);
+            }
+            batch.end_watermark = self.watermarks.current();
+            self.events += batch.len() as u64;
+            if !batch.is_empty() {
+                ready.push(batch);
             }
         }
-        if !builder.is_empty() {
-            let _ = out.send(builder.take(self.watermarks.current()));
-        }
-        let _ = out.send(Batch::empty(self.schema.clone(), i64::MAX));
-        counts.completed = true;
-        Ok(counts)
+        Ok(ready)
     }
 }

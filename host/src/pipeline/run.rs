@@ -1,15 +1,16 @@
-//! The run loop: ingest, operators and sink on their own threads, joined by
-//! bounded channels. A slow stage blocks the one before it — backpressure —
-//! so memory stays bounded whatever the input rate.
+//! The run loop: reader, decoders, operators and sink on their own threads,
+//! joined by bounded channels. A slow stage blocks the one before it —
+//! backpressure — so memory stays bounded whatever the input rate.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::sync_channel;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::build::{Pipeline, SinkSpec, SourceSpec};
-use super::ingest::{Ingest, IngestError};
-use super::stage::StageKind;
+use super::ingest::{decode_chunks, read_chunks, ReadError, Sequencer};
+use super::stage::{Stage, StageKind};
 use super::summary::Summary;
+use crate::data::Batch;
+use crate::plugin::OperatorKind;
 use crate::sink::{ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, NullSink, Sink};
 use crate::source::LineSource;
 use crate::time::BoundedOutOfOrderness;
@@ -26,11 +27,17 @@ pub enum RunError {
     #[error("cannot open the dead-letter output {path}: {error}")]
     OpenDeadLetter { path: String, error: std::io::Error },
     #[error(transparent)]
-    Ingest(#[from] IngestError),
+    Read(#[from] ReadError),
     #[error("writing results: {0}")]
     Sink(std::io::Error),
     #[error("writing dead letters: {0}")]
     DeadLetter(std::io::Error),
+}
+
+/// Decoder threads: one per core, at most four (beyond that the reader and
+/// the operators are the bottleneck).
+fn decoder_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// Runs `pipeline` to the end of its input, or until `stop` is set.
@@ -66,36 +73,67 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         None => DeadLetters::to_stderr(),
     };
     let source_name = source.name().to_string();
-    let ingest = Ingest {
-        schema: pipeline.schema.clone(),
-        time_column: pipeline.time_column,
-        watermarks: BoundedOutOfOrderness::new(pipeline.max_out_of_orderness_ms),
-        batch_size: pipeline.batch_size,
-    };
+    let mut sequencer = Sequencer::new(
+        BoundedOutOfOrderness::new(pipeline.max_out_of_orderness_ms),
+        source_name.clone(),
+    );
+    let complete = AtomicBool::new(false);
+    let (schema, time_column, batch_size) = (
+        pipeline.schema.clone(),
+        pipeline.time_column,
+        pipeline.batch_size,
+    );
+    let decoders = pipeline.decoders.unwrap_or_else(decoder_threads).max(1);
     let stages = &mut pipeline.stages;
-    let (to_operators, from_ingest) = sync_channel(CHANNEL_BATCHES);
-    let (to_sink, from_operators) = sync_channel(CHANNEL_BATCHES);
+    let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
+    let (to_sequencer, from_decoders) = crossbeam_channel::bounded(CHANNEL_BATCHES);
+    let (to_sink, from_operators) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES);
 
-    let (ingested, processed, results_out) = std::thread::scope(|scope| {
-        let dead = &dead;
-        let ingest = std::thread::Builder::new()
-            .name("weir-ingest".into())
-            .spawn_scoped(scope, move || ingest.run(source, to_operators, dead, stop))
-            .expect("spawning the ingest thread");
+    let (records_read, processed, results_out) = std::thread::scope(|scope| {
+        let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
+        let spawn_error = "spawning a pipeline thread";
+        let reader = std::thread::Builder::new()
+            .name("weir-read".into())
+            .spawn_scoped(scope, move || {
+                read_chunks(source, batch_size, to_decoders, stop, complete)
+            })
+            .expect(spawn_error);
+        for i in 0..decoders {
+            let (input, output) = (from_reader.clone(), to_sequencer.clone());
+            std::thread::Builder::new()
+                .name(format!("weir-decode-{i}"))
+                .spawn_scoped(scope, move || {
+                    decode_chunks(schema, time_column, input, output)
+                })
+                .expect(spawn_error);
+        }
+        drop((from_reader, to_sequencer));
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())
             .spawn_scoped(scope, move || -> std::io::Result<()> {
-                for mut batch in from_ingest {
+                let run_stages = |batch: Batch, stages: &mut [Stage]| -> std::io::Result<bool> {
+                    let mut batch = batch;
                     for stage in stages.iter_mut() {
                         batch = stage.process(batch, &source_name, dead)?;
                     }
-                    if !batch.is_empty() && to_sink.send(batch).is_err() {
-                        break; // the sink failed; it reports why
+                    // False when the sink has gone away; it reports why.
+                    Ok(batch.is_empty() || to_sink.send(batch).is_ok())
+                };
+                for chunk in from_decoders {
+                    for batch in sequencer.accept(chunk, dead)? {
+                        if !run_stages(batch, stages)? {
+                            return Ok(());
+                        }
                     }
+                }
+                // The end of a bounded input: the watermark jumps to the end of
+                // time and every remaining window fires, as Flink does.
+                if complete.load(Ordering::SeqCst) {
+                    run_stages(Batch::empty(schema.clone(), i64::MAX), stages)?;
                 }
                 Ok(())
             })
-            .expect("spawning the operator thread");
+            .expect(spawn_error);
         let mut written = 0u64;
         let mut sink_result = Ok(());
         for batch in from_operators {
@@ -106,34 +144,45 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             }
         }
         let sink_result = sink_result.and_then(|()| sink.flush());
-        let ingested = ingest.join().expect("the ingest thread panicked");
+        let read = reader.join().expect("the reader thread panicked");
         let processed = operators.join().expect("the operator thread panicked");
-        (ingested, processed, sink_result.map(|()| written))
+        (read, processed, sink_result.map(|()| written))
     });
-    let results_out = results_out.map_err(RunError::Sink)?;
+    let results_out = match results_out {
+        Ok(written) => written,
+        // `weir run … | head`: the reader of the output left; not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => return Err(RunError::Sink(e)),
+    };
     processed.map_err(RunError::DeadLetter)?;
-    let ingested = ingested?;
+    let records_read = records_read?;
     dead.flush().map_err(RunError::DeadLetter)?;
 
     let mut summary = Summary {
         pipeline: pipeline.name.clone(),
-        records_read: ingested.records_read,
-        events_in: ingested.events_in,
+        records_read,
+        events_in: sequencer.events(),
         decode_failures: dead.count(DeadLetterKind::Decode),
         late_events: dead.count(DeadLetterKind::Late),
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         results_out,
         elapsed: started.elapsed(),
-        completed: ingested.completed,
+        completed: complete.load(Ordering::SeqCst),
         ..Summary::default()
     };
     for stage in &pipeline.stages {
         summary
             .stages
             .push((stage.name.clone(), stage.rows_in, stage.rows_out));
-        if let StageKind::Window(window) = &stage.kind {
-            summary.windows_fired += window.fired_windows();
-            summary.open_windows_discarded += window.open_windows() as u64;
+        match &stage.kind {
+            StageKind::Window(window) => {
+                summary.windows_fired += window.fired_windows();
+                summary.open_windows_discarded += window.open_windows() as u64;
+            }
+            StageKind::Plugin(plugin) if plugin.descriptor().kind == OperatorKind::Filter => {
+                summary.filtered += stage.rows_in - stage.rows_out - stage.rows_failed;
+            }
+            StageKind::Plugin(_) | StageKind::Native(_) => {}
         }
     }
     Ok(summary)

@@ -9,6 +9,8 @@ pub struct Summary {
     pub records_read: u64,
     /// Records decoded into events.
     pub events_in: u64,
+    /// Rows dropped by filter plugins.
+    pub filtered: u64,
     pub decode_failures: u64,
     pub late_events: u64,
     pub plugin_failures: u64,
@@ -55,6 +57,7 @@ impl fmt::Display for Summary {
         for (name, rows_in, rows_out) in &self.stages {
             writeln!(f, "  stage {name:<24} {rows_in:>10} in {rows_out:>10} out")?;
         }
+        writeln!(f, "  filtered out       {:>12}", self.filtered)?;
         writeln!(f, "  windows fired      {:>12}", self.windows_fired)?;
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(
