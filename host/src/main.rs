@@ -1,6 +1,6 @@
 //! The `weir` command line. Errors become messages here, at the edge.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,6 +88,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "weir=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match execute(Cli::parse()) {
         Ok(code) => code,

@@ -63,6 +63,20 @@ impl Batch {
         }
     }
 
+    /// The rows of `parts` (same schema) one after another; `end_watermark` as given.
+    pub fn concat(schema: Arc<Schema>, parts: Vec<Batch>, end_watermark: i64) -> Batch {
+        let mut out = Batch::empty(schema, end_watermark);
+        for part in parts {
+            for (column, other) in out.columns.iter_mut().zip(&part.columns) {
+                column.extend_from(other);
+            }
+            out.event_time.extend_from_slice(&part.event_time);
+            out.watermark.extend_from_slice(&part.watermark);
+            out.position.extend_from_slice(&part.position);
+        }
+        out
+    }
+
     /// One row as `(field name, value)` pairs, for sinks and dead letters.
     pub fn row(&self, row: usize) -> impl Iterator<Item = (&str, Value<'_>)> {
         self.schema

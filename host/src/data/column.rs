@@ -95,6 +95,27 @@ impl Column {
         }
     }
 
+    /// Appends every row of `other`, which must be of the same type.
+    pub fn extend_from(&mut self, other: &Column) {
+        match (self, other) {
+            (Column::String(a), Column::String(b)) => {
+                for value in b.iter() {
+                    a.push(value);
+                }
+            }
+            (Column::F64(a), Column::F64(b)) => a.extend_from_slice(b),
+            (Column::I64(a), Column::I64(b)) | (Column::Timestamp(a), Column::Timestamp(b)) => {
+                a.extend_from_slice(b)
+            }
+            (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
+            (a, b) => unreachable!(
+                "a {} column extended with a {} column",
+                a.field_type(),
+                b.field_type()
+            ),
+        }
+    }
+
     /// The rows at `indices`, in that order.
     pub fn gather(&self, indices: &[u32]) -> Column {
         fn pick<T: Copy>(values: &[T], indices: &[u32]) -> Vec<T> {

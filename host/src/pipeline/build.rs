@@ -9,7 +9,7 @@ use super::config::{OperatorConfig, PipelineFile, SinkConfig, SourceConfig};
 use super::error::PipelineError;
 use super::stage::{Stage, StageKind};
 use crate::data::{Field, FieldType, Schema};
-use crate::plugin::{PluginEngine, PluginLimits, PluginOperator};
+use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
 
 pub enum SourceSpec {
@@ -117,6 +117,9 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
                 config,
                 memory_mib,
                 batch_deadline,
+                max_output_mib,
+                on_failure,
+                quarantine_after,
             } => {
                 let config_json = serde_json::to_string(&config).map_err(|e| {
                     at(
@@ -130,17 +133,19 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
                     batch_deadline: batch_deadline.map_or(defaults.batch_deadline, |d| {
                         Duration::from_millis(d.0 as u64)
                     }),
+                    max_output_bytes: max_output_mib
+                        .map_or(defaults.max_output_bytes, |mib| mib << 20),
                 };
-                let plugin = PluginOperator::load(
-                    engine,
-                    &base.join(&plugin_path),
-                    &config_json,
-                    &current,
-                    limits,
-                )
-                .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
+                let mut policy = FailurePolicy::default();
+                if let Some(after) = quarantine_after {
+                    policy.quarantine_after = after;
+                }
+                let path = base.join(&plugin_path);
+                let plugin =
+                    PluginOperator::load(engine, &path, &config_json, &current, limits, policy)
+                        .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
                 let name = name.unwrap_or_else(|| plugin.descriptor().name.clone());
-                Stage::new(name, StageKind::Plugin(Box::new(plugin)))
+                Stage::new(name, StageKind::Plugin(Box::new(plugin), on_failure))
             }
             OperatorConfig::Window {
                 name,

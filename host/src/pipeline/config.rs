@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::data::FieldType;
+use crate::pipeline::OnFailure;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +89,13 @@ pub enum OperatorConfig {
         memory_mib: Option<usize>,
         /// CPU budget for one batch.
         batch_deadline: Option<Millis>,
+        /// Cap on what one batch may emit, in MiB.
+        max_output_mib: Option<usize>,
+        /// What happens to rows the plugin fails on.
+        #[serde(default)]
+        on_failure: OnFailure,
+        /// Consecutive failing batches before the plugin is quarantined; 0 never.
+        quarantine_after: Option<u32>,
     },
     /// A keyed event-time window with host-native aggregates.
     Window {

@@ -12,5 +12,5 @@ mod summary;
 pub use build::{load, Pipeline, SinkSpec, SourceSpec};
 pub use error::PipelineError;
 pub use run::{run, RunError};
-pub use stage::{NativeOperator, Stage, StageKind};
+pub use stage::{NativeOperator, OnFailure, Stage, StageError, StageKind};
 pub use summary::Summary;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::build::{Pipeline, SinkSpec, SourceSpec};
 use super::ingest::{decode_chunks, read_chunks, ReadError, Sequencer};
-use super::stage::{Stage, StageKind};
+use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
 use crate::data::Batch;
 use crate::plugin::OperatorKind;
@@ -32,6 +32,8 @@ pub enum RunError {
     Sink(std::io::Error),
     #[error("writing dead letters: {0}")]
     DeadLetter(std::io::Error),
+    #[error(transparent)]
+    Stage(#[from] StageError),
 }
 
 /// Decoder threads: one per core, at most four (beyond that the reader and
@@ -110,8 +112,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         drop((from_reader, to_sequencer));
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())
-            .spawn_scoped(scope, move || -> std::io::Result<()> {
-                let run_stages = |batch: Batch, stages: &mut [Stage]| -> std::io::Result<bool> {
+            .spawn_scoped(scope, move || -> Result<(), StageError> {
+                let run_stages = |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
                     let mut batch = batch;
                     for stage in stages.iter_mut() {
                         batch = stage.process(batch, &source_name, dead)?;
@@ -120,7 +122,10 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     Ok(batch.is_empty() || to_sink.send(batch).is_ok())
                 };
                 for chunk in from_decoders {
-                    for batch in sequencer.accept(chunk, dead)? {
+                    for batch in sequencer
+                        .accept(chunk, dead)
+                        .map_err(StageError::DeadLetter)?
+                    {
                         if !run_stages(batch, stages)? {
                             return Ok(());
                         }
@@ -154,7 +159,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => return Err(RunError::Sink(e)),
     };
-    processed.map_err(RunError::DeadLetter)?;
+    processed?;
     let records_read = records_read?;
     dead.flush().map_err(RunError::DeadLetter)?;
 
@@ -179,10 +184,21 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 summary.windows_fired += window.fired_windows();
                 summary.open_windows_discarded += window.open_windows() as u64;
             }
-            StageKind::Plugin(plugin) if plugin.descriptor().kind == OperatorKind::Filter => {
-                summary.filtered += stage.rows_in - stage.rows_out - stage.rows_failed;
+            StageKind::Plugin(plugin, on_failure) => {
+                if plugin.descriptor().kind == OperatorKind::Filter {
+                    summary.filtered += stage.rows_in - stage.rows_out - stage.rows_failed;
+                }
+                if *on_failure == OnFailure::Skip {
+                    summary.plugin_skipped += stage.rows_failed;
+                }
+                summary.plugin_restarts += plugin.restarts;
+                if let Some(reason) = plugin.quarantined() {
+                    summary
+                        .quarantined
+                        .push((stage.name.clone(), reason.to_string()));
+                }
             }
-            StageKind::Plugin(_) | StageKind::Native(_) => {}
+            StageKind::Native(_) => {}
         }
     }
     Ok(summary)

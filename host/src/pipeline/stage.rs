@@ -15,8 +15,35 @@ pub trait NativeOperator: Send {
     fn process(&mut self, batch: &Batch) -> Batch;
 }
 
+/// What happens to the rows a plugin fails on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Send them to the dead-letter output with the reason (the default).
+    #[default]
+    DeadLetter,
+    /// Drop them, counting and logging them.
+    Skip,
+    /// Stop the pipeline with the reason.
+    Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("writing dead letters: {0}")]
+    DeadLetter(#[from] std::io::Error),
+    #[error(
+        "stage `{stage}` stopped the pipeline (on_failure = \"stop\") at {position}: {reason}"
+    )]
+    Stopped {
+        stage: String,
+        position: String,
+        reason: String,
+    },
+}
+
 pub enum StageKind {
-    Plugin(Box<PluginOperator>),
+    Plugin(Box<PluginOperator>, OnFailure),
     Window(TumblingWindows),
     Native(Box<dyn NativeOperator>),
 }
@@ -43,35 +70,52 @@ impl Stage {
 
     pub fn output_schema(&self) -> &Arc<Schema> {
         match &self.kind {
-            StageKind::Plugin(p) => p.output_schema(),
+            StageKind::Plugin(p, _) => p.output_schema(),
             StageKind::Window(w) => w.output_schema(),
             StageKind::Native(n) => n.output_schema(),
         }
     }
 
-    /// Runs the batch through this stage. Rows it cannot process go to the dead
-    /// letters with the reason; the rest continue.
+    /// Runs the batch through this stage. Rows it cannot process go where the
+    /// stage's failure policy says; the rest continue.
     pub fn process(
         &mut self,
         batch: Batch,
         source: &str,
         dead: &DeadLetters,
-    ) -> std::io::Result<Batch> {
+    ) -> Result<Batch, StageError> {
         self.rows_in += batch.len() as u64;
         let out = match &mut self.kind {
             StageKind::Native(operator) => operator.process(&batch),
-            StageKind::Plugin(plugin) => match plugin.process(&batch) {
-                Ok(out) => out,
-                Err(error) => {
-                    let reason = error.to_string();
-                    tracing::warn!(stage = %self.name, rows = batch.len(), "{reason}; rows dead-lettered");
-                    for row in 0..batch.len() {
-                        send(dead, DeadLetterKind::Plugin, &reason, source, &batch, row)?;
+            StageKind::Plugin(plugin, on_failure) => {
+                let processed = plugin.process(&batch);
+                for failure in &processed.failures {
+                    let row = failure.row as usize;
+                    let reason = format!(
+                        "{} (plugin version {})",
+                        failure.error,
+                        plugin.descriptor().version
+                    );
+                    match on_failure {
+                        OnFailure::DeadLetter => {
+                            send(dead, DeadLetterKind::Plugin, &reason, source, &batch, row)?
+                        }
+                        OnFailure::Skip => {}
+                        OnFailure::Stop => {
+                            return Err(StageError::Stopped {
+                                stage: self.name.clone(),
+                                position: position(source, &batch, row),
+                                reason,
+                            })
+                        }
                     }
-                    self.rows_failed += batch.len() as u64;
-                    Batch::empty(plugin.output_schema().clone(), batch.end_watermark)
                 }
-            },
+                if *on_failure == OnFailure::Skip && !processed.failures.is_empty() {
+                    tracing::warn!(stage = %self.name, rows = processed.failures.len(), "skipped rows the plugin failed on");
+                }
+                self.rows_failed += processed.failures.len() as u64;
+                processed.batch
+            }
             StageKind::Window(window) => {
                 let mut late = Vec::new();
                 let out = window.process(&batch, &mut late);
@@ -94,6 +138,13 @@ impl Stage {
     }
 }
 
+fn position(source: &str, batch: &Batch, row: usize) -> String {
+    match batch.position[row] {
+        0 => source.to_string(),
+        line => format!("{source}:{line}"),
+    }
+}
+
 fn send(
     dead: &DeadLetters,
     kind: DeadLetterKind,
@@ -102,10 +153,7 @@ fn send(
     batch: &Batch,
     row: usize,
 ) -> std::io::Result<()> {
-    let position = match batch.position[row] {
-        0 => source.to_string(),
-        line => format!("{source}:{line}"),
-    };
+    let position = position(source, batch, row);
     let record =
         serde_json::to_value(JsonRow::new(batch.row(row))).unwrap_or(serde_json::Value::Null);
     dead.send(&DeadLetter {

@@ -13,7 +13,14 @@ pub struct Summary {
     pub filtered: u64,
     pub decode_failures: u64,
     pub late_events: u64,
+    /// Rows dead-lettered because a plugin failed on them.
     pub plugin_failures: u64,
+    /// Rows dropped because a plugin failed on them (`on_failure = "skip"`).
+    pub plugin_skipped: u64,
+    /// Plugin instances replaced after a trap.
+    pub plugin_restarts: u64,
+    /// (stage, reason) of each quarantined plugin.
+    pub quarantined: Vec<(String, String)>,
     pub windows_fired: u64,
     pub open_windows_discarded: u64,
     pub results_out: u64,
@@ -68,6 +75,16 @@ impl fmt::Display for Summary {
             self.late_events,
             self.plugin_failures
         )?;
+        if self.plugin_skipped > 0 || self.plugin_restarts > 0 {
+            writeln!(
+                f,
+                "  plugin rows skipped {:>11}  (instances restarted after a trap: {})",
+                self.plugin_skipped, self.plugin_restarts
+            )?;
+        }
+        for (stage, reason) in &self.quarantined {
+            writeln!(f, "  QUARANTINED stage {stage}: {reason}")?;
+        }
         if self.open_windows_discarded > 0 {
             writeln!(
                 f,

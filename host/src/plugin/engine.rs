@@ -1,6 +1,6 @@
 //! One wasmtime engine per host, shared by every plugin.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::Operator;
+use super::bindings::{Operator, OperatorPre};
 use super::error::{describe, PluginError};
 use super::instance::PluginState;
 
@@ -19,13 +19,16 @@ pub struct PluginLimits {
     pub memory_bytes: usize,
     /// Wall-clock budget for one batch, enforced by epoch interruption.
     pub batch_deadline: Duration,
+    /// What one batch may emit (row indices and encoded rows together).
+    pub max_output_bytes: usize,
 }
 
 impl Default for PluginLimits {
     fn default() -> Self {
         Self {
             memory_bytes: 64 << 20,
-            batch_deadline: Duration::from_secs(5),
+            batch_deadline: Duration::from_secs(1),
+            max_output_bytes: 16 << 20,
         }
     }
 }
@@ -86,21 +89,39 @@ impl PluginEngine {
         &self.engine
     }
 
-    pub(crate) fn linker(&self) -> &Linker<PluginState> {
-        &self.linker
-    }
-
-    /// Reads and compiles a component.
-    pub fn compile_file(&self, path: &Path) -> Result<Component, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+    /// Reads, compiles and links a component, ready to be instantiated any
+    /// number of times (a fresh instance after a trap costs microseconds).
+    pub fn prepare(&self, path: &Path) -> Result<PreparedPlugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|e| PluginError::Read {
             path: path.into(),
-            source,
+            reason: e.to_string(),
         })?;
-        Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
+        let component = Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
             path: path.into(),
             reason: describe(&e),
+        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(OperatorPre::new)
+            .map_err(|e| PluginError::Instantiate {
+                path: path.into(),
+                reason: describe(&e),
+            })?;
+        Ok(PreparedPlugin {
+            pre,
+            engine: self.engine.clone(),
+            path: path.into(),
         })
     }
+}
+
+/// A compiled, linked plugin component.
+#[derive(Clone)]
+pub struct PreparedPlugin {
+    pub(crate) pre: OperatorPre<PluginState>,
+    pub(crate) engine: Engine,
+    pub path: PathBuf,
 }
 
 impl Drop for PluginEngine {

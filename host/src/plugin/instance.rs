@@ -1,17 +1,16 @@
 //! One sandboxed plugin instance: its own store, memory limit and CPU deadline.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::weir::plugin::{host, types};
 use super::bindings::Operator;
-use super::engine::{PluginEngine, PluginLimits, EPOCH_TICK};
-use super::error::{describe, PluginError};
+use super::engine::{PluginLimits, PreparedPlugin, EPOCH_TICK};
+use super::error::{classify, describe, PluginError};
 use crate::data::{Field, FieldType};
 
 /// What a plugin says about itself.
@@ -104,32 +103,32 @@ pub struct PluginInstance {
 }
 
 impl PluginInstance {
-    /// Instantiates `component` in a fresh sandbox and asks it to describe itself.
-    pub fn new(
-        engine: &PluginEngine,
-        component: &Component,
-        path: &Path,
-        limits: PluginLimits,
-    ) -> Result<Self, PluginError> {
+    /// Instantiates the plugin in a fresh sandbox and asks it to describe itself.
+    pub fn new(prepared: &PreparedPlugin, limits: PluginLimits) -> Result<Self, PluginError> {
+        let path = &prepared.path;
         let state = PluginState {
             wasi: sandbox(),
             table: ResourceTable::new(),
+            // A refused `memory.grow` traps instead of returning -1, so a memory
+            // bomb is reported as such rather than as the guest's abort.
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
                 .instances(16)
+                .trap_on_grow_failure(true)
                 .build(),
             plugin: path.display().to_string().into(),
         };
-        let mut store = Store::new(engine.engine(), state);
+        let mut store = Store::new(&prepared.engine, state);
         store.limiter(|state| &mut state.limits);
-        let deadline_ticks =
-            (limits.batch_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let deadline_ticks = ticks(limits.batch_deadline);
         store.set_epoch_deadline(deadline_ticks);
         let instantiate = |reason: String| PluginError::Instantiate {
-            path: path.into(),
+            path: path.clone(),
             reason,
         };
-        let bindings = Operator::instantiate(&mut store, component, engine.linker())
+        let bindings = prepared
+            .pre
+            .instantiate(&mut store)
             .map_err(|e| instantiate(describe(&e)))?;
         let described = bindings
             .call_describe(&mut store)
@@ -163,9 +162,11 @@ impl PluginInstance {
     }
 
     fn trap(&self, error: wasmtime::Error) -> PluginError {
+        let (kind, reason) = classify(&error);
         PluginError::Trap {
             plugin: self.descriptor.name.clone(),
-            reason: describe(&error),
+            kind,
+            reason,
         }
     }
 
@@ -187,10 +188,18 @@ impl PluginInstance {
         &mut self.input.rows
     }
 
-    /// Processes the `count` rows in [`Self::input_buffer`]: one component call.
-    pub fn process(&mut self, count: u32) -> Result<types::Output, PluginError> {
+    /// Processes the `count` rows in [`Self::input_buffer`]: one component call,
+    /// allowed `share` (0–1] of the batch CPU budget. After a trap the instance
+    /// is unusable and must be replaced.
+    pub fn process(&mut self, count: u32, share: f64) -> Result<types::Output, PluginError> {
         self.input.count = count;
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        // An epoch deadline of n ticks fires after (n - 1, n] ticks, so a retry of a
+        // few rows gets a floor that its real failure (not the clock) decides.
+        let ticks = (self.deadline_ticks as f64 * share).ceil() as u64;
+        self.store.set_epoch_deadline(ticks.clamp(
+            MIN_RETRY_TICKS.min(self.deadline_ticks),
+            self.deadline_ticks,
+        ));
         match self.bindings.call_process(&mut self.store, &self.input) {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(reason)) => Err(PluginError::Batch {
@@ -200,6 +209,13 @@ impl PluginInstance {
             Err(e) => Err(self.trap(e)),
         }
     }
+}
+
+/// 100 ms at the 10 ms epoch tick.
+const MIN_RETRY_TICKS: u64 = 10;
+
+fn ticks(deadline: Duration) -> u64 {
+    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 fn field(field: types::Field) -> Field {

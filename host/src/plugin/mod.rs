@@ -8,7 +8,7 @@ mod error;
 mod instance;
 mod operator;
 
-pub use engine::{PluginEngine, PluginLimits};
-pub use error::PluginError;
+pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
+pub use error::{PluginError, TrapKind};
 pub use instance::{Descriptor, OperatorKind, PluginInstance};
-pub use operator::PluginOperator;
+pub use operator::{FailurePolicy, PluginOperator, Processed, RowFailure};

@@ -1,35 +1,86 @@
 //! A plugin as a pipeline stage: checks its schema against the rows it will
-//! see, and applies what it returns to each batch.
+//! see, applies what it returns to each batch, and contains its failures.
+//!
+//! When a batch fails, the batch is bisected until the failing rows are
+//! isolated: the other rows of the batch continue, only the rows the plugin
+//! really fails on are reported. A trapped instance is replaced by a fresh one
+//! before the next call. Each retry gets the share of the batch's CPU budget
+//! that its rows are of the batch, so a row that loops forever costs about one
+//! budget in all, not one per bisection step. After `quarantine_after`
+//! consecutive failing batches the plugin is quarantined: it is not called
+//! again and every row that reaches it is reported as failed.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::codec::{decode_rows, encode_rows};
-use super::engine::{PluginEngine, PluginLimits};
+use super::engine::{PluginEngine, PluginLimits, PreparedPlugin};
 use super::error::PluginError;
 use super::instance::{Descriptor, OperatorKind, PluginInstance};
 use crate::data::{Batch, Column, Schema};
 
+/// How a plugin's failures are contained.
+#[derive(Debug, Clone, Copy)]
+pub struct FailurePolicy {
+    /// Consecutive failing batches before the plugin is quarantined (0: never).
+    pub quarantine_after: u32,
+    /// Failed calls allowed while bisecting one batch; past it, the rows not yet
+    /// isolated fail together. Bounds the cost of a plugin that fails on everything.
+    pub bisect_budget: u32,
+}
+
+impl Default for FailurePolicy {
+    fn default() -> Self {
+        Self {
+            quarantine_after: 5,
+            bisect_budget: 64,
+        }
+    }
+}
+
+/// The rows of one input batch that the plugin failed on, with why.
+#[derive(Debug)]
+pub struct RowFailure {
+    /// Index into the input batch.
+    pub row: u32,
+    pub error: PluginError,
+}
+
+pub struct Processed {
+    pub batch: Batch,
+    pub failures: Vec<RowFailure>,
+}
+
 pub struct PluginOperator {
-    instance: PluginInstance,
+    prepared: PreparedPlugin,
+    config_json: String,
+    limits: PluginLimits,
+    policy: FailurePolicy,
+    /// `None` after a trap, until the next call needs one.
+    instance: Option<PluginInstance>,
+    descriptor: Descriptor,
     /// Input columns the plugin reads, in the order it declared them.
     reads: Vec<usize>,
     output: Arc<Schema>,
     /// For each emitted field, its column in the output schema.
     emit_targets: Vec<usize>,
+    consecutive_failures: u32,
+    quarantined: Option<PluginError>,
+    /// Instances created after a trap.
+    pub restarts: u64,
 }
 
 impl PluginOperator {
     /// Loads, checks and initialises a plugin that will receive rows of `input`.
     pub fn load(
         engine: &PluginEngine,
-        path: &Path,
+        path: &std::path::Path,
         config_json: &str,
         input: &Arc<Schema>,
         limits: PluginLimits,
+        policy: FailurePolicy,
     ) -> Result<Self, PluginError> {
-        let component = engine.compile_file(path)?;
-        let mut instance = PluginInstance::new(engine, &component, path, limits)?;
+        let prepared = engine.prepare(path)?;
+        let mut instance = PluginInstance::new(&prepared, limits)?;
         let descriptor = instance.descriptor().clone();
         let reads = check_reads(&descriptor, input)?;
         let output = match descriptor.kind {
@@ -47,34 +98,161 @@ impl PluginOperator {
             .collect();
         instance.init(config_json)?;
         Ok(Self {
-            instance,
+            prepared,
+            config_json: config_json.into(),
+            limits,
+            policy,
+            instance: Some(instance),
+            descriptor,
             reads,
             output,
             emit_targets,
+            consecutive_failures: 0,
+            quarantined: None,
+            restarts: 0,
         })
     }
 
     pub fn descriptor(&self) -> &Descriptor {
-        self.instance.descriptor()
+        &self.descriptor
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
         &self.output
     }
 
-    /// Runs one batch through the plugin: one component call.
-    pub fn process(&mut self, batch: &Batch) -> Result<Batch, PluginError> {
+    /// Why the plugin was quarantined, if it was.
+    pub fn quarantined(&self) -> Option<&PluginError> {
+        self.quarantined.as_ref()
+    }
+
+    /// Runs one batch: the rows the plugin processed, and the rows it failed on.
+    pub fn process(&mut self, batch: &Batch) -> Processed {
         if batch.is_empty() {
-            return Ok(Batch::empty(self.output.clone(), batch.end_watermark));
+            return Processed {
+                batch: Batch::empty(self.output.clone(), batch.end_watermark),
+                failures: Vec::new(),
+            };
         }
-        encode_rows(batch, &self.reads, self.instance.input_buffer());
-        let output = self.instance.process(batch.len() as u32)?;
-        let plugin = || self.descriptor().name.clone();
+        if let Some(error) = &self.quarantined {
+            let failures = (0..batch.len() as u32)
+                .map(|row| RowFailure {
+                    row,
+                    error: error.clone(),
+                })
+                .collect();
+            return Processed {
+                batch: Batch::empty(self.output.clone(), batch.end_watermark),
+                failures,
+            };
+        }
+        let error = match self.call(batch, 1.0) {
+            Ok(out) => {
+                self.consecutive_failures = 0;
+                return Processed {
+                    batch: out,
+                    failures: Vec::new(),
+                };
+            }
+            Err(error) => error,
+        };
+        let mut parts = Vec::new();
+        let mut failures = Vec::new();
+        let rows: Vec<u32> = (0..batch.len() as u32).collect();
+        let mut budget = self.policy.bisect_budget;
+        self.bisect(batch, &rows, error, &mut budget, &mut parts, &mut failures);
+        tracing::warn!(
+            plugin = %self.descriptor.name,
+            rows = batch.len(),
+            failed = failures.len(),
+            "batch failed; isolated the failing rows: {}",
+            failures[0].error
+        );
+        self.consecutive_failures += 1;
+        if self.policy.quarantine_after > 0
+            && self.consecutive_failures >= self.policy.quarantine_after
+        {
+            let reason = format!(
+                "quarantined after {} consecutive failing batches; the last failure: {}",
+                self.consecutive_failures, failures[0].error
+            );
+            tracing::error!(plugin = %self.descriptor.name, "{reason}");
+            self.quarantined = Some(PluginError::Batch {
+                plugin: self.descriptor.name.clone(),
+                reason,
+            });
+        }
+        Processed {
+            batch: Batch::concat(self.output.clone(), parts, batch.end_watermark),
+            failures,
+        }
+    }
+
+    /// Narrows a failure on `rows` (indices into `batch`) down to single rows.
+    /// Successful halves are appended to `parts` in input order.
+    fn bisect(
+        &mut self,
+        batch: &Batch,
+        rows: &[u32],
+        error: PluginError,
+        budget: &mut u32,
+        parts: &mut Vec<Batch>,
+        failures: &mut Vec<RowFailure>,
+    ) {
+        if rows.len() == 1 || *budget == 0 {
+            failures.extend(rows.iter().map(|&row| RowFailure {
+                row,
+                error: error.clone(),
+            }));
+            return;
+        }
+        let (left, right) = rows.split_at(rows.len() / 2);
+        for half in [left, right] {
+            let sub = batch.gather(half);
+            match self.call(&sub, half.len() as f64 / batch.len() as f64) {
+                Ok(out) => parts.push(out),
+                Err(error) => {
+                    *budget = budget.saturating_sub(1);
+                    self.bisect(batch, half, error, budget, parts, failures);
+                }
+            }
+        }
+    }
+
+    /// One attempt at `batch` with `share` of the CPU budget.
+    fn call(&mut self, batch: &Batch, share: f64) -> Result<Batch, PluginError> {
+        let instance = match &mut self.instance {
+            Some(instance) => instance,
+            None => {
+                let mut fresh = PluginInstance::new(&self.prepared, self.limits)?;
+                fresh.init(&self.config_json)?;
+                self.restarts += 1;
+                self.instance.insert(fresh)
+            }
+        };
+        encode_rows(batch, &self.reads, instance.input_buffer());
+        let output = match instance.process(batch.len() as u32, share) {
+            Ok(output) => output,
+            Err(error) => {
+                if matches!(error, PluginError::Trap { .. }) {
+                    self.instance = None;
+                }
+                return Err(error);
+            }
+        };
         let invalid = |reason: String| PluginError::Batch {
-            plugin: plugin(),
+            plugin: self.descriptor.name.clone(),
             reason,
         };
         let parents = output.parents;
+        let size = parents.len() * 4 + output.rows.len();
+        if size > self.limits.max_output_bytes {
+            return Err(invalid(format!(
+                "emitted {size} bytes for a batch of {} rows, over the limit of {} bytes (max_output_mib)",
+                batch.len(),
+                self.limits.max_output_bytes
+            )));
+        }
         if let Some(bad) = parents.iter().find(|&&p| p as usize >= batch.len()) {
             return Err(invalid(format!(
                 "returned row index {bad}, but the batch has {} rows",
@@ -85,7 +263,7 @@ impl PluginOperator {
             return Err(invalid("returned row indices out of order".into()));
         }
         let mut result = batch.gather(&parents);
-        match self.descriptor().kind {
+        match self.descriptor.kind {
             OperatorKind::Filter => {}
             OperatorKind::Map if parents.len() != batch.len() => {
                 return Err(invalid(format!(
@@ -95,7 +273,7 @@ impl PluginOperator {
                 )));
             }
             OperatorKind::Map | OperatorKind::FlatMap => {
-                let emitted = decode_rows(&self.descriptor().emits, parents.len(), &output.rows)
+                let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
                     .map_err(invalid)?;
                 result.schema = self.output.clone();
                 result

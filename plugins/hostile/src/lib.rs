@@ -1,0 +1,91 @@
+//! A test plugin, not an example: misbehaves on purpose when a reading's
+//! temperature equals `trigger` (or on every reading when no trigger is set),
+//! so the tests can check that the host contains it.
+//!
+//! Modes: `panic`, `loop` (never returns), `memory` (allocates without end),
+//! `giant` (emits ~20 MB for one row), `slow` (spins `spin` iterations per row).
+//! Rows it does not misbehave on pass through with `note = ""`.
+
+use serde::{Deserialize, Serialize};
+use weir_plugin_sdk::{Emitter, FlatMap};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reading {
+    pub temperature: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Note {
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Panic,
+    Loop,
+    Memory,
+    Giant,
+    Slow,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub mode: Mode,
+    pub trigger: Option<f64>,
+    #[serde(default)]
+    pub spin: u64,
+}
+
+pub struct Hostile {
+    config: Config,
+}
+
+impl FlatMap for Hostile {
+    type Config = Config;
+    type In = Reading;
+    type Out = Note;
+
+    fn new(config: Config) -> Result<Self, String> {
+        Ok(Self { config })
+    }
+
+    fn flat_map(&mut self, row: Reading, out: &mut Emitter<'_, Note>) {
+        let triggered = self.config.trigger.is_none_or(|t| t == row.temperature);
+        if triggered {
+            match self.config.mode {
+                Mode::Panic => panic!("hostile plugin: refusing temperature {}", row.temperature),
+                Mode::Loop => loop {
+                    std::hint::black_box(row.temperature);
+                },
+                Mode::Memory => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1; 1 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                Mode::Giant => {
+                    for _ in 0..40_000 {
+                        out.emit(Note {
+                            note: "x".repeat(500),
+                        });
+                    }
+                    return;
+                }
+                Mode::Slow => {
+                    let mut x = row.temperature;
+                    for _ in 0..self.config.spin {
+                        x = std::hint::black_box(x * 1.000_000_1);
+                    }
+                }
+            }
+        }
+        out.emit(Note {
+            note: String::new(),
+        });
+    }
+}
+
+weir_plugin_sdk::export_flat_map!(Hostile);
