@@ -217,3 +217,95 @@ fn a_window_on_a_missing_key_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_kind_of_malformed_input_is_dead_lettered_and_the_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = |t: i64| {
+        format!("{{\"sensor_id\":\"s1\",\"temperature\":101,\"event_time\":{t}}}\n").into_bytes()
+    };
+    let mut input = Vec::new();
+    input.extend(good(1_000)); // line 1
+    input.extend(b"{\"sensor_id\":\"s\xff\xfe\",\"temperature\":101,\"event_time\":1001}\n"); // 2: not UTF-8
+    input.extend(format!("{{\"sensor_id\":\"{}\"}}\n", "x".repeat(10 << 20)).into_bytes()); // 3: a 10 MB line
+    input.extend(good(7_258_118_400_000)); // 4: the year 2200
+    input.extend(good(2_000)); // 5: still on time: the year-2200 event did not move the watermark
+    input.extend(good(-86_400_000)); // 6: 1969, behind the watermark: late, not an error
+    input.extend(b"\n   \n"); // 7, 8: blank lines are not records
+    input.extend(good(3_000)); // 9
+    let data = dir.path().join("in.ndjson");
+    fs::write(&data, &input).unwrap();
+    let (out_path, dead_path) = (
+        dir.path().join("out.ndjson"),
+        dir.path().join("dead.ndjson"),
+    );
+    let pipeline = sensor_pipeline(&data, &out_path, &dead_path).replace(
+        r#"source = { kind = "file", path"#,
+        r#"source = { kind = "file", max_line_bytes = 1048576, path"#,
+    );
+    let pipeline_path = write(&dir, "p.toml", &pipeline);
+    let out = weir(&["run", &pipeline_path], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_line = |line: &str| {
+        letters
+            .iter()
+            .find(|l| l["source"].as_str().unwrap().ends_with(&format!(":{line}")))
+            .unwrap_or_else(|| panic!("no dead letter for line {line}: {letters:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        by_line("2").contains("invalid unicode") || by_line("2").contains("UTF-8"),
+        "{}",
+        by_line("2")
+    );
+    assert!(
+        by_line("3").contains("over the limit (source max_line_bytes)"),
+        "{}",
+        by_line("3")
+    );
+    assert!(
+        by_line("4").contains("implausible event time 2200-01-01"),
+        "{}",
+        by_line("4")
+    );
+    assert!(by_line("6").starts_with("late:"), "{}", by_line("6"));
+    assert_eq!(letters.len(), 4, "{letters:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("events in                     4"),
+        "lines 1, 5, 6, 9:\n{stderr}"
+    );
+    assert!(stderr.contains("undecodable 3, late 1"), "{stderr}");
+}
+
+#[test]
+fn an_empty_file_is_an_empty_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("in.ndjson");
+    fs::write(&data, "").unwrap();
+    let (out_path, dead_path) = (
+        dir.path().join("out.ndjson"),
+        dir.path().join("dead.ndjson"),
+    );
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &sensor_pipeline(&data, &out_path, &dead_path),
+    );
+    let out = weir(&["run", &pipeline], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read_to_string(&out_path).unwrap(), "");
+    assert!(
+        text(&out.stderr).contains("records read                  0"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -143,6 +143,12 @@ fn a_panic_fails_only_its_rows() {
     let (input, poisoned) = input();
     let outcome = run_hostile(r#"{ mode = "panic", trigger = 666.0 }"#, "", &input);
     assert_contained(&outcome, &poisoned, "trapped (panic)");
+    let reason = outcome.dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the plugin wrote: ")
+            && reason.contains("hostile plugin: refusing temperature 666"),
+        "{reason}"
+    );
     assert!(
         outcome.stderr.contains("instances restarted after a trap"),
         "{}",
@@ -251,6 +257,32 @@ fn stop_ends_the_run_naming_the_row() {
         outcome
             .stderr
             .contains("in.ndjson:500: plugin `hostile` trapped (panic)"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn plugin_output_is_logged_under_its_name_and_rate_limited() {
+    let (input, _) = input();
+    let outcome = run_hostile(r#"{ mode = "chatty" }"#, "", &input);
+    assert!(outcome.ok, "{}", outcome.stderr);
+    assert_eq!(outcome.out.len(), 3_000, "printing never breaks the plugin");
+    let logged = outcome
+        .stderr
+        .lines()
+        .filter(|l| l.contains("chatty row at") && l.contains("plugin=\"hostile\""))
+        .count();
+    assert_eq!(
+        logged,
+        3 * 20,
+        "20 lines per batch, three batches:\n{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("1004 more lines of plugin output in this batch were not logged"),
         "{}",
         outcome.stderr
     );

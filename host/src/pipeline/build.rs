@@ -39,6 +39,8 @@ pub struct Pipeline {
     /// Index in `schema` of the event-time field.
     pub time_column: usize,
     pub max_out_of_orderness_ms: i64,
+    /// See [`crate::time::FutureLimit`].
+    pub max_future_ms: i64,
     pub stages: Vec<Stage>,
     pub sink: SinkSpec,
     pub dead_letter: Option<PathBuf>,
@@ -54,11 +56,17 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
             format!("cannot read the pipeline file: {e}"),
         )
     })?;
-    let file: PipelineFile = toml::from_str(&text)
-        .map_err(|e| PipelineError::at(path, &text, e.span(), e.message().trim_end()))?;
+    parse(path, &text, engine)
+}
+
+/// Checks and builds a pipeline from its text; `path` locates errors and is the
+/// base for relative paths.
+pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
+    let file: PipelineFile = toml::from_str(text)
+        .map_err(|e| PipelineError::at(path, text, e.span(), e.message().trim_end()))?;
     let base = path.parent().unwrap_or(Path::new(""));
     let at = |span: std::ops::Range<usize>, message: String| {
-        PipelineError::at(path, &text, Some(span), message)
+        PipelineError::at(path, text, Some(span), message)
     };
 
     if file.batch_size == 0 || file.batch_size > 1 << 20 {
@@ -190,6 +198,10 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
         schema,
         time_column,
         max_out_of_orderness_ms: file.event_time.max_out_of_orderness.into_inner().0,
+        max_future_ms: file
+            .event_time
+            .max_future
+            .map_or(crate::time::FutureLimit::DEFAULT_MS, |m| m.0),
         stages,
         sink,
         dead_letter: file.dead_letter.map(|d| base.join(d.path)),

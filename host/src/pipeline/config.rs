@@ -71,6 +71,9 @@ pub struct EventTimeConfig {
     pub field: Spanned<String>,
     /// How far behind the newest event an event may arrive and still be on time.
     pub max_out_of_orderness: Spanned<Millis>,
+    /// Events stamped further than this ahead of the host's clock are
+    /// dead-lettered instead of advancing the watermark (default one day).
+    pub max_future: Option<Millis>,
 }
 
 #[derive(Debug, Deserialize)]

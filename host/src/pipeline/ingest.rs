@@ -14,10 +14,11 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{Batch, BatchBuilder, Schema};
-use crate::format::json::decode_record;
+use crate::format::json::{decode_record, JsonRow};
+use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::{LineSource, ReadOutcome};
-use crate::time::BoundedOutOfOrderness;
+use crate::time::{BoundedOutOfOrderness, FutureLimit};
 
 /// Up to a batch of raw lines, in input order.
 pub struct RawChunk {
@@ -180,6 +181,7 @@ fn decode_chunk(schema: &Arc<Schema>, time_column: usize, chunk: RawChunk) -> De
 /// Restores input order and assigns watermarks.
 pub struct Sequencer {
     watermarks: BoundedOutOfOrderness,
+    future: FutureLimit,
     pending: BTreeMap<u64, DecodedChunk>,
     next: u64,
     source_name: String,
@@ -187,9 +189,14 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    pub fn new(watermarks: BoundedOutOfOrderness, source_name: String) -> Self {
+    pub fn new(
+        watermarks: BoundedOutOfOrderness,
+        future: FutureLimit,
+        source_name: String,
+    ) -> Self {
         Self {
             watermarks,
+            future,
             pending: BTreeMap::new(),
             next: 0,
             source_name,
@@ -225,7 +232,7 @@ impl Sequencer {
                     record,
                 })?;
             }
-            let mut batch = chunk.rows;
+            let mut batch = self.drop_future_events(chunk.rows, dead)?;
             for (watermark, &event_time) in batch.watermark.iter_mut().zip(&batch.event_time) {
                 *watermark = self.watermarks.observe(event_time);
             }
@@ -236,5 +243,36 @@ impl Sequencer {
             }
         }
         Ok(ready)
+    }
+
+    /// Dead-letters rows stamped too far in the future (see [`FutureLimit`]).
+    fn drop_future_events(&self, batch: Batch, dead: &DeadLetters) -> std::io::Result<Batch> {
+        let latest = self.future.latest(FutureLimit::now_ms());
+        if batch.event_time.iter().all(|&t| t <= latest) {
+            return Ok(batch);
+        }
+        let mut kept = Vec::with_capacity(batch.len());
+        for (row, &event_time) in batch.event_time.iter().enumerate() {
+            if event_time <= latest {
+                kept.push(row as u32);
+                continue;
+            }
+            let reason = format!(
+                "implausible event time {}: more than max_future ({} ms) ahead of the host clock; \
+                 it would make every later event late",
+                timestamp::format(event_time),
+                self.future.max_future_ms()
+            );
+            let position = format!("{}:{}", self.source_name, batch.position[row]);
+            let record = serde_json::to_value(JsonRow::new(batch.row(row)))
+                .unwrap_or(serde_json::Value::Null);
+            dead.send(&DeadLetter {
+                kind: DeadLetterKind::Decode,
+                reason: &reason,
+                source: &position,
+                record,
+            })?;
+        }
+        Ok(batch.gather(&kept))
     }
 }

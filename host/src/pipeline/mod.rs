@@ -9,7 +9,7 @@ mod run;
 mod stage;
 mod summary;
 
-pub use build::{load, Pipeline, SinkSpec, SourceSpec};
+pub use build::{load, parse, Pipeline, SinkSpec, SourceSpec};
 pub use error::PipelineError;
 pub use run::{run, RunError};
 pub use stage::{NativeOperator, OnFailure, Stage, StageError, StageKind};

@@ -13,7 +13,7 @@ use crate::data::Batch;
 use crate::plugin::OperatorKind;
 use crate::sink::{ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, NullSink, Sink};
 use crate::source::LineSource;
-use crate::time::BoundedOutOfOrderness;
+use crate::time::{BoundedOutOfOrderness, FutureLimit};
 
 /// Batches in flight between two stages.
 const CHANNEL_BATCHES: usize = 4;
@@ -77,6 +77,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let source_name = source.name().to_string();
     let mut sequencer = Sequencer::new(
         BoundedOutOfOrderness::new(pipeline.max_out_of_orderness_ms),
+        FutureLimit::new(pipeline.max_future_ms),
         source_name.clone(),
     );
     let complete = AtomicBool::new(false);

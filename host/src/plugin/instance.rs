@@ -10,7 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::weir::plugin::{host, types};
 use super::bindings::Operator;
 use super::engine::{PluginLimits, PreparedPlugin, EPOCH_TICK};
-use super::error::{classify, describe, PluginError};
+use super::error::{classify, describe, PluginError, TrapKind};
+use super::output::PluginOutput;
 use crate::data::{Field, FieldType};
 
 /// What a plugin says about itself.
@@ -83,8 +84,10 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
     }
 }
 
-fn sandbox() -> WasiCtx {
+fn sandbox(stdout: &PluginOutput, stderr: &PluginOutput) -> WasiCtx {
     WasiCtx::builder()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
         .insecure_random_seed(0)
@@ -100,14 +103,21 @@ pub struct PluginInstance {
     descriptor: Descriptor,
     deadline_ticks: u64,
     input: types::Batch,
+    stdout: PluginOutput,
+    stderr: PluginOutput,
 }
 
 impl PluginInstance {
     /// Instantiates the plugin in a fresh sandbox and asks it to describe itself.
     pub fn new(prepared: &PreparedPlugin, limits: PluginLimits) -> Result<Self, PluginError> {
         let path = &prepared.path;
+        let name = path.display().to_string();
+        let (stdout, stderr) = (
+            PluginOutput::new("stdout", &name),
+            PluginOutput::new("stderr", &name),
+        );
         let state = PluginState {
-            wasi: sandbox(),
+            wasi: sandbox(&stdout, &stderr),
             table: ResourceTable::new(),
             // A refused `memory.grow` traps instead of returning -1, so a memory
             // bomb is reported as such rather than as the guest's abort.
@@ -145,6 +155,8 @@ impl PluginInstance {
             version: described.version,
         };
         store.data_mut().plugin = descriptor.name.as_str().into();
+        stdout.set_plugin(&descriptor.name);
+        stderr.set_plugin(&descriptor.name);
         Ok(Self {
             store,
             bindings,
@@ -154,6 +166,8 @@ impl PluginInstance {
                 count: 0,
                 rows: Vec::new(),
             },
+            stdout,
+            stderr,
         })
     }
 
@@ -162,7 +176,12 @@ impl PluginInstance {
     }
 
     fn trap(&self, error: wasmtime::Error) -> PluginError {
-        let (kind, reason) = classify(&error);
+        let (kind, mut reason) = classify(&error);
+        // A Rust panic writes its message to stderr just before it aborts.
+        let said = self.stderr.recent();
+        if kind == TrapKind::Panic && !said.is_empty() {
+            reason = format!("{reason}; the plugin wrote: {}", said.join(" | "));
+        }
         PluginError::Trap {
             plugin: self.descriptor.name.clone(),
             kind,
@@ -200,14 +219,19 @@ impl PluginInstance {
             MIN_RETRY_TICKS.min(self.deadline_ticks),
             self.deadline_ticks,
         ));
-        match self.bindings.call_process(&mut self.store, &self.input) {
+        self.stdout.begin_batch();
+        self.stderr.begin_batch();
+        let result = match self.bindings.call_process(&mut self.store, &self.input) {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(reason)) => Err(PluginError::Batch {
                 plugin: self.descriptor.name.clone(),
                 reason,
             }),
             Err(e) => Err(self.trap(e)),
-        }
+        };
+        self.stdout.end_batch();
+        self.stderr.end_batch();
+        result
     }
 }
 

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod instance;
 mod operator;
+mod output;
 
 pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
 pub use error::{PluginError, TrapKind};

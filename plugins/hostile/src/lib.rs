@@ -3,7 +3,8 @@
 //! so the tests can check that the host contains it.
 //!
 //! Modes: `panic`, `loop` (never returns), `memory` (allocates without end),
-//! `giant` (emits ~20 MB for one row), `slow` (spins `spin` iterations per row).
+//! `giant` (emits ~20 MB for one row), `slow` (spins `spin` iterations per row),
+//! `chatty` (prints a line per row and otherwise behaves).
 //! Rows it does not misbehave on pass through with `note = ""`.
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,8 @@ pub enum Mode {
     Memory,
     Giant,
     Slow,
+    /// Prints a line to stdout for every row, and behaves.
+    Chatty,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +77,7 @@ impl FlatMap for Hostile {
                     }
                     return;
                 }
+                Mode::Chatty => println!("chatty row at {}", row.temperature),
                 Mode::Slow => {
                     let mut x = row.temperature;
                     for _ in 0..self.config.spin {
