@@ -187,3 +187,13 @@ pub fn parse_readings(ndjson: &str) -> Vec<Reading> {
         })
         .collect()
 }
+
+/// The number on the run summary's line that starts with `label` (e.g. "events in").
+pub fn summary_count(stderr: &str, label: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line `{label}` in:\n{stderr}"))
+}

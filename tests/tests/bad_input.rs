@@ -98,10 +98,7 @@ fn malformed_lines_are_dead_lettered_with_their_line_numbers() {
         "the raw line is kept"
     );
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("records read                  6"),
-        "{stderr}"
-    );
+    assert_eq!(summary_count(&stderr, "records read"), 6);
     assert!(stderr.contains("undecodable 4"), "{stderr}");
 }
 
@@ -279,10 +276,7 @@ fn every_kind_of_malformed_input_is_dead_lettered_and_the_run_continues() {
     assert!(by_line("6").starts_with("late:"), "{}", by_line("6"));
     assert_eq!(letters.len(), 4, "{letters:?}");
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("events in                     4"),
-        "lines 1, 5, 6, 9:\n{stderr}"
-    );
+    assert_eq!(summary_count(&stderr, "events in"), 4, "lines 1, 5, 6, 9");
     assert!(stderr.contains("undecodable 3, late 1"), "{stderr}");
 }
 
@@ -303,9 +297,5 @@ fn an_empty_file_is_an_empty_run() {
     let out = weir(&["run", &pipeline], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read_to_string(&out_path).unwrap(), "");
-    assert!(
-        text(&out.stderr).contains("records read                  0"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(summary_count(&text(&out.stderr), "records read"), 0);
 }
