@@ -299,3 +299,49 @@ fn an_empty_file_is_an_empty_run() {
     assert_eq!(fs::read_to_string(&out_path).unwrap(), "");
     assert_eq!(summary_count(&text(&out.stderr), "records read"), 0);
 }
+
+#[test]
+fn a_corrupt_compiled_component_in_the_cache_is_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &stdin_pipeline(
+            r#"{ temperature = "f64", event_time = "i64" }"#,
+            &plugin_operator("over_threshold.wasm", r#"{ threshold = 1.0 }"#),
+        ),
+    );
+    let validate = || {
+        let out = std::process::Command::new(weir_binary())
+            .args(["validate", &pipeline])
+            .env("WEIR_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    validate();
+    let entries: Vec<_> = fs::read_dir(cache.join("components"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "one compiled component cached: {entries:?}"
+    );
+    let size = fs::metadata(&entries[0]).unwrap().len();
+    fs::write(&entries[0], b"not a compiled component").unwrap();
+    let out = validate();
+    assert!(
+        text(&out.stderr).contains("ignoring an unusable cached component"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        fs::metadata(&entries[0]).unwrap().len(),
+        size,
+        "the entry is rewritten"
+    );
+}

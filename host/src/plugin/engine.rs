@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings::{Operator, OperatorPre};
+use super::cache::ComponentCache;
 use super::error::{describe, PluginError};
 use super::instance::PluginState;
 
@@ -38,6 +39,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 pub struct PluginEngine {
     engine: Engine,
+    cache: ComponentCache,
     linker: Linker<PluginState>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -82,6 +84,7 @@ impl PluginEngine {
             engine,
             linker,
             ticker_stop,
+            cache: ComponentCache::from_env(),
         })
     }
 
@@ -96,10 +99,14 @@ impl PluginEngine {
             path: path.into(),
             reason: e.to_string(),
         })?;
-        let component = Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
-            path: path.into(),
-            reason: describe(&e),
-        })?;
+        let content_hash = ComponentCache::content_hash(&bytes);
+        let component = self
+            .cache
+            .load_or_compile(&self.engine, &bytes, &content_hash)
+            .map_err(|e| PluginError::Compile {
+                path: path.into(),
+                reason: describe(&e),
+            })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -112,6 +119,7 @@ impl PluginEngine {
             pre,
             engine: self.engine.clone(),
             path: path.into(),
+            content_hash,
         })
     }
 }
@@ -122,6 +130,8 @@ pub struct PreparedPlugin {
     pub(crate) pre: OperatorPre<PluginState>,
     pub(crate) engine: Engine,
     pub path: PathBuf,
+    /// SHA-256 of the component's bytes, hex.
+    pub content_hash: String,
 }
 
 impl Drop for PluginEngine {

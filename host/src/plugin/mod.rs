@@ -2,6 +2,7 @@
 //! the pipeline operator that drives them.
 
 mod bindings;
+mod cache;
 mod codec;
 mod engine;
 mod error;
@@ -9,6 +10,7 @@ mod instance;
 mod operator;
 mod output;
 
+pub use cache::ComponentCache;
 pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
 pub use error::{PluginError, TrapKind};
 pub use instance::{Descriptor, OperatorKind, PluginInstance};
