@@ -180,7 +180,8 @@ fn load(path: &Path, engine: &PluginEngine) -> anyhow::Result<pipeline::Pipeline
     Ok(pipeline::load(path, engine)?)
 }
 
-/// First Ctrl-C: stop reading and finish what is in flight. Second: exit now.
+/// First Ctrl-C (or SIGTERM): stop reading and finish what is in flight.
+/// Second: exit now.
 fn install_stop_handler(stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -190,13 +191,25 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
             return;
         };
         runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::warn!("stopping: finishing in-flight batches (Ctrl-C again to exit now)");
-                stop.store(true, Ordering::Relaxed);
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                tracing::warn!("cannot listen for signals; Ctrl-C will end the process at once");
+                return;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+            tracing::warn!("stopping: finishing in-flight batches (Ctrl-C again to exit now)");
+            stop.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
+            std::process::exit(130);
         });
     });
 }

@@ -78,7 +78,7 @@ pub fn read_chunks(
         error,
     };
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if !source.wait_for_input(stop) {
             break;
         }
         match source

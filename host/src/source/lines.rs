@@ -91,6 +91,32 @@ impl LineSource {
         self.interactive && self.reader.buffer().is_empty()
     }
 
+    /// For interactive input: waits until input is readable or `stop` is set,
+    /// checking `stop` every 100 ms, so that a stop request is not stuck behind
+    /// a blocking read. Returns false when stopped. Other sources return at once.
+    pub fn wait_for_input(&self, stop: &std::sync::atomic::AtomicBool) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.would_wait() {
+            return !stop.load(Ordering::Relaxed);
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let mut fd = libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, 100) };
+            // Readable, closed or in error: the read that follows reports which.
+            if ready != 0 {
+                return true;
+            }
+        }
+    }
+
     /// Reads the next line into `buf` (cleared first). A last line without a
     /// newline is still a line.
     pub fn read_line(&mut self, buf: &mut Vec<u8>) -> io::Result<ReadOutcome> {
