@@ -25,6 +25,16 @@ sink = {{ kind = "console" }}
     )
 }
 
+/// Writes `pipeline` as `p.toml`, checks that `weir validate` refuses it, and
+/// returns what it said.
+fn refused(pipeline: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "p.toml", pipeline);
+    let out = weir(&["validate", &path], b"");
+    assert!(!out.status.success(), "weir validate accepted:\n{pipeline}");
+    text(&out.stderr)
+}
+
 /// An `[[operators]]` body loading a component from plugins/dist.
 fn plugin_operator(wasm: &str, config: &str) -> String {
     format!(
@@ -104,19 +114,11 @@ fn malformed_lines_are_dead_lettered_with_their_line_numbers() {
 
 #[test]
 fn a_plugin_that_reads_a_missing_field_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
     // The alert plugin reads `count` and `window_end`: without a window before it, they do not exist.
-    let pipeline = write(
-        &dir,
-        "p.toml",
-        &stdin_pipeline(
-            r#"{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }"#,
-            &plugin_operator("spike_alert.wasm", r#"{ min_count = 5 }"#),
-        ),
-    );
-    let out = weir(&["validate", &pipeline], b"");
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = refused(&stdin_pipeline(
+        r#"{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }"#,
+        &plugin_operator("spike_alert.wasm", r#"{ min_count = 5 }"#),
+    ));
     assert!(
         stderr.contains("p.toml:7:1: operator #1: plugin `spike-alert` does not fit the pipeline"),
         "{stderr}"
@@ -126,18 +128,10 @@ fn a_plugin_that_reads_a_missing_field_is_refused_at_load() {
 
 #[test]
 fn a_field_of_the_wrong_type_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = write(
-        &dir,
-        "p.toml",
-        &stdin_pipeline(
-            r#"{ temperature = "i64", event_time = "i64" }"#,
-            &plugin_operator("over_threshold.wasm", r#"{ threshold = 100.0 }"#),
-        ),
-    );
-    let out = weir(&["run", &pipeline], b"");
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = refused(&stdin_pipeline(
+        r#"{ temperature = "i64", event_time = "i64" }"#,
+        &plugin_operator("over_threshold.wasm", r#"{ threshold = 100.0 }"#),
+    ));
     assert!(
         stderr.contains("it reads field `temperature` as f64, but the pipeline has it as i64"),
         "{stderr}"
@@ -146,18 +140,10 @@ fn a_field_of_the_wrong_type_is_refused_at_load() {
 
 #[test]
 fn a_plugin_rejecting_its_config_stops_the_load_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = write(
-        &dir,
-        "p.toml",
-        &stdin_pipeline(
-            r#"{ temperature = "f64", event_time = "i64" }"#,
-            &plugin_operator("over_threshold.wasm", r#"{ threshold = "hot" }"#),
-        ),
-    );
-    let out = weir(&["validate", &pipeline], b"");
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = refused(&stdin_pipeline(
+        r#"{ temperature = "f64", event_time = "i64" }"#,
+        &plugin_operator("over_threshold.wasm", r#"{ threshold = "hot" }"#),
+    ));
     assert!(stderr.contains("plugin `over-threshold` rejected its config: invalid config: invalid type: string \"hot\", expected f64"), "{stderr}");
 }
 
@@ -196,17 +182,10 @@ fn pipeline_file_errors_name_the_line_and_column() {
 
 #[test]
 fn a_window_on_a_missing_key_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = write(
-        &dir,
-        "p.toml",
-        &stdin_pipeline(
-            r#"{ sensor_id = "string", event_time = "i64" }"#,
-            "type = \"window\"\nsize = \"10s\"\nkey_by = \"sensor\"\naggregates = { n = \"count\" }",
-        ),
-    );
-    let out = weir(&["validate", &pipeline], b"");
-    let stderr = text(&out.stderr);
+    let stderr = refused(&stdin_pipeline(
+        r#"{ sensor_id = "string", event_time = "i64" }"#,
+        "type = \"window\"\nsize = \"10s\"\nkey_by = \"sensor\"\naggregates = { n = \"count\" }",
+    ));
     assert!(
         stderr.contains(
             "p.toml:7:1: operator #1 (`window-1`): key_by field `sensor` is not in the input"
