@@ -282,3 +282,28 @@ fn plugin_output_is_logged_under_its_name_and_rate_limited() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_batch_that_fails_whole_but_succeeds_split_loses_nothing() {
+    // 1,024 rows × ~5 KB exceed a 4 MiB output cap; 512 rows do not.
+    let (input, _) = input();
+    let outcome = run_hostile(
+        r#"{ mode = "wide", width = 5000 }"#,
+        "max_output_mib = 4",
+        &input,
+    );
+    assert!(outcome.ok, "{}", outcome.stderr);
+    assert!(
+        outcome.dead.is_empty(),
+        "no row is to blame: {:?}",
+        outcome.dead.first()
+    );
+    assert_eq!(outcome.out.len(), 3_000);
+    assert!(
+        outcome
+            .stderr
+            .contains("batch failed whole but succeeded when split"),
+        "{}",
+        outcome.stderr
+    );
+}

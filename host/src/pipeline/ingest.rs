@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{Batch, BatchBuilder, Schema};
-use crate::format::json::{decode_record, JsonRow};
+use crate::format::json::decode_record;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::{LineSource, ReadOutcome};
@@ -263,15 +263,13 @@ impl Sequencer {
                 timestamp::format(event_time),
                 self.future.max_future_ms()
             );
-            let position = format!("{}:{}", self.source_name, batch.position[row]);
-            let record = serde_json::to_value(JsonRow::new(batch.row(row)))
-                .unwrap_or(serde_json::Value::Null);
-            dead.send(&DeadLetter {
-                kind: DeadLetterKind::Decode,
-                reason: &reason,
-                source: &position,
-                record,
-            })?;
+            dead.send_row(
+                DeadLetterKind::Decode,
+                &reason,
+                &self.source_name,
+                &batch,
+                row,
+            )?;
         }
         Ok(batch.gather(&kept))
     }

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use crate::data::{Batch, Schema};
-use crate::format::json::JsonRow;
 use crate::format::timestamp;
 use crate::plugin::PluginOperator;
-use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
+use crate::sink::{row_position, DeadLetterKind, DeadLetters};
 use crate::window::TumblingWindows;
 
 /// An operator compiled into the host, for built-ins and benchmark baselines.
@@ -98,13 +97,13 @@ impl Stage {
                     );
                     match on_failure {
                         OnFailure::DeadLetter => {
-                            send(dead, DeadLetterKind::Plugin, &reason, source, &batch, row)?
+                            dead.send_row(DeadLetterKind::Plugin, &reason, source, &batch, row)?
                         }
                         OnFailure::Skip => {}
                         OnFailure::Stop => {
                             return Err(StageError::Stopped {
                                 stage: self.name.clone(),
-                                position: position(source, &batch, row),
+                                position: row_position(source, &batch, row),
                                 reason,
                             })
                         }
@@ -127,7 +126,7 @@ impl Stage {
                         timestamp::format(row.window_start),
                         timestamp::format(row.window_end),
                     );
-                    send(dead, DeadLetterKind::Late, &reason, source, &batch, row.row)?;
+                    dead.send_row(DeadLetterKind::Late, &reason, source, &batch, row.row)?;
                 }
                 self.rows_failed += late.len() as u64;
                 out
@@ -136,30 +135,4 @@ impl Stage {
         self.rows_out += out.len() as u64;
         Ok(out)
     }
-}
-
-fn position(source: &str, batch: &Batch, row: usize) -> String {
-    match batch.position[row] {
-        0 => source.to_string(),
-        line => format!("{source}:{line}"),
-    }
-}
-
-fn send(
-    dead: &DeadLetters,
-    kind: DeadLetterKind,
-    reason: &str,
-    source: &str,
-    batch: &Batch,
-    row: usize,
-) -> std::io::Result<()> {
-    let position = position(source, batch, row);
-    let record =
-        serde_json::to_value(JsonRow::new(batch.row(row))).unwrap_or(serde_json::Value::Null);
-    dead.send(&DeadLetter {
-        kind,
-        reason,
-        source: &position,
-        record,
-    })
 }

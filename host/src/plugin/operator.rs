@@ -160,7 +160,28 @@ impl PluginOperator {
         let mut failures = Vec::new();
         let rows: Vec<u32> = (0..batch.len() as u32).collect();
         let mut budget = self.policy.bisect_budget;
-        self.bisect(batch, &rows, error, &mut budget, &mut parts, &mut failures);
+        self.bisect(
+            batch,
+            &rows,
+            error.clone(),
+            &mut budget,
+            &mut parts,
+            &mut failures,
+        );
+        let batch_out = Batch::concat(self.output.clone(), parts, batch.end_watermark);
+        if failures.is_empty() {
+            // Failed whole, succeeded in parts (a limit the whole batch exceeds,
+            // such as the output cap): nothing to report against any row.
+            tracing::warn!(
+                plugin = %self.descriptor.name,
+                rows = batch.len(),
+                "batch failed whole but succeeded when split: {error}"
+            );
+            return Processed {
+                batch: batch_out,
+                failures,
+            };
+        }
         tracing::warn!(
             plugin = %self.descriptor.name,
             rows = batch.len(),
@@ -183,7 +204,7 @@ impl PluginOperator {
             });
         }
         Processed {
-            batch: Batch::concat(self.output.clone(), parts, batch.end_watermark),
+            batch: batch_out,
             failures,
         }
     }

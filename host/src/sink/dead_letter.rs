@@ -9,6 +9,18 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::data::Batch;
+use crate::format::json::JsonRow;
+
+/// `source:line` of a row, or just `source` for rows made by an operator
+/// (position 0), such as window results.
+pub fn row_position(source: &str, batch: &Batch, row: usize) -> String {
+    match batch.position[row] {
+        0 => source.to_string(),
+        line => format!("{source}:{line}"),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeadLetterKind {
@@ -69,6 +81,26 @@ impl DeadLetters {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         serde_json::to_writer(&mut *out, letter)?;
         out.write_all(b"\n")
+    }
+
+    /// Dead-letters row `row` of `batch`, recording the row as JSON and its
+    /// source position.
+    pub fn send_row(
+        &self,
+        kind: DeadLetterKind,
+        reason: &str,
+        source: &str,
+        batch: &Batch,
+        row: usize,
+    ) -> io::Result<()> {
+        let record =
+            serde_json::to_value(JsonRow::new(batch.row(row))).unwrap_or(serde_json::Value::Null);
+        self.send(&DeadLetter {
+            kind,
+            reason,
+            source: &row_position(source, batch, row),
+            record,
+        })
     }
 
     pub fn count(&self, kind: DeadLetterKind) -> u64 {

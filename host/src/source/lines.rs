@@ -110,6 +110,11 @@ impl LineSource {
             };
             // SAFETY: one valid pollfd, for the duration of the call.
             let ready = unsafe { libc::poll(&mut fd, 1, 100) };
+            // A signal interrupts poll (EINTR): look at `stop` again rather than
+            // fall through to a read that would block.
+            if ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
             // Readable, closed or in error: the read that follows reports which.
             if ready != 0 {
                 return true;

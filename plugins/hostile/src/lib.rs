@@ -4,7 +4,8 @@
 //!
 //! Modes: `panic`, `loop` (never returns), `memory` (allocates without end),
 //! `giant` (emits ~20 MB for one row), `slow` (spins `spin` iterations per row),
-//! `chatty` (prints a line per row and otherwise behaves).
+//! `chatty` (prints a line per row and otherwise behaves), `wide` (emits `width`
+//! bytes per row).
 //! Rows it does not misbehave on pass through with `note = ""`.
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub enum Mode {
     Slow,
     /// Prints a line to stdout for every row, and behaves.
     Chatty,
+    /// Emits a note of `width` bytes for every row: a batch's output grows
+    /// with its size, so a whole batch can exceed the output cap its halves fit.
+    Wide,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +43,8 @@ pub struct Config {
     pub trigger: Option<f64>,
     #[serde(default)]
     pub spin: u64,
+    #[serde(default)]
+    pub width: usize,
 }
 
 pub struct Hostile {
@@ -78,6 +84,12 @@ impl FlatMap for Hostile {
                     return;
                 }
                 Mode::Chatty => println!("chatty row at {}", row.temperature),
+                Mode::Wide => {
+                    out.emit(Note {
+                        note: "w".repeat(self.config.width),
+                    });
+                    return;
+                }
                 Mode::Slow => {
                     let mut x = row.temperature;
                     for _ in 0..self.config.spin {
