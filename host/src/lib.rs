@@ -4,6 +4,7 @@
 //! Data flows one way: source → decode → event time and watermark →
 //! operators (plugins, windows) → sink, in columnar batches.
 
+pub mod admin;
 pub mod bench;
 pub mod data;
 pub mod format;

@@ -1,13 +1,16 @@
 //! The `weir` command line. Errors become messages here, at the edge.
 
 use std::io::{BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use weir::admin::{client, client::Client, AdminOptions, AdminServer};
 use weir::generate::{write_sensors, SensorWorkload};
 use weir::pipeline;
 use weir::plugin::PluginEngine;
@@ -38,6 +41,8 @@ enum Command {
         /// Do not print the summary at the end.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Check a pipeline file and load its plugins, without running it.
     ///
@@ -50,10 +55,112 @@ enum Command {
         #[command(subcommand)]
         workload: Workload,
     },
+    /// Change the plugins of a running pipeline (started with --admin).
+    ///
+    /// Example: weir plugin swap over-threshold plugins/dist/over_threshold.wasm
+    Plugin {
+        #[command(flatten)]
+        target: AdminTarget,
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Measure the seed query with Wasm plugins against the same logic compiled natively.
     ///
     /// Example: weir bench --events 10000000
-    Bench(weir::bench::BenchOptions),
+    ///
+    /// `weir bench swap` measures hot swapping instead.
+    Bench {
+        #[command(subcommand)]
+        kind: Option<BenchKind>,
+        #[command(flatten)]
+        options: weir::bench::BenchOptions,
+    },
+}
+
+/// Serving the admin API from `weir run`.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// Serve the admin API (plugin list, load, swap, unload) on this
+    /// address; loopback only unless --admin-allow-remote.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = weir::admin::DEFAULT_ADDR)]
+    admin: Option<SocketAddr>,
+    /// Allow --admin on an address other than loopback.
+    #[arg(long, requires = "admin")]
+    admin_allow_remote: bool,
+    /// Where to write the generated bearer token (mode 0600). Default:
+    /// ~/.local/state/weir/admin-PORT.token. $WEIR_ADMIN_TOKEN replaces it.
+    #[arg(long, value_name = "FILE", requires = "admin")]
+    admin_token_file: Option<PathBuf>,
+    /// A directory components may be loaded from (repeatable). Default: the
+    /// directories of the pipeline's plugins.
+    #[arg(long, value_name = "DIR", requires = "admin")]
+    plugin_dir: Vec<PathBuf>,
+    /// Swap a stage whenever its component file changes on disk.
+    #[arg(long, requires = "admin")]
+    watch: bool,
+    /// Batches a new version must process before it is kept; on a batch it
+    /// fails more rows of than the old version, it is rolled back.
+    #[arg(long, default_value_t = 3, requires = "admin")]
+    trial_batches: u32,
+}
+
+/// Which running host `weir plugin` talks to.
+#[derive(clap::Args)]
+struct AdminTarget {
+    /// The host's admin address.
+    #[arg(long, env = "WEIR_ADMIN", default_value = weir::admin::DEFAULT_ADDR, global = true)]
+    admin: SocketAddr,
+    /// The token file the host wrote (default: the one for the address's port).
+    #[arg(long, env = "WEIR_ADMIN_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// The plugin stages: version, content hash, counters, recent changes.
+    List {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a stage's plugin by a new version, without stopping the stream.
+    Swap {
+        stage: String,
+        /// The new component (a file in one of the host's plugin directories).
+        component: PathBuf,
+        /// Send the file's bytes instead of its path.
+        #[arg(long)]
+        upload: bool,
+        /// A new config for the stage, as a JSON object (default: keep it).
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Add a plugin stage (it must leave the rows' fields as they are).
+    Load {
+        component: PathBuf,
+        /// Stage name (default: the plugin's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The stage to put it after (default: first).
+        #[arg(long)]
+        after: Option<String>,
+        /// The plugin's config, as a JSON object.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Remove a stage that was loaded at run time or is marked `unload = "bypass"`.
+    Unload { stage: String },
+    /// The pipeline's state and every stage's counters, as JSON.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// Throughput while the filter is swapped (every --interval, and back to
+    /// back) against the same run without swaps, and the swap pause.
+    ///
+    /// Example: weir bench swap --events 10000000 --runs 3
+    Swap(weir::bench::SwapBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -106,8 +213,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             batch_size,
             decoders,
             quiet,
+            admin,
         } => {
-            let engine = PluginEngine::new()?;
+            let engine = Arc::new(PluginEngine::new()?);
             let mut pipeline = load(&path, &engine)?;
             if let Some(size) = batch_size {
                 anyhow::ensure!(size > 0, "--batch-size must be at least 1");
@@ -117,6 +225,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::ensure!(threads > 0, "--decoders must be at least 1");
                 pipeline.decoders = Some(threads);
             }
+            let _admin = match admin.admin {
+                Some(listen) => Some(serve_admin(listen, admin, &mut pipeline, engine.clone())?),
+                None => None,
+            };
             let stop = Arc::new(AtomicBool::new(false));
             install_stop_handler(stop.clone());
             let summary = pipeline::run(pipeline, &stop)?;
@@ -166,12 +278,98 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(options) => {
-            let report = weir::bench::run(&options)?;
-            println!("{report}");
+        Command::Plugin { target, action } => plugin_command(target, action),
+        Command::Bench { kind, options } => {
+            match kind {
+                None => println!("{}", weir::bench::run(&options)?),
+                Some(BenchKind::Swap(options)) => println!("{}", weir::bench::run_swap(&options)?),
+            }
             std::io::stdout().flush()?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn serve_admin(
+    listen: SocketAddr,
+    args: AdminArgs,
+    pipeline: &mut pipeline::Pipeline,
+    engine: Arc<PluginEngine>,
+) -> anyhow::Result<AdminServer> {
+    let plugin_dirs = if args.plugin_dir.is_empty() {
+        let mut dirs: Vec<PathBuf> = pipeline
+            .stages
+            .iter()
+            .filter_map(|stage| match &stage.kind {
+                pipeline::StageKind::Plugin(plugin, _) => {
+                    plugin.prepared().path.parent().map(Path::to_path_buf)
+                }
+                _ => None,
+            })
+            .collect();
+        dirs.dedup();
+        dirs
+    } else {
+        args.plugin_dir
+    };
+    let options = AdminOptions {
+        listen,
+        allow_remote: args.admin_allow_remote,
+        token_file: args.admin_token_file,
+        plugin_dirs,
+        watch: args.watch,
+        trial_batches: args.trial_batches,
+        trial_wait: Duration::from_secs(10),
+    };
+    AdminServer::start(options, pipeline.controller(), engine)
+}
+
+fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<ExitCode> {
+    let client = Client::new(target.admin, target.token_file);
+    let result = match action {
+        PluginAction::List { json } => {
+            let list = client.list()?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&list)?),
+                false => print!("{}", client::format_list(&list)),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Status => {
+            println!("{}", serde_json::to_string_pretty(&client.status()?)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Swap {
+            stage,
+            component,
+            upload,
+            config,
+        } => client.swap(&stage, &component, upload, config.as_deref()),
+        PluginAction::Load {
+            component,
+            name,
+            after,
+            config,
+        } => client.load(
+            &component,
+            name.as_deref(),
+            after.as_deref(),
+            config.as_deref(),
+        ),
+        PluginAction::Unload { stage } => client.unload(&stage),
+    };
+    match result {
+        Ok(report) => {
+            println!("{}", client::format_change(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => match error.downcast_ref::<client::Refused>() {
+            Some(refused) => {
+                eprintln!("error: {refused}");
+                Ok(ExitCode::from(1))
+            }
+            None => Err(error),
+        },
     }
 }
 

@@ -2,6 +2,8 @@
 //! plugin components, writing pipelines, and a plain reference model of the
 //! seed query to compare weir's results against.
 
+pub mod live;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,23 +59,60 @@ pub fn weir(args: &[&str], stdin: &[u8]) -> Output {
     output
 }
 
+/// `weir generate sensors` output: `events` readings from `seed`, a
+/// `late_ratio` of them far behind the watermark.
+pub fn generated(events: u64, seed: u64, late_ratio: f64) -> String {
+    let out = weir(
+        &[
+            "generate",
+            "sensors",
+            "--events",
+            &events.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--late-ratio",
+            &late_ratio.to_string(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The seed query as a pipeline file reading `input` and writing JSON lines to `output`.
 pub fn sensor_pipeline(input: &Path, output: &Path, dead_letter: &Path) -> String {
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    let filter = plugin("over_threshold.wasm");
+    seed_query(&source, Path::new(&filter), output, Some(dead_letter))
+}
+
+/// The seed query with stages `hot` (the filter at `filter`), `window-2` and
+/// `alert`, reading `source` (a TOML inline table).
+pub fn seed_query(
+    source: &str,
+    filter: &Path,
+    output: &Path,
+    dead_letter: Option<&Path>,
+) -> String {
+    let dead_letter = dead_letter
+        .map(|d| format!("dead_letter = {{ path = \"{}\" }}", d.display()))
+        .unwrap_or_default();
     format!(
         r#"
 name = "sensor-alerts-test"
-source = {{ kind = "file", path = "{input}" }}
+source = {source}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
 sink = {{ kind = "file", path = "{output}" }}
-dead_letter = {{ path = "{dead_letter}" }}
+{dead_letter}
 
 [[operators]]
 type = "plugin"
+name = "hot"
 path = "{filter}"
 config = {{ threshold = 100.0 }}
 
@@ -85,13 +124,12 @@ aggregates = {{ count = "count" }}
 
 [[operators]]
 type = "plugin"
+name = "alert"
 path = "{alert}"
 config = {{ min_count = 5 }}
 "#,
-        input = input.display(),
         output = output.display(),
-        dead_letter = dead_letter.display(),
-        filter = plugin("over_threshold.wasm"),
+        filter = filter.display(),
         alert = plugin("spike_alert.wasm"),
     )
 }

@@ -4,24 +4,6 @@ use std::fs;
 
 use weir_tests::*;
 
-fn generated(events: u64, seed: u64, late_ratio: f64) -> String {
-    let out = weir(
-        &[
-            "generate",
-            "sensors",
-            "--events",
-            &events.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--late-ratio",
-            &late_ratio.to_string(),
-        ],
-        b"",
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
-}
-
 struct Run {
     alerts: String,
     dead_letters: String,

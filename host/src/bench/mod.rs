@@ -2,6 +2,9 @@
 //! with the same logic compiled into the host, measured in the same run.
 
 mod native;
+mod swap;
+
+pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
 
 use std::fmt;
 use std::fs::File;
@@ -193,12 +196,8 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Runs the whole benchmark; prints progress to stderr.
-pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
-    anyhow::ensure!(
-        options.runs > 0 && options.batch_size > 0,
-        "--runs and --batch-size must be at least 1"
-    );
+/// The generated input, written on first use and kept for later runs.
+fn bench_input(options: &BenchOptions) -> anyhow::Result<PathBuf> {
     let data = options.data.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("weir-bench-sensors-{}.ndjson", options.events))
     });
@@ -217,6 +216,16 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             &mut BufWriter::with_capacity(1 << 20, File::create(&data)?),
         )?;
     }
+    Ok(data)
+}
+
+/// Runs the whole benchmark; prints progress to stderr.
+pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        options.runs > 0 && options.batch_size > 0,
+        "--runs and --batch-size must be at least 1"
+    );
+    let data = bench_input(options)?;
     let engine = PluginEngine::new()?;
     let stop = AtomicBool::new(false);
     let mut rates = [Vec::new(), Vec::new(), Vec::new()];

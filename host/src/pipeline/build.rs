@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{OperatorConfig, PipelineFile, SinkConfig, SourceConfig};
+use super::control::{self, ControlPort, Controller};
 use super::error::PipelineError;
-use super::stage::{Stage, StageKind};
+use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
@@ -44,6 +45,18 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     pub sink: SinkSpec,
     pub dead_letter: Option<PathBuf>,
+    /// The directory of the pipeline file: the base of its relative paths.
+    pub base_dir: PathBuf,
+    pub(crate) control: Option<ControlPort>,
+}
+
+impl Pipeline {
+    /// Opens the pipeline to changes while it runs (see [`Controller`]).
+    pub fn controller(&mut self) -> Controller {
+        let (controller, port) = control::channel(&self.name, self.schema.clone(), &self.stages);
+        self.control = Some(port);
+        controller
+    }
 }
 
 /// Reads, checks and builds the pipeline at `path`, loading its plugins.
@@ -128,6 +141,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 max_output_mib,
                 on_failure,
                 quarantine_after,
+                unload,
             } => {
                 let config_json = serde_json::to_string(&config).map_err(|e| {
                     at(
@@ -153,7 +167,22 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                     PluginOperator::load(engine, &path, &config_json, &current, limits, policy)
                         .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
                 let name = name.unwrap_or_else(|| plugin.descriptor().name.clone());
-                Stage::new(name, StageKind::Plugin(Box::new(plugin), on_failure))
+                if unload == Unload::Bypass && plugin.output_schema() != &current {
+                    return Err(at(
+                        span.clone(),
+                        format!(
+                            "operator #{number} (`{name}`): unload = \"bypass\" needs a stage that passes rows on with the same fields (a filter); this one outputs {}",
+                            plugin.output_schema()
+                        ),
+                    ));
+                }
+                let mut stage = Stage::new(
+                    name,
+                    StageKind::Plugin(Box::new(plugin), on_failure),
+                    current.clone(),
+                );
+                stage.unload = unload;
+                stage
             }
             OperatorConfig::Window {
                 name,
@@ -175,9 +204,18 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 };
                 let window = TumblingWindows::new(&spec, &current)
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                Stage::new(name, StageKind::Window(window))
+                Stage::new(name, StageKind::Window(window), current.clone())
             }
         };
+        if stages.iter().any(|s: &Stage| s.name == stage.name) {
+            return Err(at(
+                span,
+                format!(
+                    "operator #{number}: a stage named `{}` already exists; give this one a `name`",
+                    stage.name
+                ),
+            ));
+        }
         current = stage.output_schema().clone();
         stages.push(stage);
     }
@@ -205,5 +243,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         stages,
         sink,
         dead_letter: file.dead_letter.map(|d| base.join(d.path)),
+        base_dir: base.to_path_buf(),
+        control: None,
     })
 }

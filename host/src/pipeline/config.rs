@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::data::FieldType;
-use crate::pipeline::OnFailure;
+use crate::pipeline::{OnFailure, Unload};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +99,9 @@ pub enum OperatorConfig {
         on_failure: OnFailure,
         /// Consecutive failing batches before the plugin is quarantined; 0 never.
         quarantine_after: Option<u32>,
+        /// Whether the admin API may unload this stage while the pipeline runs.
+        #[serde(default)]
+        unload: Unload,
     },
     /// A keyed event-time window with host-native aggregates.
     Window {

@@ -3,6 +3,7 @@
 
 mod build;
 pub mod config;
+pub mod control;
 mod error;
 mod ingest;
 mod run;
@@ -10,7 +11,11 @@ mod stage;
 mod summary;
 
 pub use build::{load, parse, Pipeline, SinkSpec, SourceSpec};
+pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
 pub use error::PipelineError;
 pub use run::{run, RunError};
-pub use stage::{NativeOperator, OnFailure, Stage, StageError, StageKind};
+pub use stage::{
+    NativeOperator, OnFailure, Stage, StageError, StageKind, StageStats, Trial, TrialVerdict,
+    Unload,
+};
 pub use summary::Summary;

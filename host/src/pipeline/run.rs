@@ -111,6 +111,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 .expect(spawn_error);
         }
         drop((from_reader, to_sequencer));
+        let mut control = pipeline.control.take();
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())
             .spawn_scoped(scope, move || -> Result<(), StageError> {
@@ -122,22 +123,50 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     // False when the sink has gone away; it reports why.
                     Ok(batch.is_empty() || to_sink.send(batch).is_ok())
                 };
-                for chunk in from_decoders {
-                    for batch in sequencer
-                        .accept(chunk, dead)
-                        .map_err(StageError::DeadLetter)?
-                    {
-                        if !run_stages(batch, stages)? {
-                            return Ok(());
+                let requests = control
+                    .as_ref()
+                    .map_or_else(crossbeam_channel::never, |c| c.requests());
+                let result = 'batches: loop {
+                    crossbeam_channel::select! {
+                        recv(from_decoders) -> chunk => {
+                            let Ok(chunk) = chunk else { break Ok(()) };
+                            let batches = match sequencer.accept(chunk, dead) {
+                                Ok(batches) => batches,
+                                Err(e) => break Err(StageError::DeadLetter(e)),
+                            };
+                            let mut sink_open = true;
+                            for batch in batches {
+                                match run_stages(batch, stages) {
+                                    Ok(open) => sink_open &= open,
+                                    Err(e) => break 'batches Err(e),
+                                }
+                                if let Some(control) = &mut control {
+                                    control.after_batch(stages);
+                                }
+                                if !sink_open {
+                                    break;
+                                }
+                            }
+                            if !sink_open {
+                                break Ok(());
+                            }
+                        }
+                        recv(requests) -> request => {
+                            if let (Ok(request), Some(control)) = (request, &mut control) {
+                                control.apply(request, stages);
+                            }
                         }
                     }
-                }
+                };
                 // The end of a bounded input: the watermark jumps to the end of
                 // time and every remaining window fires, as Flink does.
-                if complete.load(Ordering::SeqCst) {
+                if result.is_ok() && complete.load(Ordering::SeqCst) {
                     run_stages(Batch::empty(schema.clone(), i64::MAX), stages)?;
                 }
-                Ok(())
+                if let Some(control) = &mut control {
+                    control.finish(stages);
+                }
+                result
             })
             .expect(spawn_error);
         let mut written = 0u64;
@@ -179,7 +208,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     for stage in &pipeline.stages {
         summary
             .stages
-            .push((stage.name.clone(), stage.rows_in, stage.rows_out));
+            .push((stage.name.clone(), stage.rows_in(), stage.rows_out()));
         match &stage.kind {
             StageKind::Window(window) => {
                 summary.windows_fired += window.fired_windows();
@@ -187,10 +216,10 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             }
             StageKind::Plugin(plugin, on_failure) => {
                 if plugin.descriptor().kind == OperatorKind::Filter {
-                    summary.filtered += stage.rows_in - stage.rows_out - stage.rows_failed;
+                    summary.filtered += stage.rows_in() - stage.rows_out() - stage.rows_failed();
                 }
                 if *on_failure == OnFailure::Skip {
-                    summary.plugin_skipped += stage.rows_failed;
+                    summary.plugin_skipped += stage.rows_failed();
                 }
                 summary.plugin_restarts += plugin.restarts;
                 if let Some(reason) = plugin.quarantined() {

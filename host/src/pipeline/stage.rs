@@ -1,10 +1,12 @@
 //! One step of the operator chain, whatever implements it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::data::{Batch, Schema};
 use crate::format::timestamp;
-use crate::plugin::PluginOperator;
+use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
 use crate::window::TumblingWindows;
 
@@ -47,24 +49,99 @@ pub enum StageKind {
     Native(Box<dyn NativeOperator>),
 }
 
+/// Whether a stage may be unloaded while the pipeline runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unload {
+    /// Unloading would change what the pipeline computes: refused.
+    #[default]
+    Refuse,
+    /// Unloading removes the stage and rows flow past it (filters only).
+    Bypass,
+}
+
+/// Counters of one stage, read by the admin API while the pipeline runs.
+#[derive(Debug, Default)]
+pub struct StageStats {
+    pub batches: AtomicU64,
+    pub rows_in: AtomicU64,
+    pub rows_out: AtomicU64,
+    /// Rows this stage sent to the dead-letter output (or skipped).
+    pub rows_failed: AtomicU64,
+}
+
+impl StageStats {
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in.load(Ordering::Relaxed)
+    }
+    pub fn rows_out(&self) -> u64 {
+        self.rows_out.load(Ordering::Relaxed)
+    }
+    pub fn rows_failed(&self) -> u64 {
+        self.rows_failed.load(Ordering::Relaxed)
+    }
+}
+
+/// A plugin version that has just replaced another, until it has proved
+/// itself on `batches_left` batches. The version it replaced stays loaded so
+/// that a failing batch can be run again on it.
+pub struct Trial {
+    pub previous: Box<PluginOperator>,
+    pub batches_left: u32,
+}
+
+/// How a trial ended.
+pub enum TrialVerdict {
+    /// The new version stays; `retired` is the version it replaced.
+    Kept { retired: Box<PluginOperator> },
+    /// The new version failed rows the old one processed; the old one is back.
+    RolledBack {
+        rejected: Box<PluginOperator>,
+        reason: String,
+        /// Rows the stage had received before the batch that was run again.
+        at_row: u64,
+    },
+}
+
 pub struct Stage {
     pub name: String,
     pub kind: StageKind,
-    pub rows_in: u64,
-    pub rows_out: u64,
-    /// Rows this stage sent to the dead-letter output.
-    pub rows_failed: u64,
+    /// The rows this stage receives; a replacement must accept them.
+    pub input: Arc<Schema>,
+    pub stats: Arc<StageStats>,
+    pub unload: Unload,
+    /// True for stages added through the admin API (always removable).
+    pub added_at_run_time: bool,
+    /// When the current plugin version started serving.
+    pub loaded_at: SystemTime,
+    pub trial: Option<Trial>,
+    /// Set when a trial ends; taken by the control loop.
+    pub verdict: Option<TrialVerdict>,
 }
 
 impl Stage {
-    pub fn new(name: impl Into<String>, kind: StageKind) -> Self {
+    pub fn new(name: impl Into<String>, kind: StageKind, input: Arc<Schema>) -> Self {
         Self {
             name: name.into(),
             kind,
-            rows_in: 0,
-            rows_out: 0,
-            rows_failed: 0,
+            input,
+            stats: Arc::default(),
+            unload: Unload::Refuse,
+            added_at_run_time: false,
+            loaded_at: SystemTime::now(),
+            trial: None,
+            verdict: None,
         }
+    }
+
+    pub fn rows_in(&self) -> u64 {
+        self.stats.rows_in()
+    }
+    pub fn rows_out(&self) -> u64 {
+        self.stats.rows_out()
+    }
+    pub fn rows_failed(&self) -> u64 {
+        self.stats.rows_failed()
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
@@ -83,11 +160,29 @@ impl Stage {
         source: &str,
         dead: &DeadLetters,
     ) -> Result<Batch, StageError> {
-        self.rows_in += batch.len() as u64;
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let first_row = self
+            .stats
+            .rows_in
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let out = match &mut self.kind {
             StageKind::Native(operator) => operator.process(&batch),
             StageKind::Plugin(plugin, on_failure) => {
-                let processed = plugin.process(&batch);
+                let processed = match self.trial.take() {
+                    Some(trial) if !batch.is_empty() => {
+                        let (processed, trial, verdict) =
+                            run_trial(plugin, trial, &batch, first_row);
+                        self.trial = trial;
+                        if verdict.is_some() {
+                            self.verdict = verdict;
+                        }
+                        processed
+                    }
+                    trial => {
+                        self.trial = trial;
+                        plugin.process(&batch)
+                    }
+                };
                 for failure in &processed.failures {
                     let row = failure.row as usize;
                     let reason = format!(
@@ -112,7 +207,9 @@ impl Stage {
                 if *on_failure == OnFailure::Skip && !processed.failures.is_empty() {
                     tracing::warn!(stage = %self.name, rows = processed.failures.len(), "skipped rows the plugin failed on");
                 }
-                self.rows_failed += processed.failures.len() as u64;
+                self.stats
+                    .rows_failed
+                    .fetch_add(processed.failures.len() as u64, Ordering::Relaxed);
                 processed.batch
             }
             StageKind::Window(window) => {
@@ -128,11 +225,58 @@ impl Stage {
                     );
                     dead.send_row(DeadLetterKind::Late, &reason, source, &batch, row.row)?;
                 }
-                self.rows_failed += late.len() as u64;
+                self.stats
+                    .rows_failed
+                    .fetch_add(late.len() as u64, Ordering::Relaxed);
                 out
             }
         };
-        self.rows_out += out.len() as u64;
+        self.stats
+            .rows_out
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
         Ok(out)
     }
+}
+
+/// One batch of a trial. If the new version fails rows, the batch is run
+/// again on the previous version; when that one fails fewer rows, the new
+/// version is rolled back and the previous version's result is used, so each
+/// row's result comes from exactly one version. (Rows both versions fail on
+/// are bad input, not a bad version.)
+fn run_trial(
+    plugin: &mut Box<PluginOperator>,
+    mut trial: Trial,
+    batch: &Batch,
+    first_row: u64,
+) -> (Processed, Option<Trial>, Option<TrialVerdict>) {
+    let processed = plugin.process(batch);
+    if !processed.failures.is_empty() {
+        let fallback = trial.previous.process(batch);
+        if fallback.failures.len() < processed.failures.len() {
+            let reason = format!(
+                "version {} failed {} of {} rows of its first batches (version {} failed {}): {}",
+                plugin.descriptor().version,
+                processed.failures.len(),
+                batch.len(),
+                trial.previous.descriptor().version,
+                fallback.failures.len(),
+                processed.failures[0].error
+            );
+            let rejected = std::mem::replace(plugin, trial.previous);
+            let verdict = TrialVerdict::RolledBack {
+                rejected,
+                reason,
+                at_row: first_row,
+            };
+            return (fallback, None, Some(verdict));
+        }
+    }
+    trial.batches_left = trial.batches_left.saturating_sub(1);
+    if trial.batches_left == 0 {
+        let verdict = TrialVerdict::Kept {
+            retired: trial.previous,
+        };
+        return (processed, None, Some(verdict));
+    }
+    (processed, Some(trial), None)
 }

@@ -99,12 +99,22 @@ impl PluginEngine {
             path: path.into(),
             reason: e.to_string(),
         })?;
-        let content_hash = ComponentCache::content_hash(&bytes);
+        self.prepare_bytes(&bytes, path)
+    }
+
+    /// As [`prepare`](Self::prepare), for a component already in memory (an
+    /// upload); `origin` names it in errors and listings.
+    pub fn prepare_bytes(
+        &self,
+        bytes: &[u8],
+        origin: &Path,
+    ) -> Result<PreparedPlugin, PluginError> {
+        let content_hash = ComponentCache::content_hash(bytes);
         let component = self
             .cache
-            .load_or_compile(&self.engine, &bytes, &content_hash)
+            .load_or_compile(&self.engine, bytes, &content_hash)
             .map_err(|e| PluginError::Compile {
-                path: path.into(),
+                path: origin.into(),
                 reason: describe(&e),
             })?;
         let pre = self
@@ -112,13 +122,13 @@ impl PluginEngine {
             .instantiate_pre(&component)
             .and_then(OperatorPre::new)
             .map_err(|e| PluginError::Instantiate {
-                path: path.into(),
+                path: origin.into(),
                 reason: describe(&e),
             })?;
         Ok(PreparedPlugin {
             pre,
             engine: self.engine.clone(),
-            path: path.into(),
+            path: origin.into(),
             content_hash,
         })
     }

@@ -31,6 +31,16 @@ pub enum OperatorKind {
     FlatMap,
 }
 
+impl std::fmt::Display for OperatorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Filter => "filter",
+            Self::Map => "map",
+            Self::FlatMap => "flat-map",
+        })
+    }
+}
+
 pub(crate) struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,

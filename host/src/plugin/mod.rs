@@ -14,4 +14,4 @@ pub use cache::ComponentCache;
 pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
 pub use error::{PluginError, TrapKind};
 pub use instance::{Descriptor, OperatorKind, PluginInstance};
-pub use operator::{FailurePolicy, PluginOperator, Processed, RowFailure};
+pub use operator::{FailurePolicy, PluginOperator, PluginSettings, Processed, RowFailure};

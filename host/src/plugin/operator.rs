@@ -37,6 +37,14 @@ impl Default for FailurePolicy {
     }
 }
 
+/// How a plugin stage is configured, whichever component version runs in it.
+#[derive(Debug, Clone)]
+pub struct PluginSettings {
+    pub config_json: String,
+    pub limits: PluginLimits,
+    pub policy: FailurePolicy,
+}
+
 /// The rows of one input batch that the plugin failed on, with why.
 #[derive(Debug)]
 pub struct RowFailure {
@@ -79,7 +87,17 @@ impl PluginOperator {
         limits: PluginLimits,
         policy: FailurePolicy,
     ) -> Result<Self, PluginError> {
-        let prepared = engine.prepare(path)?;
+        Self::new(engine.prepare(path)?, config_json, input, limits, policy)
+    }
+
+    /// Checks and initialises an already compiled plugin (see [`load`](Self::load)).
+    pub fn new(
+        prepared: PreparedPlugin,
+        config_json: &str,
+        input: &Arc<Schema>,
+        limits: PluginLimits,
+        policy: FailurePolicy,
+    ) -> Result<Self, PluginError> {
         let mut instance = PluginInstance::new(&prepared, limits)?;
         let descriptor = instance.descriptor().clone();
         let reads = check_reads(&descriptor, input)?;
@@ -115,6 +133,21 @@ impl PluginOperator {
 
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
+    }
+
+    /// The component this operator runs.
+    pub fn prepared(&self) -> &PreparedPlugin {
+        &self.prepared
+    }
+
+    /// What a replacement for this operator is built with: the same config,
+    /// limits and failure policy.
+    pub fn settings(&self) -> PluginSettings {
+        PluginSettings {
+            config_json: self.config_json.clone(),
+            limits: self.limits,
+            policy: self.policy,
+        }
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {

@@ -1,0 +1,220 @@
+//! `weir bench swap`: what hot swapping costs a running pipeline. The seed
+//! query runs with its filter swapped between two builds of the same code —
+//! once a second, and back to back — against the same run without swaps.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{bench_input, load, median, BenchOptions};
+use crate::admin::{Admin, Component};
+use crate::pipeline;
+use crate::plugin::PluginEngine;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SwapBenchOptions {
+    #[command(flatten)]
+    pub common: BenchOptions,
+    /// Time between swaps in the periodic runs.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Batches a new version is on trial before it is kept.
+    #[arg(long, default_value_t = 3)]
+    pub trial_batches: u32,
+}
+
+pub struct SwapReport {
+    pub events: u64,
+    pub steady_events_per_s: f64,
+    pub periodic_events_per_s: f64,
+    pub periodic_swaps: usize,
+    pub interval: Duration,
+    pub burst_events_per_s: f64,
+    pub burst_swaps: usize,
+    /// Time the operator thread stopped to switch versions, sorted.
+    pub pauses: Vec<Duration>,
+}
+
+impl fmt::Display for SwapReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |q: f64| {
+            let i = ((self.pauses.len() as f64 - 1.0) * q).round() as usize;
+            self.pauses.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        writeln!(
+            f,
+            "hot swap: the seed query ({} events) with its filter swapped between two builds of the same code",
+            self.events
+        )?;
+        writeln!(f, "| measure | value |")?;
+        writeln!(f, "|---|---|")?;
+        writeln!(
+            f,
+            "| steady, no swaps | {:.2} M events/s |",
+            self.steady_events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| one swap every {:?} ({} swaps per run) | {:.2} M events/s ({:.2}× steady) |",
+            self.interval,
+            self.periodic_swaps,
+            self.periodic_events_per_s / 1e6,
+            self.periodic_events_per_s / self.steady_events_per_s
+        )?;
+        writeln!(
+            f,
+            "| swaps back to back ({} per run) | {:.2} M events/s ({:.2}× steady) |",
+            self.burst_swaps,
+            self.burst_events_per_s / 1e6,
+            self.burst_events_per_s / self.steady_events_per_s
+        )?;
+        write!(
+            f,
+            "| swap pause, operator thread ({} swaps) | p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs |",
+            self.pauses.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )
+    }
+}
+
+/// A copy of `component` with a custom section appended: the same code, so
+/// the same behaviour, but other bytes and so another content hash — a
+/// rebuild that changed nothing.
+pub fn rebuilt_copy(component: &Path, to: &Path, tag: &str) -> std::io::Result<()> {
+    let mut bytes = std::fs::read(component)?;
+    let name = b"weir-rebuild";
+    let payload_len = 1 + name.len() + tag.len();
+    if payload_len >= 128 {
+        return Err(std::io::Error::other("tag too long for a one-byte length"));
+    }
+    bytes.push(0); // custom section
+    bytes.push(payload_len as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(tag.as_bytes());
+    std::fs::write(to, bytes)
+}
+
+/// How often to swap during a run; `None` swaps back to back.
+type Schedule = Option<Duration>;
+
+pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
+    let common = &options.common;
+    anyhow::ensure!(common.runs > 0, "--runs must be at least 1");
+    let data = bench_input(common)?;
+    let engine = Arc::new(PluginEngine::new()?);
+    let variants = tempfile_dir()?;
+    let original = std::path::absolute(common.plugins.join("over_threshold.wasm"))?;
+    let copy = variants.join("over_threshold.wasm");
+    rebuilt_copy(&original, &copy, "bench")?;
+
+    let mut rates = [Vec::new(), Vec::new(), Vec::new()];
+    let mut swaps = [0, 0, 0];
+    let mut pauses = Vec::new();
+    for run in 0..common.runs {
+        for (variant, schedule) in [(0, None), (1, Some(options.interval)), (2, None)] {
+            let swapping = variant > 0;
+            let schedule: Schedule = schedule;
+            let (rate, done) = measure(
+                options,
+                &data,
+                &engine,
+                &[&original, &copy],
+                swapping.then_some(schedule),
+                &mut pauses,
+            )?;
+            let name = ["steady", "periodic", "burst"][variant];
+            eprintln!(
+                "run {}: {name:<8} {:.2} M events/s, {done} swaps",
+                run + 1,
+                rate / 1e6
+            );
+            rates[variant].push(rate);
+            swaps[variant] = done;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&variants);
+    pauses.sort_unstable();
+    let [steady, periodic, burst] = rates;
+    Ok(SwapReport {
+        events: common.events,
+        steady_events_per_s: median(steady),
+        periodic_events_per_s: median(periodic),
+        periodic_swaps: swaps[1],
+        interval: options.interval,
+        burst_events_per_s: median(burst),
+        burst_swaps: swaps[2],
+        pauses,
+    })
+}
+
+/// One run; `swapping` is `None` for no swaps at all. Returns events/s and
+/// the number of swaps done.
+fn measure(
+    options: &SwapBenchOptions,
+    data: &Path,
+    engine: &Arc<PluginEngine>,
+    builds: &[&Path; 2],
+    swapping: Option<Schedule>,
+    pauses: &mut Vec<Duration>,
+) -> anyhow::Result<(f64, usize)> {
+    let mut pipeline = load(&options.common, data, engine, false)?;
+    let stage = pipeline.stages[0].name.clone();
+    let dirs: Vec<_> = builds
+        .iter()
+        .filter_map(|b| b.parent().map(Path::to_path_buf))
+        .collect();
+    let admin = Admin::new(
+        pipeline.controller(),
+        engine.clone(),
+        &dirs,
+        options.trial_batches,
+        Duration::from_secs(10),
+    )?;
+    let stop = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let swapper = scope.spawn(|| -> anyhow::Result<usize> {
+            let Some(schedule) = swapping else {
+                return Ok(0);
+            };
+            let mut done = 0;
+            while !finished.load(Ordering::SeqCst) {
+                if let Some(interval) = schedule {
+                    std::thread::sleep(interval);
+                }
+                let next = builds[(done + 1) % 2];
+                match admin.swap(&stage, Component::Path(next.to_path_buf()), None) {
+                    Ok(report) if report.outcome == "swapped" => {
+                        pauses.push(Duration::from_micros(report.pause_us.unwrap_or(0)));
+                        done += 1;
+                    }
+                    // The run ended during the trial, or the swap waited too long.
+                    Ok(_) | Err(_) if finished.load(Ordering::SeqCst) => break,
+                    Ok(report) => anyhow::bail!("swap did not complete: {}", report.message),
+                    Err(e) => anyhow::bail!("swap failed: {e}"),
+                }
+            }
+            Ok(done)
+        });
+        let summary = pipeline::run(pipeline, &stop);
+        finished.store(true, Ordering::SeqCst);
+        let done = swapper.join().expect("swapper thread")?;
+        let summary = summary?;
+        anyhow::ensure!(
+            summary.events_in == options.common.events,
+            "the bench input is incomplete: {data:?}"
+        );
+        Ok((summary.events_per_second(), done))
+    })
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-swap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
