@@ -182,6 +182,9 @@ enum Workload {
         /// Write event_time as RFC 3339 text instead of epoch millis.
         #[arg(long)]
         rfc3339: bool,
+        /// Readings per second, for a live stream (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<u64>,
         /// Output file; standard output when omitted.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -189,15 +192,21 @@ enum Workload {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A benchmark swaps thousands of times; one log line each would be noise.
+    let default_log = match cli.command {
+        Command::Bench { .. } => "warn",
+        _ => "weir=info,warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                .unwrap_or_else(|_| "weir=info,warn".into()),
+                .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match execute(Cli::parse()) {
+    match execute(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -256,6 +265,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_disorder_ms,
                     late_ratio,
                     rfc3339,
+                    rate,
                     output,
                 },
         } => {
@@ -266,6 +276,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_disorder_ms,
                 late_ratio,
                 rfc3339,
+                rate,
                 ..Default::default()
             };
             match output {
@@ -274,7 +285,16 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("creating {}", path.display()))?;
                     write_sensors(&workload, &mut BufWriter::with_capacity(1 << 20, file))?;
                 }
-                None => write_sensors(&workload, &mut BufWriter::new(std::io::stdout().lock()))?,
+                None => {
+                    let written =
+                        write_sensors(&workload, &mut BufWriter::new(std::io::stdout().lock()));
+                    match written {
+                        // `weir generate … | weir run …` stopped by Ctrl-C:
+                        // the reader went first, which is how it should end.
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                        other => other?,
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -193,8 +193,8 @@ fn measure(
                         pauses.push(Duration::from_micros(report.pause_us.unwrap_or(0)));
                         done += 1;
                     }
-                    // The run ended during the trial, or the swap waited too long.
-                    Ok(_) | Err(_) if finished.load(Ordering::SeqCst) => break,
+                    // The run ended while the swap was on its way or on trial.
+                    Ok(_) | Err(_) if !admin.controller().is_running() => break,
                     Ok(report) => anyhow::bail!("swap did not complete: {}", report.message),
                     Err(e) => anyhow::bail!("swap failed: {e}"),
                 }

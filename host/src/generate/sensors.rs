@@ -21,6 +21,9 @@ pub struct SensorWorkload {
     pub late_ratio: f64,
     /// Write event_time as RFC 3339 text instead of epoch millis.
     pub rfc3339: bool,
+    /// Readings per second of wall-clock time, for a live stream; `None`
+    /// writes as fast as the output takes them.
+    pub rate: Option<u64>,
 }
 
 impl Default for SensorWorkload {
@@ -33,6 +36,7 @@ impl Default for SensorWorkload {
             max_disorder_ms: 4_000,
             late_ratio: 0.0,
             rfc3339: false,
+            rate: None,
         }
     }
 }
@@ -41,8 +45,27 @@ impl Default for SensorWorkload {
 pub fn write_sensors(workload: &SensorWorkload, out: &mut impl Write) -> io::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(workload.seed);
     let sensors = workload.sensors.max(1);
+    let started = std::time::Instant::now();
     for i in 0..workload.events {
-        let natural = workload.start_ms + i as i64;
+        if let Some(rate) = workload.rate.filter(|&r| r > 0) {
+            // In steps of a hundredth of a second, flushed, so a reader
+            // downstream sees a steady stream rather than bursts.
+            let step = (rate / 100).max(1);
+            if i % step == 0 {
+                out.flush()?;
+                let due = std::time::Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        // Live (with a rate), event time keeps pace with the wall clock;
+        // otherwise readings are 1 ms apart.
+        let natural = workload.start_ms
+            + match workload.rate.filter(|&r| r > 0) {
+                Some(rate) => (i as f64 * 1000.0 / rate as f64) as i64,
+                None => i as i64,
+            };
         let delay = if workload.late_ratio > 0.0 && rng.random_bool(workload.late_ratio.min(1.0)) {
             rng.random_range(workload.max_disorder_ms + 2_000..=workload.max_disorder_ms + 15_000)
         } else if workload.max_disorder_ms > 0 {

@@ -94,6 +94,11 @@ pub struct Controller {
 pub struct PipelineStopped;
 
 impl Controller {
+    /// False once the pipeline has ended (its input, or a stop).
+    pub fn is_running(&self) -> bool {
+        lock(&self.view).state == "running"
+    }
+
     /// The pipeline's stages and their counters, as of now.
     pub fn view(&self) -> PipelineView {
         let mut view = lock(&self.view).clone();
@@ -359,13 +364,14 @@ impl ControlPort {
 
     /// The pipeline has ended: trials in progress end with it.
     pub fn finish(&mut self, stages: &[Stage]) {
+        self.publish(stages);
+        // Marked first, so whoever hears of an ended trial sees why.
+        lock(&self.view).state = "finished";
         for (_, reply) in self.trials.drain() {
             let _ = reply.send(ChangeEvent::Refused(
                 "the pipeline ended before the new version finished its trial".into(),
             ));
         }
-        self.publish(stages);
-        lock(&self.view).state = "finished";
     }
 
     fn record(
