@@ -120,6 +120,16 @@ impl LiveHost {
         Self::answer(request.call())
     }
 
+    /// Swaps `stage` to uploaded component bytes.
+    pub fn upload(&self, stage: &str, bytes: &[u8]) -> (u16, Value) {
+        let request = self
+            .agent
+            .post(self.url(&format!("/v1/plugins/{stage}/swap")))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/wasm");
+        Self::answer(request.send(bytes))
+    }
+
     /// Swaps `stage` to the component at `path` (optionally with a new config).
     pub fn swap(&self, stage: &str, path: &Path, config: Option<Value>) -> (u16, Value) {
         let body = serde_json::json!({ "path": path, "config": config });

@@ -256,7 +256,8 @@ fn changes_need_the_token_and_components_must_come_from_a_plugin_directory() {
     let output = dir.path().join("out.jsonl");
     let pipeline = dir.path().join("p.toml");
     std::fs::write(&pipeline, stdin_sensor_pipeline(&filter, &output)).unwrap();
-    let host = LiveHost::start(&pipeline, dir.path(), &[]);
+    // No input flows here, so a trial would never end: swap outright.
+    let host = LiveHost::start(&pipeline, dir.path(), &["--trial-batches", "0"]);
 
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&host.token_file)
@@ -290,6 +291,13 @@ fn changes_need_the_token_and_components_must_come_from_a_plugin_directory() {
     }
     let (status, body) = host.swap("hot", &filter, None);
     assert_eq!((status, outcome(&body)), (200, "unchanged"), "{body}");
+    // What may not be named by path may be uploaded, and is checked the same.
+    let (status, body) = host.upload("hot", b"\0asm but not really");
+    assert_eq!((status, outcome(&body)), (422, "rejected"), "{body}");
+    let (status, body) = host.upload("hot", &std::fs::read(&outside).unwrap());
+    assert_eq!((status, outcome(&body)), (200, "swapped"), "{body}");
+    let (_, list) = host.get("/v1/plugins");
+    assert_eq!(list["plugins"][0]["plugin"]["component"], "upload:hot");
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
 
