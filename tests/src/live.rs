@@ -140,6 +140,26 @@ impl LiveHost {
         )
     }
 
+    /// Writes `data` to standard input and leaves it open.
+    pub fn send(&mut self, data: &[u8]) {
+        self.stdin
+            .as_mut()
+            .expect("stdin still open")
+            .write_all(data)
+            .expect("writing to weir");
+    }
+
+    /// `GET /metrics` as text.
+    pub fn metrics(&self) -> String {
+        let mut response = self
+            .agent
+            .get(self.url("/metrics"))
+            .call()
+            .expect("metrics");
+        assert_eq!(response.status().as_u16(), 200);
+        response.body_mut().read_to_string().expect("metrics text")
+    }
+
     /// Feeds `data` (NDJSON) on standard input, 1,000 lines at a time with a
     /// pause between chunks while `busy` is set, then the rest at full speed,
     /// then closes standard input. If the changes are still going when only

@@ -3,6 +3,7 @@
 //!
 //! | method and path                 | does                                   |
 //! |---------------------------------|----------------------------------------|
+//! | `GET /metrics`                  | Prometheus / OpenMetrics text          |
 //! | `GET /v1/status`                | the pipeline, its stages and counters  |
 //! | `GET /v1/plugins`               | the plugin stages                      |
 //! | `POST /v1/plugins`              | load: add a stage (JSON body)          |
@@ -39,6 +40,7 @@ pub fn router(admin: Arc<Admin>, token: &str) -> Router {
         token_digest: token::digest(token),
     });
     Router::new()
+        .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/plugins", get(list).post(load))
         .route("/v1/plugins/{stage}/swap", post(swap))
@@ -78,6 +80,11 @@ async fn require_token(
         Json(json!({ "error": reason })),
     )
         .into_response()
+}
+
+async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+    let text = super::metrics::render(&state.admin.controller().view());
+    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {

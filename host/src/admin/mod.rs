@@ -4,6 +4,7 @@
 mod api;
 mod changes;
 pub mod client;
+mod metrics;
 pub mod token;
 mod watch;
 

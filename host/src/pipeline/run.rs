@@ -112,6 +112,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }
         drop((from_reader, to_sequencer));
         let mut control = pipeline.control.take();
+        if let Some(control) = &control {
+            control.show_dead_letters(dead.counts());
+        }
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())
             .spawn_scoped(scope, move || -> Result<(), StageError> {

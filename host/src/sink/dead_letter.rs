@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -32,6 +32,18 @@ pub enum DeadLetterKind {
     Plugin,
 }
 
+impl DeadLetterKind {
+    pub const ALL: [DeadLetterKind; 3] = [Self::Decode, Self::Late, Self::Plugin];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Decode => "decode",
+            Self::Late => "late",
+            Self::Plugin => "plugin",
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct DeadLetter<'a> {
     pub kind: DeadLetterKind,
@@ -46,8 +58,11 @@ pub struct DeadLetter<'a> {
 /// lock is cheaper than another thread.
 pub struct DeadLetters {
     out: Mutex<Box<dyn Write + Send>>,
-    counts: [AtomicU64; 3],
+    counts: Arc<DeadLetterCounts>,
 }
+
+/// Dead letters so far, by [`DeadLetterKind`] (shared with the metrics).
+pub type DeadLetterCounts = [AtomicU64; 3];
 
 impl DeadLetters {
     pub fn to_file(path: &Path) -> io::Result<Self> {
@@ -101,6 +116,11 @@ impl DeadLetters {
             source: &row_position(source, batch, row),
             record,
         })
+    }
+
+    /// The live counters, for metrics.
+    pub fn counts(&self) -> Arc<DeadLetterCounts> {
+        self.counts.clone()
     }
 
     pub fn count(&self, kind: DeadLetterKind) -> u64 {

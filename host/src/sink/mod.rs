@@ -5,7 +5,7 @@ mod dead_letter;
 mod file;
 
 pub use console::ConsoleSink;
-pub use dead_letter::{row_position, DeadLetter, DeadLetterKind, DeadLetters};
+pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetters};
 pub use file::JsonFileSink;
 
 use crate::data::Batch;

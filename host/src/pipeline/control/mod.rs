@@ -151,6 +151,8 @@ pub fn channel(
         stages: Vec::new(),
         recent_changes: VecDeque::new(),
         source_schema: source_schema.clone(),
+        change_counts: Default::default(),
+        dead_letters: None,
     }));
     // Dropping an instance frees its linear memory and JIT state: hundreds of
     // microseconds that would otherwise stall the batch loop.
@@ -176,6 +178,11 @@ pub fn channel(
 }
 
 impl ControlPort {
+    /// Lets the metrics count the run's dead letters.
+    pub fn show_dead_letters(&self, counts: Arc<crate::sink::DeadLetterCounts>) {
+        lock(&self.view).dead_letters = Some(counts);
+    }
+
     pub fn requests(&self) -> Receiver<Request> {
         self.requests.clone()
     }
@@ -390,6 +397,7 @@ impl ControlPort {
             None => tracing::info!(stage, action, outcome, "plugin change"),
         }
         let mut view = lock(&self.view);
+        *view.change_counts.entry((action, outcome)).or_default() += 1;
         if view.recent_changes.len() == RECENT_CHANGES {
             view.recent_changes.pop_front();
         }

@@ -1,7 +1,7 @@
 //! What the admin API shows of a running pipeline: a snapshot the operator
 //! thread republishes when something in it changes, plus live counters.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use crate::data::Schema;
 use crate::format::timestamp;
 use crate::pipeline::stage::{Stage, StageKind, StageStats};
 use crate::plugin::PluginSettings;
+use crate::sink::DeadLetterCounts;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineView {
@@ -24,6 +25,11 @@ pub struct PipelineView {
     /// The rows the first stage receives.
     #[serde(skip)]
     pub source_schema: Arc<Schema>,
+    /// Changes by (action, outcome), since the start.
+    #[serde(skip)]
+    pub change_counts: BTreeMap<(&'static str, &'static str), u64>,
+    #[serde(skip)]
+    pub dead_letters: Option<Arc<DeadLetterCounts>>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,133 @@
+//! `GET /metrics`: the pipeline's counters in the Prometheus (OpenMetrics)
+//! text format, built from a snapshot at each scrape.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::pipeline::{PipelineView, StageView};
+use crate::sink::DeadLetterKind;
+
+type Labels = Vec<(&'static str, String)>;
+type StageValue = fn(&StageView) -> u64;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+pub fn render(view: &PipelineView) -> String {
+    let mut registry = Registry::with_prefix("weir");
+    let pipeline = || ("pipeline", view.pipeline.clone());
+
+    let running = Family::<Labels, Gauge>::default();
+    running
+        .get_or_create(&vec![pipeline()])
+        .set(i64::from(view.state == "running"));
+    registry.register("pipeline_running", "1 while the pipeline runs", running);
+
+    let counter = |name: &str, help: &str, values: Vec<(Labels, u64)>, registry: &mut Registry| {
+        let family = Family::<Labels, Counter>::default();
+        for (labels, value) in values {
+            family.get_or_create(&labels).inc_by(value);
+        }
+        registry.register(name, help, family);
+    };
+    let per_stage = |value: fn(&StageView) -> u64| {
+        view.stages
+            .iter()
+            .map(|s| {
+                let labels = vec![
+                    pipeline(),
+                    ("stage", s.name.clone()),
+                    ("kind", s.kind.into()),
+                ];
+                (labels, value(s))
+            })
+            .collect()
+    };
+    let stage_counters: [(&str, &str, StageValue); 4] = [
+        ("stage_batches", "Batches a stage has processed", |s| {
+            s.batches
+        }),
+        ("stage_rows_in", "Rows into a stage", |s| s.rows_in),
+        ("stage_rows_out", "Rows out of a stage", |s| s.rows_out),
+        (
+            "stage_rows_failed",
+            "Rows a stage dead-lettered or skipped (plugin failures, late events at a window)",
+            |s| s.rows_failed,
+        ),
+    ];
+    for (name, help, value) in stage_counters {
+        counter(name, help, per_stage(value), &mut registry);
+    }
+
+    let plugins: Vec<_> = view
+        .stages
+        .iter()
+        .filter_map(|s| s.plugin.as_ref().map(|p| (s, p)))
+        .collect();
+    let info = Family::<Labels, Gauge>::default();
+    let quarantined = Family::<Labels, Gauge>::default();
+    for (stage, plugin) in &plugins {
+        let labels = vec![
+            pipeline(),
+            ("stage", stage.name.clone()),
+            ("plugin", plugin.name.clone()),
+            ("version", plugin.version.clone()),
+            ("content_hash", plugin.content_hash.clone()),
+        ];
+        info.get_or_create(&labels).set(1);
+        quarantined
+            .get_or_create(&vec![pipeline(), ("stage", stage.name.clone())])
+            .set(i64::from(plugin.quarantined.is_some()));
+    }
+    registry.register("plugin_info", "The plugin version serving each stage", info);
+    registry.register(
+        "plugin_quarantined",
+        "1 when a stage's plugin is quarantined",
+        quarantined,
+    );
+    counter(
+        "plugin_restarts",
+        "Plugin instances replaced after a trap (current version)",
+        plugins
+            .iter()
+            .map(|(s, p)| (vec![pipeline(), ("stage", s.name.clone())], p.restarts))
+            .collect(),
+        &mut registry,
+    );
+    counter(
+        "plugin_changes",
+        "Swaps, loads and unloads by outcome",
+        view.change_counts
+            .iter()
+            .map(|(&(action, outcome), &n)| {
+                let labels = vec![
+                    pipeline(),
+                    ("action", action.into()),
+                    ("outcome", outcome.into()),
+                ];
+                (labels, n)
+            })
+            .collect(),
+        &mut registry,
+    );
+    if let Some(counts) = &view.dead_letters {
+        counter(
+            "dead_letters",
+            "Records sent to the dead-letter output, by kind",
+            DeadLetterKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let n = counts[kind as usize].load(std::sync::atomic::Ordering::Relaxed);
+                    (vec![pipeline(), ("kind", kind.name().into())], n)
+                })
+                .collect(),
+            &mut registry,
+        );
+    }
+
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("writing to a String cannot fail");
+    text
+}

@@ -1,0 +1,93 @@
+//! `GET /metrics` of a running host: Prometheus text whose counters agree
+//! with what the run reports.
+
+use std::time::{Duration, Instant};
+
+use weir_tests::live::LiveHost;
+use weir_tests::{generated, plugin, seed_query, summary_count};
+
+/// The value of the sample `name{labels…}` whose labels include `has`.
+fn sample(metrics: &str, name: &str, has: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(has))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn metrics_count_what_the_pipeline_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.jsonl");
+    let pipeline = dir.path().join("p.toml");
+    let filter = plugin("over_threshold.wasm");
+    std::fs::write(
+        &pipeline,
+        seed_query(
+            r#"{ kind = "stdin" }"#,
+            filter.as_ref(),
+            &output,
+            Some(&dir.path().join("dead.jsonl")),
+        ),
+    )
+    .unwrap();
+    let mut host = LiveHost::start(&pipeline, dir.path(), &["--trial-batches", "0"]);
+    let events = 20_000;
+    host.send(generated(events, 9, 0.02).as_bytes());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let metrics = host.metrics();
+        if sample(&metrics, "weir_stage_rows_in_total", r#"stage="hot""#) == Some(events) {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all events counted:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metrics.ends_with("# EOF\n"), "OpenMetrics text");
+    assert_eq!(sample(&metrics, "weir_pipeline_running", ""), Some(1));
+    assert_eq!(
+        sample(
+            &metrics,
+            "weir_plugin_info",
+            r#"stage="hot",plugin="over-threshold""#
+        ),
+        Some(1)
+    );
+    let passed = sample(&metrics, "weir_stage_rows_out_total", r#"stage="hot""#).unwrap();
+    let windowed = sample(&metrics, "weir_stage_rows_in_total", r#"stage="window-2""#).unwrap();
+    assert_eq!(
+        passed, windowed,
+        "what the filter passes, the window receives"
+    );
+    let late = sample(&metrics, "weir_dead_letters_total", r#"kind="late""#).unwrap();
+    assert!(late > 0, "2% of the readings are late:\n{metrics}");
+
+    let (status, _) = host.swap(
+        "hot",
+        filter.as_ref(),
+        Some(serde_json::json!({ "threshold": 110 })),
+    );
+    assert_eq!(status, 200);
+    let metrics = host.metrics();
+    assert_eq!(
+        sample(
+            &metrics,
+            "weir_plugin_changes_total",
+            r#"action="swap",outcome="applied""#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+
+    let finished = host.finish();
+    assert!(finished.success, "{}", finished.stderr);
+    assert_eq!(summary_count(&finished.stderr, "events in"), events);
+    assert!(
+        finished.stderr.contains(&format!("late {late},")),
+        "the summary agrees on late events ({late}):\n{}",
+        finished.stderr
+    );
+}
