@@ -152,6 +152,19 @@ enum PluginAction {
     Unload { stage: String },
     /// The pipeline's state and every stage's counters, as JSON.
     Status,
+    /// Run a plugin over sample NDJSON records, without a pipeline or a host,
+    /// and show what it does with each line.
+    ///
+    /// Example: weir plugin test plugins/dist/over_threshold.wasm --input data/sensors-sample.ndjson --config '{"threshold": 100}'
+    Test {
+        component: PathBuf,
+        /// NDJSON records with (at least) the fields the plugin reads.
+        #[arg(long)]
+        input: PathBuf,
+        /// The plugin's config, as a JSON object (default: `{}`).
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -345,6 +358,17 @@ fn serve_admin(
 }
 
 fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<ExitCode> {
+    if let PluginAction::Test {
+        component,
+        input,
+        config,
+    } = &action
+    {
+        let engine = PluginEngine::new()?;
+        let run = weir::plugin::run_sample(&engine, component, config, input)?;
+        println!("{run}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = Client::new(target.admin, target.token_file);
     let result = match action {
         PluginAction::List { json } => {
@@ -377,6 +401,7 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
             config.as_deref(),
         ),
         PluginAction::Unload { stage } => client.unload(&stage),
+        PluginAction::Test { .. } => unreachable!("handled above, without a host"),
     };
     match result {
         Ok(report) => {

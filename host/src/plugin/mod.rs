@@ -9,9 +9,11 @@ mod error;
 mod instance;
 mod operator;
 mod output;
+mod sample;
 
 pub use cache::ComponentCache;
 pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
 pub use error::{PluginError, TrapKind};
 pub use instance::{Descriptor, OperatorKind, PluginInstance};
 pub use operator::{FailurePolicy, PluginOperator, PluginSettings, Processed, RowFailure};
+pub use sample::{run_sample, SampleError, SampleOutcome, SampleRun};

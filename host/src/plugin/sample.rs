@@ -1,0 +1,153 @@
+//! `weir plugin test`: a plugin run over sample records, without a pipeline.
+//! The records are decoded against the fields the plugin itself declares, so
+//! an author can try a build on a few lines of NDJSON and see, line by line,
+//! what it keeps, emits or fails on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use super::{
+    Descriptor, FailurePolicy, PluginEngine, PluginError, PluginInstance, PluginLimits,
+    PluginOperator,
+};
+use crate::data::{BatchBuilder, Schema};
+use crate::format::json::{decode_record, JsonRow};
+use crate::source::{LineSource, ReadOutcome};
+
+/// What became of one input line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleOutcome {
+    /// The rows the plugin produced from it, as JSON (a filter's kept row, a
+    /// map's row with its emitted fields, a flat-map's zero or more rows).
+    Rows(Vec<String>),
+    /// The plugin failed on it (trap, error, limit).
+    Failed(String),
+    /// It does not decode against the fields the plugin reads.
+    Undecodable(String),
+}
+
+pub struct SampleRun {
+    pub descriptor: Descriptor,
+    /// By line number; blank lines are skipped.
+    pub lines: BTreeMap<u64, SampleOutcome>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("reading {path}: {error}")]
+    Input { path: String, error: std::io::Error },
+    #[error("the plugin declares fields that cannot form rows: {0}")]
+    Schema(String),
+}
+
+/// Runs the component at `component`, initialised with `config_json`, over
+/// the NDJSON lines of `input`, in one batch.
+pub fn run_sample(
+    engine: &PluginEngine,
+    component: &Path,
+    config_json: &str,
+    input: &Path,
+) -> Result<SampleRun, SampleError> {
+    let prepared = engine.prepare(component)?;
+    let limits = PluginLimits::default();
+    let descriptor = PluginInstance::new(&prepared, limits)?.descriptor().clone();
+    let schema =
+        Schema::new(descriptor.reads.clone()).map_err(|e| SampleError::Schema(e.to_string()))?;
+    let policy = FailurePolicy {
+        quarantine_after: 0,
+        ..FailurePolicy::default()
+    };
+    let mut operator = PluginOperator::new(prepared, config_json, &schema, limits, policy)?;
+
+    let input_error = |error| SampleError::Input {
+        path: input.display().to_string(),
+        error,
+    };
+    let mut source = LineSource::open(input, 1 << 20).map_err(input_error)?;
+    let mut builder = BatchBuilder::new(schema.clone(), 1024);
+    let mut lines = BTreeMap::new();
+    let mut line = Vec::new();
+    loop {
+        match source.read_line(&mut line).map_err(input_error)? {
+            ReadOutcome::Eof => break,
+            ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => continue,
+            ReadOutcome::TooLong(bytes) => {
+                let reason = format!("{bytes} bytes, over the 1 MiB limit");
+                lines.insert(source.line_number(), SampleOutcome::Undecodable(reason));
+            }
+            ReadOutcome::Line => match decode_record(&schema, builder.columns_mut(), &line) {
+                Ok(()) => {
+                    builder.commit_row(0, i64::MIN, source.line_number());
+                    lines.insert(source.line_number(), SampleOutcome::Rows(Vec::new()));
+                }
+                Err(reason) => {
+                    builder.rollback_row();
+                    lines.insert(source.line_number(), SampleOutcome::Undecodable(reason));
+                }
+            },
+        }
+    }
+    let batch = builder.take(i64::MIN);
+    let processed = operator.process(&batch);
+    for failure in &processed.failures {
+        let line = batch.position[failure.row as usize];
+        lines.insert(line, SampleOutcome::Failed(failure.error.to_string()));
+    }
+    let out = &processed.batch;
+    for row in 0..out.len() {
+        let json = serde_json::to_string(&JsonRow::new(out.row(row)))
+            .unwrap_or_else(|e| format!("<unprintable: {e}>"));
+        if let Some(SampleOutcome::Rows(rows)) = lines.get_mut(&out.position[row]) {
+            rows.push(json);
+        }
+    }
+    Ok(SampleRun { descriptor, lines })
+}
+
+impl fmt::Display for SampleRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.descriptor;
+        let fields = |fs: &[crate::data::Field]| {
+            fs.iter()
+                .map(|f| format!("{} ({})", f.name, f.ty))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(f, "plugin {} {} ({})", d.name, d.version, d.kind)?;
+        writeln!(f, "  reads: {}", fields(&d.reads))?;
+        if !d.emits.is_empty() {
+            writeln!(f, "  emits: {}", fields(&d.emits))?;
+        }
+        let (mut rows, mut dropped, mut failed, mut undecodable) = (0, 0, 0, 0);
+        for (line, outcome) in &self.lines {
+            match outcome {
+                SampleOutcome::Rows(out) if out.is_empty() => {
+                    dropped += 1;
+                    writeln!(f, "line {line}: dropped")?;
+                }
+                SampleOutcome::Rows(out) => {
+                    for row in out {
+                        rows += 1;
+                        writeln!(f, "line {line}: {row}")?;
+                    }
+                }
+                SampleOutcome::Failed(reason) => {
+                    failed += 1;
+                    writeln!(f, "line {line}: FAILED: {reason}")?;
+                }
+                SampleOutcome::Undecodable(reason) => {
+                    undecodable += 1;
+                    writeln!(f, "line {line}: not decoded: {reason}")?;
+                }
+            }
+        }
+        write!(
+            f,
+            "{} lines: {rows} rows out, {dropped} dropped, {failed} failed, {undecodable} not decoded",
+            self.lines.len()
+        )
+    }
+}
