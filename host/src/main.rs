@@ -152,6 +152,21 @@ enum PluginAction {
     Unload { stage: String },
     /// The pipeline's state and every stage's counters, as JSON.
     Status,
+    /// Start a plugin crate: an example of the kind and its test.
+    ///
+    /// Example (in a weir checkout): weir plugin new cold-filter --kind filter
+    New {
+        /// Crate name: lowercase letters, digits, dashes.
+        name: String,
+        #[arg(long, value_enum, default_value = "filter")]
+        kind: weir::scaffold::PluginKind,
+        /// Where to create it (default: plugins/ in a weir checkout, else here).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The weir checkout's plugin-sdk, for a plugin outside the checkout.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Run a plugin over sample NDJSON records, without a pipeline or a host,
     /// and show what it does with each line.
     ///
@@ -369,6 +384,15 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
         println!("{run}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let PluginAction::New {
+        name,
+        kind,
+        dir,
+        sdk,
+    } = &action
+    {
+        return new_plugin(name, *kind, dir.as_deref(), sdk.as_deref());
+    }
     let client = Client::new(target.admin, target.token_file);
     let result = match action {
         PluginAction::List { json } => {
@@ -401,7 +425,9 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
             config.as_deref(),
         ),
         PluginAction::Unload { stage } => client.unload(&stage),
-        PluginAction::Test { .. } => unreachable!("handled above, without a host"),
+        PluginAction::Test { .. } | PluginAction::New { .. } => {
+            unreachable!("handled above, without a host")
+        }
     };
     match result {
         Ok(report) => {
@@ -416,6 +442,40 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
             None => Err(error),
         },
     }
+}
+
+/// In a weir checkout (a `plugins/` beside a `plugin-sdk/`) the crate joins
+/// the workspace; elsewhere it stands alone and needs `--sdk`.
+fn new_plugin(
+    name: &str,
+    kind: weir::scaffold::PluginKind,
+    dir: Option<&Path>,
+    sdk: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use weir::scaffold::Sdk;
+    let in_checkout = Path::new("plugin-sdk/Cargo.toml").exists() && Path::new("plugins").is_dir();
+    let (dir, sdk) = match (dir, sdk) {
+        (None, None) if in_checkout => (Path::new("plugins"), Sdk::Workspace),
+        (Some(dir), None) if in_checkout && dir == Path::new("plugins") => (dir, Sdk::Workspace),
+        (dir, Some(sdk)) => (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk)),
+        (dir, None) => {
+            let sdk = Path::new("plugin-sdk");
+            (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk))
+        }
+    };
+    let root = weir::scaffold::new_plugin(name, kind, dir, sdk)?;
+    println!("created {}", root.display());
+    println!(
+        "  test it:   cargo test --manifest-path {}/Cargo.toml",
+        root.display()
+    );
+    println!("  build it:  scripts/build-plugins (in a weir checkout), or");
+    println!(
+        "             cargo build --release --target wasm32-wasip2 --manifest-path {}/Cargo.toml",
+        root.display()
+    );
+    println!("  try it:    weir plugin test <the .wasm> --input sample.ndjson --config '{{…}}'");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: &Path, engine: &PluginEngine) -> anyhow::Result<pipeline::Pipeline> {

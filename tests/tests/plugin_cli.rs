@@ -65,3 +65,111 @@ fn plugin_test_reports_a_rejected_config() {
         text(&out.stderr)
     );
 }
+
+/// `cargo` with its own target directory, kept between runs (beside the
+/// shared one when there is one), so the outer `cargo test` is not blocked.
+fn cargo(args: &[&str], dir: &Path) -> Output {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("scaffold-test");
+    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("running cargo")
+}
+
+#[test]
+fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    for (name, kind) in [
+        ("my-filter", "filter"),
+        ("my-map", "map"),
+        ("my-alert", "flat-map"),
+    ] {
+        let out = weir(
+            &[
+                "plugin",
+                "new",
+                name,
+                "--kind",
+                kind,
+                "--dir",
+                dir.path().to_str().unwrap(),
+                "--sdk",
+                sdk.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let crate_dir = dir.path().join(name);
+        // The workspace's versions, so the build reuses what is compiled.
+        std::fs::copy(&lock, crate_dir.join("Cargo.lock")).unwrap();
+        let test = cargo(&["test", "--release", "--offline"], &crate_dir);
+        assert!(test.status.success(), "{name}: {}", text(&test.stderr));
+        assert!(
+            text(&test.stdout).contains("1 passed"),
+            "{name}: {}",
+            text(&test.stdout)
+        );
+    }
+    let again = weir(
+        &[
+            "plugin",
+            "new",
+            "my-map",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--sdk",
+            sdk.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(text(&again.stderr).contains("already exists"));
+
+    let alert = dir.path().join("my-alert");
+    let build = cargo(
+        &[
+            "build",
+            "--release",
+            "--offline",
+            "--target",
+            "wasm32-wasip2",
+        ],
+        &alert,
+    );
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    let component = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("scaffold-test/wasm32-wasip2/release/my_alert.wasm");
+    let input = dir.path().join("sample.ndjson");
+    std::fs::write(&input, generated(300, 2, 0.0)).unwrap();
+    let out = weir(
+        &[
+            "plugin",
+            "test",
+            component.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--config",
+            r#"{"limit": 118.0}"#,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hot = parse_readings(&generated(300, 2, 0.0))
+        .iter()
+        .filter(|r| r.temperature > 118.0)
+        .count();
+    assert!(hot > 0);
+    assert!(
+        text(&out.stdout).contains(&format!("300 lines: {hot} rows out")),
+        "{}",
+        text(&out.stdout)
+    );
+}
