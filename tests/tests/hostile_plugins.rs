@@ -307,3 +307,21 @@ fn a_batch_that_fails_whole_but_succeeds_split_loses_nothing() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_very_slow_plugin_slows_the_run_but_loses_nothing_and_a_row_past_the_budget_is_cut_off() {
+    let (input, poisoned) = input();
+    // Every row costs 50,000 multiplications: slow, yet within the budget.
+    let slow = run_hostile(r#"{ mode = "slow", spin = 50000 }"#, "", &input);
+    assert!(slow.ok, "{}", slow.stderr);
+    assert_eq!(slow.out.len(), 3_000, "every row through");
+    assert!(slow.dead.is_empty());
+    // The poison rows would take minutes each: each is stopped at the budget,
+    // alone, and the rest go on.
+    let stuck = run_hostile(
+        &format!(r#"{{ mode = "slow", trigger = {POISON}, spin = 100000000000 }}"#),
+        r#"batch_deadline = "200ms""#,
+        &input,
+    );
+    assert_contained(&stuck, &poisoned, "cpu deadline");
+}
