@@ -167,6 +167,17 @@ enum PluginAction {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Build a plugin crate into a component and show its declared schema.
+    ///
+    /// Example: weir plugin build plugins/cold-filter --out plugins/dist
+    Build {
+        /// The crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Copy the component into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run a plugin over sample NDJSON records, without a pipeline or a host,
     /// and show what it does with each line.
     ///
@@ -384,6 +395,17 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
         println!("{run}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let PluginAction::Build { dir, out } = &action {
+        let engine = PluginEngine::new()?;
+        let built = weir::scaffold::build_plugin(dir, out.as_deref(), &engine)?;
+        println!(
+            "built {} ({} bytes)",
+            built.component.display(),
+            built.bytes
+        );
+        println!("{}", built.descriptor);
+        return Ok(ExitCode::SUCCESS);
+    }
     if let PluginAction::New {
         name,
         kind,
@@ -425,7 +447,7 @@ fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<E
             config.as_deref(),
         ),
         PluginAction::Unload { stage } => client.unload(&stage),
-        PluginAction::Test { .. } | PluginAction::New { .. } => {
+        PluginAction::Test { .. } | PluginAction::New { .. } | PluginAction::Build { .. } => {
             unreachable!("handled above, without a host")
         }
     };

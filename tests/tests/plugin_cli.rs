@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use weir_tests::{generated, parse_readings, plugin, text, weir};
+use weir_tests::{generated, parse_readings, plugin, text, weir, weir_binary};
 
 /// `weir plugin test` of over-threshold on `input`.
 fn over_threshold_on(input: &Path, config: Option<&str>) -> Output {
@@ -69,16 +69,19 @@ fn plugin_test_reports_a_rejected_config() {
 /// `cargo` with its own target directory, kept between runs (beside the
 /// shared one when there is one), so the outer `cargo test` is not blocked.
 fn cargo(args: &[&str], dir: &Path) -> Output {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("scaffold-test");
     std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", scaffold_target())
         .output()
         .expect("running cargo")
+}
+
+fn scaffold_target() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("scaffold-test")
 }
 
 #[test]
@@ -132,21 +135,31 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
     assert!(text(&again.stderr).contains("already exists"));
 
     let alert = dir.path().join("my-alert");
-    let build = cargo(
-        &[
+    let out = dir.path().join("dist");
+    let build = std::process::Command::new(weir_binary())
+        .args([
+            "plugin",
             "build",
-            "--release",
-            "--offline",
-            "--target",
-            "wasm32-wasip2",
-        ],
-        &alert,
-    );
+            alert.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("CARGO_TARGET_DIR", scaffold_target())
+        .env("CARGO_NET_OFFLINE", "true")
+        .output()
+        .unwrap();
     assert!(build.status.success(), "{}", text(&build.stderr));
-    let component = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("scaffold-test/wasm32-wasip2/release/my_alert.wasm");
+    let report = text(&build.stdout);
+    assert!(
+        report.contains("plugin my-alert 0.1.0 (flat-map)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("reads: sensor_id (string), temperature (f64)"),
+        "{report}"
+    );
+    assert!(report.contains("emits: alert (string)"), "{report}");
+    let component = out.join("my_alert.wasm");
     let input = dir.path().join("sample.ndjson");
     std::fs::write(&input, generated(300, 2, 0.0)).unwrap();
     let out = weir(

@@ -31,6 +31,24 @@ pub enum OperatorKind {
     FlatMap,
 }
 
+/// `plugin NAME VERSION (KIND)`, then the fields it reads and emits.
+impl std::fmt::Display for Descriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields = |fs: &[Field]| {
+            fs.iter()
+                .map(|f| format!("{} ({})", f.name, f.ty))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        write!(f, "plugin {} {} ({})", self.name, self.version, self.kind)?;
+        write!(f, "\n  reads: {}", fields(&self.reads))?;
+        if !self.emits.is_empty() {
+            write!(f, "\n  emits: {}", fields(&self.emits))?;
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for OperatorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -109,18 +109,7 @@ pub fn run_sample(
 
 impl fmt::Display for SampleRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.descriptor;
-        let fields = |fs: &[crate::data::Field]| {
-            fs.iter()
-                .map(|f| format!("{} ({})", f.name, f.ty))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        writeln!(f, "plugin {} {} ({})", d.name, d.version, d.kind)?;
-        writeln!(f, "  reads: {}", fields(&d.reads))?;
-        if !d.emits.is_empty() {
-            writeln!(f, "  emits: {}", fields(&d.emits))?;
-        }
+        writeln!(f, "{}", self.descriptor)?;
         let (mut rows, mut dropped, mut failed, mut undecodable) = (0, 0, 0, 0);
         for (line, outcome) in &self.lines {
             match outcome {

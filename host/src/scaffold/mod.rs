@@ -1,7 +1,11 @@
-//! `weir plugin new`: a plugin crate that builds, with an example and a test
-//! to start from.
+//! The plugin author's workflow: `weir plugin new` (a crate that builds, with
+//! an example and a test to start from) and `weir plugin build`.
 
 use std::path::{Path, PathBuf};
+
+mod build;
+
+pub use build::{build_plugin, BuildError, Built};
 
 /// What the new plugin does with rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
