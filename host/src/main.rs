@@ -102,6 +102,10 @@ struct AdminArgs {
     /// fails more rows of than the old version, it is rolled back.
     #[arg(long, default_value_t = 3, requires = "admin")]
     trial_batches: u32,
+    /// How long a swap request waits for the trial's verdict before it
+    /// answers `on-trial` (the stream may be idle); the trial goes on.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, requires = "admin")]
+    trial_wait: Duration,
 }
 
 /// Which running host `weir plugin` talks to.
@@ -378,7 +382,7 @@ fn serve_admin(
         plugin_dirs,
         watch: args.watch,
         trial_batches: args.trial_batches,
-        trial_wait: Duration::from_secs(10),
+        trial_wait: args.trial_wait,
     };
     AdminServer::start(options, pipeline.controller(), engine)
 }

@@ -411,3 +411,48 @@ fn a_new_file_in_a_watched_directory_is_swapped_in() {
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
 }
+
+#[test]
+fn on_an_idle_stream_a_swap_stays_on_trial_until_batches_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let (filter, rebuilt) = (plugins.join("filter.wasm"), plugins.join("filter-2.wasm"));
+    std::fs::copy(plugin("over_threshold.wasm"), &filter).unwrap();
+    rebuilt_copy(&filter, &rebuilt, "2");
+    let output = dir.path().join("out.jsonl");
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, stdin_sensor_pipeline(&filter, &output)).unwrap();
+    let mut host = LiveHost::start(&pipeline, dir.path(), &["--trial-wait", "300ms"]);
+
+    let (status, body) = host.swap("hot", &rebuilt, None);
+    assert_eq!((status, outcome(&body)), (200, "on-trial"), "{body}");
+    let (_, list) = host.get("/v1/plugins");
+    let trial = &list["plugins"][0]["plugin"]["on_trial"];
+    assert_eq!(trial["batches_left"], 3, "{list}");
+    let (status, body) = host.swap("hot", &filter, None);
+    assert_eq!(status, 409, "one trial at a time: {body}");
+
+    // Three batches of 1,024 readings end the trial.
+    host.send(&generate(5_000, 8));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, list) = host.get("/v1/plugins");
+        let kept = list["recent_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["outcome"] == "kept");
+        if kept {
+            assert!(list["plugins"][0]["plugin"]["on_trial"].is_null(), "{list}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "trial never ended: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let finished = host.finish();
+    assert!(finished.success, "{}", finished.stderr);
+}
