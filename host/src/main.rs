@@ -1,16 +1,17 @@
 //! The `weir` command line. Errors become messages here, at the edge.
 
 use std::io::{BufWriter, IsTerminal, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use weir::admin::{client, client::Client, AdminOptions, AdminServer};
+mod cli;
+
+use cli::admin::{serve_admin, AdminArgs};
+use cli::plugin::{plugin_command, AdminTarget, PluginAction};
 use weir::generate::{write_sensors, SensorWorkload};
 use weir::pipeline;
 use weir::plugin::PluginEngine;
@@ -21,6 +22,15 @@ use weir::plugin::PluginEngine;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text for people, or JSON objects for log collectors.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +74,10 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Print a completion script for a shell.
+    ///
+    /// Example: weir completions bash > ~/.local/share/bash-completion/completions/weir
+    Completions { shell: clap_complete::Shell },
     /// Measure the seed query with Wasm plugins against the same logic compiled natively.
     ///
     /// Example: weir bench --events 10000000
@@ -74,126 +88,6 @@ enum Command {
         kind: Option<BenchKind>,
         #[command(flatten)]
         options: weir::bench::BenchOptions,
-    },
-}
-
-/// Serving the admin API from `weir run`.
-#[derive(clap::Args)]
-struct AdminArgs {
-    /// Serve the admin API (plugin list, load, swap, unload) on this
-    /// address; loopback only unless --admin-allow-remote.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = weir::admin::DEFAULT_ADDR)]
-    admin: Option<SocketAddr>,
-    /// Allow --admin on an address other than loopback.
-    #[arg(long, requires = "admin")]
-    admin_allow_remote: bool,
-    /// Where to write the generated bearer token (mode 0600). Default:
-    /// ~/.local/state/weir/admin-PORT.token. $WEIR_ADMIN_TOKEN replaces it.
-    #[arg(long, value_name = "FILE", requires = "admin")]
-    admin_token_file: Option<PathBuf>,
-    /// A directory components may be loaded from (repeatable). Default: the
-    /// directories of the pipeline's plugins.
-    #[arg(long, value_name = "DIR", requires = "admin")]
-    plugin_dir: Vec<PathBuf>,
-    /// Swap a stage whenever its component file changes on disk.
-    #[arg(long, requires = "admin")]
-    watch: bool,
-    /// Batches a new version must process before it is kept; on a batch it
-    /// fails more rows of than the old version, it is rolled back.
-    #[arg(long, default_value_t = 3, requires = "admin")]
-    trial_batches: u32,
-    /// How long a swap request waits for the trial's verdict before it
-    /// answers `on-trial` (the stream may be idle); the trial goes on.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, requires = "admin")]
-    trial_wait: Duration,
-}
-
-/// Which running host `weir plugin` talks to.
-#[derive(clap::Args)]
-struct AdminTarget {
-    /// The host's admin address.
-    #[arg(long, env = "WEIR_ADMIN", default_value = weir::admin::DEFAULT_ADDR, global = true)]
-    admin: SocketAddr,
-    /// The token file the host wrote (default: the one for the address's port).
-    #[arg(long, env = "WEIR_ADMIN_TOKEN_FILE", global = true)]
-    token_file: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum PluginAction {
-    /// The plugin stages: version, content hash, counters, recent changes.
-    List {
-        /// Print the API's JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Replace a stage's plugin by a new version, without stopping the stream.
-    Swap {
-        stage: String,
-        /// The new component (a file in one of the host's plugin directories).
-        component: PathBuf,
-        /// Send the file's bytes instead of its path.
-        #[arg(long)]
-        upload: bool,
-        /// A new config for the stage, as a JSON object (default: keep it).
-        #[arg(long)]
-        config: Option<String>,
-    },
-    /// Add a plugin stage (it must leave the rows' fields as they are).
-    Load {
-        component: PathBuf,
-        /// Stage name (default: the plugin's name).
-        #[arg(long)]
-        name: Option<String>,
-        /// The stage to put it after (default: first).
-        #[arg(long)]
-        after: Option<String>,
-        /// The plugin's config, as a JSON object.
-        #[arg(long)]
-        config: Option<String>,
-    },
-    /// Remove a stage that was loaded at run time or is marked `unload = "bypass"`.
-    Unload { stage: String },
-    /// The pipeline's state and every stage's counters, as JSON.
-    Status,
-    /// Start a plugin crate: an example of the kind and its test.
-    ///
-    /// Example (in a weir checkout): weir plugin new cold-filter --kind filter
-    New {
-        /// Crate name: lowercase letters, digits, dashes.
-        name: String,
-        #[arg(long, value_enum, default_value = "filter")]
-        kind: weir::scaffold::PluginKind,
-        /// Where to create it (default: plugins/ in a weir checkout, else here).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// The weir checkout's plugin-sdk, for a plugin outside the checkout.
-        #[arg(long)]
-        sdk: Option<PathBuf>,
-    },
-    /// Build a plugin crate into a component and show its declared schema.
-    ///
-    /// Example: weir plugin build plugins/cold-filter --out plugins/dist
-    Build {
-        /// The crate's directory.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Copy the component into this directory.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Run a plugin over sample NDJSON records, without a pipeline or a host,
-    /// and show what it does with each line.
-    ///
-    /// Example: weir plugin test plugins/dist/over_threshold.wasm --input data/sensors-sample.ndjson --config '{"threshold": 100}'
-    Test {
-        component: PathBuf,
-        /// NDJSON records with (at least) the fields the plugin reads.
-        #[arg(long)]
-        input: PathBuf,
-        /// The plugin's config, as a JSON object (default: `{}`).
-        #[arg(long, default_value = "{}")]
-        config: String,
     },
 }
 
@@ -241,14 +135,16 @@ fn main() -> ExitCode {
         Command::Bench { .. } => "warn",
         _ => "weir=info,warn",
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
                 .unwrap_or_else(|_| default_log.into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -342,6 +238,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin { target, action } => plugin_command(target, action),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "weir", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { kind, options } => {
             match kind {
                 None => println!("{}", weir::bench::run(&options)?),
@@ -351,157 +252,6 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn serve_admin(
-    listen: SocketAddr,
-    args: AdminArgs,
-    pipeline: &mut pipeline::Pipeline,
-    engine: Arc<PluginEngine>,
-) -> anyhow::Result<AdminServer> {
-    let plugin_dirs = if args.plugin_dir.is_empty() {
-        let mut dirs: Vec<PathBuf> = pipeline
-            .stages
-            .iter()
-            .filter_map(|stage| match &stage.kind {
-                pipeline::StageKind::Plugin(plugin, _) => {
-                    plugin.prepared().path.parent().map(Path::to_path_buf)
-                }
-                _ => None,
-            })
-            .collect();
-        dirs.dedup();
-        dirs
-    } else {
-        args.plugin_dir
-    };
-    let options = AdminOptions {
-        listen,
-        allow_remote: args.admin_allow_remote,
-        token_file: args.admin_token_file,
-        plugin_dirs,
-        watch: args.watch,
-        trial_batches: args.trial_batches,
-        trial_wait: args.trial_wait,
-    };
-    AdminServer::start(options, pipeline.controller(), engine)
-}
-
-fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<ExitCode> {
-    if let PluginAction::Test {
-        component,
-        input,
-        config,
-    } = &action
-    {
-        let engine = PluginEngine::new()?;
-        let run = weir::plugin::run_sample(&engine, component, config, input)?;
-        println!("{run}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let PluginAction::Build { dir, out } = &action {
-        let engine = PluginEngine::new()?;
-        let built = weir::scaffold::build_plugin(dir, out.as_deref(), &engine)?;
-        println!(
-            "built {} ({} bytes)",
-            built.component.display(),
-            built.bytes
-        );
-        println!("{}", built.descriptor);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let PluginAction::New {
-        name,
-        kind,
-        dir,
-        sdk,
-    } = &action
-    {
-        return new_plugin(name, *kind, dir.as_deref(), sdk.as_deref());
-    }
-    let client = Client::new(target.admin, target.token_file);
-    let result = match action {
-        PluginAction::List { json } => {
-            let list = client.list()?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&list)?),
-                false => print!("{}", client::format_list(&list)),
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        PluginAction::Status => {
-            println!("{}", serde_json::to_string_pretty(&client.status()?)?);
-            return Ok(ExitCode::SUCCESS);
-        }
-        PluginAction::Swap {
-            stage,
-            component,
-            upload,
-            config,
-        } => client.swap(&stage, &component, upload, config.as_deref()),
-        PluginAction::Load {
-            component,
-            name,
-            after,
-            config,
-        } => client.load(
-            &component,
-            name.as_deref(),
-            after.as_deref(),
-            config.as_deref(),
-        ),
-        PluginAction::Unload { stage } => client.unload(&stage),
-        PluginAction::Test { .. } | PluginAction::New { .. } | PluginAction::Build { .. } => {
-            unreachable!("handled above, without a host")
-        }
-    };
-    match result {
-        Ok(report) => {
-            println!("{}", client::format_change(&report));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => match error.downcast_ref::<client::Refused>() {
-            Some(refused) => {
-                eprintln!("error: {refused}");
-                Ok(ExitCode::from(1))
-            }
-            None => Err(error),
-        },
-    }
-}
-
-/// In a weir checkout (a `plugins/` beside a `plugin-sdk/`) the crate joins
-/// the workspace; elsewhere it stands alone and needs `--sdk`.
-fn new_plugin(
-    name: &str,
-    kind: weir::scaffold::PluginKind,
-    dir: Option<&Path>,
-    sdk: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    use weir::scaffold::Sdk;
-    let in_checkout = Path::new("plugin-sdk/Cargo.toml").exists() && Path::new("plugins").is_dir();
-    let (dir, sdk) = match (dir, sdk) {
-        (None, None) if in_checkout => (Path::new("plugins"), Sdk::Workspace),
-        (Some(dir), None) if in_checkout && dir == Path::new("plugins") => (dir, Sdk::Workspace),
-        (dir, Some(sdk)) => (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk)),
-        (dir, None) => {
-            let sdk = Path::new("plugin-sdk");
-            (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk))
-        }
-    };
-    let root = weir::scaffold::new_plugin(name, kind, dir, sdk)?;
-    println!("created {}", root.display());
-    println!(
-        "  test it:   cargo test --manifest-path {}/Cargo.toml",
-        root.display()
-    );
-    println!("  build it:  scripts/build-plugins (in a weir checkout), or");
-    println!(
-        "             cargo build --release --target wasm32-wasip2 --manifest-path {}/Cargo.toml",
-        root.display()
-    );
-    println!("  try it:    weir plugin test <the .wasm> --input sample.ndjson --config '{{…}}'");
-    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: &Path, engine: &PluginEngine) -> anyhow::Result<pipeline::Pipeline> {

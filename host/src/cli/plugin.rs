@@ -1,0 +1,216 @@
+//! `weir plugin …`: changing a running host through its admin API, and the
+//! plugin author's commands (new, build, test) that need no host.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use weir::admin::{client, client::Client};
+use weir::plugin::PluginEngine;
+
+/// Which running host `weir plugin` talks to.
+#[derive(clap::Args)]
+pub struct AdminTarget {
+    /// The host's admin address.
+    #[arg(long, env = "WEIR_ADMIN", default_value = weir::admin::DEFAULT_ADDR, global = true)]
+    admin: SocketAddr,
+    /// The token file the host wrote (default: the one for the address's port).
+    #[arg(long, env = "WEIR_ADMIN_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum PluginAction {
+    /// The plugin stages: version, content hash, counters, recent changes.
+    List {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a stage's plugin by a new version, without stopping the stream.
+    Swap {
+        stage: String,
+        /// The new component (a file in one of the host's plugin directories).
+        component: PathBuf,
+        /// Send the file's bytes instead of its path.
+        #[arg(long)]
+        upload: bool,
+        /// A new config for the stage, as a JSON object (default: keep it).
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Add a plugin stage (it must leave the rows' fields as they are).
+    Load {
+        component: PathBuf,
+        /// Stage name (default: the plugin's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The stage to put it after (default: first).
+        #[arg(long)]
+        after: Option<String>,
+        /// The plugin's config, as a JSON object.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Remove a stage that was loaded at run time or is marked `unload = "bypass"`.
+    Unload { stage: String },
+    /// The pipeline's state and every stage's counters, as JSON.
+    Status,
+    /// Start a plugin crate: an example of the kind and its test.
+    ///
+    /// Example (in a weir checkout): weir plugin new cold-filter --kind filter
+    New {
+        /// Crate name: lowercase letters, digits, dashes.
+        name: String,
+        #[arg(long, value_enum, default_value = "filter")]
+        kind: weir::scaffold::PluginKind,
+        /// Where to create it (default: plugins/ in a weir checkout, else here).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The weir checkout's plugin-sdk, for a plugin outside the checkout.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a plugin crate into a component and show its declared schema.
+    ///
+    /// Example: weir plugin build plugins/cold-filter --out plugins/dist
+    Build {
+        /// The crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Copy the component into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a plugin over sample NDJSON records, without a pipeline or a host,
+    /// and show what it does with each line.
+    ///
+    /// Example: weir plugin test plugins/dist/over_threshold.wasm --input data/sensors-sample.ndjson --config '{"threshold": 100}'
+    Test {
+        component: PathBuf,
+        /// NDJSON records with (at least) the fields the plugin reads.
+        #[arg(long)]
+        input: PathBuf,
+        /// The plugin's config, as a JSON object (default: `{}`).
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+}
+
+pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<ExitCode> {
+    if let PluginAction::Test {
+        component,
+        input,
+        config,
+    } = &action
+    {
+        let engine = PluginEngine::new()?;
+        let run = weir::plugin::run_sample(&engine, component, config, input)?;
+        println!("{run}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let PluginAction::Build { dir, out } = &action {
+        let engine = PluginEngine::new()?;
+        let built = weir::scaffold::build_plugin(dir, out.as_deref(), &engine)?;
+        println!(
+            "built {} ({} bytes)",
+            built.component.display(),
+            built.bytes
+        );
+        println!("{}", built.descriptor);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let PluginAction::New {
+        name,
+        kind,
+        dir,
+        sdk,
+    } = &action
+    {
+        return new_plugin(name, *kind, dir.as_deref(), sdk.as_deref());
+    }
+    let client = Client::new(target.admin, target.token_file);
+    let result = match action {
+        PluginAction::List { json } => {
+            let list = client.list()?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&list)?),
+                false => print!("{}", client::format_list(&list)),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Status => {
+            println!("{}", serde_json::to_string_pretty(&client.status()?)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Swap {
+            stage,
+            component,
+            upload,
+            config,
+        } => client.swap(&stage, &component, upload, config.as_deref()),
+        PluginAction::Load {
+            component,
+            name,
+            after,
+            config,
+        } => client.load(
+            &component,
+            name.as_deref(),
+            after.as_deref(),
+            config.as_deref(),
+        ),
+        PluginAction::Unload { stage } => client.unload(&stage),
+        PluginAction::Test { .. } | PluginAction::New { .. } | PluginAction::Build { .. } => {
+            unreachable!("handled above, without a host")
+        }
+    };
+    match result {
+        Ok(report) => {
+            println!("{}", client::format_change(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => match error.downcast_ref::<client::Refused>() {
+            Some(refused) => {
+                eprintln!("error: {refused}");
+                Ok(ExitCode::from(1))
+            }
+            None => Err(error),
+        },
+    }
+}
+
+/// In a weir checkout (a `plugins/` beside a `plugin-sdk/`) the crate joins
+/// the workspace; elsewhere it stands alone and needs `--sdk`.
+pub fn new_plugin(
+    name: &str,
+    kind: weir::scaffold::PluginKind,
+    dir: Option<&Path>,
+    sdk: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use weir::scaffold::Sdk;
+    let in_checkout = Path::new("plugin-sdk/Cargo.toml").exists() && Path::new("plugins").is_dir();
+    let (dir, sdk) = match (dir, sdk) {
+        (None, None) if in_checkout => (Path::new("plugins"), Sdk::Workspace),
+        (Some(dir), None) if in_checkout && dir == Path::new("plugins") => (dir, Sdk::Workspace),
+        (dir, Some(sdk)) => (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk)),
+        (dir, None) => {
+            let sdk = Path::new("plugin-sdk");
+            (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk))
+        }
+    };
+    let root = weir::scaffold::new_plugin(name, kind, dir, sdk)?;
+    println!("created {}", root.display());
+    println!(
+        "  test it:   cargo test --manifest-path {}/Cargo.toml",
+        root.display()
+    );
+    println!("  build it:  scripts/build-plugins (in a weir checkout), or");
+    println!(
+        "             cargo build --release --target wasm32-wasip2 --manifest-path {}/Cargo.toml",
+        root.display()
+    );
+    println!("  try it:    weir plugin test <the .wasm> --input sample.ndjson --config '{{…}}'");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,53 @@
+//! The command line's own surface: JSON logs, completions, exit codes.
+
+use weir_tests::{text, weir};
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let pipeline = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/sensor-alerts.toml"
+    );
+    let out = weir(
+        &[
+            "--log-format",
+            "json",
+            "run",
+            pipeline,
+            "--quiet",
+            "--admin",
+            "127.0.0.1:0",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"
+            && l["fields"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("admin API on")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_name_every_command_and_usage_errors_exit_2() {
+    let out = weir(&["completions", "bash"], b"");
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    for command in [
+        "run", "validate", "generate", "plugin", "bench", "swap", "unload",
+    ] {
+        assert!(script.contains(command), "{command} missing");
+    }
+    let usage = weir(&["run"], b"");
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+    let missing = weir(&["run", "/nonexistent/p.toml"], b"");
+    assert_eq!(missing.status.code(), Some(1));
+}
