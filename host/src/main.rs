@@ -12,7 +12,7 @@ mod cli;
 
 use cli::admin::{serve_admin, AdminArgs};
 use cli::plugin::{plugin_command, AdminTarget, PluginAction};
-use weir::generate::{write_sensors, SensorWorkload};
+use weir::generate::{write_clicks, write_sensors, ClickWorkload, SensorWorkload};
 use weir::pipeline;
 use weir::plugin::PluginEngine;
 
@@ -102,26 +102,18 @@ enum BenchKind {
 
 #[derive(Subcommand)]
 enum Workload {
+    /// Clicks: user_id, page (Zipf-skewed popularity), event_time.
+    Clicks {
+        #[command(flatten)]
+        workload: ClickWorkload,
+        /// Output file; standard output when omitted.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Sensor readings: sensor_id, temperature (60–120 °F), event_time.
     Sensors {
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long, default_value_t = 1_000)]
-        sensors: u32,
-        /// Largest delay of an on-time reading, in ms.
-        #[arg(long, default_value_t = 4_000)]
-        max_disorder_ms: i64,
-        /// Fraction of readings delayed far beyond the disorder bound.
-        #[arg(long, default_value_t = 0.0)]
-        late_ratio: f64,
-        /// Write event_time as RFC 3339 text instead of epoch millis.
-        #[arg(long)]
-        rfc3339: bool,
-        /// Readings per second, for a live stream (default: as fast as possible).
-        #[arg(long)]
-        rate: Option<u64>,
+        #[command(flatten)]
+        workload: SensorWorkload,
         /// Output file; standard output when omitted.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -153,6 +145,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A workload, ready to be written to the output chosen.
+type WriteWorkload = Box<dyn Fn(&mut dyn Write) -> std::io::Result<()>>;
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -195,45 +190,27 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate {
-            workload:
-                Workload::Sensors {
-                    events,
-                    seed,
-                    sensors,
-                    max_disorder_ms,
-                    late_ratio,
-                    rfc3339,
-                    rate,
-                    output,
-                },
-        } => {
-            let workload = SensorWorkload {
-                events,
-                seed,
-                sensors,
-                max_disorder_ms,
-                late_ratio,
-                rfc3339,
-                rate,
-                ..Default::default()
+        Command::Generate { workload } => {
+            let (write, output): (WriteWorkload, _) = match workload {
+                Workload::Sensors { workload, output } => {
+                    (Box::new(move |out| write_sensors(&workload, out)), output)
+                }
+                Workload::Clicks { workload, output } => {
+                    (Box::new(move |out| write_clicks(&workload, out)), output)
+                }
             };
             match output {
                 Some(path) => {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("creating {}", path.display()))?;
-                    write_sensors(&workload, &mut BufWriter::with_capacity(1 << 20, file))?;
+                    write(&mut BufWriter::with_capacity(1 << 20, file))?;
                 }
-                None => {
-                    let written =
-                        write_sensors(&workload, &mut BufWriter::new(std::io::stdout().lock()));
-                    match written {
-                        // `weir generate … | weir run …` stopped by Ctrl-C:
-                        // the reader went first, which is how it should end.
-                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                        other => other?,
-                    }
-                }
+                None => match write(&mut BufWriter::new(std::io::stdout().lock())) {
+                    // `weir generate … | weir run …` stopped by Ctrl-C: the
+                    // reader went first, which is how it should end.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    other => other?,
+                },
             }
             Ok(ExitCode::SUCCESS)
         }

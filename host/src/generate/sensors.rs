@@ -6,23 +6,33 @@ use std::io::{self, Write};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::{Pacer, START_MS};
 use crate::format::timestamp;
 
-#[derive(Debug, Clone)]
+/// Sensor readings: sensor_id, temperature (60–120 °F), event_time.
+#[derive(Debug, Clone, clap::Args)]
 pub struct SensorWorkload {
+    #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[arg(long, default_value_t = 1_000)]
     pub sensors: u32,
     /// Event time of the first reading, epoch millis.
+    #[arg(skip = START_MS)]
     pub start_ms: i64,
-    /// Readings arrive up to this far behind their event time's natural order.
+    /// Largest delay of an on-time reading behind its natural order, in ms.
+    #[arg(long, default_value_t = 4_000)]
     pub max_disorder_ms: i64,
     /// Fraction of readings delayed far past the disorder bound (late data).
+    #[arg(long, default_value_t = 0.0)]
     pub late_ratio: f64,
     /// Write event_time as RFC 3339 text instead of epoch millis.
+    #[arg(long)]
     pub rfc3339: bool,
-    /// Readings per second of wall-clock time, for a live stream; `None`
-    /// writes as fast as the output takes them.
+    /// Readings per second of wall-clock time, for a live stream (default:
+    /// as fast as the output takes them).
+    #[arg(long)]
     pub rate: Option<u64>,
 }
 
@@ -32,7 +42,7 @@ impl Default for SensorWorkload {
             events: 1_000_000,
             seed: 42,
             sensors: 1_000,
-            start_ms: 1_768_464_000_000, // 2026-01-15T08:00:00Z
+            start_ms: START_MS,
             max_disorder_ms: 4_000,
             late_ratio: 0.0,
             rfc3339: false,
@@ -42,30 +52,13 @@ impl Default for SensorWorkload {
 }
 
 /// Writes the workload as NDJSON. The same settings always give the same bytes.
-pub fn write_sensors(workload: &SensorWorkload, out: &mut impl Write) -> io::Result<()> {
+pub fn write_sensors(workload: &SensorWorkload, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(workload.seed);
     let sensors = workload.sensors.max(1);
-    let started = std::time::Instant::now();
+    let pacer = Pacer::new(workload.rate);
     for i in 0..workload.events {
-        if let Some(rate) = workload.rate.filter(|&r| r > 0) {
-            // In steps of a hundredth of a second, flushed, so a reader
-            // downstream sees a steady stream rather than bursts.
-            let step = (rate / 100).max(1);
-            if i % step == 0 {
-                out.flush()?;
-                let due = std::time::Duration::from_secs_f64(i as f64 / rate as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }
-        // Live (with a rate), event time keeps pace with the wall clock;
-        // otherwise readings are 1 ms apart.
-        let natural = workload.start_ms
-            + match workload.rate.filter(|&r| r > 0) {
-                Some(rate) => (i as f64 * 1000.0 / rate as f64) as i64,
-                None => i as i64,
-            };
+        pacer.wait_for(i, out)?;
+        let natural = workload.start_ms + pacer.offset_ms(i);
         let delay = if workload.late_ratio > 0.0 && rng.random_bool(workload.late_ratio.min(1.0)) {
             rng.random_range(workload.max_disorder_ms + 2_000..=workload.max_disorder_ms + 15_000)
         } else if workload.max_disorder_ms > 0 {
