@@ -67,6 +67,11 @@ fn a_hundred_swaps_between_identical_builds_change_no_result() {
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
     assert_eq!(summary_count(&finished.stderr, "events in"), 1_000_000);
+    assert!(
+        finished.stderr.contains("swap kept 100"),
+        "the summary counts the swaps:\n{}",
+        finished.stderr
+    );
 
     let expected = std::fs::read_to_string(&reference_out).unwrap();
     let got = std::fs::read_to_string(&swapped_out).unwrap();

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::build::{Pipeline, SinkSpec, SourceSpec};
+use super::control::ControlPort;
 use super::ingest::{decode_chunks, read_chunks, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
@@ -117,60 +118,67 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())
-            .spawn_scoped(scope, move || -> Result<(), StageError> {
-                let run_stages = |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
-                    let mut batch = batch;
-                    for stage in stages.iter_mut() {
-                        batch = stage.process(batch, &source_name, dead)?;
-                    }
-                    // False when the sink has gone away; it reports why.
-                    Ok(batch.is_empty() || to_sink.send(batch).is_ok())
-                };
-                let requests = control
-                    .as_ref()
-                    .map_or_else(crossbeam_channel::never, |c| c.requests());
-                let result = 'batches: loop {
-                    crossbeam_channel::select! {
-                        recv(from_decoders) -> chunk => {
-                            let Ok(chunk) = chunk else { break Ok(()) };
-                            let batches = match sequencer.accept(chunk, dead) {
-                                Ok(batches) => batches,
-                                Err(e) => break Err(StageError::DeadLetter(e)),
-                            };
-                            let mut sink_open = true;
-                            for batch in batches {
-                                match run_stages(batch, stages) {
-                                    Ok(open) => sink_open &= open,
-                                    Err(e) => break 'batches Err(e),
-                                }
-                                if let Some(control) = &mut control {
-                                    control.after_batch(stages);
+            .spawn_scoped(
+                scope,
+                move || -> (Result<(), StageError>, Option<ControlPort>) {
+                    let run_stages =
+                        |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
+                            let mut batch = batch;
+                            for stage in stages.iter_mut() {
+                                batch = stage.process(batch, &source_name, dead)?;
+                            }
+                            // False when the sink has gone away; it reports why.
+                            Ok(batch.is_empty() || to_sink.send(batch).is_ok())
+                        };
+                    let requests = control
+                        .as_ref()
+                        .map_or_else(crossbeam_channel::never, |c| c.requests());
+                    let result = 'batches: loop {
+                        crossbeam_channel::select! {
+                            recv(from_decoders) -> chunk => {
+                                let Ok(chunk) = chunk else { break Ok(()) };
+                                let batches = match sequencer.accept(chunk, dead) {
+                                    Ok(batches) => batches,
+                                    Err(e) => break Err(StageError::DeadLetter(e)),
+                                };
+                                let mut sink_open = true;
+                                for batch in batches {
+                                    match run_stages(batch, stages) {
+                                        Ok(open) => sink_open &= open,
+                                        Err(e) => break 'batches Err(e),
+                                    }
+                                    if let Some(control) = &mut control {
+                                        control.after_batch(stages);
+                                    }
+                                    if !sink_open {
+                                        break;
+                                    }
                                 }
                                 if !sink_open {
-                                    break;
+                                    break Ok(());
                                 }
                             }
-                            if !sink_open {
-                                break Ok(());
+                            recv(requests) -> request => {
+                                if let (Ok(request), Some(control)) = (request, &mut control) {
+                                    control.apply(request, stages);
+                                }
                             }
                         }
-                        recv(requests) -> request => {
-                            if let (Ok(request), Some(control)) = (request, &mut control) {
-                                control.apply(request, stages);
-                            }
+                    };
+                    // The end of a bounded input: the watermark jumps to the end of
+                    // time and every remaining window fires, as Flink does.
+                    let result = match result {
+                        Ok(()) if complete.load(Ordering::SeqCst) => {
+                            run_stages(Batch::empty(schema.clone(), i64::MAX), stages).map(drop)
                         }
+                        other => other,
+                    };
+                    if let Some(control) = &mut control {
+                        control.finish(stages);
                     }
-                };
-                // The end of a bounded input: the watermark jumps to the end of
-                // time and every remaining window fires, as Flink does.
-                if result.is_ok() && complete.load(Ordering::SeqCst) {
-                    run_stages(Batch::empty(schema.clone(), i64::MAX), stages)?;
-                }
-                if let Some(control) = &mut control {
-                    control.finish(stages);
-                }
-                result
-            })
+                    (result, control)
+                },
+            )
             .expect(spawn_error);
         let mut written = 0u64;
         let mut sink_result = Ok(());
@@ -183,7 +191,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }
         let sink_result = sink_result.and_then(|()| sink.flush());
         let read = reader.join().expect("the reader thread panicked");
-        let processed = operators.join().expect("the operator thread panicked");
+        let (processed, control) = operators.join().expect("the operator thread panicked");
+        let processed = processed.map(|()| control);
         (read, processed, sink_result.map(|()| written))
     });
     let results_out = match results_out {
@@ -192,7 +201,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => return Err(RunError::Sink(e)),
     };
-    processed?;
+    let control = processed?;
     let records_read = records_read?;
     dead.flush().map_err(RunError::DeadLetter)?;
 
@@ -208,6 +217,11 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         completed: complete.load(Ordering::SeqCst),
         ..Summary::default()
     };
+    if let Some(control) = &control {
+        let (changes, retired_restarts) = control.totals();
+        summary.plugin_changes = changes;
+        summary.plugin_restarts += retired_restarts;
+    }
     for stage in &pipeline.stages {
         summary
             .stages

@@ -17,8 +17,10 @@ pub struct Summary {
     pub plugin_failures: u64,
     /// Rows dropped because a plugin failed on them (`on_failure = "skip"`).
     pub plugin_skipped: u64,
-    /// Plugin instances replaced after a trap.
+    /// Plugin instances replaced after a trap, in every version that served.
     pub plugin_restarts: u64,
+    /// Changes made while the run went on: (action, outcome, how many).
+    pub plugin_changes: Vec<(&'static str, &'static str, u64)>,
     /// (stage, reason) of each quarantined plugin.
     pub quarantined: Vec<(String, String)>,
     pub windows_fired: u64,
@@ -81,6 +83,14 @@ impl fmt::Display for Summary {
                 "  plugin rows skipped {:>11}  (instances restarted after a trap: {})",
                 self.plugin_skipped, self.plugin_restarts
             )?;
+        }
+        if !self.plugin_changes.is_empty() {
+            let changes: Vec<String> = self
+                .plugin_changes
+                .iter()
+                .map(|(action, outcome, n)| format!("{action} {outcome} {n}"))
+                .collect();
+            writeln!(f, "  plugin changes      {}", changes.join(", "))?;
         }
         for (stage, reason) in &self.quarantined {
             writeln!(f, "  QUARANTINED stage {stage}: {reason}")?;

@@ -135,6 +135,8 @@ pub struct ControlPort {
     trials: HashMap<String, Sender<ChangeEvent>>,
     /// What the published view last showed of each stage (restarts, quarantined).
     shown: Vec<(u64, bool)>,
+    /// Restarts of the plugin versions retired so far.
+    retired_restarts: u64,
 }
 
 /// Creates the two sides of a pipeline's control channel.
@@ -168,6 +170,7 @@ pub fn channel(
         source_schema,
         trials: HashMap::new(),
         shown: Vec::new(),
+        retired_restarts: 0,
     };
     port.publish(stages);
     let controller = Controller {
@@ -259,7 +262,7 @@ impl ControlPort {
         let previous = std::mem::replace(current, operator);
         stage.loaded_at = SystemTime::now();
         if trial_batches == 0 {
-            let _ = self.retire.send(previous);
+            self.retire_operator(previous);
             return Ok(false);
         }
         stage.trial = Some(Trial {
@@ -321,9 +324,25 @@ impl ControlPort {
         }
         let stage = stages.remove(index);
         if let StageKind::Plugin(operator, _) = stage.kind {
-            let _ = self.retire.send(operator);
+            self.retire_operator(operator);
         }
         Ok(false)
+    }
+
+    fn retire_operator(&mut self, operator: Box<PluginOperator>) {
+        self.retired_restarts += operator.restarts;
+        let _ = self.retire.send(operator);
+    }
+
+    /// For the run's summary: changes by (action, outcome), and the trap
+    /// restarts of versions no longer serving.
+    pub fn totals(&self) -> (Vec<(&'static str, &'static str, u64)>, u64) {
+        let counts = lock(&self.view)
+            .change_counts
+            .iter()
+            .map(|(&(action, outcome), &n)| (action, outcome, n))
+            .collect();
+        (counts, self.retired_restarts)
     }
 
     /// Called after each batch: reports ended trials and republishes the
@@ -350,7 +369,7 @@ impl ControlPort {
                         (event, "rolled-back", Some(reason), rejected, Some(at_row))
                     }
                 };
-                let _ = self.retire.send(retired);
+                self.retire_operator(retired);
                 if let Some(reply) = reply {
                     let _ = reply.send(event);
                 }
