@@ -186,12 +186,7 @@ impl Admin {
             operator: Box::new(operator),
             trial_batches: self.trial_batches,
         })?;
-        let (pause, at_row) = match events.recv() {
-            Ok(ChangeEvent::Applied { pause, at_row }) => (pause, at_row),
-            Ok(ChangeEvent::Refused(reason)) => return Err(ChangeError::Refused(reason)),
-            Ok(other) => unreachable!("a change is applied or refused first, got {other:?}"),
-            Err(_) => return Err(PipelineStopped.into()),
-        };
+        let (pause, at_row) = applied(&events)?;
         let report = |outcome, message: String| ChangeReport {
             stage: stage.into(),
             outcome,
@@ -271,7 +266,7 @@ impl Admin {
             after: request.after.clone(),
             stage,
         })?;
-        let pause = applied(&events)?;
+        let (pause, _) = applied(&events)?;
         let place = match &request.after {
             Some(after) => format!("after `{after}`"),
             None => "first".into(),
@@ -293,7 +288,7 @@ impl Admin {
         let events = self.controller.submit(Change::Remove {
             stage: stage.into(),
         })?;
-        let pause = applied(&events)?;
+        let (pause, _) = applied(&events)?;
         Ok(ChangeReport {
             stage: stage.into(),
             outcome: "unloaded",
@@ -361,9 +356,13 @@ impl Admin {
     }
 }
 
-fn applied(events: &crossbeam_channel::Receiver<ChangeEvent>) -> Result<Duration, ChangeError> {
+/// The first event of a change: how long it paused the pipeline, and for a
+/// swap the row where the new version took over; or why it was refused.
+fn applied(
+    events: &crossbeam_channel::Receiver<ChangeEvent>,
+) -> Result<(Duration, Option<u64>), ChangeError> {
     match events.recv() {
-        Ok(ChangeEvent::Applied { pause, .. }) => Ok(pause),
+        Ok(ChangeEvent::Applied { pause, at_row }) => Ok((pause, at_row)),
         Ok(ChangeEvent::Refused(reason)) => Err(ChangeError::Refused(reason)),
         Ok(other) => unreachable!("a change is applied or refused first, got {other:?}"),
         Err(_) => Err(PipelineStopped.into()),

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,15 +116,14 @@ pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
     let mut swaps = [0, 0, 0];
     let mut pauses = Vec::new();
     for run in 0..common.runs {
-        for (variant, schedule) in [(0, None), (1, Some(options.interval)), (2, None)] {
-            let swapping = variant > 0;
-            let schedule: Schedule = schedule;
+        let variants: [Option<Schedule>; 3] = [None, Some(Some(options.interval)), Some(None)];
+        for (variant, swapping) in variants.into_iter().enumerate() {
             let (rate, done) = measure(
                 options,
                 &data,
                 &engine,
                 &[&original, &copy],
-                swapping.then_some(schedule),
+                swapping,
                 &mut pauses,
             )?;
             let name = ["steady", "periodic", "burst"][variant];
@@ -176,14 +175,13 @@ fn measure(
         Duration::from_secs(10),
     )?;
     let stop = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let swapper = scope.spawn(|| -> anyhow::Result<usize> {
             let Some(schedule) = swapping else {
                 return Ok(0);
             };
             let mut done = 0;
-            while !finished.load(Ordering::SeqCst) {
+            while admin.controller().is_running() {
                 if let Some(interval) = schedule {
                     std::thread::sleep(interval);
                 }
@@ -202,7 +200,6 @@ fn measure(
             Ok(done)
         });
         let summary = pipeline::run(pipeline, &stop);
-        finished.store(true, Ordering::SeqCst);
         let done = swapper.join().expect("swapper thread")?;
         let summary = summary?;
         anyhow::ensure!(

@@ -99,41 +99,40 @@ pub enum PluginAction {
 }
 
 pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Result<ExitCode> {
-    if let PluginAction::Test {
-        component,
-        input,
-        config,
-    } = &action
-    {
-        let engine = PluginEngine::new()?;
-        let run = weir::plugin::run_sample(&engine, component, config, input)?;
-        println!("{run}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let PluginAction::Build { dir, out } = &action {
-        let engine = PluginEngine::new()?;
-        let built = weir::scaffold::build_plugin(dir, out.as_deref(), &engine)?;
-        println!(
-            "built {} ({} bytes)",
-            built.component.display(),
-            built.bytes
-        );
-        println!("{}", built.descriptor);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let PluginAction::New {
-        name,
-        kind,
-        dir,
-        sdk,
-    } = &action
-    {
-        return new_plugin(name, *kind, dir.as_deref(), sdk.as_deref());
-    }
-    let client = Client::new(target.admin, target.token_file);
-    let result = match action {
+    let client = || Client::new(target.admin, target.token_file.clone());
+    let change = match action {
+        // The author's commands need no host.
+        PluginAction::Test {
+            component,
+            input,
+            config,
+        } => {
+            let engine = PluginEngine::new()?;
+            println!(
+                "{}",
+                weir::plugin::run_sample(&engine, &component, &config, &input)?
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Build { dir, out } => {
+            let engine = PluginEngine::new()?;
+            let built = weir::scaffold::build_plugin(&dir, out.as_deref(), &engine)?;
+            println!(
+                "built {} ({} bytes)",
+                built.component.display(),
+                built.bytes
+            );
+            println!("{}", built.descriptor);
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::New {
+            name,
+            kind,
+            dir,
+            sdk,
+        } => return new_plugin(&name, kind, dir.as_deref(), sdk.as_deref()),
         PluginAction::List { json } => {
-            let list = client.list()?;
+            let list = client().list()?;
             match json {
                 true => println!("{}", serde_json::to_string_pretty(&list)?),
                 false => print!("{}", client::format_list(&list)),
@@ -141,7 +140,7 @@ pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Resu
             return Ok(ExitCode::SUCCESS);
         }
         PluginAction::Status => {
-            println!("{}", serde_json::to_string_pretty(&client.status()?)?);
+            println!("{}", serde_json::to_string_pretty(&client().status()?)?);
             return Ok(ExitCode::SUCCESS);
         }
         PluginAction::Swap {
@@ -149,24 +148,21 @@ pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Resu
             component,
             upload,
             config,
-        } => client.swap(&stage, &component, upload, config.as_deref()),
+        } => client().swap(&stage, &component, upload, config.as_deref()),
         PluginAction::Load {
             component,
             name,
             after,
             config,
-        } => client.load(
+        } => client().load(
             &component,
             name.as_deref(),
             after.as_deref(),
             config.as_deref(),
         ),
-        PluginAction::Unload { stage } => client.unload(&stage),
-        PluginAction::Test { .. } | PluginAction::New { .. } | PluginAction::Build { .. } => {
-            unreachable!("handled above, without a host")
-        }
+        PluginAction::Unload { stage } => client().unload(&stage),
     };
-    match result {
+    match change {
         Ok(report) => {
             println!("{}", client::format_change(&report));
             Ok(ExitCode::SUCCESS)
