@@ -79,6 +79,24 @@ pub fn generated(events: u64, seed: u64, late_ratio: f64) -> String {
     text(&out.stdout)
 }
 
+/// Each line of `jsonl` (a sink's output, dead letters) as JSON.
+pub fn json_lines(jsonl: &str) -> Vec<serde_json::Value> {
+    jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// A copy of the built component `wasm` as `dir/plugins/name`: a plugin
+/// directory of the test's own, which it can change. Returns the copy's path.
+pub fn own_plugin_copy(dir: &Path, wasm: &str, name: &str) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("creating the plugin directory");
+    let copy = plugins.join(name);
+    std::fs::copy(plugin(wasm), &copy).expect("copying the component");
+    copy
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

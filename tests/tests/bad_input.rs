@@ -68,11 +68,7 @@ fn malformed_lines_are_dead_lettered_with_their_line_numbers() {
     let out = weir(&["run", &pipeline], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead_path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters = json_lines(&fs::read_to_string(&dead_path).unwrap());
     let located: Vec<(String, String)> = letters
         .iter()
         .map(|l| {
@@ -223,11 +219,7 @@ fn every_kind_of_malformed_input_is_dead_lettered_and_the_run_continues() {
     let out = weir(&["run", &pipeline_path], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead_path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters = json_lines(&fs::read_to_string(&dead_path).unwrap());
     let by_line = |line: &str| {
         letters
             .iter()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use weir_tests::live::{rebuilt_copy, LiveHost};
-use weir_tests::{generated, plugin, seed_query, summary_count, weir};
+use weir_tests::{generated, json_lines, own_plugin_copy, plugin, seed_query, summary_count, weir};
 
 /// The seed query on standard input, its filter at `filter`.
 fn stdin_sensor_pipeline(filter: &Path, output: &Path) -> String {
@@ -134,11 +134,7 @@ fn every_event_is_processed_by_exactly_one_version_switching_between_batches() {
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
 
-    let rows: Vec<Value> = std::fs::read_to_string(&output)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_lines(&std::fs::read_to_string(&output).unwrap());
     assert_eq!(rows.len(), events, "every event out exactly once");
     let mut version_changes = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -179,14 +175,11 @@ config = {{ mode = "wide", width = 0 }}
 #[test]
 fn broken_versions_are_rolled_back_and_results_are_unaffected() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let good = plugins.join("notes.wasm");
-    std::fs::copy(plugin("hostile.wasm"), &good).unwrap();
+    let good = own_plugin_copy(dir.path(), "hostile.wasm", "notes.wasm");
+    let plugins = good.parent().unwrap();
     let other_build = plugins.join("notes-2.wasm");
     rebuilt_copy(&good, &other_build, "2");
-    let other_schema = plugins.join("over_threshold.wasm");
-    std::fs::copy(plugin("over_threshold.wasm"), &other_schema).unwrap();
+    let other_schema = own_plugin_copy(dir.path(), "over_threshold.wasm", "over_threshold.wasm");
     let garbage = plugins.join("truncated.wasm");
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(&garbage, &bytes[..bytes.len() / 2]).unwrap();
@@ -251,10 +244,8 @@ fn broken_versions_are_rolled_back_and_results_are_unaffected() {
 #[test]
 fn changes_need_the_token_and_components_must_come_from_a_plugin_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let filter = plugins.join("filter.wasm");
-    std::fs::copy(plugin("over_threshold.wasm"), &filter).unwrap();
+    let filter = own_plugin_copy(dir.path(), "over_threshold.wasm", "filter.wasm");
+    let plugins = filter.parent().unwrap();
     let outside = dir.path().join("outside.wasm");
     rebuilt_copy(&filter, &outside, "outside");
     std::os::unix::fs::symlink(&outside, plugins.join("link.wasm")).unwrap();
@@ -380,10 +371,7 @@ fn unload_is_refused_unless_the_stage_may_be_bypassed() {
 #[test]
 fn a_new_file_in_a_watched_directory_is_swapped_in() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let filter = plugins.join("filter.wasm");
-    std::fs::copy(plugin("over_threshold.wasm"), &filter).unwrap();
+    let filter = own_plugin_copy(dir.path(), "over_threshold.wasm", "filter.wasm");
     let output = dir.path().join("out.jsonl");
     let pipeline = dir.path().join("p.toml");
     std::fs::write(&pipeline, stdin_sensor_pipeline(&filter, &output)).unwrap();
@@ -420,10 +408,8 @@ fn a_new_file_in_a_watched_directory_is_swapped_in() {
 #[test]
 fn on_an_idle_stream_a_swap_stays_on_trial_until_batches_come() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let (filter, rebuilt) = (plugins.join("filter.wasm"), plugins.join("filter-2.wasm"));
-    std::fs::copy(plugin("over_threshold.wasm"), &filter).unwrap();
+    let filter = own_plugin_copy(dir.path(), "over_threshold.wasm", "filter.wasm");
+    let rebuilt = filter.with_file_name("filter-2.wasm");
     rebuilt_copy(&filter, &rebuilt, "2");
     let output = dir.path().join("out.jsonl");
     let pipeline = dir.path().join("p.toml");
