@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use weir_tests::live::{rebuilt_copy, LiveHost};
-use weir_tests::{generated, json_lines, own_plugin_copy, plugin, seed_query, summary_count, weir};
+use weir_tests::{
+    generated, json_lines, own_plugin_copy, plugin, seed_query, summary_count, text, weir,
+};
 
 /// The seed query on standard input, its filter at `filter`.
 fn stdin_sensor_pipeline(filter: &Path, output: &Path) -> String {
@@ -444,6 +446,58 @@ fn on_an_idle_stream_a_swap_stays_on_trial_until_batches_come() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let finished = host.finish();
+    assert!(finished.success, "{}", finished.stderr);
+}
+
+#[test]
+fn the_weir_plugin_commands_drive_the_api_and_exit_1_on_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let filter = own_plugin_copy(dir.path(), "over_threshold.wasm", "filter.wasm");
+    let output = dir.path().join("out.jsonl");
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, stdin_sensor_pipeline(&filter, &output)).unwrap();
+    let host = LiveHost::start(&pipeline, dir.path(), &["--trial-batches", "0"]);
+    let token_file = host.token_file.to_str().unwrap().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["plugin"];
+        all.extend_from_slice(args);
+        all.extend(["--admin", &host.addr, "--token-file", &token_file]);
+        weir(&all, b"")
+    };
+
+    let list = cli(&["list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let table = text(&list.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("hot ") && l.contains("over-threshold")),
+        "{table}"
+    );
+
+    let swap = cli(&[
+        "swap",
+        "hot",
+        filter.to_str().unwrap(),
+        "--config",
+        r#"{"threshold": 110}"#,
+    ]);
+    assert!(swap.status.success(), "{}", text(&swap.stderr));
+    assert!(
+        text(&swap.stdout).starts_with("swapped `hot`"),
+        "{}",
+        text(&swap.stdout)
+    );
+
+    let refused = cli(&["unload", "alert"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("(HTTP 409)"),
+        "{}",
+        text(&refused.stderr)
+    );
+
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
 }
