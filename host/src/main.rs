@@ -98,6 +98,11 @@ enum BenchKind {
     ///
     /// Example: weir bench swap --events 10000000 --runs 3
     Swap(weir::bench::SwapBenchOptions),
+    /// The seed query from a Kafka topic to another, against a plain rdkafka
+    /// consumer of the same topic. Needs a broker: `scripts/kafka-broker start`.
+    ///
+    /// Example: weir bench kafka --events 200000 --runs 3
+    Kafka(weir::bench::KafkaBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -224,6 +229,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             match kind {
                 None => println!("{}", weir::bench::run(&options)?),
                 Some(BenchKind::Swap(options)) => println!("{}", weir::bench::run_swap(&options)?),
+                Some(BenchKind::Kafka(options)) => {
+                    println!("{}", weir::bench::run_kafka(&options)?)
+                }
             }
             std::io::stdout().flush()?;
             Ok(ExitCode::SUCCESS)

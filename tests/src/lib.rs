@@ -2,6 +2,7 @@
 //! plugin components, writing pipelines, and a plain reference model of the
 //! seed query to compare weir's results against.
 
+pub mod kafka;
 pub mod live;
 
 use std::collections::BTreeMap;

@@ -1,9 +1,11 @@
 //! `weir bench`: the seed query over generated events, with the Wasm plugins and
 //! with the same logic compiled into the host, measured in the same run.
 
+mod kafka;
 mod native;
 mod swap;
 
+pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
 
 use std::fmt;
@@ -293,11 +295,12 @@ fn filter_stage_cost(
     let batch = first_batch(&wasm, data)?;
     let time = |stage: &mut pipeline::Stage| -> anyhow::Result<f64> {
         let dead = crate::sink::DeadLetters::discard();
+        let origin = crate::data::Origin::Lines("bench".into());
         let mut best = Duration::MAX;
         for _ in 0..5 {
             let started = Instant::now();
             for _ in 0..2_000 {
-                std::hint::black_box(stage.process(batch.clone(), "bench", &dead)?);
+                std::hint::black_box(stage.process(batch.clone(), &origin, &dead)?);
             }
             best = best.min(started.elapsed());
         }

@@ -2,8 +2,10 @@
 
 mod batch;
 mod column;
+pub mod position;
 mod schema;
 
 pub use batch::{Batch, BatchBuilder};
 pub use column::{Column, ColumnBuilder, StrColumn, Value};
+pub use position::Origin;
 pub use schema::{Field, FieldType, Schema, SchemaError};

@@ -17,6 +17,17 @@ pub fn decode_record(
     columns: &mut [ColumnBuilder],
     line: &[u8],
 ) -> Result<(), String> {
+    decode_record_filling(schema, columns, line, &mut |_, _| false)
+}
+
+/// [`decode_record`], where `fill(field, column)` may supply a field the
+/// record lacks (a Kafka key or timestamp) and returns whether it did.
+pub fn decode_record_filling(
+    schema: &Schema,
+    columns: &mut [ColumnBuilder],
+    line: &[u8],
+    fill: &mut dyn FnMut(usize, &mut ColumnBuilder) -> bool,
+) -> Result<(), String> {
     // Schemas are small; keep the per-record bookkeeping off the heap.
     let mut seen_inline = [false; 32];
     let mut seen_heap = Vec::new();
@@ -44,10 +55,12 @@ pub fn decode_record(
     .deserialize(&mut de)
     .and_then(|()| de.end())
     .map_err(|e| e.to_string())?;
-    match seen.iter().position(|s| !s) {
-        Some(missing) => Err(format!("missing field `{}`", schema.fields()[missing].name)),
-        None => Ok(()),
+    for (index, _) in seen.iter().enumerate().filter(|(_, seen)| !**seen) {
+        if !fill(index, &mut columns[index]) {
+            return Err(format!("missing field `{}`", schema.fields()[index].name));
+        }
     }
+    Ok(())
 }
 
 struct RecordSeed<'a> {

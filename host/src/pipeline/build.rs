@@ -5,30 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::{OperatorConfig, PipelineFile, SinkConfig, SourceConfig};
+use super::config::{OperatorConfig, PipelineFile};
 use super::control::{self, ControlPort, Controller};
+use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
 use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
-
-pub enum SourceSpec {
-    File {
-        path: PathBuf,
-        max_line_bytes: usize,
-    },
-    Stdin {
-        max_line_bytes: usize,
-    },
-}
-
-pub enum SinkSpec {
-    Console,
-    File(PathBuf),
-    /// Count and discard (benchmarks).
-    Null,
-}
 
 pub struct Pipeline {
     pub name: String,
@@ -114,17 +98,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         None => return Err(at(time_span, format!("event_time field `{time_field}` is not in the schema; available: {schema}"))),
     };
 
-    let source = match file.source {
-        SourceConfig::File {
-            path: source_path,
-            max_line_bytes,
-            ..
-        } => SourceSpec::File {
-            path: base.join(source_path),
-            max_line_bytes,
-        },
-        SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },
-    };
+    let source_span = file.source.span();
+    let source = endpoints::source(file.source.into_inner(), base, &schema)
+        .map_err(|message| at(source_span, message))?;
 
     let mut stages = Vec::new();
     let mut current = schema.clone();
@@ -220,10 +196,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         stages.push(stage);
     }
 
-    let sink = match file.sink {
-        SinkConfig::Console => SinkSpec::Console,
-        SinkConfig::File { path: sink_path } => SinkSpec::File(base.join(sink_path)),
-    };
+    let sink_span = file.sink.span();
+    let sink = endpoints::sink(file.sink.into_inner(), base, &current)
+        .map_err(|message| at(sink_span, message))?;
     let name = file.name.unwrap_or_else(|| {
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::data::FieldType;
 use crate::pipeline::{OnFailure, Unload};
+use crate::source::kafka::StartFrom;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,13 +18,13 @@ pub struct PipelineFile {
     /// Rows per batch: the unit of work and of Wasm calls.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    pub source: SourceConfig,
+    pub source: Spanned<SourceConfig>,
     /// Field name → type, in the order rows are laid out.
     pub schema: Spanned<IndexMap<String, FieldType>>,
     pub event_time: EventTimeConfig,
     #[serde(default)]
     pub operators: Vec<Spanned<OperatorConfig>>,
-    pub sink: SinkConfig,
+    pub sink: Spanned<SinkConfig>,
     pub dead_letter: Option<DeadLetterConfig>,
 }
 
@@ -50,6 +51,43 @@ pub enum SourceConfig {
         #[serde(default = "default_max_line_bytes")]
         max_line_bytes: usize,
     },
+    /// Records from Kafka topics, read in a consumer group.
+    Kafka(Box<KafkaSourceConfig>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// `host:port[,host:port…]`
+    pub bootstrap_servers: String,
+    /// One topic, or several.
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// The consumer group: members split the partitions, and offsets are
+    /// committed under it.
+    pub group_id: String,
+    /// Where a partition starts the first time this process is given it.
+    #[serde(default)]
+    pub start_from: StartFrom,
+    #[serde(default)]
+    pub format: Format,
+    /// A string field filled from the message key when the value lacks it.
+    pub key_field: Option<String>,
+    /// A timestamp field filled from the message timestamp when the value lacks it.
+    pub timestamp_field: Option<String>,
+    /// A partition that sends nothing for this long stops holding the
+    /// watermark back (Flink's `withIdleness`); unset: wait for every partition.
+    pub idle_timeout: Option<Millis>,
+    /// Stop at the end offsets each partition had when it was assigned, then
+    /// fire every window, like a file's end (Flink's bounded Kafka source).
+    #[serde(default)]
+    pub bounded: bool,
+    /// How often offsets of fully processed input are committed.
+    pub commit_interval: Option<Millis>,
+    /// Passed to librdkafka as they are (e.g. `"fetch.max.bytes" = "1048576"`).
+    #[serde(default)]
+    pub properties: IndexMap<String, String>,
 }
 
 fn default_max_line_bytes() -> usize {
@@ -131,6 +169,24 @@ pub enum SinkConfig {
     /// JSON lines written to a file, replaced at the start of each run (its
     /// directory is created if missing).
     File { path: PathBuf },
+    /// One JSON message per result, produced with the idempotent producer.
+    Kafka(KafkaSinkConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    pub bootstrap_servers: String,
+    pub topic: String,
+    /// A result field whose value is the message key (so results of one key
+    /// land in one partition, in order).
+    pub key_field: Option<String>,
+    /// How long a result may take to be acknowledged, retries included,
+    /// before it is dead-lettered.
+    pub delivery_timeout: Option<Millis>,
+    /// Passed to librdkafka as they are.
+    #[serde(default)]
+    pub properties: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,43 +10,38 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::data::{Batch, BatchBuilder, Schema};
-use crate::format::json::decode_record;
+use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origin, Schema, Value};
+use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
-use crate::source::{LineSource, ReadOutcome};
-use crate::time::{BoundedOutOfOrderness, FutureLimit};
-
-/// Up to a batch of raw lines, in input order.
-pub struct RawChunk {
-    seq: u64,
-    data: Vec<u8>,
-    records: Vec<RawRecord>,
-}
-
-struct RawRecord {
-    line: u64,
-    /// `data[start..end]`; empty for a line over the length limit.
-    start: usize,
-    end: usize,
-    /// Length of a line that was over the limit and skipped, else 0.
-    too_long: usize,
-}
+use crate::source::{LineSource, RawChunk, ReadOutcome, StreamChange};
+use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
 pub struct DecodedChunk {
     seq: u64,
     rows: Batch,
     failures: Vec<DecodeFailure>,
+    changes: Vec<StreamChange>,
+    /// The position of every record, decoded or not: what was consumed.
+    last_positions: Vec<u64>,
 }
 
 struct DecodeFailure {
-    line: u64,
+    position: u64,
     reason: String,
     raw: Option<String>,
+}
+
+/// Schema fields a Kafka record may take from its message rather than its value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessageFields {
+    pub key: Option<usize>,
+    pub timestamp: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +61,7 @@ pub fn read_chunks(
     stop: &AtomicBool,
     complete: &AtomicBool,
 ) -> Result<u64, ReadError> {
-    let mut chunk = RawChunk {
-        seq: 0,
-        data: Vec::new(),
-        records: Vec::with_capacity(chunk_lines),
-    };
+    let mut chunk = RawChunk::new(0, chunk_lines);
     let mut line = Vec::new();
     let mut records = 0u64;
     let read_error = |source: &LineSource, error| ReadError {
@@ -95,25 +86,14 @@ pub fn read_chunks(
                     ReadOutcome::TooLong(bytes) => bytes,
                     _ => 0,
                 };
-                let start = chunk.data.len();
-                chunk.data.extend_from_slice(&line);
-                chunk.records.push(RawRecord {
-                    line: source.line_number(),
-                    start,
-                    end: chunk.data.len(),
-                    too_long,
-                });
+                chunk.push(source.line_number(), &line).too_long = too_long;
                 records += 1;
             }
         }
         let ready = chunk.records.len() >= chunk_lines
             || (!chunk.records.is_empty() && source.would_wait());
         if ready {
-            let next = RawChunk {
-                seq: chunk.seq + 1,
-                data: Vec::with_capacity(chunk.data.len()),
-                records: Vec::with_capacity(chunk_lines),
-            };
+            let next = chunk.next();
             if out.send(std::mem::replace(&mut chunk, next)).is_err() {
                 return Ok(records); // downstream stopped; its error is reported there
             }
@@ -129,42 +109,53 @@ pub fn read_chunks(
 pub fn decode_chunks(
     schema: &Arc<Schema>,
     time_column: usize,
+    message_fields: MessageFields,
     input: Receiver<RawChunk>,
     out: Sender<DecodedChunk>,
 ) {
     for chunk in input {
-        if out.send(decode_chunk(schema, time_column, chunk)).is_err() {
+        let decoded = decode_chunk(schema, time_column, message_fields, chunk);
+        if out.send(decoded).is_err() {
             return;
         }
     }
 }
 
-fn decode_chunk(schema: &Arc<Schema>, time_column: usize, chunk: RawChunk) -> DecodedChunk {
+fn decode_chunk(
+    schema: &Arc<Schema>,
+    time_column: usize,
+    message_fields: MessageFields,
+    chunk: RawChunk,
+) -> DecodedChunk {
     let mut builder = BatchBuilder::new(schema.clone(), chunk.records.len());
     let mut failures = Vec::new();
     for record in &chunk.records {
         if record.too_long > 0 {
             let reason = format!(
-                "line is {} bytes, over the limit (source max_line_bytes)",
+                "record is {} bytes, over the limit (source max_line_bytes)",
                 record.too_long
             );
             failures.push(DecodeFailure {
-                line: record.line,
+                position: record.position,
                 reason,
                 raw: None,
             });
             continue;
         }
         let line = &chunk.data[record.start..record.end];
-        match decode_record(schema, builder.columns_mut(), line) {
+        let key = record.key.map(|(start, end)| &chunk.data[start..end]);
+        let mut fill = |field: usize, column: &mut ColumnBuilder| {
+            fill_from_message(schema, message_fields, key, record.timestamp, field, column)
+        };
+        match decode_record_filling(schema, builder.columns_mut(), line, &mut fill) {
             Ok(()) => {
                 let event_time = builder.last_int(time_column).unwrap_or(i64::MIN);
-                builder.commit_row(event_time, i64::MIN, record.line);
+                builder.commit_row(event_time, i64::MIN, record.position);
             }
             Err(reason) => {
                 builder.rollback_row();
                 failures.push(DecodeFailure {
-                    line: record.line,
+                    position: record.position,
                     reason,
                     raw: Some(String::from_utf8_lossy(line).into_owned()),
                 });
@@ -175,32 +166,83 @@ fn decode_chunk(schema: &Arc<Schema>, time_column: usize, chunk: RawChunk) -> De
         seq: chunk.seq,
         rows: builder.take(i64::MIN),
         failures,
+        changes: chunk.changes,
+        last_positions: chunk.records.iter().map(|r| r.position).collect(),
     }
+}
+
+/// Supplies a missing key or timestamp field from the Kafka message.
+fn fill_from_message(
+    schema: &Schema,
+    fields: MessageFields,
+    key: Option<&[u8]>,
+    timestamp: Option<i64>,
+    field: usize,
+    column: &mut ColumnBuilder,
+) -> bool {
+    if fields.key == Some(field) {
+        if let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) {
+            column.push(Value::String(key));
+            return true;
+        }
+    }
+    if fields.timestamp == Some(field) {
+        if let Some(ms) = timestamp {
+            column.push(match schema.fields()[field].ty {
+                FieldType::I64 => Value::I64(ms),
+                _ => Value::Timestamp(ms),
+            });
+            return true;
+        }
+    }
+    false
+}
+
+/// How the watermark is made: one bounded-out-of-orderness clock for a file,
+/// one per partition for Kafka.
+enum Clock {
+    Single(BoundedOutOfOrderness),
+    Partitioned(PartitionedWatermarks),
 }
 
 /// Restores input order and assigns watermarks.
 pub struct Sequencer {
-    watermarks: BoundedOutOfOrderness,
+    clock: Clock,
     future: FutureLimit,
     pending: BTreeMap<u64, DecodedChunk>,
     next: u64,
-    source_name: String,
+    origin: Origin,
     events: u64,
+    /// The last watermark handed on, to notice an idle partition letting it move.
+    emitted: i64,
+    /// Per stream, the sequence number of the last record consumed (see
+    /// [`crate::data::position`]), for offset commits.
+    consumed: BTreeMap<u32, u64>,
 }
 
 impl Sequencer {
     pub fn new(
-        watermarks: BoundedOutOfOrderness,
+        max_out_of_orderness_ms: i64,
+        idle_timeout: Option<Duration>,
         future: FutureLimit,
-        source_name: String,
+        origin: Origin,
     ) -> Self {
+        let clock = match origin {
+            Origin::Kafka(_) => Clock::Partitioned(PartitionedWatermarks::new(
+                max_out_of_orderness_ms,
+                idle_timeout,
+            )),
+            Origin::Lines(_) => Clock::Single(BoundedOutOfOrderness::new(max_out_of_orderness_ms)),
+        };
         Self {
-            watermarks,
+            clock,
             future,
             pending: BTreeMap::new(),
             next: 0,
-            source_name,
+            origin,
             events: 0,
+            emitted: i64::MIN,
+            consumed: BTreeMap::new(),
         }
     }
 
@@ -219,8 +261,17 @@ impl Sequencer {
         let mut ready = Vec::new();
         while let Some(chunk) = self.pending.remove(&self.next) {
             self.next += 1;
+            let now = Instant::now();
+            // A partition assigned or revoked before these records; one read to
+            // its end after them (its last records are among them).
+            let (finished, changes): (Vec<StreamChange>, Vec<StreamChange>) = chunk
+                .changes
+                .iter()
+                .partition(|c| matches!(c, StreamChange::Finished(_)));
+            for change in changes {
+                self.apply(change, now);
+            }
             for failure in &chunk.failures {
-                let position = format!("{}:{}", self.source_name, failure.line);
                 let record = failure
                     .raw
                     .clone()
@@ -228,21 +279,82 @@ impl Sequencer {
                 dead.send(&DeadLetter {
                     kind: DeadLetterKind::Decode,
                     reason: &failure.reason,
-                    source: &position,
+                    source: &self.origin.describe(failure.position),
                     record,
                 })?;
             }
-            let mut batch = self.drop_future_events(chunk.rows, dead)?;
-            for (watermark, &event_time) in batch.watermark.iter_mut().zip(&batch.event_time) {
-                *watermark = self.watermarks.observe(event_time);
+            for &position in &chunk.last_positions {
+                self.consumed
+                    .insert(position::stream_of(position), position::seq_of(position));
             }
-            batch.end_watermark = self.watermarks.current();
+            let mut batch = self.drop_future_events(chunk.rows, dead)?;
+            match &mut self.clock {
+                Clock::Single(clock) => {
+                    for (watermark, &event_time) in
+                        batch.watermark.iter_mut().zip(&batch.event_time)
+                    {
+                        *watermark = clock.observe(event_time);
+                    }
+                }
+                Clock::Partitioned(clock) => {
+                    let rows = batch.watermark.iter_mut().zip(&batch.event_time);
+                    for ((watermark, &event_time), &position) in rows.zip(&batch.position) {
+                        *watermark = clock.observe(position::stream_of(position), event_time, now);
+                    }
+                }
+            }
+            for change in finished {
+                self.apply(change, now);
+            }
+            batch.end_watermark = match &mut self.clock {
+                Clock::Single(clock) => clock.current(),
+                // An idle partition may have let the watermark move since the last event.
+                Clock::Partitioned(clock) => clock.current(now),
+            };
             self.events += batch.len() as u64;
-            if !batch.is_empty() {
+            if !batch.is_empty() || batch.end_watermark > self.emitted {
+                self.emitted = batch.end_watermark;
                 ready.push(batch);
             }
         }
         Ok(ready)
+    }
+
+    fn apply(&mut self, change: StreamChange, now: Instant) {
+        let Clock::Partitioned(clock) = &mut self.clock else {
+            return;
+        };
+        match change {
+            StreamChange::Assigned(stream) => clock.assign(stream, now),
+            StreamChange::Revoked(stream) => {
+                clock.revoke(stream, now);
+                // Another member commits it from now on.
+                self.consumed.remove(&stream);
+            }
+            // Read to its end: it no longer holds the others back.
+            StreamChange::Finished(stream) => {
+                clock.revoke(stream, now);
+            }
+        }
+    }
+
+    /// The offset to commit per stream: past everything consumed, except
+    /// input a stage still holds (`retained`: the first sequence number per
+    /// stream that an open window holds), which must be read again after a
+    /// restart.
+    pub fn commit_offsets(&self, retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
+        self.consumed
+            .iter()
+            .map(|(&stream, &last)| {
+                // Sequence numbers are offset + 1, so `last` is the next offset
+                // to read and `first - 1` the first offset still held.
+                let next = match retained.get(&stream) {
+                    Some(&first) => last.min(first - 1),
+                    None => last,
+                };
+                (stream, next)
+            })
+            .collect()
     }
 
     /// Dead-letters rows stamped too far in the future (see [`FutureLimit`]).
@@ -263,13 +375,7 @@ impl Sequencer {
                 timestamp::format(event_time),
                 self.future.max_future_ms()
             );
-            dead.send_row(
-                DeadLetterKind::Decode,
-                &reason,
-                &self.source_name,
-                &batch,
-                row,
-            )?;
+            dead.send_row(DeadLetterKind::Decode, &reason, &self.origin, &batch, row)?;
         }
         Ok(batch.gather(&kept))
     }

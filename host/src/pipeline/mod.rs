@@ -4,14 +4,17 @@
 mod build;
 pub mod config;
 pub mod control;
+mod deliver;
+mod endpoints;
 mod error;
 mod ingest;
 mod run;
 mod stage;
 mod summary;
 
-pub use build::{load, parse, Pipeline, SinkSpec, SourceSpec};
+pub use build::{load, parse, Pipeline};
 pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
+pub use endpoints::{SinkSpec, SourceSpec};
 pub use error::PipelineError;
 pub use run::{run, RunError};
 pub use stage::{

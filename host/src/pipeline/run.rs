@@ -2,19 +2,26 @@
 //! joined by bounded channels. A slow stage blocks the one before it —
 //! backpressure — so memory stays bounded whatever the input rate.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::build::{Pipeline, SinkSpec, SourceSpec};
+use super::build::Pipeline;
 use super::control::ControlPort;
-use super::ingest::{decode_chunks, read_chunks, ReadError, Sequencer};
+use super::deliver::{deliver, Commits, Delivered, ToSink};
+use super::endpoints::{SinkSpec, SourceSpec};
+use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
 use crate::data::Batch;
 use crate::plugin::OperatorKind;
-use crate::sink::{ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, NullSink, Sink};
+use crate::sink::{
+    ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink,
+};
+use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
 use crate::source::LineSource;
-use crate::time::{BoundedOutOfOrderness, FutureLimit};
+use crate::time::FutureLimit;
 
 /// Batches in flight between two stages.
 const CHANNEL_BATCHES: usize = 4;
@@ -29,6 +36,8 @@ pub enum RunError {
     OpenDeadLetter { path: String, error: std::io::Error },
     #[error(transparent)]
     Read(#[from] ReadError),
+    #[error("Kafka: {0}")]
+    Kafka(String),
     #[error("writing results: {0}")]
     Sink(std::io::Error),
     #[error("writing dead letters: {0}")]
@@ -43,31 +52,57 @@ fn decoder_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Runs `pipeline` to the end of its input, or until `stop` is set.
-pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
-    let started = Instant::now();
-    let source = match &pipeline.source {
+/// Where a run reads from, opened.
+enum Input {
+    Lines(LineSource),
+    Kafka(Arc<KafkaConsumer>, KafkaSourceSettings),
+}
+
+fn open_input(source: &SourceSpec) -> Result<Input, RunError> {
+    Ok(match source {
         SourceSpec::File {
             path,
             max_line_bytes,
-        } => LineSource::open(path, *max_line_bytes).map_err(|error| RunError::OpenSource {
-            path: path.display().to_string(),
-            error,
-        })?,
-        SourceSpec::Stdin { max_line_bytes } => LineSource::stdin(*max_line_bytes),
-    };
-    let mut sink: Box<dyn Sink> = match &pipeline.sink {
-        SinkSpec::Console => Box::new(ConsoleSink::new()),
-        SinkSpec::File(path) => {
+        } => Input::Lines(LineSource::open(path, *max_line_bytes).map_err(|error| {
+            RunError::OpenSource {
+                path: path.display().to_string(),
+                error,
+            }
+        })?),
+        SourceSpec::Stdin { max_line_bytes } => Input::Lines(LineSource::stdin(*max_line_bytes)),
+        SourceSpec::Kafka(settings) => Input::Kafka(
+            kafka::connect(settings).map_err(RunError::Kafka)?,
+            settings.clone(),
+        ),
+    })
+}
+
+fn open_sink(sink: &SinkSpec) -> Result<(Box<dyn Sink>, String), RunError> {
+    Ok(match sink {
+        SinkSpec::Console => (Box::new(ConsoleSink::new()), "console".into()),
+        SinkSpec::File(path) => (
             Box::new(
                 JsonFileSink::create(path).map_err(|error| RunError::OpenSink {
                     path: path.display().to_string(),
                     error,
                 })?,
-            )
-        }
-        SinkSpec::Null => Box::new(NullSink::default()),
-    };
+            ),
+            path.display().to_string(),
+        ),
+        SinkSpec::Kafka(settings) => (
+            Box::new(KafkaSink::connect(settings.clone()).map_err(RunError::Kafka)?),
+            format!("kafka:{}", settings.topic),
+        ),
+        SinkSpec::Null => (Box::new(NullSink::default()), "null".into()),
+    })
+}
+
+/// Runs `pipeline` to the end of its input, or until `stop` is set.
+pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let origin = pipeline.source.origin();
+    let input = open_input(&pipeline.source)?;
+    let (mut sink, sink_name) = open_sink(&pipeline.sink)?;
     let dead = match &pipeline.dead_letter {
         Some(path) => DeadLetters::to_file(path).map_err(|error| RunError::OpenDeadLetter {
             path: path.display().to_string(),
@@ -75,11 +110,25 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         })?,
         None => DeadLetters::to_stderr(),
     };
-    let source_name = source.name().to_string();
+    let (commits, message_fields, idle_timeout) = match &input {
+        Input::Kafka(consumer, settings) => (
+            Some(Commits {
+                committer: OffsetCommitter::new(consumer.clone(), origin.clone()),
+                interval: settings.commit_interval,
+            }),
+            MessageFields {
+                key: settings.key_field,
+                timestamp: settings.timestamp_field,
+            },
+            settings.idle_timeout,
+        ),
+        Input::Lines(_) => (None, MessageFields::default(), None),
+    };
     let mut sequencer = Sequencer::new(
-        BoundedOutOfOrderness::new(pipeline.max_out_of_orderness_ms),
+        pipeline.max_out_of_orderness_ms,
+        idle_timeout,
         FutureLimit::new(pipeline.max_future_ms),
-        source_name.clone(),
+        origin.clone(),
     );
     let complete = AtomicBool::new(false);
     let (schema, time_column, batch_size) = (
@@ -91,15 +140,29 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let stages = &mut pipeline.stages;
     let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
     let (to_sequencer, from_decoders) = crossbeam_channel::bounded(CHANNEL_BATCHES);
-    let (to_sink, from_operators) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES);
+    let (to_sink, from_operators) = crossbeam_channel::bounded::<ToSink>(CHANNEL_BATCHES);
+    let track_offsets = commits.is_some();
 
-    let (records_read, processed, results_out) = std::thread::scope(|scope| {
+    let (records_read, processed, delivered) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
+        let origin = &origin;
         let spawn_error = "spawning a pipeline thread";
         let reader = std::thread::Builder::new()
             .name("weir-read".into())
-            .spawn_scoped(scope, move || {
-                read_chunks(source, batch_size, to_decoders, stop, complete)
+            .spawn_scoped(scope, move || match input {
+                Input::Lines(source) => {
+                    read_chunks(source, batch_size, to_decoders, stop, complete)
+                        .map_err(RunError::Read)
+                }
+                Input::Kafka(consumer, settings) => read_kafka(
+                    &consumer,
+                    &settings,
+                    batch_size,
+                    to_decoders,
+                    stop,
+                    complete,
+                )
+                .map_err(RunError::Kafka),
             })
             .expect(spawn_error);
         for i in 0..decoders {
@@ -107,7 +170,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             std::thread::Builder::new()
                 .name(format!("weir-decode-{i}"))
                 .spawn_scoped(scope, move || {
-                    decode_chunks(schema, time_column, input, output)
+                    decode_chunks(schema, time_column, message_fields, input, output)
                 })
                 .expect(spawn_error);
         }
@@ -125,11 +188,19 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                         |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
                             let mut batch = batch;
                             for stage in stages.iter_mut() {
-                                batch = stage.process(batch, &source_name, dead)?;
+                                batch = stage.process(batch, origin, dead)?;
                             }
                             // False when the sink has gone away; it reports why.
-                            Ok(batch.is_empty() || to_sink.send(batch).is_ok())
+                            Ok(batch.is_empty() || to_sink.send(ToSink::Rows(batch)).is_ok())
                         };
+                    let progress = |sequencer: &Sequencer, stages: &[Stage]| {
+                        let mut retained = BTreeMap::new();
+                        for stage in stages {
+                            stage.retained(&mut retained);
+                        }
+                        let offsets = sequencer.commit_offsets(&retained);
+                        to_sink.send(ToSink::Progress(offsets)).is_ok()
+                    };
                     let requests = control
                         .as_ref()
                         .map_or_else(crossbeam_channel::never, |c| c.requests());
@@ -154,6 +225,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                         break;
                                     }
                                 }
+                                if track_offsets && sink_open {
+                                    sink_open = progress(sequencer, stages);
+                                }
                                 if !sink_open {
                                     break Ok(());
                                 }
@@ -173,6 +247,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                         }
                         other => other,
                     };
+                    if track_offsets && result.is_ok() {
+                        progress(sequencer, stages);
+                    }
                     if let Some(control) = &mut control {
                         control.finish(stages);
                     }
@@ -180,29 +257,27 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 },
             )
             .expect(spawn_error);
-        let mut written = 0u64;
-        let mut sink_result = Ok(());
-        for batch in from_operators {
-            written += batch.len() as u64;
-            if let Err(e) = sink.write(&batch) {
-                sink_result = Err(e);
-                break;
-            }
-        }
-        let sink_result = sink_result.and_then(|()| sink.flush());
+        let delivered = deliver(
+            sink.as_mut(),
+            &sink_name,
+            from_operators,
+            dead,
+            commits.as_ref(),
+        );
         let read = reader.join().expect("the reader thread panicked");
         let (processed, control) = operators.join().expect("the operator thread panicked");
         let processed = processed.map(|()| control);
-        (read, processed, sink_result.map(|()| written))
+        (read, processed, delivered)
     });
-    let results_out = match results_out {
-        Ok(written) => written,
+    let delivered = match delivered {
+        Ok(delivered) => delivered,
         // `weir run … | head`: the reader of the output left; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Delivered::default(),
         Err(e) => return Err(RunError::Sink(e)),
     };
     let control = processed?;
     let records_read = records_read?;
+
     dead.flush().map_err(RunError::DeadLetter)?;
 
     let mut summary = Summary {
@@ -212,7 +287,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         decode_failures: dead.count(DeadLetterKind::Decode),
         late_events: dead.count(DeadLetterKind::Late),
         plugin_failures: dead.count(DeadLetterKind::Plugin),
-        results_out,
+        sink_failures: dead.count(DeadLetterKind::Sink),
+        offset_commits: delivered.commits,
+        results_out: delivered.results,
         elapsed: started.elapsed(),
         completed: complete.load(Ordering::SeqCst),
         ..Summary::default()

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, Origin, Schema};
 use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
@@ -144,6 +144,14 @@ impl Stage {
         self.stats.rows_failed()
     }
 
+    /// Adds the earliest input position per stream this stage still holds
+    /// (open windows), which offset commits must not pass.
+    pub fn retained(&self, earliest: &mut std::collections::BTreeMap<u32, u64>) {
+        if let StageKind::Window(window) = &self.kind {
+            window.retained(earliest);
+        }
+    }
+
     pub fn output_schema(&self) -> &Arc<Schema> {
         match &self.kind {
             StageKind::Plugin(p, _) => p.output_schema(),
@@ -157,7 +165,7 @@ impl Stage {
     pub fn process(
         &mut self,
         batch: Batch,
-        source: &str,
+        origin: &Origin,
         dead: &DeadLetters,
     ) -> Result<Batch, StageError> {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -192,13 +200,13 @@ impl Stage {
                     );
                     match on_failure {
                         OnFailure::DeadLetter => {
-                            dead.send_row(DeadLetterKind::Plugin, &reason, source, &batch, row)?
+                            dead.send_row(DeadLetterKind::Plugin, &reason, origin, &batch, row)?
                         }
                         OnFailure::Skip => {}
                         OnFailure::Stop => {
                             return Err(StageError::Stopped {
                                 stage: self.name.clone(),
-                                position: row_position(source, &batch, row),
+                                position: row_position(origin, &batch, row),
                                 reason,
                             })
                         }
@@ -223,7 +231,7 @@ impl Stage {
                         timestamp::format(row.window_start),
                         timestamp::format(row.window_end),
                     );
-                    dead.send_row(DeadLetterKind::Late, &reason, source, &batch, row.row)?;
+                    dead.send_row(DeadLetterKind::Late, &reason, origin, &batch, row.row)?;
                 }
                 self.stats
                     .rows_failed

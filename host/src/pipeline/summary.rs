@@ -17,6 +17,10 @@ pub struct Summary {
     pub plugin_failures: u64,
     /// Rows dropped because a plugin failed on them (`on_failure = "skip"`).
     pub plugin_skipped: u64,
+    /// Results the sink could not deliver (dead-lettered).
+    pub sink_failures: u64,
+    /// Source offsets committed (Kafka).
+    pub offset_commits: u64,
     /// Plugin instances replaced after a trap, in every version that served.
     pub plugin_restarts: u64,
     /// Changes made while the run went on: (action, outcome, how many).
@@ -39,7 +43,7 @@ impl Summary {
     }
 
     pub fn dead_lettered(&self) -> u64 {
-        self.decode_failures + self.late_events + self.plugin_failures
+        self.decode_failures + self.late_events + self.plugin_failures + self.sink_failures
     }
 }
 
@@ -71,12 +75,16 @@ impl fmt::Display for Summary {
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(
             f,
-            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {})",
+            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {}, undelivered {})",
             self.dead_lettered(),
             self.decode_failures,
             self.late_events,
-            self.plugin_failures
+            self.plugin_failures,
+            self.sink_failures
         )?;
+        if self.offset_commits > 0 {
+            writeln!(f, "  offset commits     {:>12}", self.offset_commits)?;
+        }
         if self.plugin_skipped > 0 || self.plugin_restarts > 0 {
             writeln!(
                 f,

@@ -9,16 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::data::Batch;
+use crate::data::{Batch, Origin};
 use crate::format::json::JsonRow;
 
-/// `source:line` of a row, or just `source` for rows made by an operator
-/// (position 0), such as window results.
-pub fn row_position(source: &str, batch: &Batch, row: usize) -> String {
-    match batch.position[row] {
-        0 => source.to_string(),
-        line => format!("{source}:{line}"),
-    }
+/// Where row `row` of `batch` came from, in words (see [`Origin::describe`]).
+pub fn row_position(origin: &Origin, batch: &Batch, row: usize) -> String {
+    origin.describe(batch.position[row])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,16 +26,19 @@ pub enum DeadLetterKind {
     Late,
     /// A plugin failed on the batch holding the record.
     Plugin,
+    /// The sink could not deliver the result.
+    Sink,
 }
 
 impl DeadLetterKind {
-    pub const ALL: [DeadLetterKind; 3] = [Self::Decode, Self::Late, Self::Plugin];
+    pub const ALL: [DeadLetterKind; 4] = [Self::Decode, Self::Late, Self::Plugin, Self::Sink];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Decode => "decode",
             Self::Late => "late",
             Self::Plugin => "plugin",
+            Self::Sink => "sink",
         }
     }
 }
@@ -62,7 +61,7 @@ pub struct DeadLetters {
 }
 
 /// Dead letters so far, by [`DeadLetterKind`] (shared with the metrics).
-pub type DeadLetterCounts = [AtomicU64; 3];
+pub type DeadLetterCounts = [AtomicU64; 4];
 
 impl DeadLetters {
     pub fn to_file(path: &Path) -> io::Result<Self> {
@@ -104,7 +103,7 @@ impl DeadLetters {
         &self,
         kind: DeadLetterKind,
         reason: &str,
-        source: &str,
+        origin: &Origin,
         batch: &Batch,
         row: usize,
     ) -> io::Result<()> {
@@ -113,7 +112,7 @@ impl DeadLetters {
         self.send(&DeadLetter {
             kind,
             reason,
-            source: &row_position(source, batch, row),
+            source: &row_position(origin, batch, row),
             record,
         })
     }

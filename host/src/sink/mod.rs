@@ -3,10 +3,12 @@
 mod console;
 mod dead_letter;
 mod file;
+mod kafka;
 
 pub use console::ConsoleSink;
 pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetters};
 pub use file::JsonFileSink;
+pub use kafka::{KafkaSink, KafkaSinkSettings};
 
 use crate::data::Batch;
 
@@ -15,6 +17,18 @@ pub trait Sink: Send {
     fn write(&mut self, batch: &Batch) -> std::io::Result<()>;
     /// Makes everything written so far durable or visible.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// Results the sink gave up on since the last call (Kafka delivery
+    /// failures); the run loop dead-letters them.
+    fn take_failures(&mut self) -> Vec<SinkFailure> {
+        Vec::new()
+    }
+}
+
+/// A result a sink could not deliver.
+#[derive(Debug)]
+pub struct SinkFailure {
+    pub reason: String,
+    pub record: serde_json::Value,
 }
 
 /// Discards results, counting them: for benchmarks.

@@ -1,6 +1,9 @@
 //! Where records come from. A source yields raw records with their position;
 //! decoding and event time are the ingest stage's job, done once, in the host.
 
+mod chunk;
+pub mod kafka;
 mod lines;
 
+pub use chunk::{RawChunk, RawRecord, StreamChange};
 pub use lines::{LineSource, ReadOutcome};

@@ -13,7 +13,9 @@ use hashbrown::HashMap;
 
 use super::aggregate::{Accumulator, AggregateSpec};
 use super::key::{Key, KeyRef};
-use crate::data::{Batch, BatchBuilder, Column, ColumnBuilder, Field, FieldType, Schema, Value};
+use crate::data::{
+    position, Batch, BatchBuilder, Column, ColumnBuilder, Field, FieldType, Schema, Value,
+};
 
 /// A window as the pipeline file describes it.
 #[derive(Debug, Clone)]
@@ -37,13 +39,21 @@ struct Aggregate {
     init: Accumulator,
 }
 
+#[derive(Default)]
+struct OpenWindow {
+    keys: HashMap<Key, Box<[Accumulator]>>,
+    /// The first position per stream of the rows this window holds: input
+    /// from there on must be read again if the window is lost before it fires.
+    first: Vec<(u32, u64)>,
+}
+
 pub struct TumblingWindows {
     size_ms: i64,
     key_column: Option<usize>,
     aggregates: Vec<Aggregate>,
     output: Arc<Schema>,
-    /// Open windows by end time, each with its keys' accumulators.
-    open: BTreeMap<i64, HashMap<Key, Box<[Accumulator]>>>,
+    /// Open windows by end time.
+    open: BTreeMap<i64, OpenWindow>,
     fired_windows: u64,
 }
 
@@ -111,7 +121,20 @@ impl TumblingWindows {
 
     /// (key, window) pairs currently open.
     pub fn open_windows(&self) -> usize {
-        self.open.values().map(HashMap::len).sum()
+        self.open.values().map(|w| w.keys.len()).sum()
+    }
+
+    /// Adds, per stream, the earliest sequence number an open window holds
+    /// (see [`crate::data::position`]).
+    pub fn retained(&self, earliest: &mut BTreeMap<u32, u64>) {
+        for window in self.open.values() {
+            for &(stream, seq) in &window.first {
+                earliest
+                    .entry(stream)
+                    .and_modify(|e| *e = (*e).min(seq))
+                    .or_insert(seq);
+            }
+        }
     }
 
     /// Adds the batch's on-time rows, reports late ones in `late`, and returns the
@@ -137,7 +160,19 @@ impl TumblingWindows {
             }
             // Few windows are open at once (size and disorder bound keep it to a
             // handful), so this lookup is a couple of comparisons.
-            let keys = self.open.entry(end).or_default();
+            let window = self.open.entry(end).or_default();
+            let row_position = batch.position[row];
+            if row_position != 0 {
+                let (stream, seq) = (
+                    position::stream_of(row_position),
+                    position::seq_of(row_position),
+                );
+                match window.first.iter_mut().find(|(s, _)| *s == stream) {
+                    Some((_, first)) => *first = (*first).min(seq),
+                    None => window.first.push((stream, seq)),
+                }
+            }
+            let keys = &mut window.keys;
             let key = key_column.map_or(KeyRef::Unit, |c| KeyRef::of(c.get(row)));
             let accumulators = match keys.get_mut(&key) {
                 Some(accumulators) => accumulators,
@@ -160,7 +195,7 @@ impl TumblingWindows {
                 break;
             }
             let end = *entry.key();
-            let mut keys: Vec<_> = entry.remove().into_iter().collect();
+            let mut keys: Vec<_> = entry.remove().keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             self.fired_windows += keys.len() as u64;
             for (key, accumulators) in keys {

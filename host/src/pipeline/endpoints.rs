@@ -1,0 +1,149 @@
+//! The source and sink of a pipeline, checked against its schema.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::config::{KafkaSinkConfig, KafkaSourceConfig, SinkConfig, SourceConfig};
+use crate::data::{FieldType, Origin, Schema};
+use crate::sink::KafkaSinkSettings;
+use crate::source::kafka::KafkaSourceSettings;
+
+pub enum SourceSpec {
+    File {
+        path: PathBuf,
+        max_line_bytes: usize,
+    },
+    Stdin {
+        max_line_bytes: usize,
+    },
+    Kafka(KafkaSourceSettings),
+}
+
+impl SourceSpec {
+    /// What dead letters and errors name as the place a row came from.
+    pub fn origin(&self) -> Origin {
+        match self {
+            SourceSpec::File { path, .. } => Origin::Lines(path.display().to_string()),
+            SourceSpec::Stdin { .. } => Origin::Lines("stdin".into()),
+            SourceSpec::Kafka(settings) => settings.origin(),
+        }
+    }
+}
+
+pub enum SinkSpec {
+    Console,
+    File(PathBuf),
+    Kafka(KafkaSinkSettings),
+    /// Count and discard (benchmarks).
+    Null,
+}
+
+const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<SourceSpec, String> {
+    Ok(match config {
+        SourceConfig::File {
+            path,
+            max_line_bytes,
+            ..
+        } => SourceSpec::File {
+            path: base.join(path),
+            max_line_bytes,
+        },
+        SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },
+        SourceConfig::Kafka(kafka) => SourceSpec::Kafka(kafka_source(*kafka, schema)?),
+    })
+}
+
+fn kafka_source(config: KafkaSourceConfig, schema: &Schema) -> Result<KafkaSourceSettings, String> {
+    let mut topics = config.topics;
+    topics.extend(config.topic);
+    if topics.is_empty() {
+        return Err("a kafka source needs `topic = \"…\"` or `topics = [\"…\"]`".into());
+    }
+    if topics.len() > 256 {
+        return Err(format!(
+            "{} topics; a kafka source reads at most 256",
+            topics.len()
+        ));
+    }
+    if let Some(field) = &config.key_field {
+        check_field(schema, "key_field", field, &[FieldType::String])?;
+    }
+    if let Some(field) = &config.timestamp_field {
+        check_field(
+            schema,
+            "timestamp_field",
+            field,
+            &[FieldType::Timestamp, FieldType::I64],
+        )?;
+    }
+    let millis = |m: super::config::Millis| Duration::from_millis(m.0 as u64);
+    Ok(KafkaSourceSettings {
+        bootstrap_servers: config.bootstrap_servers,
+        topics,
+        group_id: config.group_id,
+        start_from: config.start_from,
+        bounded: config.bounded,
+        idle_timeout: config.idle_timeout.map(millis),
+        commit_interval: config
+            .commit_interval
+            .map_or(DEFAULT_COMMIT_INTERVAL, millis),
+        key_field: config.key_field.and_then(|f| schema.index_of(&f)),
+        timestamp_field: config.timestamp_field.and_then(|f| schema.index_of(&f)),
+        properties: config.properties.into_iter().collect(),
+    })
+}
+
+fn check_field(
+    schema: &Schema,
+    setting: &str,
+    name: &str,
+    types: &[FieldType],
+) -> Result<(), String> {
+    match schema.field(name) {
+        None => Err(format!(
+            "{setting} `{name}` is not in the schema; available: {schema}"
+        )),
+        Some(field) if !types.contains(&field.ty) => Err(format!(
+            "{setting} `{name}` is a {}; it must be a {}",
+            field.ty,
+            types
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `results` is the schema of what reaches the sink.
+pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpec, String> {
+    Ok(match config {
+        SinkConfig::Console => SinkSpec::Console,
+        SinkConfig::File { path } => SinkSpec::File(base.join(path)),
+        SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
+    })
+}
+
+fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSettings, String> {
+    let key_column = match &config.key_field {
+        Some(name) => Some(results.index_of(name).ok_or_else(|| {
+            format!("sink key_field `{name}` is not in the results; they have: {results}")
+        })?),
+        None => None,
+    };
+    Ok(KafkaSinkSettings {
+        bootstrap_servers: config.bootstrap_servers,
+        topic: config.topic,
+        key_column,
+        delivery_timeout: config
+            .delivery_timeout
+            .map_or(DEFAULT_DELIVERY_TIMEOUT, |m| {
+                Duration::from_millis(m.0 as u64)
+            }),
+        properties: config.properties.into_iter().collect(),
+    })
+}

@@ -1,0 +1,173 @@
+//! Results produced to a Kafka topic, one JSON message per row, with the
+//! idempotent producer: librdkafka's retries cannot duplicate or reorder a
+//! message within a partition.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::{Sink, SinkFailure};
+use crate::data::{Batch, Value};
+use crate::format::json::JsonRow;
+
+#[derive(Debug, Clone)]
+pub struct KafkaSinkSettings {
+    pub bootstrap_servers: String,
+    pub topic: String,
+    /// Index in the result schema of the field used as the message key.
+    pub key_column: Option<usize>,
+    pub delivery_timeout: Duration,
+    pub properties: Vec<(String, String)>,
+}
+
+/// Collects messages librdkafka gave up on (after its retries), for the
+/// dead-letter output.
+type Failures = Arc<Mutex<Vec<SinkFailure>>>;
+
+struct DeliveryReports {
+    failed: Failures,
+}
+
+impl ClientContext for DeliveryReports {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", %error, "{reason}");
+    }
+}
+
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, message)) = result {
+            let failure = failure(
+                format!("not delivered to {}: {error}", message.topic()),
+                message.payload(),
+            );
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(failure);
+        }
+    }
+}
+
+fn failure(reason: String, payload: Option<&[u8]>) -> SinkFailure {
+    let record = payload
+        .and_then(|p| serde_json::from_slice(p).ok())
+        .unwrap_or(serde_json::Value::Null);
+    SinkFailure { reason, record }
+}
+
+pub struct KafkaSink {
+    producer: ThreadedProducer<DeliveryReports>,
+    failed: Failures,
+    settings: KafkaSinkSettings,
+    value: Vec<u8>,
+    key: String,
+}
+
+impl KafkaSink {
+    pub fn connect(settings: KafkaSinkSettings) -> Result<Self, String> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &settings.bootstrap_servers)
+            .set("client.id", "weir")
+            .set("enable.idempotence", "true")
+            .set(
+                "message.timeout.ms",
+                settings.delivery_timeout.as_millis().to_string(),
+            )
+            .set("linger.ms", "5");
+        for (key, value) in &settings.properties {
+            config.set(key, value);
+        }
+        let failed = Failures::default();
+        let producer = config
+            .create_with_context(DeliveryReports {
+                failed: failed.clone(),
+            })
+            .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+        Ok(Self {
+            producer,
+            failed,
+            settings,
+            value: Vec::new(),
+            key: String::new(),
+        })
+    }
+
+    fn produce(&mut self) -> io::Result<()> {
+        let mut record = BaseRecord::to(&self.settings.topic).payload(&self.value);
+        if self.settings.key_column.is_some() {
+            record = record.key(&self.key);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                // The local queue is full: wait for deliveries, which is this
+                // sink's backpressure on the pipeline.
+                Err((e, back)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    let reason = format!("not produced to {}: {e}", self.settings.topic);
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(failure(reason, Some(&self.value)));
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl Sink for KafkaSink {
+    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        let key_column = self.settings.key_column.map(|i| &batch.columns[i]);
+        for row in 0..batch.len() {
+            self.value.clear();
+            serde_json::to_writer(&mut self.value, &JsonRow::new(batch.row(row)))?;
+            if let Some(column) = key_column {
+                self.key.clear();
+                write_key(&mut self.key, column.get(row));
+            }
+            self.produce()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every message is acknowledged or has failed for good.
+    fn flush(&mut self) -> io::Result<()> {
+        let wait = self.settings.delivery_timeout + Duration::from_secs(5);
+        self.producer.flush(wait).map_err(|e| {
+            io::Error::other(format!(
+                "Kafka sink {}: results still unacknowledged after {wait:?}: {e}",
+                self.settings.topic
+            ))
+        })
+    }
+
+    fn take_failures(&mut self) -> Vec<SinkFailure> {
+        std::mem::take(&mut *self.failed.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+fn write_key(out: &mut String, value: Value<'_>) {
+    use std::fmt::Write;
+    let _ = match value {
+        Value::String(s) => write!(out, "{s}"),
+        Value::I64(v) => write!(out, "{v}"),
+        Value::Bool(v) => write!(out, "{v}"),
+        Value::F64(v) => write!(out, "{v}"),
+        Value::Timestamp(v) => write!(out, "{}", crate::format::timestamp::format(v)),
+    };
+}

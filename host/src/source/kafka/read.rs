@@ -1,0 +1,237 @@
+//! The reader's loop for Kafka: poll, cut messages into chunks, follow
+//! rebalances, and pause the partitions while the pipeline is full.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::context::Rebalanced;
+use super::{KafkaConsumer, KafkaSourceSettings, StartFrom};
+use crate::data::position;
+use crate::source::{RawChunk, StreamChange};
+
+/// How long `poll` waits for a message before the reader hands on what it has.
+const POLL_WAIT: Duration = Duration::from_millis(50);
+/// With idle partitions possible, how often an empty chunk goes down so the
+/// watermark can move without new events.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Reader<'a> {
+    consumer: &'a KafkaConsumer,
+    settings: &'a KafkaSourceSettings,
+    chunk: RawChunk,
+    /// Bounded mode: the offset each unfinished partition stops before.
+    ends: HashMap<u32, i64>,
+    assigned: HashSet<u32>,
+    /// Messages polled while the partitions were paused, handled first after.
+    held: VecDeque<OwnedMessage>,
+    records: u64,
+}
+
+/// Reads the subscribed topics into chunks until `stop` or, for a bounded
+/// source, the end of every assigned partition (then sets `complete`).
+/// Returns the number of messages read.
+pub fn read_kafka(
+    consumer: &KafkaConsumer,
+    settings: &KafkaSourceSettings,
+    chunk_records: usize,
+    out: Sender<RawChunk>,
+    stop: &AtomicBool,
+    complete: &AtomicBool,
+) -> Result<u64, String> {
+    let mut reader = Reader {
+        consumer,
+        settings,
+        chunk: RawChunk::new(0, chunk_records),
+        ends: HashMap::new(),
+        assigned: HashSet::new(),
+        held: VecDeque::new(),
+        records: 0,
+    };
+    let mut last_sent = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let polled = match reader.held.pop_front() {
+            Some(message) => Some(message),
+            None => match consumer.poll(POLL_WAIT) {
+                None => None,
+                Some(Ok(message)) => Some(message.detach()),
+                Some(Err(e)) => {
+                    // Transport errors and the like; librdkafka retries by itself.
+                    tracing::warn!(error = %e, "Kafka consumer");
+                    None
+                }
+            },
+        };
+        reader.follow_rebalances()?;
+        let idle = polled.is_none();
+        if let Some(message) = polled {
+            reader.add(&message)?;
+        }
+        if settings.bounded && !reader.assigned.is_empty() && reader.ends.is_empty() {
+            complete.store(true, Ordering::SeqCst);
+            break;
+        }
+        let full = reader.chunk.records.len() >= chunk_records;
+        let heartbeat = settings.idle_timeout.is_some() && last_sent.elapsed() >= HEARTBEAT;
+        if full || (idle && !reader.chunk.is_empty()) || heartbeat {
+            if !reader.send(&out) {
+                return Ok(reader.records);
+            }
+            last_sent = Instant::now();
+        }
+    }
+    if !reader.chunk.is_empty() {
+        reader.send(&out);
+    }
+    Ok(reader.records)
+}
+
+impl Reader<'_> {
+    fn stream(&self, topic: &str, partition: i32) -> Result<u32, String> {
+        self.settings
+            .topics
+            .iter()
+            .position(|t| t == topic)
+            .and_then(|index| position::kafka_stream(index, partition))
+            .ok_or_else(|| {
+                format!("{topic} [{partition}]: weir reads at most 256 topics of 65,536 partitions")
+            })
+    }
+
+    fn add(&mut self, message: &OwnedMessage) -> Result<(), String> {
+        let stream = self.stream(message.topic(), message.partition())?;
+        let offset = message.offset();
+        let seq = u64::try_from(offset + 1)
+            .ok()
+            .filter(|&s| s <= position::MAX_SEQ)
+            .ok_or_else(|| {
+                format!(
+                    "{} [{}] offset {offset}: beyond the offsets weir can track",
+                    message.topic(),
+                    message.partition()
+                )
+            })?;
+        let key = message.key().map(|k| self.chunk.push_key(k));
+        let record = self.chunk.push(
+            position::pack(stream, seq),
+            message.payload().unwrap_or_default(),
+        );
+        record.key = key;
+        record.timestamp = message.timestamp().to_millis();
+        self.records += 1;
+        if let Some(&end) = self.ends.get(&stream) {
+            if offset + 1 >= end {
+                self.finish(stream);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, stream: u32) {
+        self.ends.remove(&stream);
+        self.chunk.changes.push(StreamChange::Finished(stream));
+    }
+
+    fn follow_rebalances(&mut self) -> Result<(), String> {
+        for rebalance in self.consumer.context().take_rebalances() {
+            match rebalance {
+                Rebalanced::Assigned(partitions) => {
+                    for (topic, partition) in partitions {
+                        let stream = self.stream(&topic, partition)?;
+                        self.assigned.insert(stream);
+                        self.chunk.changes.push(StreamChange::Assigned(stream));
+                        if self.settings.bounded {
+                            match self.end_offset(&topic, partition) {
+                                Some(end) => {
+                                    self.ends.insert(stream, end);
+                                }
+                                None => self.finish(stream),
+                            }
+                        }
+                    }
+                }
+                Rebalanced::Revoked(partitions) => {
+                    for (topic, partition) in partitions {
+                        let stream = self.stream(&topic, partition)?;
+                        self.assigned.remove(&stream);
+                        self.ends.remove(&stream);
+                        self.chunk.changes.push(StreamChange::Revoked(stream));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bounded mode: the partition's end offset now, or `None` if reading
+    /// would start at or past it.
+    fn end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        let (low, high) = match self
+            .consumer
+            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+        {
+            Ok(bounds) => bounds,
+            Err(e) => {
+                tracing::warn!(topic, partition, error = %e, "cannot read the partition's end; reading it as unbounded");
+                return Some(i64::MAX);
+            }
+        };
+        let start = match self.settings.start_from {
+            StartFrom::Latest => high,
+            StartFrom::Earliest => low,
+            StartFrom::Committed => {
+                let mut list = TopicPartitionList::new();
+                list.add_partition(topic, partition);
+                let committed = self
+                    .consumer
+                    .committed_offsets(list, METADATA_TIMEOUT)
+                    .ok()
+                    .and_then(|c| match c.find_partition(topic, partition)?.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+                committed.unwrap_or(low)
+            }
+        };
+        (start < high).then_some(high)
+    }
+
+    /// Hands the chunk on. While the pipeline is full the assigned partitions
+    /// are paused, and polled only to stay in the group and follow
+    /// rebalances: backpressure reaches the broker instead of piling up here.
+    fn send(&mut self, out: &Sender<RawChunk>) -> bool {
+        let next = self.chunk.next();
+        let chunk = std::mem::replace(&mut self.chunk, next);
+        let mut chunk = match out.try_send(chunk) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(chunk)) => chunk,
+        };
+        let paused = self.consumer.assignment().ok();
+        if let Some(paused) = &paused {
+            if let Err(e) = self.consumer.pause(paused) {
+                tracing::warn!(error = %e, "cannot pause the Kafka partitions");
+            }
+        }
+        let sent = loop {
+            match out.send_timeout(chunk, POLL_WAIT) {
+                Ok(()) => break true,
+                Err(SendTimeoutError::Disconnected(_)) => break false,
+                Err(SendTimeoutError::Timeout(back)) => chunk = back,
+            }
+            if let Some(Ok(message)) = self.consumer.poll(Duration::ZERO) {
+                self.held.push_back(message.detach());
+            }
+        };
+        if let Some(paused) = paused {
+            let _ = self.consumer.resume(&paused);
+        }
+        sent
+    }
+}

@@ -1,0 +1,260 @@
+//! A real Kafka-protocol broker for the Kafka tests: tansu, started by
+//! `scripts/kafka-broker` on a free loopback port with its own data directory,
+//! stopped by PID when the test is done. Producing and reading back go
+//! through rdkafka, as any Kafka client would.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::live::free_port;
+use crate::plugin_dir;
+
+pub struct Broker {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-broker")
+}
+
+impl Broker {
+    pub fn start() -> Self {
+        let broker = Self {
+            dir: tempfile::tempdir().expect("broker data dir"),
+            port: free_port(),
+        };
+        broker.run_script(&["start", &broker.port.to_string()]);
+        broker
+    }
+
+    fn run_script(&self, args: &[&str]) {
+        let out = Command::new("bash")
+            .arg(script())
+            .args(args)
+            .env("WEIR_KAFKA_DIR", self.dir.path())
+            .output()
+            .expect("running scripts/kafka-broker");
+        assert!(
+            out.status.success(),
+            "scripts/kafka-broker {args:?}: {}{}",
+            crate::text(&out.stdout),
+            crate::text(&out.stderr)
+        );
+    }
+
+    pub fn stop(&self) {
+        self.run_script(&["stop"]);
+        // Wait until the port is free, so a restart can bind it again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(self.bootstrap()).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the broker again on the same port and data.
+    pub fn restart(&self) {
+        self.run_script(&["start", &self.port.to_string()]);
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", self.bootstrap());
+        config
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> =
+            self.config().create().expect("admin client");
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let runtime = tokio_free_block_on(admin.create_topics([&topic], &AdminOptions::new()));
+        for result in runtime.expect("create_topics") {
+            result.unwrap_or_else(|(topic, e)| panic!("creating topic {topic}: {e}"));
+        }
+    }
+
+    /// Produces `lines`, keyed by the string field `key_field` when given,
+    /// or to `partition` when given; waits until every one is acknowledged.
+    pub fn produce(&self, topic: &str, lines: &[String], key_field: Option<&str>) {
+        self.produce_with(topic, lines, |line| {
+            let key = key_field.map(|field| {
+                let value: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+                value[field]
+                    .as_str()
+                    .expect("key field is a string")
+                    .to_string()
+            });
+            (key, None, None)
+        });
+    }
+
+    /// Produces each line with the key, partition and timestamp `meta` gives it.
+    pub fn produce_with(
+        &self,
+        topic: &str,
+        lines: &[String],
+        meta: impl Fn(&str) -> (Option<String>, Option<i32>, Option<i64>),
+    ) {
+        let producer: ThreadedProducer<DefaultProducerContext> = self
+            .config()
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer");
+        for line in lines {
+            let (key, partition, timestamp) = meta(line);
+            let mut record = BaseRecord::<String, String>::to(topic).payload(line);
+            if let Some(key) = &key {
+                record = record.key(key);
+            }
+            if let Some(partition) = partition {
+                record = record.partition(partition);
+            }
+            if let Some(timestamp) = timestamp {
+                record = record.timestamp(timestamp);
+            }
+            let mut record = record;
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        producer
+            .flush(Duration::from_secs(60))
+            .expect("every test message acknowledged");
+    }
+
+    /// Every message of `topic`, read from the start of each partition until
+    /// `expected` have arrived or nothing came for `quiet`.
+    pub fn read_all(&self, topic: &str, expected: usize, quiet: Duration) -> Vec<String> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", "weir-test-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("topic metadata");
+        let mut list = TopicPartitionList::new();
+        for partition in metadata.topics()[0].partitions() {
+            list.add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&list).expect("assign");
+        let mut out = Vec::new();
+        let mut last = Instant::now();
+        while out.len() < expected && last.elapsed() < quiet {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+                out.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into());
+                last = Instant::now();
+            }
+        }
+        out
+    }
+
+    /// The group's committed offsets on `topic`, by partition.
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .expect("committed offsets");
+        let offsets = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect();
+        // rd_kafka_destroy can hang while a list from `committed` is alive.
+        drop(committed);
+        offsets
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .env("WEIR_KAFKA_DIR", self.dir.path())
+            .output();
+    }
+}
+
+/// The admin client's futures complete on librdkafka's own threads; a plain
+/// thread-parking executor is enough to wait for one.
+fn tokio_free_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// `pipelines/sensor-alerts-kafka.toml` pointed at `broker`, with its plugin
+/// paths made absolute, its dead letters in `dir`, and `source_extra` (TOML
+/// lines) added to its source. Written into `dir`; returns the path.
+pub fn sensor_pipeline(broker: &Broker, dir: &Path, group: &str, source_extra: &str) -> PathBuf {
+    let original =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/sensor-alerts-kafka.toml");
+    let text = std::fs::read_to_string(original).expect("the Kafka pipeline file");
+    let text = text
+        .replace("127.0.0.1:19092", &broker.bootstrap())
+        .replace(
+            "\"../plugins/dist/",
+            &format!("\"{}/", plugin_dir().display()),
+        )
+        .replace(
+            "\"../out/sensor-alerts-kafka.dead-letter.ndjson\"",
+            &format!("\"{}\"", dir.join("dead.ndjson").display()),
+        )
+        .replace(
+            "group_id = \"weir-sensor-alerts\"",
+            &format!("group_id = \"{group}\"\n{source_extra}"),
+        );
+    assert!(text.contains(&broker.bootstrap()) && text.contains(group));
+    let path = dir.join("sensor-alerts-kafka.toml");
+    std::fs::write(&path, text).expect("writing the pipeline");
+    path
+}

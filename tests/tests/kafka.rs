@@ -1,0 +1,420 @@
+//! The Kafka source and sink against a real Kafka-protocol broker (tansu),
+//! with the real binary and the real plugins: results equal the file run,
+//! offsets commit only what was delivered, and bad messages are
+//! dead-lettered with their topic, partition and offset.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::kafka::{sensor_pipeline, Broker};
+use weir_tests::{
+    generated, json_lines, parse_alerts, parse_readings, reference_alerts, seed_query, text, weir,
+    weir_binary, Alert,
+};
+
+const READINGS: &str = "sensor-readings";
+const ALERTS: &str = "sensor-alerts";
+
+/// A broker with the pipeline's topics: readings in 4 partitions.
+fn broker_with_topics() -> Broker {
+    let broker = Broker::start();
+    broker.create_topic(READINGS, 4);
+    broker.create_topic(ALERTS, 1);
+    broker
+}
+
+/// The same events through the file pipeline: what the Kafka run must match.
+fn file_run_alerts(events: &str, dir: &Path) -> Vec<Alert> {
+    let input = dir.join("events.ndjson");
+    std::fs::write(&input, events).expect("writing events");
+    let output = dir.join("file-alerts.jsonl");
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    let pipeline = dir.join("file.toml");
+    let filter = weir_tests::plugin("over_threshold.wasm");
+    std::fs::write(
+        &pipeline,
+        seed_query(&source, Path::new(&filter), &output, None),
+    )
+    .expect("writing pipeline");
+    let out = weir(&["run", pipeline.to_str().expect("utf-8 path")], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sorted(parse_alerts(
+        &std::fs::read_to_string(output).expect("file alerts"),
+    ))
+}
+
+fn sorted(mut alerts: Vec<Alert>) -> Vec<Alert> {
+    alerts.sort();
+    alerts
+}
+
+fn start_weir(pipeline: &Path, stderr: &Path) -> Child {
+    Command::new(weir_binary())
+        .arg("run")
+        .arg(pipeline)
+        .env("WEIR_LOG", "weir=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr).expect("stderr file"))
+        .spawn()
+        .expect("starting weir")
+}
+
+/// Waits for a run to end well, with nothing dead-lettered: the test data's
+/// disorder stays within the bound, so no reading may be late, whatever the
+/// partitions and restarts.
+fn wait_ok(child: Child, stderr: &Path, limit: Duration) -> String {
+    let log = wait_done(child, stderr, limit);
+    assert_eq!(weir_tests::summary_count(&log, "dead-lettered"), 0, "{log}");
+    log
+}
+
+fn wait_done(mut child: Child, stderr: &Path, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for weir") {
+            let log = std::fs::read_to_string(stderr).unwrap_or_default();
+            assert!(status.success(), "weir failed: {log}");
+            return log;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(stderr).unwrap_or_default();
+            panic!("weir still running after {limit:?}: {log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(child: &Child) {
+    // SAFETY: a plain kill(2) on our own child's PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+}
+
+fn alerts_on_topic(broker: &Broker, expected: usize) -> Vec<Alert> {
+    let messages = broker.read_all(ALERTS, expected, Duration::from_secs(5));
+    sorted(parse_alerts(&messages.join("\n")))
+}
+
+#[test]
+fn alerts_from_a_partitioned_topic_equal_the_file_run() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = generated(20_000, 7, 0.0);
+    let lines: Vec<String> = events.lines().map(String::from).collect();
+    broker.produce(READINGS, &lines, Some("sensor_id"));
+
+    let expected = file_run_alerts(&events, dir.path());
+    let (reference, late) = reference_alerts(&parse_readings(&events), 5_000, 100.0, 5);
+    assert_eq!(late, 0, "the generator's disorder stays within the bound");
+    assert_eq!(expected, sorted(reference), "the file run is right");
+    assert!(
+        expected.len() > 50,
+        "enough alerts to compare: {}",
+        expected.len()
+    );
+
+    let pipeline = sensor_pipeline(&broker, dir.path(), "equal-test", "bounded = true");
+    let log = dir.path().join("weir.stderr");
+    let log = wait_ok(start_weir(&pipeline, &log), &log, Duration::from_secs(120));
+    assert!(log.contains("finished in"), "{log}");
+    assert_eq!(weir_tests::summary_count(&log, "records read"), 20_000);
+    assert_eq!(alerts_on_topic(&broker, expected.len() + 1), expected);
+    assert_eq!(
+        broker
+            .committed("equal-test", READINGS, 4)
+            .values()
+            .sum::<i64>(),
+        20_000,
+        "every partition committed to its end"
+    );
+}
+
+/// Alerts beyond `expected` may only repeat a window already there, with a
+/// count no larger: at-least-once redelivers the input of windows that were
+/// open at the last commit, so a restarted run may fire part of one again.
+fn assert_complete_at_least_once(got: &[Alert], expected: &[Alert]) {
+    let mut counts: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+    for (sensor, end, count) in expected {
+        counts.insert((sensor, *end), *count);
+    }
+    let got_set: std::collections::BTreeSet<&Alert> = got.iter().collect();
+    let missing: Vec<&Alert> = expected.iter().filter(|a| !got_set.contains(a)).collect();
+    assert!(missing.is_empty(), "alerts lost: {missing:?}");
+    for (sensor, end, count) in got {
+        let full = counts.get(&(sensor.as_str(), *end));
+        assert!(
+            full.is_some_and(|full| count <= full),
+            "alert ({sensor}, {end}, {count}) is no part of any expected alert"
+        );
+    }
+}
+
+/// The test's events in rounds, each produced keyed by sensor, and a last
+/// reading per partition far ahead in event time, which closes every window
+/// once it is read.
+struct Stream {
+    rounds: Vec<Vec<String>>,
+    expected: Vec<Alert>,
+}
+
+fn stream(events: u64, seed: u64, rounds: usize) -> Stream {
+    let text = generated(events, seed, 0.0);
+    let mut readings = parse_readings(&text);
+    let last = readings.iter().map(|r| r.event_time).max().expect("events");
+    let lines: Vec<String> = text.lines().map(String::from).collect();
+    let per_round = lines.len().div_ceil(rounds);
+    let rounds = lines.chunks(per_round).map(<[String]>::to_vec).collect();
+    for _ in 0..4 {
+        readings.push(closer(last));
+    }
+    let (expected, _) = reference_alerts(&readings, 5_000, 100.0, 5);
+    Stream {
+        rounds,
+        expected: sorted(expected),
+    }
+}
+
+fn closer(last_event_time: i64) -> weir_tests::Reading {
+    weir_tests::Reading {
+        sensor_id: "closer".into(),
+        temperature: 0.0,
+        event_time: last_event_time + 60_000,
+    }
+}
+
+impl Stream {
+    fn produce_round(&self, broker: &Broker, round: usize) {
+        broker.produce(READINGS, &self.rounds[round], Some("sensor_id"));
+    }
+
+    /// One far-ahead reading into each partition (filtered out by the
+    /// pipeline, but it moves that partition's watermark).
+    fn produce_closers(&self, broker: &Broker) {
+        let last = parse_readings(&self.rounds.concat().join("\n"))
+            .iter()
+            .map(|r| r.event_time)
+            .max()
+            .expect("events");
+        for partition in 0..4 {
+            broker.produce_with(READINGS, &[closer(last).to_json()], |_| {
+                (None, Some(partition), None)
+            });
+        }
+    }
+
+    fn events(&self) -> usize {
+        self.rounds.iter().map(Vec::len).sum()
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn stopped_mid_stream_it_resumes_from_committed_offsets() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stream = stream(40_000, 11, 4);
+    let pipeline = sensor_pipeline(
+        &broker,
+        dir.path(),
+        "restart-test",
+        "commit_interval = \"100ms\"",
+    );
+    let first_log = dir.path().join("first.stderr");
+    let first = start_weir(&pipeline, &first_log);
+    stream.produce_round(&broker, 0);
+    stream.produce_round(&broker, 1);
+    // Open windows hold commits back to the input of the last ~15 s of event
+    // time (window + bound), ~15,000 readings here.
+    wait_for("offsets committed", Duration::from_secs(60), || {
+        let committed = broker.committed("restart-test", READINGS, 4);
+        committed.values().sum::<i64>() > 2_000
+    });
+    sigterm(&first);
+    let first_log = wait_ok(first, &first_log, Duration::from_secs(60));
+    let read_first = weir_tests::summary_count(&first_log, "records read") as i64;
+    let committed: i64 = broker.committed("restart-test", READINGS, 4).values().sum();
+    assert!(
+        committed <= read_first,
+        "committed {committed} of {read_first} read"
+    );
+
+    // The rest arrives while weir is down; the second run reads up to the end.
+    stream.produce_round(&broker, 2);
+    stream.produce_round(&broker, 3);
+    stream.produce_closers(&broker);
+    let second = sensor_pipeline(&broker, dir.path(), "restart-test", "bounded = true");
+    let second_log = dir.path().join("second.stderr");
+    let second_log = wait_ok(
+        start_weir(&second, &second_log),
+        &second_log,
+        Duration::from_secs(120),
+    );
+    let read_second = weir_tests::summary_count(&second_log, "records read") as i64;
+    assert_eq!(
+        read_second,
+        stream.events() as i64 + 4 - committed,
+        "the second run starts exactly at the committed offsets"
+    );
+    let got = alerts_on_topic(&broker, stream.expected.len() * 2);
+    assert_complete_at_least_once(&got, &stream.expected);
+}
+
+#[test]
+fn two_processes_in_one_group_split_the_partitions() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stream = stream(20_000, 5, 1);
+    let pipeline = sensor_pipeline(&broker, dir.path(), "group-test", "");
+    let logs = [dir.path().join("a.stderr"), dir.path().join("b.stderr")];
+    let a = start_weir(&pipeline, &logs[0]);
+    wait_for("the first member assigned", Duration::from_secs(30), || {
+        assigned(&logs[0]).len() == 4
+    });
+    let b = start_weir(&pipeline, &logs[1]);
+    wait_for("the partitions split", Duration::from_secs(60), || {
+        let (mine, theirs) = (assigned(&logs[0]), assigned(&logs[1]));
+        !mine.is_empty() && !theirs.is_empty() && mine.len() + theirs.len() == 4
+    });
+    stream.produce_round(&broker, 0);
+    stream.produce_closers(&broker);
+    let expected = stream.expected.len();
+    wait_for("every alert out", Duration::from_secs(60), || {
+        broker
+            .read_all(ALERTS, expected, Duration::from_millis(500))
+            .len()
+            >= expected
+    });
+    sigterm(&a);
+    sigterm(&b);
+    let logs = [
+        wait_ok(a, &logs[0], Duration::from_secs(60)),
+        wait_ok(b, &logs[1], Duration::from_secs(60)),
+    ];
+    for log in &logs {
+        assert!(weir_tests::summary_count(log, "records read") > 0, "{log}");
+    }
+    let read: u64 = logs
+        .iter()
+        .map(|l| weir_tests::summary_count(l, "records read"))
+        .sum();
+    assert_eq!(
+        read,
+        stream.events() as u64 + 4,
+        "each message read by one member"
+    );
+    assert_eq!(alerts_on_topic(&broker, expected + 1), stream.expected);
+}
+
+/// The partitions a member holds, by its latest rebalance log line.
+fn assigned(log: &Path) -> Vec<String> {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let Some(line) = log.lines().rev().find(|l| {
+        l.contains("Kafka partitions assigned") || l.contains("Kafka partitions revoked")
+    }) else {
+        return Vec::new();
+    };
+    if line.contains("revoked") {
+        return Vec::new();
+    }
+    line.split("(\"sensor-readings\", ")
+        .skip(1)
+        .map(|rest| rest.split(')').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn it_rides_out_a_broker_restart() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stream = stream(40_000, 3, 2);
+    let pipeline = sensor_pipeline(
+        &broker,
+        dir.path(),
+        "outage-test",
+        "commit_interval = \"200ms\"",
+    );
+    let log = dir.path().join("weir.stderr");
+    let weir = start_weir(&pipeline, &log);
+    stream.produce_round(&broker, 0);
+    wait_for("the first round committed", Duration::from_secs(60), || {
+        broker
+            .committed("outage-test", READINGS, 4)
+            .values()
+            .sum::<i64>()
+            > 2_000
+    });
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    broker.restart();
+    stream.produce_round(&broker, 1);
+    stream.produce_closers(&broker);
+    let expected = stream.expected.len();
+    wait_for(
+        "every alert out after the restart",
+        Duration::from_secs(90),
+        || {
+            broker
+                .read_all(ALERTS, expected, Duration::from_millis(500))
+                .len()
+                >= expected
+        },
+    );
+    sigterm(&weir);
+    let log = wait_ok(weir, &log, Duration::from_secs(60));
+    assert_eq!(
+        weir_tests::summary_count(&log, "records read"),
+        stream.events() as u64 + 4,
+        "{log}"
+    );
+    let got = alerts_on_topic(&broker, expected * 2);
+    assert_complete_at_least_once(&got, &stream.expected);
+}
+
+#[test]
+fn bad_messages_are_dead_lettered_with_topic_partition_and_offset() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = r#"{"sensor_id":"s-1","temperature":101.5,"event_time":1767225600000}"#;
+    // Key and timestamp from the message when the value lacks them.
+    let keyed = r#"{"temperature":102.5}"#;
+    let lines: Vec<String> = [
+        good,
+        "not json",
+        r#"{"sensor_id":"s-2","temperature":"hot","event_time":1}"#,
+        keyed,
+    ]
+    .map(String::from)
+    .to_vec();
+    broker.produce_with(READINGS, &lines, |line| {
+        let key = (line == keyed).then(|| "s-keyed".to_string());
+        (key, Some(2), Some(1_767_225_601_000))
+    });
+    let extra = "bounded = true\nkey_field = \"sensor_id\"\ntimestamp_field = \"event_time\"";
+    let pipeline = sensor_pipeline(&broker, dir.path(), "bad-test", extra);
+    let log = dir.path().join("weir.stderr");
+    let log = wait_done(start_weir(&pipeline, &log), &log, Duration::from_secs(60));
+    assert_eq!(weir_tests::summary_count(&log, "records read"), 4);
+    assert_eq!(weir_tests::summary_count(&log, "events in"), 2, "{log}");
+    let dead =
+        json_lines(&std::fs::read_to_string(dir.path().join("dead.ndjson")).expect("dead letters"));
+    let places: Vec<(&str, &str)> = dead
+        .iter()
+        .map(|d| (d["source"].as_str().unwrap(), d["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(places.len(), 2, "{places:?}");
+    assert_eq!(places[0].0, "sensor-readings [2] offset 1");
+    assert!(places[0].1.contains("expected"), "{places:?}");
+    assert_eq!(places[1].0, "sensor-readings [2] offset 2");
+    assert!(places[1].1.contains("field `temperature`"), "{places:?}");
+    assert_eq!(dead[0]["record"], "not json");
+}
