@@ -418,3 +418,57 @@ fn bad_messages_are_dead_lettered_with_topic_partition_and_offset() {
     assert!(places[1].1.contains("field `temperature`"), "{places:?}");
     assert_eq!(dead[0]["record"], "not json");
 }
+
+#[test]
+fn a_slow_plugin_pauses_the_consumer_and_loses_nothing() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = generated(20_000, 9, 0.0);
+    let lines: Vec<String> = events.lines().map(String::from).collect();
+    broker.produce(READINGS, &lines, Some("sensor_id"));
+    let output = dir.path().join("out.ndjson");
+    let pipeline = dir.path().join("slow.toml");
+    // Every row costs 20,000 multiplications in the plugin: the operators are
+    // the bottleneck, so the reader's queue fills and the consumer must pause.
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+batch_size = 256
+source = {{ kind = "kafka", bootstrap_servers = "{bootstrap}", topic = "{READINGS}", group_id = "slow-test", bounded = true }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{output}" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugin}"
+config = {{ mode = "slow", spin = 20000 }}
+"#,
+            bootstrap = broker.bootstrap(),
+            output = output.display(),
+            plugin = weir_tests::plugin("hostile.wasm"),
+        ),
+    )
+    .expect("writing the pipeline");
+    let log = dir.path().join("weir.stderr");
+    let log = wait_ok(start_weir(&pipeline, &log), &log, Duration::from_secs(180));
+    assert!(
+        weir_tests::summary_count(&log, "source paused") > 0,
+        "the consumer paused: {log}"
+    );
+    let out = json_lines(&std::fs::read_to_string(&output).expect("output"));
+    assert_eq!(out.len(), 20_000, "every reading through, once");
+    let key = |r: &serde_json::Value| {
+        (
+            r["sensor_id"].as_str().expect("sensor_id").to_string(),
+            r["event_time"].as_i64().expect("event_time"),
+            r["temperature"].to_string(),
+        )
+    };
+    let mut got: Vec<_> = out.iter().map(key).collect();
+    let mut sent: Vec<_> = json_lines(&events).iter().map(key).collect();
+    got.sort();
+    sent.sort();
+    assert!(got == sent, "every reading through exactly once");
+}

@@ -19,7 +19,9 @@ use crate::plugin::OperatorKind;
 use crate::sink::{
     ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink,
 };
-use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
+use crate::source::kafka::{
+    self, read_kafka, KafkaConsumer, KafkaReadStats, KafkaSourceSettings, OffsetCommitter,
+};
 use crate::source::LineSource;
 use crate::time::FutureLimit;
 
@@ -152,6 +154,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             .spawn_scoped(scope, move || match input {
                 Input::Lines(source) => {
                     read_chunks(source, batch_size, to_decoders, stop, complete)
+                        .map(|records| KafkaReadStats { records, pauses: 0 })
                         .map_err(RunError::Read)
                 }
                 Input::Kafka(consumer, settings) => read_kafka(
@@ -276,13 +279,14 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         Err(e) => return Err(RunError::Sink(e)),
     };
     let control = processed?;
-    let records_read = records_read?;
+    let read = records_read?;
 
     dead.flush().map_err(RunError::DeadLetter)?;
 
     let mut summary = Summary {
         pipeline: pipeline.name.clone(),
-        records_read,
+        records_read: read.records,
+        source_pauses: read.pauses,
         events_in: sequencer.events(),
         decode_failures: dead.count(DeadLetterKind::Decode),
         late_events: dead.count(DeadLetterKind::Late),

@@ -19,6 +19,8 @@ pub struct Summary {
     pub plugin_skipped: u64,
     /// Results the sink could not deliver (dead-lettered).
     pub sink_failures: u64,
+    /// Times the source paused because the pipeline was full (Kafka).
+    pub source_pauses: u64,
     /// Source offsets committed (Kafka).
     pub offset_commits: u64,
     /// Plugin instances replaced after a trap, in every version that served.
@@ -82,6 +84,13 @@ impl fmt::Display for Summary {
             self.plugin_failures,
             self.sink_failures
         )?;
+        if self.source_pauses > 0 {
+            writeln!(
+                f,
+                "  source paused      {:>12}  times (the pipeline was full)",
+                self.source_pauses
+            )?;
+        }
         if self.offset_commits > 0 {
             writeln!(f, "  offset commits     {:>12}", self.offset_commits)?;
         }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::data::Origin;
 pub use context::ReaderContext;
-pub use read::read_kafka;
+pub use read::{read_kafka, KafkaReadStats};
 
 /// Where a partition starts the first time this process is given it; after
 /// that, and after a rebalance, the group's committed offset decides.

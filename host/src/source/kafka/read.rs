@@ -32,11 +32,19 @@ struct Reader<'a> {
     /// Messages polled while the partitions were paused, handled first after.
     held: VecDeque<OwnedMessage>,
     records: u64,
+    pauses: u64,
+}
+
+/// What a Kafka read did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KafkaReadStats {
+    pub records: u64,
+    /// Times the partitions were paused because the pipeline was full.
+    pub pauses: u64,
 }
 
 /// Reads the subscribed topics into chunks until `stop` or, for a bounded
 /// source, the end of every assigned partition (then sets `complete`).
-/// Returns the number of messages read.
 pub fn read_kafka(
     consumer: &KafkaConsumer,
     settings: &KafkaSourceSettings,
@@ -44,7 +52,7 @@ pub fn read_kafka(
     out: Sender<RawChunk>,
     stop: &AtomicBool,
     complete: &AtomicBool,
-) -> Result<u64, String> {
+) -> Result<KafkaReadStats, String> {
     let mut reader = Reader {
         consumer,
         settings,
@@ -53,6 +61,7 @@ pub fn read_kafka(
         assigned: HashSet::new(),
         held: VecDeque::new(),
         records: 0,
+        pauses: 0,
     };
     let mut last_sent = Instant::now();
     while !stop.load(Ordering::SeqCst) {
@@ -81,7 +90,7 @@ pub fn read_kafka(
         let heartbeat = settings.idle_timeout.is_some() && last_sent.elapsed() >= HEARTBEAT;
         if full || (idle && !reader.chunk.is_empty()) || heartbeat {
             if !reader.send(&out) {
-                return Ok(reader.records);
+                return Ok(reader.stats());
             }
             last_sent = Instant::now();
         }
@@ -89,10 +98,17 @@ pub fn read_kafka(
     if !reader.chunk.is_empty() {
         reader.send(&out);
     }
-    Ok(reader.records)
+    Ok(reader.stats())
 }
 
 impl Reader<'_> {
+    fn stats(&self) -> KafkaReadStats {
+        KafkaReadStats {
+            records: self.records,
+            pauses: self.pauses,
+        }
+    }
+
     fn stream(&self, topic: &str, partition: i32) -> Result<u32, String> {
         self.settings
             .topics
@@ -213,6 +229,8 @@ impl Reader<'_> {
             Err(TrySendError::Disconnected(_)) => return false,
             Err(TrySendError::Full(chunk)) => chunk,
         };
+        self.pauses += 1;
+        tracing::debug!("pipeline full: pausing the Kafka partitions");
         let paused = self.consumer.assignment().ok();
         if let Some(paused) = &paused {
             if let Err(e) = self.consumer.pause(paused) {
