@@ -423,18 +423,20 @@ fn bad_messages_are_dead_lettered_with_topic_partition_and_offset() {
 fn a_slow_plugin_pauses_the_consumer_and_loses_nothing() {
     let broker = broker_with_topics();
     let dir = tempfile::tempdir().expect("temp dir");
-    let events = generated(20_000, 9, 0.0);
+    let events = generated(400, 9, 0.0);
     let lines: Vec<String> = events.lines().map(String::from).collect();
     broker.produce(READINGS, &lines, Some("sensor_id"));
     let output = dir.path().join("out.ndjson");
     let pipeline = dir.path().join("slow.toml");
-    // Every row costs 20,000 multiplications in the plugin: the operators are
-    // the bottleneck, so the reader's queue fills and the consumer must pause.
+    // Every row costs 16 M multiplications in the plugin (~40 ms here), a
+    // batch of 20 about 0.8 s; 20 batches are more than the ~11 the queues
+    // between reader and operators hold. So the reader's queue stays full
+    // past the pause threshold (500 ms), and the consumer must pause.
     std::fs::write(
         &pipeline,
         format!(
             r#"
-batch_size = 256
+batch_size = 20
 source = {{ kind = "kafka", bootstrap_servers = "{bootstrap}", topic = "{READINGS}", group_id = "slow-test", bounded = true }}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
@@ -443,7 +445,8 @@ sink = {{ kind = "file", path = "{output}" }}
 [[operators]]
 type = "plugin"
 path = "{plugin}"
-config = {{ mode = "slow", spin = 20000 }}
+config = {{ mode = "slow", spin = 16000000 }}
+batch_deadline = "60s"
 "#,
             bootstrap = broker.bootstrap(),
             output = output.display(),
@@ -458,7 +461,7 @@ config = {{ mode = "slow", spin = 20000 }}
         "the consumer paused: {log}"
     );
     let out = json_lines(&std::fs::read_to_string(&output).expect("output"));
-    assert_eq!(out.len(), 20_000, "every reading through, once");
+    assert_eq!(out.len(), 400, "every reading through, once");
     let key = |r: &serde_json::Value| {
         (
             r["sensor_id"].as_str().expect("sensor_id").to_string(),
