@@ -51,3 +51,23 @@ fn completions_name_every_command_and_usage_errors_exit_2() {
     let missing = weir(&["run", "/nonexistent/p.toml"], b"");
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn every_example_pipeline_validates() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("pipelines/") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = weir(&["validate", path.to_str().expect("utf-8 path")], b"");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                text(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "found {checked} pipelines");
+}
