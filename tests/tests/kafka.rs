@@ -50,37 +50,54 @@ fn sorted(mut alerts: Vec<Alert>) -> Vec<Alert> {
     alerts
 }
 
-fn start_weir(pipeline: &Path, stderr: &Path) -> Child {
-    Command::new(weir_binary())
+fn start_weir(pipeline: &Path, stderr: &Path) -> Weir {
+    start_weir_with(pipeline, stderr, &[])
+}
+
+fn start_weir_with(pipeline: &Path, stderr: &Path, extra: &[&str]) -> Weir {
+    let child = Command::new(weir_binary())
         .arg("run")
         .arg(pipeline)
+        .args(extra)
         .env("WEIR_LOG", "weir=info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(stderr).expect("stderr file"))
         .spawn()
-        .expect("starting weir")
+        .expect("starting weir");
+    Weir(child)
+}
+
+/// A running `weir`, killed if the test fails before it ends.
+struct Weir(Child);
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Waits for a run to end well, with nothing dead-lettered: the test data's
 /// disorder stays within the bound, so no reading may be late, whatever the
 /// partitions and restarts.
-fn wait_ok(child: Child, stderr: &Path, limit: Duration) -> String {
+fn wait_ok(child: Weir, stderr: &Path, limit: Duration) -> String {
     let log = wait_done(child, stderr, limit);
     assert_eq!(weir_tests::summary_count(&log, "dead-lettered"), 0, "{log}");
     log
 }
 
-fn wait_done(mut child: Child, stderr: &Path, limit: Duration) -> String {
+fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(status) = child.try_wait().expect("waiting for weir") {
+        if let Some(status) = child.0.try_wait().expect("waiting for weir") {
             let log = std::fs::read_to_string(stderr).unwrap_or_default();
             assert!(status.success(), "weir failed: {log}");
             return log;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
             let log = std::fs::read_to_string(stderr).unwrap_or_default();
             panic!("weir still running after {limit:?}: {log}");
         }
@@ -88,9 +105,9 @@ fn wait_done(mut child: Child, stderr: &Path, limit: Duration) -> String {
     }
 }
 
-fn sigterm(child: &Child) {
+fn sigterm(child: &Weir) {
     // SAFETY: a plain kill(2) on our own child's PID.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
 }
 
 fn alerts_on_topic(broker: &Broker, expected: usize) -> Vec<Alert> {
@@ -455,7 +472,25 @@ batch_deadline = "60s"
     )
     .expect("writing the pipeline");
     let log = dir.path().join("weir.stderr");
-    let log = wait_ok(start_weir(&pipeline, &log), &log, Duration::from_secs(180));
+    let admin = format!("127.0.0.1:{}", weir_tests::live::free_port());
+    let weir = start_weir_with(&pipeline, &log, &["--admin", &admin]);
+    // While it crawls, /metrics shows the consumer's lag and its pauses.
+    let (mut lag_seen, mut pauses_seen) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(lag_seen && pauses_seen) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        let Ok(mut response) = ureq::get(&format!("http://{admin}/metrics")).call() else {
+            continue;
+        };
+        let metrics = response.body_mut().read_to_string().unwrap_or_default();
+        // librdkafka reports each assigned partition's lag behind the
+        // committed offset every 5 s (-1, left out, until it is known).
+        lag_seen |= metric_values(&metrics, "weir_kafka_consumer_lag{").count() == 4;
+        pauses_seen |= metric_values(&metrics, "weir_source_pauses_total{").any(|v| v > 0.0);
+    }
+    assert!(lag_seen, "the lag of every partition in /metrics");
+    assert!(pauses_seen, "pauses counted in /metrics");
+    let log = wait_ok(weir, &log, Duration::from_secs(180));
     assert!(
         weir_tests::summary_count(&log, "source paused") > 0,
         "the consumer paused: {log}"
@@ -474,4 +509,12 @@ batch_deadline = "60s"
     got.sort();
     sent.sort();
     assert!(got == sent, "every reading through exactly once");
+}
+
+/// The values of the metric lines starting with `prefix`.
+fn metric_values<'a>(metrics: &'a str, prefix: &'a str) -> impl Iterator<Item = f64> + 'a {
+    metrics
+        .lines()
+        .filter(move |l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
 }

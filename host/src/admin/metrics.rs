@@ -127,6 +127,46 @@ pub fn render(view: &PipelineView) -> String {
         );
     }
 
+    if let Some(source) = &view.source {
+        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        let source_counters = [
+            (
+                "source_records",
+                "Records read from the source, valid or not",
+                load(&source.records),
+            ),
+            (
+                "source_pauses",
+                "Times the Kafka consumer paused because the pipeline stayed full",
+                load(&source.pauses),
+            ),
+            (
+                "offset_commits",
+                "Kafka offset commits of fully processed input",
+                load(&source.offset_commits),
+            ),
+        ];
+        for (name, help, value) in source_counters {
+            counter(name, help, vec![(vec![pipeline()], value)], &mut registry);
+        }
+        let lag = Family::<Labels, Gauge>::default();
+        for ((topic, partition), messages) in
+            source.lag.lock().unwrap_or_else(|p| p.into_inner()).iter()
+        {
+            let labels = vec![
+                pipeline(),
+                ("topic", topic.clone()),
+                ("partition", partition.to_string()),
+            ];
+            lag.get_or_create(&labels).set(*messages);
+        }
+        registry.register(
+            "kafka_consumer_lag",
+            "Messages past the group's committed offset (librdkafka's consumer_lag, every 5 s)",
+            lag,
+        );
+    }
+
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text

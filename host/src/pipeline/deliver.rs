@@ -2,6 +2,8 @@
 //! gives up on, and commit source offsets once what came before them is
 //! acknowledged.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -9,6 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use crate::data::Batch;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters, Sink};
 use crate::source::kafka::OffsetCommitter;
+use crate::source::SourceStats;
 
 /// What the operators hand the sink, in order.
 pub enum ToSink {
@@ -21,6 +24,7 @@ pub enum ToSink {
 pub struct Commits {
     pub committer: OffsetCommitter,
     pub interval: Duration,
+    pub stats: Arc<SourceStats>,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +99,7 @@ fn commit(
     match commits.committer.commit(&offsets) {
         Ok(()) => {
             delivered.commits += 1;
+            commits.stats.offset_commits.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(?offsets, took = ?started.elapsed(), "offsets committed");
         }
         // A rebalance or a broker away: the next commit carries it.

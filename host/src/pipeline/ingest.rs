@@ -18,7 +18,7 @@ use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origi
 use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
-use crate::source::{LineSource, RawChunk, ReadOutcome, StreamChange};
+use crate::source::{LineSource, RawChunk, ReadOutcome, SourceStats, StreamChange};
 use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
@@ -60,6 +60,7 @@ pub fn read_chunks(
     out: Sender<RawChunk>,
     stop: &AtomicBool,
     complete: &AtomicBool,
+    stats: &SourceStats,
 ) -> Result<u64, ReadError> {
     let mut chunk = RawChunk::new(0, chunk_lines);
     let mut line = Vec::new();
@@ -88,6 +89,7 @@ pub fn read_chunks(
                 };
                 chunk.push(source.line_number(), &line).too_long = too_long;
                 records += 1;
+                stats.records.fetch_add(1, Ordering::Relaxed);
             }
         }
         let ready = chunk.records.len() >= chunk_lines

@@ -22,7 +22,7 @@ use crate::sink::{
 use crate::source::kafka::{
     self, read_kafka, KafkaConsumer, KafkaReadStats, KafkaSourceSettings, OffsetCommitter,
 };
-use crate::source::LineSource;
+use crate::source::{LineSource, SourceStats};
 use crate::time::FutureLimit;
 
 /// Batches in flight between two stages.
@@ -60,7 +60,7 @@ enum Input {
     Kafka(Arc<KafkaConsumer>, KafkaSourceSettings),
 }
 
-fn open_input(source: &SourceSpec) -> Result<Input, RunError> {
+fn open_input(source: &SourceSpec, stats: &Arc<SourceStats>) -> Result<Input, RunError> {
     Ok(match source {
         SourceSpec::File {
             path,
@@ -73,7 +73,7 @@ fn open_input(source: &SourceSpec) -> Result<Input, RunError> {
         })?),
         SourceSpec::Stdin { max_line_bytes } => Input::Lines(LineSource::stdin(*max_line_bytes)),
         SourceSpec::Kafka(settings) => Input::Kafka(
-            kafka::connect(settings).map_err(RunError::Kafka)?,
+            kafka::connect(settings, stats.clone()).map_err(RunError::Kafka)?,
             settings.clone(),
         ),
     })
@@ -103,7 +103,8 @@ fn open_sink(sink: &SinkSpec) -> Result<(Box<dyn Sink>, String), RunError> {
 pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
     let started = Instant::now();
     let origin = pipeline.source.origin();
-    let input = open_input(&pipeline.source)?;
+    let source_stats = Arc::new(SourceStats::default());
+    let input = open_input(&pipeline.source, &source_stats)?;
     let (mut sink, sink_name) = open_sink(&pipeline.sink)?;
     let dead = match &pipeline.dead_letter {
         Some(path) => DeadLetters::to_file(path).map_err(|error| RunError::OpenDeadLetter {
@@ -117,6 +118,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             Some(Commits {
                 committer: OffsetCommitter::new(consumer.clone(), origin.clone()),
                 interval: settings.commit_interval,
+                stats: source_stats.clone(),
             }),
             MessageFields {
                 key: settings.key_field,
@@ -148,12 +150,13 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let (records_read, processed, delivered) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
         let origin = &origin;
+        let stats: &SourceStats = &source_stats;
         let spawn_error = "spawning a pipeline thread";
         let reader = std::thread::Builder::new()
             .name("weir-read".into())
             .spawn_scoped(scope, move || match input {
                 Input::Lines(source) => {
-                    read_chunks(source, batch_size, to_decoders, stop, complete)
+                    read_chunks(source, batch_size, to_decoders, stop, complete, stats)
                         .map(|records| KafkaReadStats { records, pauses: 0 })
                         .map_err(RunError::Read)
                 }
@@ -164,6 +167,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     to_decoders,
                     stop,
                     complete,
+                    stats,
                 )
                 .map_err(RunError::Kafka),
             })
@@ -181,6 +185,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let mut control = pipeline.control.take();
         if let Some(control) = &control {
             control.show_dead_letters(dead.counts());
+            control.show_source(source_stats.clone());
         }
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())

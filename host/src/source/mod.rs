@@ -4,6 +4,8 @@
 mod chunk;
 pub mod kafka;
 mod lines;
+mod stats;
 
 pub use chunk::{RawChunk, RawRecord, StreamChange};
 pub use lines::{LineSource, ReadOutcome};
+pub use stats::SourceStats;

@@ -155,6 +155,7 @@ pub fn channel(
         source_schema: source_schema.clone(),
         change_counts: Default::default(),
         dead_letters: None,
+        source: None,
     }));
     // Dropping an instance frees its linear memory and JIT state: hundreds of
     // microseconds that would otherwise stall the batch loop.
@@ -184,6 +185,11 @@ impl ControlPort {
     /// Lets the metrics count the run's dead letters.
     pub fn show_dead_letters(&self, counts: Arc<crate::sink::DeadLetterCounts>) {
         lock(&self.view).dead_letters = Some(counts);
+    }
+
+    /// Lets the metrics show the source's counters.
+    pub fn show_source(&self, stats: Arc<crate::source::SourceStats>) {
+        lock(&self.view).source = Some(stats);
     }
 
     pub fn requests(&self) -> Receiver<Request> {

@@ -30,6 +30,8 @@ pub struct PipelineView {
     pub change_counts: BTreeMap<(&'static str, &'static str), u64>,
     #[serde(skip)]
     pub dead_letters: Option<Arc<DeadLetterCounts>>,
+    #[serde(skip)]
+    pub source: Option<Arc<crate::source::SourceStats>>,
 }
 
 #[derive(Debug, Clone, Serialize)]

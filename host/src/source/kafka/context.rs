@@ -2,16 +2,18 @@
 //! reader's thread, and librdkafka's logs and errors, sent to `tracing`.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{KafkaSourceSettings, StartFrom};
+use crate::source::SourceStats;
 
 /// A rebalance, as the reader picks it up after `poll`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,14 +28,16 @@ pub struct ReaderContext {
     /// first time, so a rebalance never skips or rereads what was committed.
     seen: Mutex<HashSet<(String, i32)>>,
     rebalances: Mutex<Vec<Rebalanced>>,
+    stats: Arc<SourceStats>,
 }
 
 impl ReaderContext {
-    pub fn new(settings: &KafkaSourceSettings) -> Self {
+    pub fn new(settings: &KafkaSourceSettings, stats: Arc<SourceStats>) -> Self {
         Self {
             start_from: settings.start_from,
             seen: Mutex::default(),
             rebalances: Mutex::default(),
+            stats,
         }
     }
 
@@ -71,6 +75,20 @@ impl ClientContext for ReaderContext {
                 tracing::info!(target: "librdkafka", facility, "{message}")
             }
             RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let mut lag = self.stats.lag.lock().unwrap_or_else(|p| p.into_inner());
+        lag.clear();
+        for (topic, stats) in &statistics.topics {
+            for (&partition, p) in &stats.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a lag of
+                // -1 means not known yet.
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    lag.insert((topic.clone(), partition), p.consumer_lag);
+                }
+            }
         }
     }
 

@@ -16,6 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
 use crate::data::Origin;
+use crate::source::SourceStats;
 pub use context::ReaderContext;
 pub use read::{read_kafka, KafkaReadStats};
 
@@ -55,7 +56,10 @@ impl KafkaSourceSettings {
 pub type KafkaConsumer = BaseConsumer<ReaderContext>;
 
 /// Creates the consumer and subscribes it; no broker is contacted yet.
-pub fn connect(settings: &KafkaSourceSettings) -> Result<Arc<KafkaConsumer>, String> {
+pub fn connect(
+    settings: &KafkaSourceSettings,
+    stats: Arc<SourceStats>,
+) -> Result<Arc<KafkaConsumer>, String> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
@@ -67,11 +71,13 @@ pub fn connect(settings: &KafkaSourceSettings) -> Result<Arc<KafkaConsumer>, Str
         .set("auto.offset.reset", "earliest")
         // Bounded prefetch: with the pipeline's bounded queues and pausing,
         // this keeps memory bounded when the sink is slow.
-        .set("queued.max.messages.kbytes", "16384");
+        .set("queued.max.messages.kbytes", "16384")
+        // Consumer lag for the metrics.
+        .set("statistics.interval.ms", "5000");
     for (key, value) in &settings.properties {
         config.set(key, value);
     }
-    let context = ReaderContext::new(settings);
+    let context = ReaderContext::new(settings, stats);
     let consumer: KafkaConsumer = config
         .create_with_context(context)
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))?;

@@ -13,7 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::context::Rebalanced;
 use super::{KafkaConsumer, KafkaSourceSettings, StartFrom};
 use crate::data::position;
-use crate::source::{RawChunk, StreamChange};
+use crate::source::{RawChunk, SourceStats, StreamChange};
 
 /// How long `poll` waits for a message before the reader hands on what it has.
 const POLL_WAIT: Duration = Duration::from_millis(50);
@@ -37,6 +37,7 @@ struct Reader<'a> {
     held: VecDeque<OwnedMessage>,
     records: u64,
     pauses: u64,
+    stats: &'a SourceStats,
 }
 
 /// What a Kafka read did.
@@ -56,6 +57,7 @@ pub fn read_kafka(
     out: Sender<RawChunk>,
     stop: &AtomicBool,
     complete: &AtomicBool,
+    stats: &SourceStats,
 ) -> Result<KafkaReadStats, String> {
     let mut reader = Reader {
         consumer,
@@ -66,6 +68,7 @@ pub fn read_kafka(
         held: VecDeque::new(),
         records: 0,
         pauses: 0,
+        stats,
     };
     let mut last_sent = Instant::now();
     while !stop.load(Ordering::SeqCst) {
@@ -145,6 +148,7 @@ impl Reader<'_> {
         record.key = key;
         record.timestamp = message.timestamp().to_millis();
         self.records += 1;
+        self.stats.records.fetch_add(1, Ordering::Relaxed);
         if let Some(&end) = self.ends.get(&stream) {
             if offset + 1 >= end {
                 self.finish(stream);
@@ -237,6 +241,7 @@ impl Reader<'_> {
             Err(SendTimeoutError::Timeout(chunk)) => chunk,
         };
         self.pauses += 1;
+        self.stats.pauses.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("pipeline full: pausing the Kafka partitions");
         let paused = self.consumer.assignment().ok();
         if let Some(paused) = &paused {
