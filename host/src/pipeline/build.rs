@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::config::{OperatorConfig, PipelineFile};
+use super::config::{Millis, OperatorConfig, PipelineFile};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
@@ -128,9 +127,8 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 let defaults = PluginLimits::default();
                 let limits = PluginLimits {
                     memory_bytes: memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
-                    batch_deadline: batch_deadline.map_or(defaults.batch_deadline, |d| {
-                        Duration::from_millis(d.0 as u64)
-                    }),
+                    batch_deadline: batch_deadline
+                        .map_or(defaults.batch_deadline, Millis::duration),
                     max_output_bytes: max_output_mib
                         .map_or(defaults.max_output_bytes, |mib| mib << 20),
                 };

@@ -201,6 +201,13 @@ pub struct DeadLetterConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Millis(pub i64);
 
+impl Millis {
+    /// Never negative: deserializing refuses negative durations.
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.max(0) as u64)
+    }
+}
+
 impl<'de> Deserialize<'de> for Millis {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]

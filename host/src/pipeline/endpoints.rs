@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::config::{KafkaSinkConfig, KafkaSourceConfig, SinkConfig, SourceConfig};
+use super::config::{KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig};
 use crate::data::{FieldType, Origin, Schema};
 use crate::sink::KafkaSinkSettings;
 use crate::source::kafka::KafkaSourceSettings;
@@ -79,17 +79,16 @@ fn kafka_source(config: KafkaSourceConfig, schema: &Schema) -> Result<KafkaSourc
             &[FieldType::Timestamp, FieldType::I64],
         )?;
     }
-    let millis = |m: super::config::Millis| Duration::from_millis(m.0 as u64);
     Ok(KafkaSourceSettings {
         bootstrap_servers: config.bootstrap_servers,
         topics,
         group_id: config.group_id,
         start_from: config.start_from,
         bounded: config.bounded,
-        idle_timeout: config.idle_timeout.map(millis),
+        idle_timeout: config.idle_timeout.map(Millis::duration),
         commit_interval: config
             .commit_interval
-            .map_or(DEFAULT_COMMIT_INTERVAL, millis),
+            .map_or(DEFAULT_COMMIT_INTERVAL, Millis::duration),
         key_field: config.key_field.and_then(|f| schema.index_of(&f)),
         timestamp_field: config.timestamp_field.and_then(|f| schema.index_of(&f)),
         properties: config.properties.into_iter().collect(),
@@ -141,9 +140,7 @@ fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSett
         key_column,
         delivery_timeout: config
             .delivery_timeout
-            .map_or(DEFAULT_DELIVERY_TIMEOUT, |m| {
-                Duration::from_millis(m.0 as u64)
-            }),
+            .map_or(DEFAULT_DELIVERY_TIMEOUT, Millis::duration),
         properties: config.properties.into_iter().collect(),
     })
 }
