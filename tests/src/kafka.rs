@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -78,13 +76,8 @@ impl Broker {
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> =
-            self.config().create().expect("admin client");
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-        let runtime = tokio_free_block_on(admin.create_topics([&topic], &AdminOptions::new()));
-        for result in runtime.expect("create_topics") {
-            result.unwrap_or_else(|(topic, e)| panic!("creating topic {topic}: {e}"));
-        }
+        weir::source::kafka::create_topics(&self.bootstrap(), &[(name, partitions)])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Produces `lines`, keyed by the string field `key_field` when given,
@@ -207,28 +200,6 @@ impl Drop for Broker {
             .arg("stop")
             .env("WEIR_KAFKA_DIR", self.dir.path())
             .output();
-    }
-}
-
-/// The admin client's futures complete on librdkafka's own threads; a plain
-/// thread-parking executor is enough to wait for one.
-fn tokio_free_block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(out) => return out,
-            Poll::Pending => std::thread::park(),
-        }
     }
 }
 

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use anyhow::bail;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -20,7 +18,7 @@ use crate::generate::{write_sensors, SensorWorkload};
 use crate::pipeline::{self, SinkSpec, SourceSpec};
 use crate::plugin::PluginEngine;
 use crate::sink::KafkaSinkSettings;
-use crate::source::kafka::{KafkaSourceSettings, StartFrom};
+use crate::source::kafka::{create_topics, KafkaSourceSettings, StartFrom};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaBenchOptions {
@@ -97,13 +95,11 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let input = format!("weir-bench-{stamp}");
     let output = format!("{input}-alerts");
-    let client = |config: &mut ClientConfig| {
-        config.set("bootstrap.servers", &options.bootstrap_servers);
-    };
     create_topics(
         &options.bootstrap_servers,
         &[(&input, options.partitions), (&output, 1)],
-    )?;
+    )
+    .map_err(anyhow::Error::msg)?;
     let produce_events_per_s = produce(options, &input)?;
 
     let engine = PluginEngine::new()?;
@@ -120,7 +116,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
         let raw_first = run % 2 == 0;
         let group = format!("{input}-raw-{run}");
         if raw_first {
-            raw.push(raw_consume(options, &input, &group, client)?);
+            raw.push(raw_consume(options, &input, &group)?);
         }
         // The pipeline as the file bench builds it, with Kafka at both ends.
         let mut pipeline = load(&bench, std::path::Path::new("/dev/null"), &engine, false)?;
@@ -154,7 +150,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
         alerts = summary.results_out;
         weir.push(summary.events_per_second());
         if !raw_first {
-            raw.push(raw_consume(options, &input, &group, client)?);
+            raw.push(raw_consume(options, &input, &group)?);
         }
     }
     Ok(KafkaReport {
@@ -167,26 +163,6 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
         weir_runs: weir,
         alerts,
     })
-}
-
-fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let results = runtime
-        .block_on(admin.create_topics(&new, &AdminOptions::new()))
-        .context("creating the bench topics (is the broker up?)")?;
-    for result in results {
-        result.map_err(|(topic, e)| anyhow::anyhow!("creating topic {topic}: {e}"))?;
-    }
-    Ok(())
 }
 
 /// Produces the generated readings keyed by sensor; returns events/s.
@@ -223,15 +199,9 @@ fn produce(options: &KafkaBenchOptions, topic: &str) -> anyhow::Result<f64> {
 
 /// Reads the whole topic with a subscribed consumer, as weir does (group join
 /// included), touching every payload; returns events/s.
-fn raw_consume(
-    options: &KafkaBenchOptions,
-    topic: &str,
-    group: &str,
-    client: impl Fn(&mut ClientConfig),
-) -> anyhow::Result<f64> {
-    let mut config = ClientConfig::new();
-    client(&mut config);
-    let consumer: BaseConsumer = config
+fn raw_consume(options: &KafkaBenchOptions, topic: &str, group: &str) -> anyhow::Result<f64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &options.bootstrap_servers)
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")

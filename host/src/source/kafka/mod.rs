@@ -6,6 +6,7 @@
 
 mod context;
 mod read;
+mod topics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::data::Origin;
 use crate::source::SourceStats;
 pub use context::ReaderContext;
 pub use read::{read_kafka, KafkaReadStats};
+pub use topics::create_topics;
 
 /// Where a partition starts the first time this process is given it; after
 /// that, and after a rebalance, the group's committed offset decides.
