@@ -27,21 +27,16 @@ pub struct Commits {
     pub stats: Arc<SourceStats>,
 }
 
-#[derive(Debug, Default)]
-pub struct Delivered {
-    pub results: u64,
-    pub commits: u64,
-}
-
-/// Writes everything from `input` to `sink` until the operators finish.
+/// Writes everything from `input` to `sink` until the operators finish;
+/// returns the number of results written.
 pub fn deliver(
     sink: &mut dyn Sink,
     sink_name: &str,
     input: Receiver<ToSink>,
     dead: &DeadLetters,
     commits: Option<&Commits>,
-) -> std::io::Result<Delivered> {
-    let mut delivered = Delivered::default();
+) -> std::io::Result<u64> {
+    let mut results = 0;
     let mut progress: Option<Vec<(u32, u64)>> = None;
     let mut last_commit = Instant::now();
     // Wake up at the commit interval even when nothing arrives, so the last
@@ -50,7 +45,7 @@ pub fn deliver(
     loop {
         match input.recv_timeout(wait) {
             Ok(ToSink::Rows(batch)) => {
-                delivered.results += batch.len() as u64;
+                results += batch.len() as u64;
                 sink.write(&batch)?;
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
@@ -60,14 +55,7 @@ pub fn deliver(
         dead_letter_failures(sink, sink_name, dead)?;
         if let Some(commits) = commits {
             if progress.is_some() && last_commit.elapsed() >= commits.interval {
-                commit(
-                    sink,
-                    sink_name,
-                    dead,
-                    commits,
-                    progress.take(),
-                    &mut delivered,
-                )?;
+                commit(sink, sink_name, dead, commits, progress.take())?;
                 last_commit = Instant::now();
             }
         }
@@ -75,9 +63,9 @@ pub fn deliver(
     sink.flush()?;
     dead_letter_failures(sink, sink_name, dead)?;
     if let Some(commits) = commits {
-        commit(sink, sink_name, dead, commits, progress, &mut delivered)?;
+        commit(sink, sink_name, dead, commits, progress)?;
     }
-    Ok(delivered)
+    Ok(results)
 }
 
 fn commit(
@@ -86,7 +74,6 @@ fn commit(
     dead: &DeadLetters,
     commits: &Commits,
     offsets: Option<Vec<(u32, u64)>>,
-    delivered: &mut Delivered,
 ) -> std::io::Result<()> {
     let Some(offsets) = offsets else {
         return Ok(());
@@ -98,7 +85,6 @@ fn commit(
     let started = Instant::now();
     match commits.committer.commit(&offsets) {
         Ok(()) => {
-            delivered.commits += 1;
             commits.stats.offset_commits.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(?offsets, took = ?started.elapsed(), "offsets committed");
         }

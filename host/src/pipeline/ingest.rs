@@ -52,8 +52,8 @@ pub struct ReadError {
 }
 
 /// Reads `source` into chunks of up to `chunk_lines` lines until its end or
-/// `stop`. Sets `complete` when the end of the input was reached. Returns the
-/// number of records (non-blank lines) read.
+/// `stop`. Sets `complete` when the end of the input was reached. Counts the
+/// records (non-blank lines) read in `stats`.
 pub fn read_chunks(
     mut source: LineSource,
     chunk_lines: usize,
@@ -61,10 +61,9 @@ pub fn read_chunks(
     stop: &AtomicBool,
     complete: &AtomicBool,
     stats: &SourceStats,
-) -> Result<u64, ReadError> {
+) -> Result<(), ReadError> {
     let mut chunk = RawChunk::new(0, chunk_lines);
     let mut line = Vec::new();
-    let mut records = 0u64;
     let read_error = |source: &LineSource, error| ReadError {
         source_name: source.name().into(),
         error,
@@ -88,7 +87,6 @@ pub fn read_chunks(
                     _ => 0,
                 };
                 chunk.push(source.line_number(), &line).too_long = too_long;
-                records += 1;
                 stats.records.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -97,14 +95,14 @@ pub fn read_chunks(
         if ready {
             let next = chunk.next();
             if out.send(std::mem::replace(&mut chunk, next)).is_err() {
-                return Ok(records); // downstream stopped; its error is reported there
+                return Ok(()); // downstream stopped; its error is reported there
             }
         }
     }
     if !chunk.records.is_empty() {
         let _ = out.send(chunk);
     }
-    Ok(records)
+    Ok(())
 }
 
 /// Decodes chunks from `input` until it closes.

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::build::Pipeline;
 use super::control::ControlPort;
-use super::deliver::{deliver, Commits, Delivered, ToSink};
+use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::{SinkSpec, SourceSpec};
 use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
@@ -19,9 +19,7 @@ use crate::plugin::OperatorKind;
 use crate::sink::{
     ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink,
 };
-use crate::source::kafka::{
-    self, read_kafka, KafkaConsumer, KafkaReadStats, KafkaSourceSettings, OffsetCommitter,
-};
+use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
 use crate::source::{LineSource, SourceStats};
 use crate::time::FutureLimit;
 
@@ -147,7 +145,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let (to_sink, from_operators) = crossbeam_channel::bounded::<ToSink>(CHANNEL_BATCHES);
     let track_offsets = commits.is_some();
 
-    let (records_read, processed, delivered) = std::thread::scope(|scope| {
+    let (read, processed, results_out) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
         let origin = &origin;
         let stats: &SourceStats = &source_stats;
@@ -157,7 +155,6 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             .spawn_scoped(scope, move || match input {
                 Input::Lines(source) => {
                     read_chunks(source, batch_size, to_decoders, stop, complete, stats)
-                        .map(|records| KafkaReadStats { records, pauses: 0 })
                         .map_err(RunError::Read)
                 }
                 Input::Kafka(consumer, settings) => read_kafka(
@@ -277,28 +274,29 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let processed = processed.map(|()| control);
         (read, processed, delivered)
     });
-    let delivered = match delivered {
-        Ok(delivered) => delivered,
+    let results_out = match results_out {
+        Ok(results) => results,
         // `weir run … | head`: the reader of the output left; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Delivered::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => return Err(RunError::Sink(e)),
     };
     let control = processed?;
-    let read = records_read?;
+    read?;
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
 
     dead.flush().map_err(RunError::DeadLetter)?;
 
     let mut summary = Summary {
         pipeline: pipeline.name.clone(),
-        records_read: read.records,
-        source_pauses: read.pauses,
+        records_read: load(&source_stats.records),
+        source_pauses: load(&source_stats.pauses),
         events_in: sequencer.events(),
         decode_failures: dead.count(DeadLetterKind::Decode),
         late_events: dead.count(DeadLetterKind::Late),
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         sink_failures: dead.count(DeadLetterKind::Sink),
-        offset_commits: delivered.commits,
-        results_out: delivered.results,
+        offset_commits: load(&source_stats.offset_commits),
+        results_out,
         elapsed: started.elapsed(),
         completed: complete.load(Ordering::SeqCst),
         ..Summary::default()

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::data::Origin;
 use crate::source::SourceStats;
 pub use context::ReaderContext;
-pub use read::{read_kafka, KafkaReadStats};
+pub use read::read_kafka;
 pub use topics::create_topics;
 
 /// Where a partition starts the first time this process is given it; after

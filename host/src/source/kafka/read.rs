@@ -35,17 +35,8 @@ struct Reader<'a> {
     assigned: HashSet<u32>,
     /// Messages polled while the partitions were paused, handled first after.
     held: VecDeque<OwnedMessage>,
-    records: u64,
-    pauses: u64,
+    /// Records read and pauses, shared with the metrics and the summary.
     stats: &'a SourceStats,
-}
-
-/// What a Kafka read did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct KafkaReadStats {
-    pub records: u64,
-    /// Times the partitions were paused because the pipeline was full.
-    pub pauses: u64,
 }
 
 /// Reads the subscribed topics into chunks until `stop` or, for a bounded
@@ -58,7 +49,7 @@ pub fn read_kafka(
     stop: &AtomicBool,
     complete: &AtomicBool,
     stats: &SourceStats,
-) -> Result<KafkaReadStats, String> {
+) -> Result<(), String> {
     let mut reader = Reader {
         consumer,
         settings,
@@ -66,8 +57,6 @@ pub fn read_kafka(
         ends: HashMap::new(),
         assigned: HashSet::new(),
         held: VecDeque::new(),
-        records: 0,
-        pauses: 0,
         stats,
     };
     let mut last_sent = Instant::now();
@@ -97,7 +86,7 @@ pub fn read_kafka(
         let heartbeat = settings.idle_timeout.is_some() && last_sent.elapsed() >= HEARTBEAT;
         if full || (idle && !reader.chunk.is_empty()) || heartbeat {
             if !reader.send(&out) {
-                return Ok(reader.stats());
+                return Ok(());
             }
             last_sent = Instant::now();
         }
@@ -105,17 +94,10 @@ pub fn read_kafka(
     if !reader.chunk.is_empty() {
         reader.send(&out);
     }
-    Ok(reader.stats())
+    Ok(())
 }
 
 impl Reader<'_> {
-    fn stats(&self) -> KafkaReadStats {
-        KafkaReadStats {
-            records: self.records,
-            pauses: self.pauses,
-        }
-    }
-
     fn stream(&self, topic: &str, partition: i32) -> Result<u32, String> {
         self.settings
             .topics
@@ -147,7 +129,6 @@ impl Reader<'_> {
         );
         record.key = key;
         record.timestamp = message.timestamp().to_millis();
-        self.records += 1;
         self.stats.records.fetch_add(1, Ordering::Relaxed);
         if let Some(&end) = self.ends.get(&stream) {
             if offset + 1 >= end {
@@ -240,7 +221,6 @@ impl Reader<'_> {
             Err(SendTimeoutError::Disconnected(_)) => return false,
             Err(SendTimeoutError::Timeout(chunk)) => chunk,
         };
-        self.pauses += 1;
         self.stats.pauses.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("pipeline full: pausing the Kafka partitions");
         let paused = self.consumer.assignment().ok();
