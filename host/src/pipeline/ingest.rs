@@ -18,7 +18,7 @@ use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origi
 use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
-use crate::source::{LineSource, RawChunk, ReadOutcome, SourceStats, StreamChange};
+use crate::source::{LineSource, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange};
 use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
@@ -27,8 +27,9 @@ pub struct DecodedChunk {
     rows: Batch,
     failures: Vec<DecodeFailure>,
     changes: Vec<StreamChange>,
-    /// The position of every record, decoded or not: what was consumed.
-    last_positions: Vec<u64>,
+    /// Per stream, the sequence number of the chunk's last record, decoded
+    /// or not: what was consumed.
+    consumed: Vec<(u32, u64)>,
 }
 
 struct DecodeFailure {
@@ -167,8 +168,25 @@ fn decode_chunk(
         rows: builder.take(i64::MIN),
         failures,
         changes: chunk.changes,
-        last_positions: chunk.records.iter().map(|r| r.position).collect(),
+        consumed: last_per_stream(&chunk.records),
     }
+}
+
+/// Records of one stream come in order, so its last one is the furthest read.
+/// A handful of streams (Kafka partitions) at most: a scan beats a map.
+fn last_per_stream(records: &[RawRecord]) -> Vec<(u32, u64)> {
+    let mut last: Vec<(u32, u64)> = Vec::new();
+    for record in records {
+        let (stream, seq) = (
+            position::stream_of(record.position),
+            position::seq_of(record.position),
+        );
+        match last.iter_mut().find(|(s, _)| *s == stream) {
+            Some(entry) => entry.1 = seq,
+            None => last.push((stream, seq)),
+        }
+    }
+    last
 }
 
 /// Supplies a missing key or timestamp field from the Kafka message.
@@ -283,10 +301,7 @@ impl Sequencer {
                     record,
                 })?;
             }
-            for &position in &chunk.last_positions {
-                self.consumed
-                    .insert(position::stream_of(position), position::seq_of(position));
-            }
+            self.consumed.extend(chunk.consumed);
             let mut batch = self.drop_future_events(chunk.rows, dead)?;
             match &mut self.clock {
                 Clock::Single(clock) => {
