@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{SendTimeoutError, Sender};
 use rdkafka::consumer::Consumer;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::context::Rebalanced;
@@ -61,23 +61,26 @@ pub fn read_kafka(
     };
     let mut last_sent = Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        // A polled message is used where librdkafka keeps it; only one held
+        // through a pause was copied out.
         let polled = match reader.held.pop_front() {
-            Some(message) => Some(message),
+            Some(message) => Polled::Held(message),
             None => match consumer.poll(POLL_WAIT) {
-                None => None,
-                Some(Ok(message)) => Some(message.detach()),
+                None => Polled::Nothing,
+                Some(Ok(message)) => Polled::Fresh(message),
                 Some(Err(e)) => {
                     // Transport errors and the like; librdkafka retries by itself.
                     tracing::warn!(error = %e, "Kafka consumer");
-                    None
+                    Polled::Nothing
                 }
             },
         };
         reader.follow_rebalances()?;
-        let idle = polled.is_none();
-        if let Some(message) = polled {
-            reader.add(&message)?;
-        }
+        let idle = match &polled {
+            Polled::Held(message) => reader.add(message).map(|()| false)?,
+            Polled::Fresh(message) => reader.add(message).map(|()| false)?,
+            Polled::Nothing => true,
+        };
         if settings.bounded && !reader.assigned.is_empty() && reader.ends.is_empty() {
             complete.store(true, Ordering::SeqCst);
             break;
@@ -97,6 +100,12 @@ pub fn read_kafka(
     Ok(())
 }
 
+enum Polled<'c> {
+    Held(OwnedMessage),
+    Fresh(BorrowedMessage<'c>),
+    Nothing,
+}
+
 impl Reader<'_> {
     fn stream(&self, topic: &str, partition: i32) -> Result<u32, String> {
         self.settings
@@ -109,7 +118,7 @@ impl Reader<'_> {
             })
     }
 
-    fn add(&mut self, message: &OwnedMessage) -> Result<(), String> {
+    fn add(&mut self, message: &impl Message) -> Result<(), String> {
         let stream = self.stream(message.topic(), message.partition())?;
         let offset = message.offset();
         let seq = u64::try_from(offset + 1)
