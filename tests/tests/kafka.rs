@@ -45,6 +45,12 @@ fn file_run_alerts(events: &str, dir: &Path) -> Vec<Alert> {
     ))
 }
 
+/// The group's committed offsets on the readings topic, summed over its
+/// 4 partitions: the messages it will not read again.
+fn committed_total(broker: &Broker, group: &str) -> i64 {
+    broker.committed(group, READINGS, 4).values().sum()
+}
+
 fn sorted(mut alerts: Vec<Alert>) -> Vec<Alert> {
     alerts.sort();
     alerts
@@ -140,10 +146,7 @@ fn alerts_from_a_partitioned_topic_equal_the_file_run() {
     assert_eq!(weir_tests::summary_count(&log, "records read"), 20_000);
     assert_eq!(alerts_on_topic(&broker, expected.len() + 1), expected);
     assert_eq!(
-        broker
-            .committed("equal-test", READINGS, 4)
-            .values()
-            .sum::<i64>(),
+        committed_total(&broker, "equal-test"),
         20_000,
         "every partition committed to its end"
     );
@@ -253,13 +256,12 @@ fn stopped_mid_stream_it_resumes_from_committed_offsets() {
     // Open windows hold commits back to the input of the last ~15 s of event
     // time (window + bound), ~15,000 readings here.
     wait_for("offsets committed", Duration::from_secs(60), || {
-        let committed = broker.committed("restart-test", READINGS, 4);
-        committed.values().sum::<i64>() > 2_000
+        committed_total(&broker, "restart-test") > 2_000
     });
     sigterm(&first);
     let first_log = wait_ok(first, &first_log, Duration::from_secs(60));
     let read_first = weir_tests::summary_count(&first_log, "records read") as i64;
-    let committed: i64 = broker.committed("restart-test", READINGS, 4).values().sum();
+    let committed = committed_total(&broker, "restart-test");
     assert!(
         committed <= read_first,
         "committed {committed} of {read_first} read"
@@ -364,11 +366,7 @@ fn it_rides_out_a_broker_restart() {
     let weir = start_weir(&pipeline, &log);
     stream.produce_round(&broker, 0);
     wait_for("the first round committed", Duration::from_secs(60), || {
-        broker
-            .committed("outage-test", READINGS, 4)
-            .values()
-            .sum::<i64>()
-            > 2_000
+        committed_total(&broker, "outage-test") > 2_000
     });
     broker.stop();
     std::thread::sleep(Duration::from_secs(2));
