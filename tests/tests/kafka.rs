@@ -178,6 +178,7 @@ fn assert_complete_at_least_once(got: &[Alert], expected: &[Alert]) {
 struct Stream {
     rounds: Vec<Vec<String>>,
     expected: Vec<Alert>,
+    last_event_time: i64,
 }
 
 fn stream(events: u64, seed: u64, rounds: usize) -> Stream {
@@ -194,6 +195,7 @@ fn stream(events: u64, seed: u64, rounds: usize) -> Stream {
     Stream {
         rounds,
         expected: sorted(expected),
+        last_event_time: last,
     }
 }
 
@@ -213,15 +215,9 @@ impl Stream {
     /// One far-ahead reading into each partition (filtered out by the
     /// pipeline, but it moves that partition's watermark).
     fn produce_closers(&self, broker: &Broker) {
-        let last = parse_readings(&self.rounds.concat().join("\n"))
-            .iter()
-            .map(|r| r.event_time)
-            .max()
-            .expect("events");
         for partition in 0..4 {
-            broker.produce_with(READINGS, &[closer(last).to_json()], |_| {
-                (None, Some(partition), None)
-            });
+            let closer = closer(self.last_event_time).to_json();
+            broker.produce_with(READINGS, &[closer], |_| (None, Some(partition), None));
         }
     }
 
