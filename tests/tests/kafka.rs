@@ -510,3 +510,95 @@ fn metric_values<'a>(metrics: &'a str, prefix: &'a str) -> impl Iterator<Item = 
         .filter(move |l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
+
+#[test]
+fn start_from_decides_where_a_new_process_begins() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines: Vec<String> = generated(500, 2, 0.0).lines().map(String::from).collect();
+    broker.produce(READINGS, &lines, Some("sensor_id"));
+    let read = |start: &str, stderr: &str| {
+        let pipeline = sensor_pipeline(&broker, dir.path(), "start-test", "bounded = true");
+        let text = std::fs::read_to_string(&pipeline).expect("pipeline");
+        let default = "start_from = \"committed\"";
+        assert!(text.contains(default), "{text}");
+        let text = text.replace(default, &format!("start_from = \"{start}\""));
+        std::fs::write(&pipeline, text).expect("pipeline");
+        let log = dir.path().join(stderr);
+        let log = wait_ok(start_weir(&pipeline, &log), &log, Duration::from_secs(60));
+        weir_tests::summary_count(&log, "records read")
+    };
+    assert_eq!(
+        read("committed", "1.stderr"),
+        500,
+        "nothing committed yet: from the start"
+    );
+    assert_eq!(committed_total(&broker, "start-test"), 500);
+    assert_eq!(read("committed", "2.stderr"), 0, "all committed");
+    assert_eq!(
+        read("earliest", "3.stderr"),
+        500,
+        "earliest ignores the commits"
+    );
+    assert_eq!(read("latest", "4.stderr"), 0);
+}
+
+#[test]
+fn an_idle_partition_stops_holding_the_windows_back() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stream = stream(10_000, 4, 1);
+    // Everything into partition 0; partitions 1–3 never send a message.
+    let pipeline = sensor_pipeline(&broker, dir.path(), "idle-test", "idle_timeout = \"1s\"");
+    let log = dir.path().join("weir.stderr");
+    let weir = start_weir(&pipeline, &log);
+    let mut lines = stream.rounds[0].clone();
+    lines.push(closer(stream.last_event_time).to_json());
+    broker.produce_with(READINGS, &lines, |_| (None, Some(0), None));
+    let expected = stream.expected.len();
+    wait_for("the windows fire", Duration::from_secs(60), || {
+        broker
+            .read_all(ALERTS, expected, Duration::from_millis(500))
+            .len()
+            >= expected
+    });
+    sigterm(&weir);
+    wait_ok(weir, &log, Duration::from_secs(60));
+    assert_eq!(alerts_on_topic(&broker, expected + 1), stream.expected);
+}
+
+#[test]
+fn results_the_sink_cannot_deliver_are_dead_lettered() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, generated(300, 8, 0.0)).expect("input");
+    let dead = dir.path().join("dead.ndjson");
+    // The broker does not create topics on demand: every message fails.
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+source = {{ kind = "file", path = "{input}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "kafka", bootstrap_servers = "{bootstrap}", topic = "no-such-topic", delivery_timeout = "3s" }}
+dead_letter = {{ path = "{dead}" }}
+"#,
+            input = input.display(),
+            bootstrap = broker.bootstrap(),
+            dead = dead.display(),
+        ),
+    )
+    .expect("pipeline");
+    let log = dir.path().join("weir.stderr");
+    let log = wait_done(start_weir(&pipeline, &log), &log, Duration::from_secs(60));
+    assert!(log.contains("undelivered 300"), "{log}");
+    let dead = json_lines(&std::fs::read_to_string(dead).expect("dead letters"));
+    assert_eq!(dead.len(), 300);
+    assert!(dead.iter().all(|d| d["kind"] == "sink"
+        && d["source"] == "kafka:no-such-topic"
+        && d["reason"].as_str().unwrap().contains("no-such-topic")
+        && d["record"]["sensor_id"].is_string()));
+}
