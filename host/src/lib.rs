@@ -14,5 +14,6 @@ pub mod plugin;
 pub mod scaffold;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod time;
 pub mod window;

@@ -51,6 +51,10 @@ enum Command {
         /// Do not print the summary at the end.
         #[arg(long)]
         quiet: bool,
+        /// Delete the pipeline's checkpoints and start from the beginning
+        /// instead of resuming from the newest one.
+        #[arg(long)]
+        fresh: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -161,10 +165,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             batch_size,
             decoders,
             quiet,
+            fresh,
             admin,
         } => {
             let engine = Arc::new(PluginEngine::new()?);
             let mut pipeline = load(&path, &engine)?;
+            if fresh {
+                pipeline.resume = weir::pipeline::Resume::Fresh;
+            }
             if let Some(size) = batch_size {
                 anyhow::ensure!(size > 0, "--batch-size must be at least 1");
                 pipeline.batch_size = size;

@@ -264,7 +264,7 @@ impl Admin {
         );
         let events = self.controller.submit(Change::Insert {
             after: request.after.clone(),
-            stage,
+            stage: Box::new(stage),
         })?;
         let (pause, _) = applied(&events)?;
         let place = match &request.after {

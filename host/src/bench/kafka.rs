@@ -131,6 +131,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             key_field: None,
             timestamp_field: None,
             properties: Vec::new(),
+            resume_from: Vec::new(),
         });
         pipeline.sink = SinkSpec::Kafka(KafkaSinkSettings {
             bootstrap_servers: options.bootstrap_servers.clone(),

@@ -11,7 +11,14 @@ use super::error::PipelineError;
 use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
+use crate::state::CheckpointSettings;
 use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    Latest,
+    Fresh,
+}
 
 pub struct Pipeline {
     pub name: String,
@@ -28,6 +35,10 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     pub sink: SinkSpec,
     pub dead_letter: Option<PathBuf>,
+    pub checkpoint: Option<CheckpointSettings>,
+    /// Whether to resume from the newest checkpoint, if there is one, or
+    /// delete the checkpoints and start afresh.
+    pub resume: Resume,
     /// The directory of the pipeline file: the base of its relative paths.
     pub base_dir: PathBuf,
     pub(crate) control: Option<ControlPort>,
@@ -201,6 +212,36 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
+    let checkpoint = match file.checkpoint {
+        None => None,
+        Some(spanned) => {
+            let span = spanned.span();
+            let config = spanned.into_inner();
+            if matches!(source, SourceSpec::Stdin { .. }) {
+                return Err(at(
+                    span,
+                    "checkpoints need a source that can be read again from a position (a file or Kafka), not stdin".into(),
+                ));
+            }
+            if config.interval.is_some_and(|i| i.0 == 0) || config.keep == Some(0) {
+                return Err(at(
+                    span,
+                    "checkpoint interval and keep must be above zero".into(),
+                ));
+            }
+            Some(CheckpointSettings {
+                dir: base.join(
+                    config
+                        .dir
+                        .unwrap_or_else(|| Path::new(".weir/checkpoints").join(&name)),
+                ),
+                interval: config
+                    .interval
+                    .map_or(std::time::Duration::from_secs(10), Millis::duration),
+                keep: config.keep.unwrap_or(3),
+            })
+        }
+    };
     Ok(Pipeline {
         name,
         batch_size: file.batch_size,
@@ -216,6 +257,8 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         stages,
         sink,
         dead_letter: file.dead_letter.map(|d| base.join(d.path)),
+        checkpoint,
+        resume: Resume::Latest,
         base_dir: base.to_path_buf(),
         control: None,
     })

@@ -26,6 +26,20 @@ pub struct PipelineFile {
     pub operators: Vec<Spanned<OperatorConfig>>,
     pub sink: Spanned<SinkConfig>,
     pub dead_letter: Option<DeadLetterConfig>,
+    pub checkpoint: Option<Spanned<CheckpointConfig>>,
+}
+
+/// Periodic checkpoints, from which `weir run` resumes after a stop or crash.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Where checkpoint files go, relative to the pipeline file; defaults to
+    /// `.weir/checkpoints/<pipeline name>` beside it.
+    pub dir: Option<PathBuf>,
+    /// How often one is taken (default 10 s); one is always taken at the end.
+    pub interval: Option<Millis>,
+    /// How many of the newest are kept (default 3).
+    pub keep: Option<usize>,
 }
 
 fn default_batch_size() -> usize {

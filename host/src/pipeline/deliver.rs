@@ -12,6 +12,7 @@ use crate::data::Batch;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters, Sink};
 use crate::source::kafka::OffsetCommitter;
 use crate::source::SourceStats;
+use crate::state::{Checkpoint, CheckpointStore};
 
 /// What the operators hand the sink, in order.
 pub enum ToSink {
@@ -19,6 +20,21 @@ pub enum ToSink {
     /// Offsets (stream, next offset) whose input is fully processed once
     /// every result before this marker is acknowledged.
     Progress(Vec<(u32, u64)>),
+    /// A checkpoint covering every result before it, and the Kafka offsets
+    /// (stream, next offset) to commit once it is written.
+    Checkpoint(Box<Checkpoint>, Vec<(u32, u64)>),
+}
+
+/// What the sink side did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub results: u64,
+    pub checkpoints: u64,
+    /// Size of the last checkpoint file written.
+    pub checkpoint_bytes: u64,
+    /// Time spent writing checkpoints (results made durable, file written,
+    /// results published).
+    pub checkpoint_time: Duration,
 }
 
 pub struct Commits {
@@ -27,16 +43,16 @@ pub struct Commits {
     pub stats: Arc<SourceStats>,
 }
 
-/// Writes everything from `input` to `sink` until the operators finish;
-/// returns the number of results written.
+/// Writes everything from `input` to `sink` until the operators finish.
 pub fn deliver(
     sink: &mut dyn Sink,
     sink_name: &str,
     input: Receiver<ToSink>,
     dead: &DeadLetters,
     commits: Option<&Commits>,
-) -> std::io::Result<u64> {
-    let mut results = 0;
+    checkpoints: Option<&CheckpointStore>,
+) -> std::io::Result<Delivered> {
+    let mut delivered = Delivered::default();
     let mut progress: Option<Vec<(u32, u64)>> = None;
     let mut last_commit = Instant::now();
     // Wake up at the commit interval even when nothing arrives, so the last
@@ -45,10 +61,21 @@ pub fn deliver(
     loop {
         match input.recv_timeout(wait) {
             Ok(ToSink::Rows(batch)) => {
-                results += batch.len() as u64;
+                delivered.results += batch.len() as u64;
                 sink.write(&batch)?;
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
+            Ok(ToSink::Checkpoint(checkpoint, offsets)) => {
+                let store = checkpoints.expect("checkpoints are sent only with a store");
+                let started = Instant::now();
+                let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
+                delivered.checkpoints += 1;
+                delivered.checkpoint_bytes = bytes;
+                delivered.checkpoint_time += started.elapsed();
+                if let Some(commits) = commits {
+                    commit_offsets(commits, &offsets);
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -65,7 +92,26 @@ pub fn deliver(
     if let Some(commits) = commits {
         commit(sink, sink_name, dead, commits, progress)?;
     }
-    Ok(results)
+    Ok(delivered)
+}
+
+/// Results before the checkpoint made durable, then the checkpoint written,
+/// then the results published: a crash anywhere leaves a checkpoint and an
+/// output that a resume can bring back into agreement.
+fn write_checkpoint(
+    sink: &mut dyn Sink,
+    sink_name: &str,
+    dead: &DeadLetters,
+    store: &CheckpointStore,
+    mut checkpoint: Box<Checkpoint>,
+) -> std::io::Result<u64> {
+    checkpoint.sink = sink.pre_commit()?;
+    dead_letter_failures(sink, sink_name, dead)?;
+    dead.flush()?;
+    let bytes = store.write(&checkpoint).map_err(std::io::Error::other)?;
+    sink.commit()?;
+    tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");
+    Ok(bytes)
 }
 
 fn commit(
@@ -82,8 +128,13 @@ fn commit(
     sink.flush()?;
     dead_letter_failures(sink, sink_name, dead)?;
     dead.flush()?;
+    commit_offsets(commits, &offsets);
+    Ok(())
+}
+
+fn commit_offsets(commits: &Commits, offsets: &[(u32, u64)]) {
     let started = Instant::now();
-    match commits.committer.commit(&offsets) {
+    match commits.committer.commit(offsets) {
         Ok(()) => {
             commits.stats.offset_commits.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(?offsets, took = ?started.elapsed(), "offsets committed");
@@ -91,7 +142,6 @@ fn commit(
         // A rebalance or a broker away: the next commit carries it.
         Err(e) => tracing::warn!(error = %e, "offsets not committed"),
     }
-    Ok(())
 }
 
 fn dead_letter_failures(

@@ -92,6 +92,7 @@ fn kafka_source(config: KafkaSourceConfig, schema: &Schema) -> Result<KafkaSourc
         key_field: config.key_field.and_then(|f| schema.index_of(&f)),
         timestamp_field: config.timestamp_field.and_then(|f| schema.index_of(&f)),
         properties: config.properties.into_iter().collect(),
+        resume_from: Vec::new(),
     })
 }
 

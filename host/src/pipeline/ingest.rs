@@ -19,6 +19,7 @@ use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::{LineSource, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange};
+use crate::state::{Checkpoint, ClockState, KafkaOffset, SourcePosition};
 use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
@@ -30,6 +31,7 @@ pub struct DecodedChunk {
     /// Per stream, the sequence number of the chunk's last record, decoded
     /// or not: what was consumed.
     consumed: Vec<(u32, u64)>,
+    resume_at: Option<(u64, u64)>,
 }
 
 struct DecodeFailure {
@@ -94,6 +96,7 @@ pub fn read_chunks(
         let ready = chunk.records.len() >= chunk_lines
             || (!chunk.records.is_empty() && source.would_wait());
         if ready {
+            chunk.resume_at = source.resume_position();
             let next = chunk.next();
             if out.send(std::mem::replace(&mut chunk, next)).is_err() {
                 return Ok(()); // downstream stopped; its error is reported there
@@ -101,6 +104,7 @@ pub fn read_chunks(
         }
     }
     if !chunk.records.is_empty() {
+        chunk.resume_at = source.resume_position();
         let _ = out.send(chunk);
     }
     Ok(())
@@ -169,6 +173,7 @@ fn decode_chunk(
         failures,
         changes: chunk.changes,
         consumed: last_per_stream(&chunk.records),
+        resume_at: chunk.resume_at,
     }
 }
 
@@ -230,12 +235,16 @@ pub struct Sequencer {
     pending: BTreeMap<u64, DecodedChunk>,
     next: u64,
     origin: Origin,
+    /// Events decoded in this run, and in the runs before the checkpoint it resumed.
     events: u64,
+    events_before: u64,
     /// The last watermark handed on, to notice an idle partition letting it move.
     emitted: i64,
     /// Per stream, the sequence number of the last record consumed (see
     /// [`crate::data::position`]), for offset commits.
     consumed: BTreeMap<u32, u64>,
+    /// A file's position after the last chunk accepted.
+    resume_at: Option<(u64, u64)>,
 }
 
 impl Sequencer {
@@ -259,9 +268,79 @@ impl Sequencer {
             next: 0,
             origin,
             events: 0,
+            events_before: 0,
             emitted: i64::MIN,
             consumed: BTreeMap::new(),
+            resume_at: None,
         }
+    }
+
+    /// Where the input stands after the last chunk accepted, for a checkpoint.
+    pub fn checkpoint(&self) -> (SourcePosition, ClockState, u64) {
+        let source = match &self.origin {
+            Origin::Lines(_) => {
+                let (byte_offset, line) = self.resume_at.unwrap_or((0, 0));
+                SourcePosition::Lines { byte_offset, line }
+            }
+            Origin::Kafka(_) => SourcePosition::Kafka(
+                self.consumed
+                    .iter()
+                    .filter_map(|(&stream, &next)| {
+                        let (topic, partition) = self.origin.topic_partition(stream)?;
+                        Some(KafkaOffset {
+                            topic: topic.to_string(),
+                            partition,
+                            next_offset: next as i64,
+                        })
+                    })
+                    .collect(),
+            ),
+        };
+        let clock = match &self.clock {
+            Clock::Single(clock) => ClockState::Single {
+                max_event_time: clock.max_event_time(),
+            },
+            Clock::Partitioned(clock) => {
+                let (emitted, streams) = clock.checkpoint();
+                ClockState::Partitioned { emitted, streams }
+            }
+        };
+        (source, clock, self.events_before + self.events)
+    }
+
+    /// Continues from a checkpoint: the watermark where it stood, the events
+    /// counted, and (Kafka) the offsets consumed, until records move them.
+    pub fn resume(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
+        match (&mut self.clock, &checkpoint.clock) {
+            (Clock::Single(clock), ClockState::Single { max_event_time }) => {
+                clock.resume(*max_event_time);
+                self.emitted = clock.current();
+            }
+            (Clock::Partitioned(clock), ClockState::Partitioned { emitted, streams }) => {
+                clock.resume(*emitted, streams.clone());
+                self.emitted = *emitted;
+            }
+            _ => return Err("the checkpoint was taken reading another kind of source".into()),
+        }
+        if let (Origin::Kafka(topics), SourcePosition::Kafka(offsets)) =
+            (&self.origin, &checkpoint.source)
+        {
+            for offset in offsets {
+                let stream = topics
+                    .iter()
+                    .position(|t| *t == offset.topic)
+                    .and_then(|index| position::kafka_stream(index, offset.partition));
+                if let Some(stream) = stream {
+                    self.consumed.insert(stream, offset.next_offset as u64);
+                }
+            }
+        }
+        if let SourcePosition::Lines { byte_offset, line } = checkpoint.source {
+            // Until a chunk moves it: a run that reads nothing new stays here.
+            self.resume_at = Some((byte_offset, line));
+        }
+        self.events_before = checkpoint.events;
+        Ok(())
     }
 
     /// Events decoded so far.
@@ -302,6 +381,9 @@ impl Sequencer {
                 })?;
             }
             self.consumed.extend(chunk.consumed);
+            if chunk.resume_at.is_some() {
+                self.resume_at = chunk.resume_at;
+            }
             let mut batch = self.drop_future_events(chunk.rows, dead)?;
             match &mut self.clock {
                 Clock::Single(clock) => {

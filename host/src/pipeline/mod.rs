@@ -2,6 +2,7 @@
 //! the run loop that moves batches from source to sink.
 
 mod build;
+mod checkpointing;
 pub mod config;
 pub mod control;
 mod deliver;
@@ -12,7 +13,7 @@ mod run;
 mod stage;
 mod summary;
 
-pub use build::{load, parse, Pipeline};
+pub use build::{load, parse, Pipeline, Resume};
 pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
 pub use endpoints::{SinkSpec, SourceSpec};
 pub use error::PipelineError;

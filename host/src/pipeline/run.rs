@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::build::Pipeline;
+use super::build::{Pipeline, Resume};
+use super::checkpointing::{self, Checkpointer};
 use super::control::ControlPort;
-use super::deliver::{deliver, Commits, ToSink};
+use super::deliver::{deliver, Commits, Delivered, ToSink};
 use super::endpoints::{SinkSpec, SourceSpec};
 use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
@@ -21,6 +22,7 @@ use crate::sink::{
 };
 use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
 use crate::source::{LineSource, SourceStats};
+use crate::state::{Checkpoint, CheckpointError, CheckpointStore, SinkPosition, SourcePosition};
 use crate::time::FutureLimit;
 
 /// Batches in flight between two stages.
@@ -44,6 +46,14 @@ pub enum RunError {
     DeadLetter(std::io::Error),
     #[error(transparent)]
     Stage(#[from] StageError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot resume from checkpoint {id} in {dir}: {reason}; run with --fresh to discard the checkpoints and start over")]
+    Resume {
+        id: u64,
+        dir: String,
+        reason: String,
+    },
 }
 
 /// Decoder threads: one per core, at most four (beyond that the reader and
@@ -58,37 +68,65 @@ enum Input {
     Kafka(Arc<KafkaConsumer>, KafkaSourceSettings),
 }
 
-fn open_input(source: &SourceSpec, stats: &Arc<SourceStats>) -> Result<Input, RunError> {
+/// Opens the source, at `resume`'s position when a checkpoint is resumed.
+fn open_input(
+    source: &SourceSpec,
+    stats: &Arc<SourceStats>,
+    resume: Option<&SourcePosition>,
+) -> Result<Input, RunError> {
     Ok(match source {
         SourceSpec::File {
             path,
             max_line_bytes,
-        } => Input::Lines(LineSource::open(path, *max_line_bytes).map_err(|error| {
-            RunError::OpenSource {
+        } => {
+            let (offset, line) = match resume {
+                Some(SourcePosition::Lines { byte_offset, line }) => (*byte_offset, *line),
+                _ => (0, 0),
+            };
+            let source = LineSource::open_at(path, *max_line_bytes, offset, line);
+            Input::Lines(source.map_err(|error| RunError::OpenSource {
                 path: path.display().to_string(),
                 error,
-            }
-        })?),
+            })?)
+        }
         SourceSpec::Stdin { max_line_bytes } => Input::Lines(LineSource::stdin(*max_line_bytes)),
-        SourceSpec::Kafka(settings) => Input::Kafka(
-            kafka::connect(settings, stats.clone()).map_err(RunError::Kafka)?,
-            settings.clone(),
-        ),
+        SourceSpec::Kafka(settings) => {
+            let mut settings = settings.clone();
+            if let Some(SourcePosition::Kafka(offsets)) = resume {
+                settings.resume_from = offsets
+                    .iter()
+                    .map(|o| (o.topic.clone(), o.partition, o.next_offset))
+                    .collect();
+            }
+            Input::Kafka(
+                kafka::connect(&settings, stats.clone()).map_err(RunError::Kafka)?,
+                settings,
+            )
+        }
     })
 }
 
-fn open_sink(sink: &SinkSpec) -> Result<(Box<dyn Sink>, String), RunError> {
+/// Opens the sink; with checkpoints, a file sink stages its results and
+/// `resume` says how much of its output the resumed checkpoint covers.
+fn open_sink(
+    sink: &SinkSpec,
+    checkpoints: bool,
+    resume: Option<SinkPosition>,
+) -> Result<(Box<dyn Sink>, String), RunError> {
     Ok(match sink {
         SinkSpec::Console => (Box::new(ConsoleSink::new()), "console".into()),
-        SinkSpec::File(path) => (
-            Box::new(
-                JsonFileSink::create(path).map_err(|error| RunError::OpenSink {
-                    path: path.display().to_string(),
-                    error,
-                })?,
-            ),
-            path.display().to_string(),
-        ),
+        SinkSpec::File(path) => {
+            let sink = if checkpoints {
+                JsonFileSink::staged(path, resume)
+            } else {
+                JsonFileSink::create(path)
+            };
+            let sink = sink.map_err(|error| RunError::OpenSink {
+                path: path.display().to_string(),
+                error,
+            })?;
+            (Box::new(sink), path.display().to_string())
+        }
         SinkSpec::Kafka(settings) => (
             Box::new(KafkaSink::connect(settings.clone()).map_err(RunError::Kafka)?),
             format!("kafka:{}", settings.topic),
@@ -97,13 +135,66 @@ fn open_sink(sink: &SinkSpec) -> Result<(Box<dyn Sink>, String), RunError> {
     })
 }
 
+/// The checkpoint store, and the checkpoint to resume from (its stage state
+/// already restored), as the pipeline's settings say.
+fn open_checkpoints(
+    pipeline: &mut Pipeline,
+) -> Result<(Option<CheckpointStore>, Option<Checkpoint>), RunError> {
+    let Some(settings) = &pipeline.checkpoint else {
+        return Ok((None, None));
+    };
+    let store = CheckpointStore::open(settings.clone())?;
+    if pipeline.resume == Resume::Fresh {
+        store.clear()?;
+        return Ok((Some(store), None));
+    }
+    let Some(checkpoint) = store.latest()? else {
+        return Ok((Some(store), None));
+    };
+    let store = Some(store);
+    if checkpoint.pipeline != pipeline.name {
+        let reason = format!(
+            "it belongs to pipeline `{}`, not `{}`",
+            checkpoint.pipeline, pipeline.name
+        );
+        return Err(resume_error(&checkpoint, &store, reason));
+    }
+    checkpointing::restore_stages(&checkpoint, &mut pipeline.stages)
+        .map_err(|reason| resume_error(&checkpoint, &store, reason))?;
+    tracing::info!("{}", checkpointing::describe(&checkpoint));
+    Ok((store, Some(checkpoint)))
+}
+
+fn resume_error(
+    checkpoint: &Checkpoint,
+    store: &Option<CheckpointStore>,
+    reason: String,
+) -> RunError {
+    RunError::Resume {
+        id: checkpoint.id,
+        dir: store
+            .as_ref()
+            .map_or_else(String::new, |s| s.settings().dir.display().to_string()),
+        reason,
+    }
+}
+
 /// Runs `pipeline` to the end of its input, or until `stop` is set.
 pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
     let started = Instant::now();
     let origin = pipeline.source.origin();
     let source_stats = Arc::new(SourceStats::default());
-    let input = open_input(&pipeline.source, &source_stats)?;
-    let (mut sink, sink_name) = open_sink(&pipeline.sink)?;
+    let (store, resumed) = open_checkpoints(&mut pipeline)?;
+    let input = open_input(
+        &pipeline.source,
+        &source_stats,
+        resumed.as_ref().map(|c| &c.source),
+    )?;
+    let (mut sink, sink_name) = open_sink(
+        &pipeline.sink,
+        store.is_some(),
+        resumed.as_ref().map(|c| c.sink),
+    )?;
     let dead = match &pipeline.dead_letter {
         Some(path) => DeadLetters::to_file(path).map_err(|error| RunError::OpenDeadLetter {
             path: path.display().to_string(),
@@ -132,6 +223,14 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         FutureLimit::new(pipeline.max_future_ms),
         origin.clone(),
     );
+    if let Some(checkpoint) = &resumed {
+        sequencer
+            .resume(checkpoint)
+            .map_err(|reason| resume_error(checkpoint, &store, reason))?;
+    }
+    let mut checkpointer = store
+        .as_ref()
+        .map(|s| Checkpointer::new(&pipeline.name, s.settings().interval, resumed.as_ref()));
     let complete = AtomicBool::new(false);
     let (schema, time_column, batch_size) = (
         pipeline.schema.clone(),
@@ -143,7 +242,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
     let (to_sequencer, from_decoders) = crossbeam_channel::bounded(CHANNEL_BATCHES);
     let (to_sink, from_operators) = crossbeam_channel::bounded::<ToSink>(CHANNEL_BATCHES);
-    let track_offsets = commits.is_some();
+    // With checkpoints, offsets are committed with each checkpoint instead.
+    let track_offsets = commits.is_some() && store.is_none();
 
     let (read, processed, results_out) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
@@ -233,6 +333,11 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                 if track_offsets && sink_open {
                                     sink_open = progress(sequencer, stages);
                                 }
+                                if let Some(checkpointer) = checkpointer.as_mut().filter(|c| c.due()) {
+                                    if sink_open {
+                                        sink_open = to_sink.send(checkpointer.take(sequencer, stages)).is_ok();
+                                    }
+                                }
                                 if !sink_open {
                                     break Ok(());
                                 }
@@ -255,6 +360,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     if track_offsets && result.is_ok() {
                         progress(sequencer, stages);
                     }
+                    if let (Some(checkpointer), true) = (checkpointer.as_mut(), result.is_ok()) {
+                        let _ = to_sink.send(checkpointer.take(sequencer, stages));
+                    }
                     if let Some(control) = &mut control {
                         control.finish(stages);
                     }
@@ -268,16 +376,17 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             from_operators,
             dead,
             commits.as_ref(),
+            store.as_ref(),
         );
         let read = reader.join().expect("the reader thread panicked");
         let (processed, control) = operators.join().expect("the operator thread panicked");
         let processed = processed.map(|()| control);
         (read, processed, delivered)
     });
-    let results_out = match results_out {
-        Ok(results) => results,
+    let delivered = match results_out {
+        Ok(delivered) => delivered,
         // `weir run … | head`: the reader of the output left; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Delivered::default(),
         Err(e) => return Err(RunError::Sink(e)),
     };
     let control = processed?;
@@ -296,7 +405,11 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         sink_failures: dead.count(DeadLetterKind::Sink),
         offset_commits: load(&source_stats.offset_commits),
-        results_out,
+        results_out: delivered.results,
+        checkpoints: delivered.checkpoints,
+        checkpoint_bytes: delivered.checkpoint_bytes,
+        checkpoint_time: delivered.checkpoint_time,
+        resumed_from: resumed.as_ref().map(|c| c.id),
         elapsed: started.elapsed(),
         completed: complete.load(Ordering::SeqCst),
         ..Summary::default()

@@ -8,6 +8,7 @@ use crate::data::{Batch, Origin, Schema};
 use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
+use crate::state::{StageCheckpoint, StageState};
 use crate::window::TumblingWindows;
 
 /// An operator compiled into the host, for built-ins and benchmark baselines.
@@ -152,6 +153,62 @@ impl Stage {
         }
     }
 
+    /// What this stage computes, as far as its state depends on it.
+    pub fn fingerprint(&self) -> String {
+        match &self.kind {
+            StageKind::Window(window) => window.fingerprint().to_string(),
+            StageKind::Plugin(plugin, _) => format!("plugin {}", plugin.descriptor().name),
+            StageKind::Native(_) => "native".into(),
+        }
+    }
+
+    /// The stage's state now, for a checkpoint.
+    pub fn checkpoint(&self) -> StageCheckpoint {
+        let state = match &self.kind {
+            StageKind::Window(window) => StageState::Window(window.checkpoint()),
+            StageKind::Plugin(plugin, _) => StageState::Stateless {
+                plugin: Some(plugin.version()),
+            },
+            StageKind::Native(_) => StageState::Stateless { plugin: None },
+        };
+        StageCheckpoint {
+            name: self.name.clone(),
+            fingerprint: self.fingerprint(),
+            state,
+        }
+    }
+
+    /// Takes up the state a checkpoint holds for this stage.
+    pub fn restore(&mut self, checkpoint: StageCheckpoint) -> Result<(), String> {
+        if checkpoint.fingerprint != self.fingerprint() {
+            return Err(format!(
+                "stage `{}` computed `{}` when the checkpoint was taken and computes `{}` now",
+                self.name,
+                checkpoint.fingerprint,
+                self.fingerprint()
+            ));
+        }
+        match (&mut self.kind, checkpoint.state) {
+            (StageKind::Window(window), StageState::Window(state)) => window.restore(state),
+            (StageKind::Plugin(plugin, _), StageState::Stateless { plugin: Some(then) }) => {
+                let now = plugin.version();
+                if now != then {
+                    tracing::info!(
+                        stage = %self.name,
+                        "the plugin changed since the checkpoint: {} {} ({}) then, {} {} ({}) now",
+                        then.name, then.version, short(&then.hash), now.name, now.version, short(&now.hash)
+                    );
+                }
+                Ok(())
+            }
+            (_, StageState::Stateless { .. }) => Ok(()),
+            _ => Err(format!(
+                "stage `{}` holds a different kind of state in the checkpoint",
+                self.name
+            )),
+        }
+    }
+
     pub fn output_schema(&self) -> &Arc<Schema> {
         match &self.kind {
             StageKind::Plugin(p, _) => p.output_schema(),
@@ -244,6 +301,10 @@ impl Stage {
             .fetch_add(out.len() as u64, Ordering::Relaxed);
         Ok(out)
     }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }
 
 /// One batch of a trial. If the new version fails rows, the batch is run

@@ -32,6 +32,12 @@ pub struct Summary {
     pub windows_fired: u64,
     pub open_windows_discarded: u64,
     pub results_out: u64,
+    pub checkpoints: u64,
+    /// Size of the last checkpoint, bytes.
+    pub checkpoint_bytes: u64,
+    pub checkpoint_time: Duration,
+    /// The checkpoint this run continued from.
+    pub resumed_from: Option<u64>,
     /// (stage, rows in, rows out).
     pub stages: Vec<(String, u64, u64)>,
     pub elapsed: Duration,
@@ -89,6 +95,18 @@ impl fmt::Display for Summary {
                 f,
                 "  source paused      {:>12}  times (the pipeline was full)",
                 self.source_pauses
+            )?;
+        }
+        if let Some(id) = self.resumed_from {
+            writeln!(f, "  resumed from checkpoint {id}")?;
+        }
+        if self.checkpoints > 0 {
+            writeln!(
+                f,
+                "  checkpoints        {:>12}  (last {} bytes; {:.3} s writing them)",
+                self.checkpoints,
+                self.checkpoint_bytes,
+                self.checkpoint_time.as_secs_f64()
             )?;
         }
         if self.offset_commits > 0 {

@@ -17,6 +17,7 @@ use super::engine::{PluginEngine, PluginLimits, PreparedPlugin};
 use super::error::PluginError;
 use super::instance::{Descriptor, OperatorKind, PluginInstance};
 use crate::data::{Batch, Column, Schema};
+use crate::state::PluginVersion;
 
 /// How a plugin's failures are contained.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +134,15 @@ impl PluginOperator {
 
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
+    }
+
+    /// Which component this is, for checkpoints.
+    pub fn version(&self) -> PluginVersion {
+        PluginVersion {
+            name: self.descriptor.name.clone(),
+            version: self.descriptor.version.clone(),
+            hash: self.prepared.content_hash.clone(),
+        }
     }
 
     /// The component this operator runs.

@@ -11,6 +11,7 @@ pub use file::JsonFileSink;
 pub use kafka::{KafkaSink, KafkaSinkSettings};
 
 use crate::data::Batch;
+use crate::state::SinkPosition;
 
 /// Receives every result batch, in order.
 pub trait Sink: Send {
@@ -21,6 +22,16 @@ pub trait Sink: Send {
     /// failures); the run loop dead-letters them.
     fn take_failures(&mut self) -> Vec<SinkFailure> {
         Vec::new()
+    }
+    /// A checkpoint is about to be written: make everything so far durable
+    /// and say what the checkpoint must record to resume the output exactly.
+    fn pre_commit(&mut self) -> std::io::Result<SinkPosition> {
+        self.flush()?;
+        Ok(SinkPosition::None)
+    }
+    /// The checkpoint is written: publish what [`pre_commit`](Self::pre_commit) staged.
+    fn commit(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

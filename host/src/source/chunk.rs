@@ -10,6 +10,9 @@ pub struct RawChunk {
     /// their end with them (Kafka); they decide which partitions hold the
     /// watermark.
     pub changes: Vec<StreamChange>,
+    /// For a file: the byte offset just past the chunk and its last line
+    /// number, where a checkpoint taken after it resumes.
+    pub resume_at: Option<(u64, u64)>,
 }
 
 pub struct RawRecord {
@@ -41,6 +44,7 @@ impl RawChunk {
             data: Vec::new(),
             records: Vec::with_capacity(capacity),
             changes: Vec::new(),
+            resume_at: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! with a bound on line length so one huge line cannot exhaust memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 pub struct LineSource {
@@ -11,6 +11,10 @@ pub struct LineSource {
     name: String,
     max_line_bytes: usize,
     line: u64,
+    /// Bytes consumed from the start of the file.
+    offset: u64,
+    /// A file, which a checkpoint can resume in the middle of.
+    seekable: bool,
     /// Interactive input: hand over partial batches instead of waiting for more.
     interactive: bool,
 }
@@ -27,14 +31,38 @@ pub enum ReadOutcome {
 
 impl LineSource {
     pub fn open(path: &Path, max_line_bytes: usize) -> io::Result<Self> {
-        let file = File::open(path)?;
-        Ok(Self::new(
+        Self::open_at(path, max_line_bytes, 0, 0)
+    }
+
+    /// Opens `path` to read from `byte_offset`, where line `line` ended.
+    pub fn open_at(
+        path: &Path,
+        max_line_bytes: usize,
+        byte_offset: u64,
+        line: u64,
+    ) -> io::Result<Self> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if byte_offset > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the checkpoint resumes at byte {byte_offset}, but the file has only {len} bytes: it was replaced or truncated"
+                ),
+            ));
+        }
+        file.seek(SeekFrom::Start(byte_offset))?;
+        let mut source = Self::new(
             Box::new(file),
             1 << 20,
             path.display().to_string(),
             max_line_bytes,
             false,
-        ))
+        );
+        source.offset = byte_offset;
+        source.line = line;
+        source.seekable = true;
+        Ok(source)
     }
 
     pub fn stdin(max_line_bytes: usize) -> Self {
@@ -73,6 +101,8 @@ impl LineSource {
             name,
             max_line_bytes,
             line: 0,
+            offset: 0,
+            seekable: false,
             interactive,
         }
     }
@@ -84,6 +114,12 @@ impl LineSource {
     /// The 1-based number of the line last read.
     pub fn line_number(&self) -> u64 {
         self.line
+    }
+
+    /// Where the next line starts and the number of the last line read, for
+    /// checkpoints; `None` for input that cannot be read again (stdin).
+    pub fn resume_position(&self) -> Option<(u64, u64)> {
+        self.seekable.then_some((self.offset, self.line))
     }
 
     /// True when reading further would wait for input that has not arrived yet.
@@ -152,6 +188,7 @@ impl LineSource {
             }
             let consumed = done.unwrap_or(available.len());
             self.reader.consume(consumed);
+            self.offset += consumed as u64;
             if done.is_some() {
                 self.line += 1;
                 return Ok(self.finish(buf, skipped));

@@ -7,7 +7,6 @@
 //! quiet partition does not stall every window (`withIdleness`). The combined
 //! watermark never goes back.
 //!
-//! Not yet wired to a source: the Kafka source (issue #3) will feed it.
 //! Idleness is judged on the host's clock, so unlike the rest of event-time
 //! handling it depends on timing — as it does in Flink.
 
@@ -22,6 +21,9 @@ pub struct PartitionedWatermarks {
     idle_after: Option<Duration>,
     partitions: BTreeMap<u32, Partition>,
     emitted: i64,
+    /// Largest event times from a checkpoint, taken up by a partition when
+    /// it is assigned again.
+    resumed: BTreeMap<u32, Option<i64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,16 +41,40 @@ impl PartitionedWatermarks {
             idle_after,
             partitions: BTreeMap::new(),
             emitted: i64::MIN,
+            resumed: BTreeMap::new(),
         }
     }
 
     /// A partition starts being read. Until it sends its first event it holds
     /// the watermark where it is (it may hold old data), unless it stays idle.
     pub fn assign(&mut self, partition: u32, now: Instant) {
-        self.partitions.entry(partition).or_insert(Partition {
-            watermark: BoundedOutOfOrderness::new(self.bound_ms),
-            last_heard: now,
+        let (bound_ms, resumed) = (self.bound_ms, &mut self.resumed);
+        self.partitions.entry(partition).or_insert_with(|| {
+            let mut watermark = BoundedOutOfOrderness::new(bound_ms);
+            if let Some(max) = resumed.remove(&partition) {
+                watermark.resume(max);
+            }
+            Partition {
+                watermark,
+                last_heard: now,
+            }
         });
+    }
+
+    /// The combined watermark and each partition's largest event time.
+    pub fn checkpoint(&self) -> (i64, Vec<(u32, Option<i64>)>) {
+        let mut streams: BTreeMap<u32, Option<i64>> = self.resumed.clone();
+        for (&id, partition) in &self.partitions {
+            streams.insert(id, partition.watermark.max_event_time());
+        }
+        (self.emitted, streams.into_iter().collect())
+    }
+
+    /// Continues from [`checkpoint`](Self::checkpoint)'s values; partitions
+    /// take theirs up when they are assigned.
+    pub fn resume(&mut self, emitted: i64, streams: Vec<(u32, Option<i64>)>) {
+        self.emitted = emitted;
+        self.resumed = streams.into_iter().collect();
     }
 
     /// A partition is no longer read here (a rebalance gave it away); the

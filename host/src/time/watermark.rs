@@ -25,6 +25,16 @@ impl BoundedOutOfOrderness {
         self.current()
     }
 
+    /// The largest event time seen, for checkpoints.
+    pub fn max_event_time(&self) -> Option<i64> {
+        self.max_event_time
+    }
+
+    /// Continues from a checkpointed [`max_event_time`](Self::max_event_time).
+    pub fn resume(&mut self, max_event_time: Option<i64>) {
+        self.max_event_time = max_event_time;
+    }
+
     /// No event at or before this time is expected any more.
     pub fn current(&self) -> i64 {
         match self.max_event_time {

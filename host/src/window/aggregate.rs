@@ -110,7 +110,7 @@ impl AggregateSpec {
 }
 
 /// The running state of one aggregate for one (window, key).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Accumulator {
     Count(i64),
     SumF(f64),

@@ -7,7 +7,7 @@ use hashbrown::Equivalent;
 
 use crate::data::Value;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Key {
     /// No `key_by`: one global group.
     Unit,

@@ -4,5 +4,6 @@ mod aggregate;
 mod key;
 mod tumbling;
 
-pub use aggregate::{AggregateFn, AggregateSpec};
+pub use aggregate::{Accumulator, AggregateFn, AggregateSpec};
+pub use key::{Key, KeyRef};
 pub use tumbling::{TumblingWindows, WindowSpec};

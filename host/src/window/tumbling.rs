@@ -16,6 +16,7 @@ use super::key::{Key, KeyRef};
 use crate::data::{
     position, Batch, BatchBuilder, Column, ColumnBuilder, Field, FieldType, Schema, Value,
 };
+use crate::state::{OpenWindowState, WindowState};
 
 /// A window as the pipeline file describes it.
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ pub struct TumblingWindows {
     /// Open windows by end time.
     open: BTreeMap<i64, OpenWindow>,
     fired_windows: u64,
+    /// What this window computes, to match it with checkpointed state.
+    fingerprint: String,
 }
 
 impl TumblingWindows {
@@ -100,6 +103,10 @@ impl TumblingWindows {
             fields.push(Field::new(&spec.name, output));
         }
         let output = Schema::new(fields).map_err(|e| format!("window output: {e}"))?;
+        let fingerprint = format!(
+            "tumbling size={}ms key_by={:?} aggregates={:?}",
+            spec.size_ms, spec.key_by, spec.aggregates
+        );
         Ok(Self {
             size_ms: spec.size_ms,
             key_column,
@@ -107,6 +114,7 @@ impl TumblingWindows {
             output,
             open: BTreeMap::new(),
             fired_windows: 0,
+            fingerprint,
         })
     }
 
@@ -122,6 +130,50 @@ impl TumblingWindows {
     /// (key, window) pairs currently open.
     pub fn open_windows(&self) -> usize {
         self.open.values().map(|w| w.keys.len()).sum()
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The open windows' contents, for a checkpoint.
+    pub fn checkpoint(&self) -> WindowState {
+        WindowState {
+            open: self
+                .open
+                .iter()
+                .map(|(&end, window)| OpenWindowState {
+                    end,
+                    keys: window
+                        .keys
+                        .iter()
+                        .map(|(k, a)| (k.clone(), a.to_vec()))
+                        .collect(),
+                    first: window.first.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts back the contents [`checkpoint`](Self::checkpoint) took.
+    pub fn restore(&mut self, state: WindowState) -> Result<(), String> {
+        self.open.clear();
+        for window in state.open {
+            let mut keys = HashMap::with_capacity(window.keys.len());
+            for (key, accumulators) in window.keys {
+                if accumulators.len() != self.aggregates.len() {
+                    return Err(format!(
+                        "the checkpoint holds {} aggregates per window, this window computes {}",
+                        accumulators.len(),
+                        self.aggregates.len()
+                    ));
+                }
+                keys.insert(key, accumulators.into_boxed_slice());
+            }
+            let first = window.first;
+            self.open.insert(window.end, OpenWindow { keys, first });
+        }
+        Ok(())
     }
 
     /// Adds, per stream, the earliest sequence number an open window holds

@@ -36,7 +36,7 @@ pub enum Change {
     /// Add a stage after the named one (`None`: first).
     Insert {
         after: Option<String>,
-        stage: Stage,
+        stage: Box<Stage>,
     },
     Remove {
         stage: String,
@@ -282,8 +282,9 @@ impl ControlPort {
         &mut self,
         stages: &mut Vec<Stage>,
         after: Option<String>,
-        mut stage: Stage,
+        stage: Box<Stage>,
     ) -> Result<bool, String> {
+        let mut stage = *stage;
         if stages.iter().any(|s| s.name == stage.name) {
             return Err(format!("a stage named `{}` already exists", stage.name));
         }

@@ -1,7 +1,7 @@
 //! The consumer's callbacks: rebalances, which run inside `poll` on the
 //! reader's thread, and librdkafka's logs and errors, sent to `tracing`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
@@ -24,6 +24,7 @@ pub enum Rebalanced {
 
 pub struct ReaderContext {
     start_from: StartFrom,
+    resume_from: HashMap<(String, i32), i64>,
     /// Partitions given to this process before: `start_from` applies only the
     /// first time, so a rebalance never skips or rereads what was committed.
     seen: Mutex<HashSet<(String, i32)>>,
@@ -35,6 +36,11 @@ impl ReaderContext {
     pub fn new(settings: &KafkaSourceSettings, stats: Arc<SourceStats>) -> Self {
         Self {
             start_from: settings.start_from,
+            resume_from: settings
+                .resume_from
+                .iter()
+                .map(|(t, p, o)| ((t.clone(), *p), *o))
+                .collect(),
             seen: Mutex::default(),
             rebalances: Mutex::default(),
             stats,
@@ -113,14 +119,21 @@ impl ConsumerContext for ReaderContext {
                     StartFrom::Earliest => Some(Offset::Beginning),
                     StartFrom::Latest => Some(Offset::End),
                 };
-                if let Some(start) = start {
-                    let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-                    for (topic, partition) in &given {
-                        if seen.insert((topic.clone(), *partition)) {
-                            let _ = list.set_partition_offset(topic, *partition, start);
-                        }
+                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                for (topic, partition) in &given {
+                    let id = (topic.clone(), *partition);
+                    if !seen.insert(id.clone()) {
+                        continue;
+                    }
+                    let start = match self.resume_from.get(&id) {
+                        Some(&offset) => Some(Offset::Offset(offset)),
+                        None => start,
+                    };
+                    if let Some(start) = start {
+                        let _ = list.set_partition_offset(topic, *partition, start);
                     }
                 }
+                drop(seen);
                 tracing::info!(partitions = ?given, "Kafka partitions assigned");
                 if let Err(e) = consumer.assign(list) {
                     tracing::error!(error = %e, "cannot take the assigned partitions");

@@ -47,6 +47,10 @@ pub struct KafkaSourceSettings {
     pub key_field: Option<usize>,
     pub timestamp_field: Option<usize>,
     pub properties: Vec<(String, String)>,
+    /// Where partitions resume from a checkpoint, which overrides
+    /// `start_from` and the group's committed offsets the first time this
+    /// process is given them.
+    pub resume_from: Vec<(String, i32, i64)>,
 }
 
 impl KafkaSourceSettings {

@@ -1,0 +1,105 @@
+//! Taking checkpoints in a run and resuming from them.
+//!
+//! The operator thread takes a checkpoint between two chunks, when the
+//! source position, the watermark and every stage's state describe the same
+//! point of the input, and sends it down the result channel behind the
+//! results it covers. The sink thread then makes those results durable,
+//! writes the checkpoint, publishes the results and commits Kafka offsets —
+//! in that order, so that whatever a crash interrupts, the newest complete
+//! checkpoint and the published output agree.
+
+use std::time::{Duration, Instant};
+
+use super::deliver::ToSink;
+use super::ingest::Sequencer;
+use super::stage::Stage;
+use crate::state::{Checkpoint, SinkPosition, StageState};
+
+pub struct Checkpointer {
+    pipeline: String,
+    next_id: u64,
+    interval: Duration,
+    last: Instant,
+}
+
+impl Checkpointer {
+    /// `resumed`: the checkpoint this run continues from, if any.
+    pub fn new(pipeline: &str, interval: Duration, resumed: Option<&Checkpoint>) -> Self {
+        Self {
+            pipeline: pipeline.into(),
+            next_id: resumed.map_or(1, |c| c.id + 1),
+            interval,
+            last: Instant::now(),
+        }
+    }
+
+    pub fn due(&self) -> bool {
+        self.last.elapsed() >= self.interval
+    }
+
+    /// A checkpoint of the run as it stands, with the Kafka offsets to commit
+    /// once it is written.
+    pub fn take(&mut self, sequencer: &Sequencer, stages: &[Stage]) -> ToSink {
+        let (source, clock, events) = sequencer.checkpoint();
+        let checkpoint = Checkpoint {
+            id: self.next_id,
+            pipeline: self.pipeline.clone(),
+            taken_at_ms: crate::time::FutureLimit::now_ms(),
+            source,
+            clock,
+            events,
+            stages: stages.iter().map(Stage::checkpoint).collect(),
+            sink: SinkPosition::None,
+        };
+        self.next_id += 1;
+        self.last = Instant::now();
+        // Window contents are in the checkpoint: nothing is held back.
+        let offsets = sequencer.commit_offsets(&Default::default());
+        ToSink::Checkpoint(Box::new(checkpoint), offsets)
+    }
+}
+
+/// Puts the stages' checkpointed state back. Every stateful stage of the
+/// checkpoint must still exist and compute the same thing; a stage added
+/// since starts empty.
+pub fn restore_stages(checkpoint: &Checkpoint, stages: &mut [Stage]) -> Result<(), String> {
+    for saved in &checkpoint.stages {
+        match stages.iter_mut().find(|s| s.name == saved.name) {
+            Some(stage) => stage.restore(saved.clone())?,
+            None if matches!(saved.state, StageState::Stateless { .. }) => {}
+            None => {
+                return Err(format!(
+                    "stage `{}` has state in the checkpoint but is no longer in the pipeline",
+                    saved.name
+                ))
+            }
+        }
+    }
+    for stage in stages.iter() {
+        if !checkpoint.stages.iter().any(|s| s.name == stage.name) {
+            tracing::info!(stage = %stage.name, "stage not in the checkpoint; it starts empty");
+        }
+    }
+    Ok(())
+}
+
+/// One line for the log: where the run continues from.
+pub fn describe(checkpoint: &Checkpoint) -> String {
+    use crate::state::SourcePosition;
+    let at = match &checkpoint.source {
+        SourcePosition::Lines { line, .. } => format!("after line {line}"),
+        SourcePosition::Kafka(offsets) => offsets
+            .iter()
+            .map(|o| format!("{} [{}] offset {}", o.topic, o.partition, o.next_offset))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let taken = chrono::DateTime::from_timestamp_millis(checkpoint.taken_at_ms)
+        .map_or_else(String::new, |t| {
+            format!(" taken {}", t.format("%Y-%m-%d %H:%M:%S UTC"))
+        });
+    format!(
+        "resuming from checkpoint {}{taken}: {at}, {} events before it",
+        checkpoint.id, checkpoint.events
+    )
+}

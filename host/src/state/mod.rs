@@ -1,0 +1,14 @@
+//! What a pipeline remembers across restarts: checkpoints of its source
+//! position, watermarks, window contents and plugin state, and the keyed state
+//! plugins keep between batches.
+
+mod checkpoint;
+mod keyed;
+mod store;
+
+pub use checkpoint::{
+    Checkpoint, ClockState, KafkaOffset, OpenWindowState, PluginState, PluginVersion, SinkPosition,
+    SourcePosition, StageCheckpoint, StageState, WindowState,
+};
+pub use keyed::{KeyedState, Timer};
+pub use store::{CheckpointError, CheckpointSettings, CheckpointStore};

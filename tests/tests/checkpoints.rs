@@ -1,0 +1,229 @@
+//! Checkpoints and exactly-once results across crashes: a run killed with
+//! SIGKILL again and again, and resumed each time, ends with the output of a
+//! run never interrupted, byte for byte.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::{sensor_pipeline, text, weir, weir_binary};
+
+/// A small deterministic generator for kill delays; the seed is printed so a
+/// failure can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["run", pipeline.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = weir(&args, b"");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+fn checkpointed(pipeline: &str, dir: &Path, interval: &str) -> String {
+    format!(
+        "{pipeline}\n[checkpoint]\ndir = \"{}\"\ninterval = \"{interval}\"\n",
+        dir.display()
+    )
+}
+
+fn newest_checkpoint(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    files.sort();
+    files.pop()
+}
+
+#[test]
+fn sigkill_at_ten_random_points_loses_and_duplicates_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let generated = weir(
+        &[
+            "generate",
+            "sensors",
+            "--events",
+            "4000000",
+            "--seed",
+            "11",
+            "--late-ratio",
+            "0.001",
+            "--output",
+            input.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+
+    // The uninterrupted run, without checkpoints.
+    let (expected_out, dead) = (
+        dir.path().join("expected.jsonl"),
+        dir.path().join("dead-1.jsonl"),
+    );
+    let reference = dir.path().join("reference.toml");
+    std::fs::write(&reference, sensor_pipeline(&input, &expected_out, &dead)).unwrap();
+    let started = Instant::now();
+    run_to_end(&reference, &[]);
+    let uninterrupted = started.elapsed();
+    let expected = std::fs::read_to_string(&expected_out).unwrap();
+    assert!(
+        expected.lines().count() > 10_000,
+        "a real amount of results"
+    );
+
+    let (output, dead) = (
+        dir.path().join("out.jsonl"),
+        dir.path().join("dead-2.jsonl"),
+    );
+    let checkpoints = dir.path().join("checkpoints");
+    let pipeline = dir.path().join("checkpointed.toml");
+    std::fs::write(
+        &pipeline,
+        checkpointed(
+            &sensor_pipeline(&input, &output, &dead),
+            &checkpoints,
+            "25ms",
+        ),
+    )
+    .unwrap();
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill delays seeded with {seed}");
+    let mut random = XorShift(seed);
+    // Delays short enough that ten kills land well before the end of the
+    // input, most of them long enough for a run to write a checkpoint.
+    let longest = (uninterrupted.as_millis() as u64 / 12).max(40);
+    let (mut kills, mut resumed, mut corrupted) = (0, 0, false);
+    while kills < 10 {
+        let mut child = Command::new(weir_binary())
+            .args(["run", pipeline.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(15 + random.below(longest)));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before kill {}: kill delays too long for this machine",
+            kills + 1
+        );
+        child.kill().unwrap(); // SIGKILL
+        let stderr = text(&child.wait_with_output().unwrap().stderr);
+        kills += 1;
+        resumed += stderr.contains("resuming from checkpoint") as u32;
+        // Whatever the moment of the kill, the results file holds a prefix of
+        // the uninterrupted run's results: nothing uncommitted, nothing twice.
+        let so_far = std::fs::read_to_string(&output).unwrap_or_default();
+        assert!(
+            expected.starts_with(&so_far),
+            "after kill {kills}, the output is not a prefix of the expected results ({} bytes)",
+            so_far.len()
+        );
+        // Once, damage the newest checkpoint: the next run must fall back to
+        // the one before it, and still end exactly right.
+        if kills == 5 {
+            if let Some(newest) = newest_checkpoint(&checkpoints) {
+                let mut bytes = std::fs::read(&newest).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x55;
+                std::fs::write(&newest, bytes).unwrap();
+                corrupted = true;
+            }
+        }
+    }
+    let stderr = run_to_end(&pipeline, &[]);
+    assert!(
+        resumed >= 5,
+        "only {resumed} of 10 killed runs had a checkpoint to resume from"
+    );
+    assert!(corrupted, "no checkpoint existed after five kills");
+    assert!(stderr.contains("resumed from checkpoint"), "{stderr}");
+    let got = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(got.lines().count(), expected.lines().count());
+    assert!(
+        got == expected,
+        "the resumed output differs from the uninterrupted run's"
+    );
+    assert!(
+        !Path::new(&format!("{}.pending", output.display())).exists(),
+        "the staging file is gone once everything is committed"
+    );
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, weir_tests::generated(20_000, 5, 0.0)).unwrap();
+    let (output, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    let checkpoints = dir.path().join("checkpoints");
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        checkpointed(&sensor_pipeline(&input, &output, &dead), &checkpoints, "1h"),
+    )
+    .unwrap();
+    run_to_end(&pipeline, &[]);
+    run_to_end(&pipeline, &[]); // a second checkpoint, at the same place
+    let expected = std::fs::read_to_string(&output).unwrap();
+    let newest = newest_checkpoint(&checkpoints).unwrap();
+    std::fs::write(&newest, b"WEIRCKPT garbage").unwrap();
+    let stderr = run_to_end(&pipeline, &[]);
+    assert!(
+        stderr.contains("falling back to the previous checkpoint")
+            && stderr.contains(&newest.file_name().unwrap().to_string_lossy().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("resumed from checkpoint 1"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), expected);
+}
+
+#[test]
+fn a_changed_window_refuses_to_resume_until_told_to_start_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, weir_tests::generated(5_000, 9, 0.0)).unwrap();
+    let (output, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    let checkpoints = dir.path().join("checkpoints");
+    let pipeline = dir.path().join("p.toml");
+    let text_10s = checkpointed(&sensor_pipeline(&input, &output, &dead), &checkpoints, "1s");
+    std::fs::write(&pipeline, &text_10s).unwrap();
+    run_to_end(&pipeline, &[]);
+
+    std::fs::write(
+        &pipeline,
+        text_10s.replace("size = \"10s\"", "size = \"20s\""),
+    )
+    .unwrap();
+    let refused = weir(&["run", pipeline.to_str().unwrap()], b"");
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("cannot resume from checkpoint 1")
+            && stderr.contains("size=10000ms")
+            && stderr.contains("size=20000ms")
+            && stderr.contains("--fresh"),
+        "{stderr}"
+    );
+    let stderr = run_to_end(&pipeline, &["--fresh"]);
+    assert!(!stderr.contains("resumed from checkpoint"), "{stderr}");
+    assert!(stderr.contains("checkpoints"), "{stderr}");
+}
