@@ -7,11 +7,12 @@ use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::keyed::{Context, Keyed};
 use crate::operator::{Emitter, Filter, FlatMap, Map};
 use crate::schema::{fields_of, Field};
 
 /// bincode as the host encodes rows: fixed-width integers, little-endian.
-fn codec() -> impl Options {
+pub(crate) fn codec() -> impl Options {
     bincode::DefaultOptions::new()
         .with_fixint_encoding()
         .allow_trailing_bytes()
@@ -22,6 +23,7 @@ pub enum Kind {
     Filter,
     Map,
     FlatMap,
+    Keyed,
 }
 
 #[doc(hidden)]
@@ -31,6 +33,30 @@ pub struct Descriptor {
     pub kind: Kind,
     pub reads: Vec<Field>,
     pub emits: Vec<Field>,
+    pub state_version: u32,
+    pub migrates_from: Vec<u32>,
+}
+
+/// A keyed batch as the component receives it (see the WIT `keyed-batch`).
+#[doc(hidden)]
+pub struct KeyedInput<'a> {
+    pub count: u32,
+    pub rows: &'a [u8],
+    pub row_keys: &'a [u32],
+    pub keys: &'a [String],
+    pub states: Vec<Option<Vec<u8>>>,
+    /// (key index, time)
+    pub timers: &'a [(u32, i64)],
+}
+
+/// What a keyed operator returns (see the WIT `keyed-output`).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct KeyedOutput {
+    pub parents: Vec<u32>,
+    pub rows: Vec<u8>,
+    pub states: Vec<Option<Vec<u8>>>,
+    pub timers: Vec<(u32, i64)>,
 }
 
 /// The bridge between the component's exports and an author's trait impl.
@@ -40,6 +66,16 @@ pub trait Adapter: Sized {
     fn init(config: &str) -> Result<Self, String>;
     /// Returns the parent index of each output row and the encoded emitted rows.
     fn process(&mut self, count: u32, rows: &[u8]) -> Result<(Vec<u32>, Vec<u8>), String>;
+    /// Keyed operators only.
+    fn process_keyed(&mut self, input: KeyedInput<'_>) -> Result<KeyedOutput, String> {
+        let _ = input;
+        Err("not a keyed operator".into())
+    }
+    /// Keyed operators only.
+    fn migrate_state(from_version: u32, states: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+        let _ = states;
+        Err(format!("no migration from state version {from_version}"))
+    }
 }
 
 fn parse_config<C: DeserializeOwned>(config: &str) -> Result<C, String> {
@@ -100,6 +136,8 @@ where
             kind: Kind::Filter,
             reads: schema_of::<F::Row>(),
             emits: Vec::new(),
+            state_version: 0,
+            migrates_from: Vec::new(),
         }
     }
 
@@ -133,6 +171,8 @@ where
             kind: Kind::Map,
             reads: schema_of::<M::In>(),
             emits: schema_of::<M::Out>(),
+            state_version: 0,
+            migrates_from: Vec::new(),
         }
     }
 
@@ -162,6 +202,8 @@ where
             kind: Kind::FlatMap,
             reads: schema_of::<F::In>(),
             emits: schema_of::<F::Out>(),
+            state_version: 0,
+            migrates_from: Vec::new(),
         }
     }
 
@@ -178,5 +220,134 @@ where
             parents.extend(std::iter::repeat_n(index, out.len() - before));
         })?;
         Ok((parents, encode_rows(&out)?))
+    }
+}
+
+#[doc(hidden)]
+pub struct KeyedAdapter<K>(K);
+
+type KeyedContext<'a, K> = Context<'a, <K as Keyed>::State, <K as Keyed>::Out>;
+
+fn encode_state<S: Serialize>(state: &Option<S>) -> Result<Option<Vec<u8>>, String> {
+    state
+        .as_ref()
+        .map(|s| {
+            codec()
+                .serialize(s)
+                .map_err(|e| format!("cannot encode state: {e}"))
+        })
+        .transpose()
+}
+
+impl<K: Keyed> Adapter for KeyedAdapter<K>
+where
+    K::In: for<'de> Deserialize<'de>,
+    K::Out: for<'de> Deserialize<'de>,
+{
+    fn descriptor(name: &str, version: &str) -> Descriptor {
+        Descriptor {
+            name: name.into(),
+            version: version.into(),
+            kind: Kind::Keyed,
+            reads: schema_of::<K::In>(),
+            emits: schema_of::<K::Out>(),
+            state_version: K::STATE_VERSION,
+            migrates_from: K::MIGRATES_FROM.to_vec(),
+        }
+    }
+
+    fn init(config: &str) -> Result<Self, String> {
+        K::new(parse_config(config)?).map(KeyedAdapter)
+    }
+
+    fn process(&mut self, _: u32, _: &[u8]) -> Result<(Vec<u32>, Vec<u8>), String> {
+        Err("a keyed operator is called through process-keyed".into())
+    }
+
+    fn process_keyed(&mut self, input: KeyedInput<'_>) -> Result<KeyedOutput, String> {
+        let mut states: Vec<Option<K::State>> = input
+            .states
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                bytes
+                    .as_deref()
+                    .map(crate::keyed::decode_state)
+                    .transpose()
+                    .map_err(|e| format!("key `{}`: {e}", input.keys[i]))
+            })
+            .collect::<Result<_, _>>()?;
+        if input.row_keys.len() != input.count as usize {
+            return Err("row-keys does not match the row count".into());
+        }
+        let mut output = KeyedOutput::default();
+        let mut emitted = Vec::new();
+        let mut timers = Vec::new();
+        let key_of = |index: u32| -> Result<usize, String> {
+            let index = index as usize;
+            (index < input.keys.len())
+                .then_some(index)
+                .ok_or_else(|| format!("key index {index} out of range"))
+        };
+        let mut each = |parent: u32,
+                        key: usize,
+                        run: &mut dyn FnMut(&mut KeyedContext<'_, K>)|
+         -> Result<(), String> {
+            let before = emitted.len();
+            let timers_before = timers.len();
+            let mut ctx = Context {
+                key: &input.keys[key],
+                state: &mut states[key],
+                out: &mut emitted,
+                timers: &mut timers,
+            };
+            run(&mut ctx);
+            output
+                .parents
+                .extend(std::iter::repeat_n(parent, emitted.len() - before));
+            output
+                .timers
+                .extend(timers.drain(timers_before..).map(|at| (key as u32, at)));
+            Ok(())
+        };
+        let operator = &mut self.0;
+        decode_rows::<K::In>(input.count, input.rows, |index, row| {
+            let mut row = Some(row);
+            // A bad key index is the host's bug; the row is dropped rather than misattributed.
+            if let Ok(key) = key_of(input.row_keys[index as usize]) {
+                let _ = each(index, key, &mut |ctx| {
+                    if let Some(row) = row.take() {
+                        operator.process(row, ctx);
+                    }
+                });
+            }
+        })?;
+        for (i, &(key, at)) in input.timers.iter().enumerate() {
+            let key = key_of(key)?;
+            each(input.count + i as u32, key, &mut |ctx| {
+                operator.on_timer(crate::Timestamp(at), ctx)
+            })?;
+        }
+        output.rows = encode_rows(&emitted)?;
+        output.states = states.iter().map(encode_state).collect::<Result<_, _>>()?;
+        Ok(output)
+    }
+
+    fn migrate_state(from_version: u32, states: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+        if !K::MIGRATES_FROM.contains(&from_version) {
+            return Err(format!(
+                "state version {from_version} is not one this plugin migrates from ({:?})",
+                K::MIGRATES_FROM
+            ));
+        }
+        states
+            .iter()
+            .map(|old| {
+                let state = K::migrate(from_version, old)?;
+                codec()
+                    .serialize(&state)
+                    .map_err(|e| format!("cannot encode state: {e}"))
+            })
+            .collect()
     }
 }

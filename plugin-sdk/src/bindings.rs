@@ -43,9 +43,12 @@ impl From<crate::adapter::Descriptor> for types::Descriptor {
                 crate::adapter::Kind::Filter => types::OperatorKind::Filter,
                 crate::adapter::Kind::Map => types::OperatorKind::Map,
                 crate::adapter::Kind::FlatMap => types::OperatorKind::FlatMap,
+                crate::adapter::Kind::Keyed => types::OperatorKind::Keyed,
             },
             reads: d.reads.into_iter().map(Into::into).collect(),
             emits: d.emits.into_iter().map(Into::into).collect(),
+            state_version: d.state_version,
+            migrates_from: d.migrates_from,
         }
     }
 }

@@ -70,17 +70,21 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod keyed;
 pub mod log;
 mod operator;
 mod schema;
 pub mod testing;
 
 #[doc(hidden)]
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings;
 
 #[doc(hidden)]
-pub use adapter::{Adapter, FilterAdapter, FlatMapAdapter, MapAdapter};
+pub use adapter::{
+    Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, KeyedOutput, MapAdapter,
+};
+pub use keyed::{decode_state, Context, Keyed};
 pub use operator::{Emitter, Filter, FlatMap, Map, NoConfig};
 pub use schema::{fields_of, Field, FieldType, Timestamp};
 
@@ -111,6 +115,14 @@ macro_rules! export_flat_map {
     };
 }
 
+/// Exports a [`Keyed`] implementation as the plugin's component entry points.
+#[macro_export]
+macro_rules! export_keyed {
+    ($plugin:ty) => {
+        $crate::__export_operator!($crate::KeyedAdapter<$plugin>);
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_operator {
@@ -120,7 +132,9 @@ macro_rules! __export_operator {
         #[cfg(target_arch = "wasm32")]
         mod __weir_export {
             use super::*;
-            use $crate::bindings::weir::plugin::types::{Batch, Descriptor, Output};
+            use $crate::bindings::weir::plugin::types::{
+                Batch, Descriptor, KeyedBatch, KeyedOutput, Output, Timer,
+            };
 
             struct Export;
 
@@ -150,6 +164,39 @@ macro_rules! __export_operator {
                             .map(|(parents, rows)| Output { parents, rows }),
                         None => Err("process called before init".to_string()),
                     })
+                }
+
+                fn process_keyed(input: KeyedBatch) -> Result<KeyedOutput, String> {
+                    let timers: Vec<(u32, i64)> =
+                        input.timers.iter().map(|t| (t.key, t.at)).collect();
+                    OPERATOR.with(|slot| match slot.borrow_mut().as_mut() {
+                        Some(operator) => $crate::Adapter::process_keyed(
+                            operator,
+                            $crate::KeyedInput {
+                                count: input.rows.count,
+                                rows: &input.rows.rows,
+                                row_keys: &input.row_keys,
+                                keys: &input.keys,
+                                states: input.states,
+                                timers: &timers,
+                            },
+                        )
+                        .map(|out| KeyedOutput {
+                            parents: out.parents,
+                            rows: out.rows,
+                            states: out.states,
+                            timers: out
+                                .timers
+                                .into_iter()
+                                .map(|(key, at)| Timer { key, at })
+                                .collect(),
+                        }),
+                        None => Err("process-keyed called before init".to_string()),
+                    })
+                }
+
+                fn migrate_state(from_version: u32, states: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+                    <$adapter as $crate::Adapter>::migrate_state(from_version, states)
                 }
             }
 

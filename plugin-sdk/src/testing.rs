@@ -30,7 +30,12 @@ use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::{Adapter, FilterAdapter, FlatMapAdapter, MapAdapter};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::adapter::{
+    Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, MapAdapter,
+};
+use crate::keyed::Keyed;
 use crate::operator::{Filter, FlatMap, Map};
 
 fn codec() -> impl Options {
@@ -121,6 +126,118 @@ impl<A: Adapter, In: Serialize, Out: DeserializeOwned> Harness<A, In, Out> {
             .map(|parent| {
                 Out::deserialize(&mut de)
                     .map(|row| (parent, row))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+}
+
+/// A [`Keyed`] operator driven natively, with the host's part played here:
+/// state stored per key between batches, timers fired as the watermark moves.
+pub struct KeyedHarness<K: Keyed> {
+    adapter: KeyedAdapter<K>,
+    states: BTreeMap<String, Vec<u8>>,
+    timers: BTreeSet<(i64, String)>,
+}
+
+/// Initialises a [`Keyed`] operator with a JSON configuration, as the host would.
+pub fn keyed<K: Keyed>(config: &str) -> Result<KeyedHarness<K>, String>
+where
+    K::In: for<'de> Deserialize<'de>,
+    K::Out: for<'de> Deserialize<'de>,
+{
+    Ok(KeyedHarness {
+        adapter: KeyedAdapter::init(config)?,
+        states: BTreeMap::new(),
+        timers: BTreeSet::new(),
+    })
+}
+
+impl<K: Keyed> KeyedHarness<K>
+where
+    K::In: Serialize + for<'de> Deserialize<'de>,
+    K::Out: for<'de> Deserialize<'de>,
+{
+    /// Runs one batch of `(key, row)`; returns `(key, output)` per emitted row.
+    pub fn run(&mut self, rows: &[(&str, K::In)]) -> Result<Vec<(String, K::Out)>, String> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut row_keys = Vec::new();
+        for (key, _) in rows {
+            let index = match keys.iter().position(|k| k == key) {
+                Some(index) => index,
+                None => {
+                    keys.push(key.to_string());
+                    keys.len() - 1
+                }
+            };
+            row_keys.push(index as u32);
+        }
+        let encoded = encode(&rows.iter().map(|(_, row)| row).collect::<Vec<_>>())?;
+        self.call(rows.len() as u32, &encoded, &row_keys, keys, &[])
+    }
+
+    /// Moves the watermark to `watermark`, firing the timers it passes.
+    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Vec<(String, K::Out)>, String> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut timers = Vec::new();
+        while let Some((at, key)) = self.timers.first().cloned() {
+            if at > watermark {
+                break;
+            }
+            self.timers.pop_first();
+            let index = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+                keys.push(key);
+                keys.len() - 1
+            });
+            timers.push((index as u32, at));
+        }
+        self.call(0, &[], &[], keys, &timers)
+    }
+
+    /// The state stored for `key`.
+    pub fn state(&self, key: &str) -> Option<K::State> {
+        self.states
+            .get(key)
+            .and_then(|bytes| crate::decode_state(bytes).ok())
+    }
+
+    fn call(
+        &mut self,
+        count: u32,
+        rows: &[u8],
+        row_keys: &[u32],
+        keys: Vec<String>,
+        timers: &[(u32, i64)],
+    ) -> Result<Vec<(String, K::Out)>, String> {
+        let states = keys.iter().map(|k| self.states.get(k).cloned()).collect();
+        let out = self.adapter.process_keyed(KeyedInput {
+            count,
+            rows,
+            row_keys,
+            keys: &keys,
+            states,
+            timers,
+        })?;
+        for (key, state) in keys.iter().zip(out.states) {
+            match state {
+                Some(state) => self.states.insert(key.clone(), state),
+                None => self.states.remove(key),
+            };
+        }
+        for (key, at) in out.timers {
+            self.timers.insert((at, keys[key as usize].clone()));
+        }
+        let mut de = bincode::Deserializer::from_slice(&out.rows, codec());
+        out.parents
+            .iter()
+            .map(|&parent| {
+                let key = if parent < count {
+                    keys[row_keys[parent as usize] as usize].clone()
+                } else {
+                    keys[timers[(parent - count) as usize].0 as usize].clone()
+                };
+                K::Out::deserialize(&mut de)
+                    .map(|row| (key, row))
                     .map_err(|e| e.to_string())
             })
             .collect()

@@ -102,6 +102,29 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The `sustained-heat` keyed plugin at `plugin_path` (stage `heat`, keyed by
+/// sensor, 100 °F for 5 s) reading `source` (a TOML inline table).
+pub fn heat_pipeline(source: &str, plugin_path: &Path, output: &Path) -> String {
+    format!(
+        r#"
+name = "heat-test"
+source = {source}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{output}" }}
+
+[[operators]]
+type = "plugin"
+name = "heat"
+path = "{plugin}"
+key_by = "sensor_id"
+config = {{ threshold = 100.0, duration_ms = 5000 }}
+"#,
+        output = output.display(),
+        plugin = plugin_path.display(),
+    )
+}
+
 /// The seed query as a pipeline file reading `input` and writing JSON lines to `output`.
 pub fn sensor_pipeline(input: &Path, output: &Path, dead_letter: &Path) -> String {
     let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());

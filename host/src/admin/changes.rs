@@ -169,7 +169,8 @@ impl Admin {
             &view.input,
             settings.limits,
             settings.policy,
-        )?;
+        )?
+        .keyed_by(settings.key_by.as_deref(), &view.input)?;
         if operator.output_schema() != &view.output {
             return Err(ChangeError::Incompatible(format!(
                 "the new version would change the rows the next stages receive: it outputs {}, the stage outputs {}",
@@ -181,10 +182,16 @@ impl Admin {
             operator.descriptor().version.clone(),
             operator.prepared().content_hash.clone(),
         );
+        // A keyed stage's state moves to the new version, possibly migrated,
+        // and cannot move back: no trial (see `Controller::swap`).
+        let trial_batches = match settings.key_by {
+            Some(_) => 0,
+            None => self.trial_batches,
+        };
         let events = self.controller.submit(Change::Swap {
             stage: stage.into(),
             operator: Box::new(operator),
-            trial_batches: self.trial_batches,
+            trial_batches,
         })?;
         let (pause, at_row) = applied(&events)?;
         let report = |outcome, message: String| ChangeReport {
@@ -196,7 +203,7 @@ impl Admin {
             at_row,
             message,
         };
-        if self.trial_batches == 0 {
+        if trial_batches == 0 {
             return Ok(report("swapped", "swapped".into()));
         }
         match events.recv_timeout(self.trial_wait) {
@@ -241,7 +248,8 @@ impl Admin {
             &input,
             PluginLimits::default(),
             FailurePolicy::default(),
-        )?;
+        )?
+        .keyed_by(None, &input)?;
         if operator.output_schema() != &input {
             return Err(ChangeError::Incompatible(format!(
                 "a plugin loaded into a running pipeline must pass rows on with the fields it receives ({input}), \

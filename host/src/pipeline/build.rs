@@ -122,6 +122,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 name,
                 path: plugin_path,
                 config,
+                key_by,
                 memory_mib,
                 batch_deadline,
                 max_output_mib,
@@ -150,6 +151,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 let path = base.join(&plugin_path);
                 let plugin =
                     PluginOperator::load(engine, &path, &config_json, &current, limits, policy)
+                        .and_then(|p| p.keyed_by(key_by.as_deref(), &current))
                         .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
                 let name = name.unwrap_or_else(|| plugin.descriptor().name.clone());
                 if unload == Unload::Bypass && plugin.output_schema() != &current {

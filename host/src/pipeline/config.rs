@@ -140,6 +140,8 @@ pub enum OperatorConfig {
         /// Passed to the plugin's `init`, as JSON.
         #[serde(default)]
         config: toml::Table,
+        /// For keyed plugins: the field whose value is the key their state is kept by.
+        key_by: Option<String>,
         /// Linear memory cap for this plugin, in MiB.
         memory_mib: Option<usize>,
         /// CPU budget for one batch.

@@ -8,7 +8,7 @@ use crate::data::{Batch, Origin, Schema};
 use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
-use crate::state::{StageCheckpoint, StageState};
+use crate::state::{PluginState, StageCheckpoint, StageState};
 use crate::window::TumblingWindows;
 
 /// An operator compiled into the host, for built-ins and benchmark baselines.
@@ -157,7 +157,10 @@ impl Stage {
     pub fn fingerprint(&self) -> String {
         match &self.kind {
             StageKind::Window(window) => window.fingerprint().to_string(),
-            StageKind::Plugin(plugin, _) => format!("plugin {}", plugin.descriptor().name),
+            StageKind::Plugin(plugin, _) => match plugin.key_by() {
+                Some(key) => format!("plugin {} key_by={key}", plugin.descriptor().name),
+                None => format!("plugin {}", plugin.descriptor().name),
+            },
             StageKind::Native(_) => "native".into(),
         }
     }
@@ -166,8 +169,15 @@ impl Stage {
     pub fn checkpoint(&self) -> StageCheckpoint {
         let state = match &self.kind {
             StageKind::Window(window) => StageState::Window(window.checkpoint()),
-            StageKind::Plugin(plugin, _) => StageState::Stateless {
-                plugin: Some(plugin.version()),
+            StageKind::Plugin(plugin, _) => match plugin.keyed_state() {
+                Some(keyed) => StageState::Plugin(PluginState {
+                    plugin: plugin.version(),
+                    state_version: plugin.descriptor().state_version,
+                    keyed: keyed.clone(),
+                }),
+                None => StageState::Stateless {
+                    plugin: Some(plugin.version()),
+                },
             },
             StageKind::Native(_) => StageState::Stateless { plugin: None },
         };
@@ -202,6 +212,14 @@ impl Stage {
                 Ok(())
             }
             (_, StageState::Stateless { .. }) => Ok(()),
+            (StageKind::Plugin(plugin, _), StageState::Plugin(saved)) => {
+                let keys = saved.keyed.keys();
+                plugin
+                    .adopt_state(saved.state_version, saved.keyed)
+                    .map_err(|(reason, _)| reason)?;
+                tracing::info!(stage = %self.name, keys, "keyed state restored");
+                Ok(())
+            }
             _ => Err(format!(
                 "stage `{}` holds a different kind of state in the checkpoint",
                 self.name

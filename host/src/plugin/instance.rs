@@ -22,6 +22,10 @@ pub struct Descriptor {
     pub kind: OperatorKind,
     pub reads: Vec<Field>,
     pub emits: Vec<Field>,
+    /// Keyed operators: the version of their per-key state.
+    pub state_version: u32,
+    /// State versions the plugin can migrate from.
+    pub migrates_from: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,7 @@ pub enum OperatorKind {
     Filter,
     Map,
     FlatMap,
+    Keyed,
 }
 
 /// `plugin NAME VERSION (KIND)`, then the fields it reads and emits.
@@ -55,6 +60,7 @@ impl std::fmt::Display for OperatorKind {
             Self::Filter => "filter",
             Self::Map => "map",
             Self::FlatMap => "flat-map",
+            Self::Keyed => "keyed",
         })
     }
 }
@@ -176,9 +182,12 @@ impl PluginInstance {
                 types::OperatorKind::Filter => OperatorKind::Filter,
                 types::OperatorKind::Map => OperatorKind::Map,
                 types::OperatorKind::FlatMap => OperatorKind::FlatMap,
+                types::OperatorKind::Keyed => OperatorKind::Keyed,
             },
             reads: described.reads.into_iter().map(field).collect(),
             emits: described.emits.into_iter().map(field).collect(),
+            state_version: described.state_version,
+            migrates_from: described.migrates_from,
             name: described.name,
             version: described.version,
         };
@@ -240,6 +249,47 @@ impl PluginInstance {
     /// is unusable and must be replaced.
     pub fn process(&mut self, count: u32, share: f64) -> Result<types::Output, PluginError> {
         self.input.count = count;
+        let input = std::mem::replace(
+            &mut self.input,
+            types::Batch {
+                count: 0,
+                rows: Vec::new(),
+            },
+        );
+        let result = self.call(share, |bindings, store| {
+            bindings.call_process(store, &input)
+        });
+        self.input = input;
+        result
+    }
+
+    /// A keyed operator's batch (or its timers), like [`process`](Self::process).
+    pub fn process_keyed(
+        &mut self,
+        input: &types::KeyedBatch,
+        share: f64,
+    ) -> Result<types::KeyedOutput, PluginError> {
+        self.call(share, |bindings, store| {
+            bindings.call_process_keyed(store, input)
+        })
+    }
+
+    /// Converts states stored under `from_version` to the plugin's state version.
+    pub fn migrate_state(
+        &mut self,
+        from_version: u32,
+        states: &[Vec<u8>],
+    ) -> Result<Vec<Vec<u8>>, PluginError> {
+        self.call(1.0, |bindings, store| {
+            bindings.call_migrate_state(store, from_version, states)
+        })
+    }
+
+    fn call<T>(
+        &mut self,
+        share: f64,
+        call: impl FnOnce(&Operator, &mut Store<PluginState>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, PluginError> {
         // An epoch deadline of n ticks fires after (n - 1, n] ticks, so a retry of a
         // few rows gets a floor that its real failure (not the clock) decides.
         let ticks = (self.deadline_ticks as f64 * share).ceil() as u64;
@@ -249,7 +299,7 @@ impl PluginInstance {
         ));
         self.stdout.begin_batch();
         self.stderr.begin_batch();
-        let result = match self.bindings.call_process(&mut self.store, &self.input) {
+        let result = match call(&self.bindings, &mut self.store) {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(reason)) => Err(PluginError::Batch {
                 plugin: self.descriptor.name.clone(),

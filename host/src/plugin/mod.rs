@@ -7,6 +7,7 @@ mod codec;
 mod engine;
 mod error;
 mod instance;
+mod keyed;
 mod operator;
 mod output;
 mod sample;

@@ -16,6 +16,7 @@ use super::codec::{decode_rows, encode_rows};
 use super::engine::{PluginEngine, PluginLimits, PreparedPlugin};
 use super::error::PluginError;
 use super::instance::{Descriptor, OperatorKind, PluginInstance};
+use super::keyed::KeyedPart;
 use crate::data::{Batch, Column, Schema};
 use crate::state::PluginVersion;
 
@@ -42,6 +43,8 @@ impl Default for FailurePolicy {
 #[derive(Debug, Clone)]
 pub struct PluginSettings {
     pub config_json: String,
+    /// The key field of a keyed operator.
+    pub key_by: Option<String>,
     pub limits: PluginLimits,
     pub policy: FailurePolicy,
 }
@@ -62,20 +65,22 @@ pub struct Processed {
 pub struct PluginOperator {
     prepared: PreparedPlugin,
     config_json: String,
-    limits: PluginLimits,
+    pub(super) limits: PluginLimits,
     policy: FailurePolicy,
     /// `None` after a trap, until the next call needs one.
     instance: Option<PluginInstance>,
-    descriptor: Descriptor,
+    pub(super) descriptor: Descriptor,
     /// Input columns the plugin reads, in the order it declared them.
-    reads: Vec<usize>,
-    output: Arc<Schema>,
+    pub(super) reads: Vec<usize>,
+    pub(super) output: Arc<Schema>,
     /// For each emitted field, its column in the output schema.
-    emit_targets: Vec<usize>,
+    pub(super) emit_targets: Vec<usize>,
     consecutive_failures: u32,
     quarantined: Option<PluginError>,
     /// Instances created after a trap.
     pub restarts: u64,
+    /// For keyed operators: the key and the state the host keeps for them.
+    pub(super) keyed: Option<KeyedPart>,
 }
 
 impl PluginOperator {
@@ -102,19 +107,24 @@ impl PluginOperator {
         let mut instance = PluginInstance::new(&prepared, limits)?;
         let descriptor = instance.descriptor().clone();
         let reads = check_reads(&descriptor, input)?;
-        let output = match descriptor.kind {
-            OperatorKind::Filter => input.clone(),
-            OperatorKind::Map | OperatorKind::FlatMap => input.merged_with(&descriptor.emits),
+        let (output, emit_targets) = match descriptor.kind {
+            OperatorKind::Filter => (input.clone(), Vec::new()),
+            OperatorKind::Map | OperatorKind::FlatMap => {
+                let output = input.merged_with(&descriptor.emits);
+                let targets = descriptor
+                    .emits
+                    .iter()
+                    .map(|f| {
+                        output
+                            .index_of(&f.name)
+                            .expect("merged schema holds every emitted field")
+                    })
+                    .collect();
+                (output, targets)
+            }
+            // Set by `keyed_by`, which knows the key field.
+            OperatorKind::Keyed => (input.clone(), Vec::new()),
         };
-        let emit_targets = descriptor
-            .emits
-            .iter()
-            .map(|f| {
-                output
-                    .index_of(&f.name)
-                    .expect("merged schema holds every emitted field")
-            })
-            .collect();
         instance.init(config_json)?;
         Ok(Self {
             prepared,
@@ -129,6 +139,7 @@ impl PluginOperator {
             consecutive_failures: 0,
             quarantined: None,
             restarts: 0,
+            keyed: None,
         })
     }
 
@@ -155,6 +166,7 @@ impl PluginOperator {
     pub fn settings(&self) -> PluginSettings {
         PluginSettings {
             config_json: self.config_json.clone(),
+            key_by: self.key_by().map(str::to_string),
             limits: self.limits,
             policy: self.policy,
         }
@@ -169,8 +181,24 @@ impl PluginOperator {
         self.quarantined.as_ref()
     }
 
-    /// Runs one batch: the rows the plugin processed, and the rows it failed on.
+    /// Runs one batch: the rows the plugin processed, and the rows it failed
+    /// on; then, for a keyed operator, the timers the batch's watermark passed.
     pub fn process(&mut self, batch: &Batch) -> Processed {
+        let mut processed = self.process_rows(batch);
+        if self.keyed.is_some() && self.quarantined.is_none() {
+            if let Some(fired) = self.fire_timers(batch.end_watermark) {
+                let rows = std::mem::replace(
+                    &mut processed.batch,
+                    Batch::empty(self.output.clone(), batch.end_watermark),
+                );
+                processed.batch =
+                    Batch::concat(self.output.clone(), vec![rows, fired], batch.end_watermark);
+            }
+        }
+        processed
+    }
+
+    fn process_rows(&mut self, batch: &Batch) -> Processed {
         if batch.is_empty() {
             return Processed {
                 batch: Batch::empty(self.output.clone(), batch.end_watermark),
@@ -283,24 +311,36 @@ impl PluginOperator {
         }
     }
 
+    /// The live instance, or a fresh one after a trap.
+    pub(super) fn instance(&mut self) -> Result<&mut PluginInstance, PluginError> {
+        if self.instance.is_none() {
+            let mut fresh = PluginInstance::new(&self.prepared, self.limits)?;
+            fresh.init(&self.config_json)?;
+            self.restarts += 1;
+            self.instance = Some(fresh);
+        }
+        Ok(self.instance.as_mut().expect("set just above"))
+    }
+
+    /// Drops the instance after a trap: it is unusable.
+    pub(super) fn after_error(&mut self, error: &PluginError) {
+        if matches!(error, PluginError::Trap { .. }) {
+            self.instance = None;
+        }
+    }
+
     /// One attempt at `batch` with `share` of the CPU budget.
     fn call(&mut self, batch: &Batch, share: f64) -> Result<Batch, PluginError> {
-        let instance = match &mut self.instance {
-            Some(instance) => instance,
-            None => {
-                let mut fresh = PluginInstance::new(&self.prepared, self.limits)?;
-                fresh.init(&self.config_json)?;
-                self.restarts += 1;
-                self.instance.insert(fresh)
-            }
-        };
+        if self.keyed.is_some() {
+            return self.call_keyed(batch, share);
+        }
+        self.instance()?;
+        let instance = self.instance.as_mut().expect("made just above");
         encode_rows(batch, &self.reads, instance.input_buffer());
         let output = match instance.process(batch.len() as u32, share) {
             Ok(output) => output,
             Err(error) => {
-                if matches!(error, PluginError::Trap { .. }) {
-                    self.instance = None;
-                }
+                self.after_error(&error);
                 return Err(error);
             }
         };
@@ -336,6 +376,7 @@ impl PluginOperator {
                     parents.len()
                 )));
             }
+            OperatorKind::Keyed => unreachable!("keyed operators are called through call_keyed"),
             OperatorKind::Map | OperatorKind::FlatMap => {
                 let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
                     .map_err(invalid)?;

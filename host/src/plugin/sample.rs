@@ -60,7 +60,9 @@ pub fn run_sample(
         quarantine_after: 0,
         ..FailurePolicy::default()
     };
-    let mut operator = PluginOperator::new(prepared, config_json, &schema, limits, policy)?;
+    // Keyed plugins need a key field, which only a pipeline names: refused here.
+    let mut operator = PluginOperator::new(prepared, config_json, &schema, limits, policy)?
+        .keyed_by(None, &schema)?;
 
     let input_error = |error| SampleError::Input {
         path: input.display().to_string(),

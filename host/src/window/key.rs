@@ -16,6 +16,30 @@ pub enum Key {
     Bool(bool),
 }
 
+impl Key {
+    /// The key as a value of a column of type `ty` (the key field's type).
+    pub fn value(&self, ty: crate::data::FieldType) -> Value<'_> {
+        use crate::data::FieldType;
+        match self {
+            Key::Str(s) => Value::String(s),
+            Key::Int(v) if ty == FieldType::Timestamp => Value::Timestamp(*v),
+            Key::Int(v) => Value::I64(*v),
+            Key::Bool(v) => Value::Bool(*v),
+            Key::Unit => Value::Bool(false),
+        }
+    }
+
+    /// The key as text, as keyed plugins see it.
+    pub fn text(&self) -> String {
+        match self {
+            Key::Str(s) => s.to_string(),
+            Key::Int(v) => v.to_string(),
+            Key::Bool(v) => v.to_string(),
+            Key::Unit => String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum KeyRef<'a> {
     Unit,

@@ -259,15 +259,7 @@ impl TumblingWindows {
                     .collect::<Vec<_>>();
                 let mut next = 0;
                 if self.key_column.is_some() {
-                    columns[0].push(match &key {
-                        Key::Str(s) => Value::String(s),
-                        Key::Int(v) if self.output.fields()[0].ty == FieldType::Timestamp => {
-                            Value::Timestamp(*v)
-                        }
-                        Key::Int(v) => Value::I64(*v),
-                        Key::Bool(v) => Value::Bool(*v),
-                        Key::Unit => unreachable!("keyed windows have keys"),
-                    });
+                    columns[0].push(key.value(self.output.fields()[0].ty));
                     next = 1;
                 }
                 columns[next].push(Value::Timestamp(end - self.size_ms));

@@ -265,6 +265,22 @@ impl ControlPort {
                 current.output_schema()
             ));
         }
+        let mut operator = operator;
+        let mut trial_batches = trial_batches;
+        if let Some((version, state)) = current.take_state() {
+            // The state moves to the new version (migrated if its state
+            // version differs). A rolled-back trial would have to move it
+            // back through a migration the old version may not have: keyed
+            // swaps are not tried.
+            if let Err((reason, state)) = operator.adopt_state(version, state) {
+                current
+                    .adopt_state(version, state)
+                    .map_err(|(e, _)| e)
+                    .expect("the same version takes its own state back");
+                return Err(reason);
+            }
+            trial_batches = 0;
+        }
         let previous = std::mem::replace(current, operator);
         stage.loaded_at = SystemTime::now();
         if trial_batches == 0 {

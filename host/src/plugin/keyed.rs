@@ -1,0 +1,356 @@
+//! Keyed plugins: the host keeps each key's state and timers, hands a batch's
+//! keys their state with the rows, and stores what the plugin returns. A call
+//! that fails changes nothing, so bisecting a failing batch keeps the state
+//! of the rows that succeeded, in input order.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::bindings::weir::plugin::types;
+use super::codec::{decode_rows, encode_rows};
+use super::error::PluginError;
+use super::instance::OperatorKind;
+use super::operator::PluginOperator;
+use crate::data::{Batch, Column, ColumnBuilder, Field, FieldType, Schema};
+use crate::state::{KeyedState, Timer};
+use crate::window::{Key, KeyRef};
+
+pub(super) struct KeyedPart {
+    pub field: Field,
+    pub column: usize,
+    pub state: KeyedState,
+}
+
+/// The distinct keys of some rows, in first-seen order.
+#[derive(Default)]
+struct BatchKeys {
+    keys: Vec<Key>,
+    index: HashMap<Key, u32>,
+}
+
+impl BatchKeys {
+    fn add(&mut self, key: KeyRef<'_>) -> u32 {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let key = key.to_owned();
+        let i = self.keys.len() as u32;
+        self.index.insert(key.clone(), i);
+        self.keys.push(key);
+        i
+    }
+}
+
+impl PluginOperator {
+    /// Sets the key of a keyed operator (the stage's `key_by`); any other
+    /// kind must have none.
+    pub fn keyed_by(
+        mut self,
+        key_by: Option<&str>,
+        input: &Arc<Schema>,
+    ) -> Result<Self, PluginError> {
+        let mismatch = |reason: String| PluginError::Schema {
+            plugin: self.descriptor.name.clone(),
+            reason,
+        };
+        let name = match (self.descriptor.kind, key_by) {
+            (OperatorKind::Keyed, Some(name)) => name,
+            (OperatorKind::Keyed, None) => {
+                return Err(mismatch(
+                    "it is a keyed operator: give its stage a `key_by` field".into(),
+                ))
+            }
+            (kind, Some(_)) => {
+                return Err(mismatch(format!(
+                    "`key_by` is for keyed operators; this plugin is a {kind}"
+                )))
+            }
+            (_, None) => return Ok(self),
+        };
+        let column = input.index_of(name).ok_or_else(|| {
+            mismatch(format!(
+                "key_by field `{name}` is not in the input; available: {input}"
+            ))
+        })?;
+        let field = input.fields()[column].clone();
+        if field.ty == FieldType::F64 {
+            return Err(mismatch(format!(
+                "key_by field `{name}` is an f64; floats make unreliable keys"
+            )));
+        }
+        let mut fields = vec![field.clone()];
+        fields.extend(self.descriptor.emits.iter().cloned());
+        self.output = Schema::new(fields).map_err(|e| mismatch(format!("its output: {e}")))?;
+        self.emit_targets = (1..=self.descriptor.emits.len()).collect();
+        self.keyed = Some(KeyedPart {
+            field,
+            column,
+            state: KeyedState::default(),
+        });
+        Ok(self)
+    }
+
+    /// The key field of a keyed operator.
+    pub fn key_by(&self) -> Option<&str> {
+        self.keyed.as_ref().map(|k| k.field.name.as_str())
+    }
+
+    pub fn keyed_state(&self) -> Option<&KeyedState> {
+        self.keyed.as_ref().map(|k| &k.state)
+    }
+
+    /// Takes up `state`, stored by a plugin with state version `version`,
+    /// migrating it if this plugin's version differs and it knows how.
+    /// On failure the state comes back untouched with the reason.
+    pub fn adopt_state(
+        &mut self,
+        version: u32,
+        mut state: KeyedState,
+    ) -> Result<(), (String, KeyedState)> {
+        if self.keyed.is_none() {
+            let reason = format!(
+                "{} is not a keyed operator, and the stage keeps keyed state",
+                self.descriptor.name
+            );
+            return Err((reason, state));
+        }
+        let ours = self.descriptor.state_version;
+        if version != ours {
+            if !self.descriptor.migrates_from.contains(&version) {
+                let reason = format!(
+                    "{} {} stores state version {ours} and cannot migrate the stage's state version {version} (it migrates from {:?}); keys with state: {}",
+                    self.descriptor.name,
+                    self.descriptor.version,
+                    self.descriptor.migrates_from,
+                    state.keys()
+                );
+                return Err((reason, state));
+            }
+            let old: Vec<Vec<u8>> = state.values_mut().map(|v| v.clone()).collect();
+            let migrated = match self
+                .instance()
+                .and_then(|instance| instance.migrate_state(version, &old))
+            {
+                Ok(migrated) if migrated.len() == old.len() => migrated,
+                Ok(migrated) => {
+                    let reason = format!(
+                        "migrating state from version {version}: {} states in, {} out",
+                        old.len(),
+                        migrated.len()
+                    );
+                    return Err((reason, state));
+                }
+                Err(e) => {
+                    self.after_error(&e);
+                    return Err((
+                        format!("migrating state from version {version}: {e}"),
+                        state,
+                    ));
+                }
+            };
+            for (slot, new) in state.values_mut().zip(migrated) {
+                *slot = new;
+            }
+            tracing::info!(plugin = %self.descriptor.name, keys = state.keys(), "state migrated from version {version} to {ours}");
+        }
+        if let Some(keyed) = &mut self.keyed {
+            keyed.state = state;
+        }
+        Ok(())
+    }
+
+    /// Gives up the state, for the version replacing this one.
+    pub fn take_state(&mut self) -> Option<(u32, KeyedState)> {
+        let version = self.descriptor.state_version;
+        self.keyed
+            .as_mut()
+            .map(|k| (version, std::mem::take(&mut k.state)))
+    }
+
+    /// One attempt at a keyed batch; on success the keys' state and timers
+    /// are stored.
+    pub(super) fn call_keyed(&mut self, batch: &Batch, share: f64) -> Result<Batch, PluginError> {
+        let key_column = self
+            .keyed
+            .as_ref()
+            .expect("called for keyed operators")
+            .column;
+        let column = &batch.columns[key_column];
+        let mut keys = BatchKeys::default();
+        let row_keys: Vec<u32> = (0..batch.len())
+            .map(|row| keys.add(KeyRef::of(column.get(row))))
+            .collect();
+        let mut rows = Vec::new();
+        encode_rows(batch, &self.reads, &mut rows);
+        let input = types::KeyedBatch {
+            rows: types::Batch {
+                count: batch.len() as u32,
+                rows,
+            },
+            row_keys,
+            keys: keys.keys.iter().map(Key::text).collect(),
+            states: self.states_of(&keys.keys),
+            timers: Vec::new(),
+        };
+        let output = self.call_component(&input, share)?;
+        let count = batch.len() as u32;
+        let parents = &output.parents;
+        if let Some(bad) = parents.iter().find(|&&p| p >= count) {
+            return Err(self.invalid(format!(
+                "returned row index {bad}, but the batch has {count} rows and no timers"
+            )));
+        }
+        if parents.windows(2).any(|w| w[0] > w[1]) {
+            return Err(self.invalid("returned row indices out of order".into()));
+        }
+        let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
+            .map_err(|e| self.invalid(e))?;
+        let mut result = batch.gather(parents);
+        let keys_out = result.columns.swap_remove(key_column);
+        result.schema = self.output.clone();
+        result.columns = std::iter::once(keys_out).chain(emitted).collect();
+        self.store(keys.keys, output)?;
+        Ok(result)
+    }
+
+    /// Fires the timers `watermark` has passed. A failure is logged and the
+    /// timers dropped: there is no input row to dead-letter.
+    pub(super) fn fire_timers(&mut self, watermark: i64) -> Option<Batch> {
+        let keyed = self.keyed.as_mut().expect("called for keyed operators");
+        let due = keyed.state.take_due(watermark);
+        if due.is_empty() {
+            return None;
+        }
+        let key_type = keyed.field.ty;
+        let mut keys = BatchKeys::default();
+        let timers: Vec<types::Timer> = due
+            .iter()
+            .map(|t| types::Timer {
+                key: keys.add(key_ref(&t.key)),
+                at: t.at,
+            })
+            .collect();
+        let input = types::KeyedBatch {
+            rows: types::Batch {
+                count: 0,
+                rows: Vec::new(),
+            },
+            row_keys: Vec::new(),
+            keys: keys.keys.iter().map(Key::text).collect(),
+            states: self.states_of(&keys.keys),
+            timers,
+        };
+        let fired = self.call_component(&input, 1.0).and_then(|output| {
+            let parents = output.parents.clone();
+            if let Some(bad) = parents.iter().find(|&&p| p as usize >= due.len()) {
+                return Err(self.invalid(format!(
+                    "returned timer index {bad}, but {} timers fired",
+                    due.len()
+                )));
+            }
+            let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
+                .map_err(|e| self.invalid(e))?;
+            self.store(keys.keys, output)?;
+            Ok((parents, emitted))
+        });
+        let (parents, emitted) = match fired {
+            Ok(fired) => fired,
+            Err(error) => {
+                tracing::error!(plugin = %self.descriptor.name, timers = due.len(), "timers dropped: {error}");
+                self.after_error(&error);
+                return None;
+            }
+        };
+        let mut key_column = ColumnBuilder::new(key_type, parents.len());
+        for &p in &parents {
+            key_column.push(due[p as usize].key.value(key_type));
+        }
+        let columns: Vec<Column> = std::iter::once(key_column.finish())
+            .chain(emitted)
+            .collect();
+        Some(Batch {
+            schema: self.output.clone(),
+            columns,
+            event_time: parents.iter().map(|&p| due[p as usize].at).collect(),
+            watermark: vec![watermark; parents.len()],
+            position: vec![0; parents.len()],
+            end_watermark: watermark,
+        })
+    }
+
+    fn states_of(&self, keys: &[Key]) -> Vec<Option<Vec<u8>>> {
+        let state = &self.keyed.as_ref().expect("keyed").state;
+        keys.iter()
+            .map(|k| state.get(&key_ref(k)).map(<[u8]>::to_vec))
+            .collect()
+    }
+
+    fn call_component(
+        &mut self,
+        input: &types::KeyedBatch,
+        share: f64,
+    ) -> Result<types::KeyedOutput, PluginError> {
+        let result = self
+            .instance()
+            .and_then(|instance| instance.process_keyed(input, share));
+        if let Err(error) = &result {
+            self.after_error(error);
+        }
+        let output = result?;
+        let size = output.parents.len() * 4
+            + output.rows.len()
+            + output.states.iter().flatten().map(Vec::len).sum::<usize>();
+        if size > self.limits.max_output_bytes {
+            return Err(self.invalid(format!(
+                "returned {size} bytes of rows and state, over the limit of {} bytes (max_output_mib)",
+                self.limits.max_output_bytes
+            )));
+        }
+        if output.states.len() != input.keys.len() {
+            return Err(self.invalid(format!(
+                "returned {} states for {} keys",
+                output.states.len(),
+                input.keys.len()
+            )));
+        }
+        if let Some(bad) = output
+            .timers
+            .iter()
+            .find(|t| t.key as usize >= input.keys.len())
+        {
+            return Err(self.invalid(format!("set a timer for key index {}", bad.key)));
+        }
+        Ok(output)
+    }
+
+    fn store(&mut self, keys: Vec<Key>, output: types::KeyedOutput) -> Result<(), PluginError> {
+        let state = &mut self.keyed.as_mut().expect("keyed").state;
+        for t in &output.timers {
+            state.set_timer(Timer {
+                at: t.at,
+                key: keys[t.key as usize].clone(),
+            });
+        }
+        for (key, value) in keys.into_iter().zip(output.states) {
+            state.set(key, value);
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, reason: String) -> PluginError {
+        PluginError::Batch {
+            plugin: self.descriptor.name.clone(),
+            reason,
+        }
+    }
+}
+
+fn key_ref(key: &Key) -> KeyRef<'_> {
+    match key {
+        Key::Unit => KeyRef::Unit,
+        Key::Str(s) => KeyRef::Str(s),
+        Key::Int(v) => KeyRef::Int(*v),
+        Key::Bool(v) => KeyRef::Bool(*v),
+    }
+}
