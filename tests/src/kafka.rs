@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::live::free_port;
-use crate::plugin_dir;
+use crate::{plugin_dir, weir_binary};
 
 pub struct Broker {
     dir: tempfile::TempDir,
@@ -228,4 +228,48 @@ pub fn sensor_pipeline(broker: &Broker, dir: &Path, group: &str, source_extra: &
     let path = dir.join("sensor-alerts-kafka.toml");
     std::fs::write(&path, text).expect("writing the pipeline");
     path
+}
+
+/// Starts `weir run pipeline extra…`, logging to `stderr`.
+pub fn start_weir_with(pipeline: &Path, stderr: &Path, extra: &[&str]) -> Weir {
+    let child = Command::new(weir_binary())
+        .arg("run")
+        .arg(pipeline)
+        .args(extra)
+        .env("WEIR_LOG", "weir=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr).expect("stderr file"))
+        .spawn()
+        .expect("starting weir");
+    Weir(child)
+}
+
+/// A running `weir`, killed if the test fails before it ends.
+pub struct Weir(pub Child);
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Waits for a run to end, successfully, within `limit`; returns its log.
+pub fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().expect("waiting for weir") {
+            let log = std::fs::read_to_string(stderr).unwrap_or_default();
+            assert!(status.success(), "weir failed: {log}");
+            return log;
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(stderr).unwrap_or_default();
+            panic!("weir still running after {limit:?}: {log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

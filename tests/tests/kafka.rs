@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weir_tests::kafka::{sensor_pipeline, Broker};
+use weir_tests::kafka::{sensor_pipeline, start_weir_with, wait_done, Broker, Weir};
 use weir_tests::{
     generated, json_lines, parse_alerts, parse_readings, reference_alerts, seed_query, text, weir,
-    weir_binary, Alert,
+    Alert,
 };
 
 const READINGS: &str = "sensor-readings";
@@ -60,32 +59,6 @@ fn start_weir(pipeline: &Path, stderr: &Path) -> Weir {
     start_weir_with(pipeline, stderr, &[])
 }
 
-fn start_weir_with(pipeline: &Path, stderr: &Path, extra: &[&str]) -> Weir {
-    let child = Command::new(weir_binary())
-        .arg("run")
-        .arg(pipeline)
-        .args(extra)
-        .env("WEIR_LOG", "weir=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(stderr).expect("stderr file"))
-        .spawn()
-        .expect("starting weir");
-    Weir(child)
-}
-
-/// A running `weir`, killed if the test fails before it ends.
-struct Weir(Child);
-
-impl Drop for Weir {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Waits for a run to end well, with nothing dead-lettered: the test data's
 /// disorder stays within the bound, so no reading may be late, whatever the
 /// partitions and restarts.
@@ -93,22 +66,6 @@ fn wait_ok(child: Weir, stderr: &Path, limit: Duration) -> String {
     let log = wait_done(child, stderr, limit);
     assert_eq!(weir_tests::summary_count(&log, "dead-lettered"), 0, "{log}");
     log
-}
-
-fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.0.try_wait().expect("waiting for weir") {
-            let log = std::fs::read_to_string(stderr).unwrap_or_default();
-            assert!(status.success(), "weir failed: {log}");
-            return log;
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(stderr).unwrap_or_default();
-            panic!("weir still running after {limit:?}: {log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn sigterm(child: &Weir) {

@@ -139,6 +139,8 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             key_column: Some(0),
             delivery_timeout: Duration::from_secs(30),
             properties: Vec::new(),
+            id_prefix: "bench".into(),
+            transactional_id: None,
         });
         let summary = pipeline::run(pipeline, &AtomicBool::new(false))?;
         if summary.events_in != options.events {

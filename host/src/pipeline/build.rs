@@ -208,12 +208,23 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
     }
 
     let sink_span = file.sink.span();
+    let sink_span_for_checks = sink_span.clone();
     let sink = endpoints::sink(file.sink.into_inner(), base, &current)
         .map_err(|message| at(sink_span, message))?;
     let name = file.name.unwrap_or_else(|| {
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
+    let mut sink = sink;
+    if let SinkSpec::Kafka(settings) = &mut sink {
+        settings.id_prefix = name.clone();
+        if settings.transactional_id.is_some() && file.checkpoint.is_none() {
+            return Err(at(
+                sink_span_for_checks.clone(),
+                "transactional_id commits a transaction with each checkpoint: add a [checkpoint] table".into(),
+            ));
+        }
+    }
     let checkpoint = match file.checkpoint {
         None => None,
         Some(spanned) => {

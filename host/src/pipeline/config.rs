@@ -200,6 +200,9 @@ pub struct KafkaSinkConfig {
     /// How long a result may take to be acknowledged, retries included,
     /// before it is dead-lettered.
     pub delivery_timeout: Option<Millis>,
+    /// Produce in transactions under this id, one per checkpoint (needs a
+    /// `[checkpoint]` table and a broker with transactions).
+    pub transactional_id: Option<String>,
     /// Passed to librdkafka as they are.
     #[serde(default)]
     pub properties: IndexMap<String, String>,

@@ -143,5 +143,7 @@ fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSett
             .delivery_timeout
             .map_or(DEFAULT_DELIVERY_TIMEOUT, Millis::duration),
         properties: config.properties.into_iter().collect(),
+        id_prefix: String::new(),
+        transactional_id: config.transactional_id,
     })
 }

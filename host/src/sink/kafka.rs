@@ -1,6 +1,12 @@
 //! Results produced to a Kafka topic, one JSON message per row, with the
 //! idempotent producer: librdkafka's retries cannot duplicate or reorder a
 //! message within a partition.
+//!
+//! Every message carries a deterministic result id (header `weir-id`, and the
+//! key when no `key_field` is set): a replay after a crash produces the same
+//! ids, so a consumer that keeps the last id per key (or a compacted topic)
+//! sees each result once. With `transactional_id`, each checkpoint's results
+//! are committed as one transaction, for brokers that support transactions.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -9,13 +15,15 @@ use std::time::Duration;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{Sink, SinkFailure};
 use crate::data::{Batch, Value};
 use crate::format::json::JsonRow;
+
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct KafkaSinkSettings {
@@ -25,6 +33,10 @@ pub struct KafkaSinkSettings {
     pub key_column: Option<usize>,
     pub delivery_timeout: Duration,
     pub properties: Vec<(String, String)>,
+    /// Part of every result id: the pipeline's name.
+    pub id_prefix: String,
+    /// Produce in transactions under this id, committed at each checkpoint.
+    pub transactional_id: Option<String>,
 }
 
 /// Collects messages librdkafka gave up on (after its retries), for the
@@ -71,6 +83,7 @@ pub struct KafkaSink {
     settings: KafkaSinkSettings,
     value: Vec<u8>,
     key: String,
+    id: String,
 }
 
 impl KafkaSink {
@@ -94,20 +107,57 @@ impl KafkaSink {
                 failed: failed.clone(),
             })
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+        let producer: ThreadedProducer<DeliveryReports> = producer;
+        if let Some(id) = &settings.transactional_id {
+            producer
+                .init_transactions(TRANSACTION_TIMEOUT)
+                .and_then(|()| producer.begin_transaction())
+                .map_err(|e| {
+                    format!(
+                        "Kafka sink {}: transactions (transactional_id = \"{id}\") are not available from the broker at {}: {e}. \
+                         Without transactional_id the sink still gives each result a deterministic id (key and `weir-id` header) for consumers to deduplicate on",
+                        settings.topic, settings.bootstrap_servers
+                    )
+                })?;
+        }
         Ok(Self {
             producer,
             failed,
             settings,
             value: Vec::new(),
             key: String::new(),
+            id: String::new(),
         })
     }
 
-    fn produce(&mut self) -> io::Result<()> {
-        let mut record = BaseRecord::to(&self.settings.topic).payload(&self.value);
-        if self.settings.key_column.is_some() {
-            record = record.key(&self.key);
+    /// The result's id: the pipeline, where the row came from, and what it says.
+    fn result_id(&mut self, position: u64) {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.settings.id_prefix.as_bytes());
+        hash.update([0]);
+        hash.update(position.to_le_bytes());
+        hash.update(&self.value);
+        self.id.clear();
+        for byte in &hash.finalize()[..16] {
+            use std::fmt::Write;
+            let _ = write!(self.id, "{byte:02x}");
         }
+    }
+
+    fn produce(&mut self) -> io::Result<()> {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "weir-id",
+            value: Some(self.id.as_bytes()),
+        });
+        let key = match self.settings.key_column {
+            Some(_) => &self.key,
+            None => &self.id,
+        };
+        let mut record = BaseRecord::to(&self.settings.topic)
+            .payload(&self.value)
+            .key(key)
+            .headers(headers);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -140,6 +190,7 @@ impl Sink for KafkaSink {
                 self.key.clear();
                 write_key(&mut self.key, column.get(row));
             }
+            self.result_id(batch.position[row]);
             self.produce()?;
         }
         Ok(())
@@ -154,6 +205,25 @@ impl Sink for KafkaSink {
                 self.settings.topic
             ))
         })
+    }
+
+    /// In transactional mode, the results since the last checkpoint are
+    /// committed as one transaction before the checkpoint is written (a crash
+    /// between the two replays them, under the same ids).
+    fn pre_commit(&mut self) -> io::Result<crate::state::SinkPosition> {
+        self.flush()?;
+        if self.settings.transactional_id.is_some() {
+            self.producer
+                .commit_transaction(TRANSACTION_TIMEOUT)
+                .and_then(|()| self.producer.begin_transaction())
+                .map_err(|e| {
+                    io::Error::other(format!(
+                        "Kafka sink {}: committing the transaction: {e}",
+                        self.settings.topic
+                    ))
+                })?;
+        }
+        Ok(crate::state::SinkPosition::None)
     }
 
     fn take_failures(&mut self) -> Vec<SinkFailure> {
