@@ -107,6 +107,11 @@ enum BenchKind {
     ///
     /// Example: weir bench kafka --events 200000 --runs 3
     Kafka(weir::bench::KafkaBenchOptions),
+    /// The size and time of a checkpoint of 1 M keys, and throughput with a
+    /// checkpoint every second against none.
+    ///
+    /// Example: weir bench checkpoint --keys 1000000 --events 10000000 --runs 3
+    Checkpoint(weir::bench::CheckpointBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +120,15 @@ enum Workload {
     Clicks {
         #[command(flatten)]
         workload: ClickWorkload,
+        /// Output file; standard output when omitted.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Purchases: user_id, amount, ip, event_time, with planted fraud (a
+    /// small purchase, then a large one from a new address within minutes).
+    Payments {
+        #[command(flatten)]
+        workload: weir::generate::PaymentWorkload,
         /// Output file; standard output when omitted.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -211,6 +225,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 Workload::Clicks { workload, output } => {
                     (Box::new(move |out| write_clicks(&workload, out)), output)
                 }
+                Workload::Payments { workload, output } => (
+                    Box::new(move |out| weir::generate::write_payments(&workload, out)),
+                    output,
+                ),
             };
             match output {
                 Some(path) => {
@@ -239,6 +257,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(BenchKind::Swap(options)) => println!("{}", weir::bench::run_swap(&options)?),
                 Some(BenchKind::Kafka(options)) => {
                     println!("{}", weir::bench::run_kafka(&options)?)
+                }
+                Some(BenchKind::Checkpoint(options)) => {
+                    println!("{}", weir::bench::run_checkpoint(&options)?)
                 }
             }
             std::io::stdout().flush()?;

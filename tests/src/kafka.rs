@@ -139,6 +139,19 @@ impl Broker {
     /// Every message of `topic`, read from the start of each partition until
     /// `expected` have arrived or nothing came for `quiet`.
     pub fn read_all(&self, topic: &str, expected: usize, quiet: Duration) -> Vec<String> {
+        self.read_keyed(topic, expected, quiet)
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect()
+    }
+
+    /// Like [`read_all`](Self::read_all), each message as (key, value).
+    pub fn read_keyed(
+        &self,
+        topic: &str,
+        expected: usize,
+        quiet: Duration,
+    ) -> Vec<(String, String)> {
         let consumer: BaseConsumer = self
             .config()
             .set("group.id", "weir-test-reader")
@@ -158,7 +171,10 @@ impl Broker {
         let mut last = Instant::now();
         while out.len() < expected && last.elapsed() < quiet {
             if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                out.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into());
+                let text = |bytes: Option<&[u8]>| {
+                    String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned()
+                };
+                out.push((text(message.key()), text(message.payload())));
                 last = Instant::now();
             }
         }

@@ -239,3 +239,28 @@ fn a_changed_window_refuses_to_resume_until_told_to_start_fresh() {
     assert!(!stderr.contains("resumed from checkpoint"), "{stderr}");
     assert!(stderr.contains("checkpoints"), "{stderr}");
 }
+
+#[test]
+fn stdin_cannot_be_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let filter = weir_tests::plugin("over_threshold.wasm");
+    let text_ = checkpointed(
+        &weir_tests::seed_query(
+            r#"{ kind = "stdin" }"#,
+            Path::new(&filter),
+            &dir.path().join("out.jsonl"),
+            None,
+        ),
+        &dir.path().join("checkpoints"),
+        "1s",
+    );
+    std::fs::write(&pipeline, text_).unwrap();
+    let out = weir(&["validate", pipeline.to_str().unwrap()], b"");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("checkpoints need a source that can be read again"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -157,3 +157,51 @@ fn the_transactional_sink_says_clearly_that_the_broker_has_no_transactions() {
     );
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn a_replay_gives_every_result_the_same_id() {
+    let broker = Broker::start();
+    broker.create_topic("alerts-first", 1);
+    broker.create_topic("alerts-replay", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, generated(20_000, 23, 0.0)).unwrap();
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    let filter = weir_tests::plugin("over_threshold.wasm");
+    let unused = dir.path().join("unused.jsonl");
+    let mut ids = Vec::new();
+    for topic in ["alerts-first", "alerts-replay"] {
+        let pipeline = weir_tests::seed_query(&source, Path::new(&filter), &unused, None).replace(
+            &format!(
+                "sink = {{ kind = \"file\", path = \"{}\" }}",
+                unused.display()
+            ),
+            &format!(
+                "sink = {{ kind = \"kafka\", bootstrap_servers = \"{}\", topic = \"{topic}\" }}",
+                broker.bootstrap()
+            ),
+        );
+        assert!(pipeline.contains(topic));
+        let file = dir.path().join(format!("{topic}.toml"));
+        std::fs::write(&file, pipeline).unwrap();
+        let run = weir(&["run", file.to_str().unwrap()], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let results = weir_tests::summary_count(&text(&run.stderr), "results out") as usize;
+        assert!(results > 50, "enough alerts to compare");
+        let messages = broker.read_keyed(topic, results, Duration::from_secs(5));
+        assert_eq!(messages.len(), results);
+        let mut keyed: Vec<(String, String)> = messages;
+        keyed.sort();
+        ids.push(keyed);
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids[0].iter().map(|(id, _)| id).collect();
+    assert_eq!(distinct.len(), ids[0].len(), "one id per result");
+    assert!(
+        ids[0].iter().all(|(id, _)| id.len() == 32),
+        "128-bit hex ids"
+    );
+    assert_eq!(
+        ids[0], ids[1],
+        "the replay produced other ids or other results"
+    );
+}

@@ -142,3 +142,66 @@ fn state_survives_a_swap_with_a_migration_and_a_swap_that_cannot_read_it_is_refu
     let got = streaks(&std::fs::read_to_string(&output).unwrap());
     assert_eq!(got, expected, "the swap lost or invented hot streaks");
 }
+
+#[test]
+fn the_fraud_detector_flags_exactly_the_planted_patterns() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = weir(
+        &["generate", "payments", "--events", "100000", "--seed", "5"],
+        b"",
+    );
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let payments = text(&generated.stdout);
+    // The generator's ground truth: large purchases from a fresh address,
+    // each a few minutes after a small one by the same user.
+    let planted: BTreeSet<(String, String)> = json_lines(&payments)
+        .iter()
+        .filter(|p| p["ip"].as_str().unwrap().starts_with("203.0.113."))
+        .map(|p| {
+            (
+                p["user_id"].as_str().unwrap().to_string(),
+                p["ip"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(planted.len() > 50, "the workload plants fraud");
+
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/fraud-detection.toml"
+    ))
+    .unwrap();
+    let output = dir.path().join("alerts.jsonl");
+    let pipeline = shipped
+        .replace(
+            "[sink]\nkind = \"console\"",
+            &format!("[sink]\nkind = \"file\"\npath = \"{}\"", output.display()),
+        )
+        .replace(
+            "../plugins/dist/fraud_detector.wasm",
+            &plugin("fraud_detector.wasm"),
+        )
+        .replace(
+            "../out/fraud-detection.dead-letter.ndjson",
+            &dir.path().join("dead.jsonl").display().to_string(),
+        );
+    assert_ne!(pipeline, shipped);
+    let file = dir.path().join("fraud.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    let run = weir(&["run", file.to_str().unwrap()], payments.as_bytes());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let alerts = json_lines(&std::fs::read_to_string(&output).unwrap());
+    let flagged: BTreeSet<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            assert!(a["gap_ms"].as_i64().unwrap() <= 300_000);
+            assert!(a["small_amount"].as_f64().unwrap() <= 5.0);
+            (
+                a["user_id"].as_str().unwrap().to_string(),
+                a["new_ip"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(flagged.len(), alerts.len(), "each pattern flagged once");
+    assert_eq!(flagged, planted);
+}

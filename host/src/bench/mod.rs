@@ -1,10 +1,12 @@
 //! `weir bench`: the seed query over generated events, with the Wasm plugins and
 //! with the same logic compiled into the host, measured in the same run.
 
+mod checkpoint;
 mod kafka;
 mod native;
 mod swap;
 
+pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
 
@@ -137,7 +139,16 @@ source = {{ kind = "file", path = "{data}" }}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
 sink = {{ kind = "console" }}
+{}"#,
+        seed_query_operators(plugins),
+        data = data.display(),
+    )
+}
 
+/// The seed query's operators, with the plugins in `plugins`.
+fn seed_query_operators(plugins: &Path) -> String {
+    format!(
+        r#"
 [[operators]]
 type = "plugin"
 path = "{plugins}/over_threshold.wasm"
@@ -154,7 +165,6 @@ type = "plugin"
 path = "{plugins}/spike_alert.wasm"
 config = {{ min_count = 5 }}
 "#,
-        data = data.display(),
         plugins = plugins.display()
     )
 }

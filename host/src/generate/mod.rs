@@ -1,12 +1,14 @@
 //! Deterministic workloads for tests, demos and benchmarks.
 
 mod clicks;
+mod payments;
 mod sensors;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 pub use clicks::{write_clicks, ClickWorkload};
+pub use payments::{write_payments, PaymentWorkload};
 pub use sensors::{write_sensors, SensorWorkload};
 
 /// Event time of the first event of every workload: 2026-01-15T08:00:00Z.

@@ -1,0 +1,330 @@
+//! `weir bench checkpoint`: what checkpoints cost. The size and the time of
+//! one checkpoint holding a million keys of window and plugin state, and the
+//! throughput of two pipelines with a checkpoint every second against the
+//! same pipelines with none, measured in the same run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{median, seed_query_operators};
+use crate::data::{BatchBuilder, Field, FieldType, Schema, Value};
+use crate::generate::{write_sensors, SensorWorkload};
+use crate::pipeline;
+use crate::plugin::PluginEngine;
+use crate::state::{
+    Checkpoint, CheckpointSettings, CheckpointStore, ClockState, KeyedState, PluginState,
+    PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
+};
+use crate::window::{AggregateSpec, Key, TumblingWindows, WindowSpec};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckpointBenchOptions {
+    /// Keys of state in the checkpoint-size measurement (window and plugin each).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub keys: u64,
+    /// Events for the throughput runs.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Sensors in the throughput runs' input (keys of their state).
+    #[arg(long, default_value_t = 100_000)]
+    pub sensors: u32,
+    /// Runs of each variant; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Where the built plugins are.
+    #[arg(long, default_value = "plugins/dist")]
+    pub plugins: PathBuf,
+}
+
+pub struct CheckpointReport {
+    pub keys: u64,
+    /// Copying the window's and the plugin's state on the operator thread.
+    pub snapshot: Duration,
+    /// Encoding, writing and fsyncing the file (the sink thread's part).
+    pub write: Duration,
+    pub bytes: u64,
+    /// Reading, verifying and decoding it back.
+    pub read: Duration,
+    pub events: u64,
+    pub sensors: u32,
+    /// (pipeline, events/s without checkpoints, with one a second, checkpoints taken)
+    pub throughput: Vec<(&'static str, f64, f64, u64)>,
+}
+
+impl fmt::Display for CheckpointReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        writeln!(
+            f,
+            "one checkpoint with {} keys of window state and {} keys of plugin state (+ a timer each)",
+            self.keys, self.keys
+        )?;
+        writeln!(f, "| measure | value |")?;
+        writeln!(f, "|---|---|")?;
+        writeln!(
+            f,
+            "| snapshot on the operator thread | {:.0} ms |",
+            ms(self.snapshot)
+        )?;
+        writeln!(f, "| encode + write + fsync | {:.0} ms |", ms(self.write))?;
+        writeln!(
+            f,
+            "| size | {:.1} MiB |",
+            self.bytes as f64 / (1 << 20) as f64
+        )?;
+        writeln!(f, "| read + verify + decode | {:.0} ms |", ms(self.read))?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "throughput, {} events over {} sensors, checkpoint every 1 s vs none",
+            self.events, self.sensors
+        )?;
+        writeln!(f, "| pipeline | none | every 1 s | ratio | checkpoints |")?;
+        writeln!(f, "|---|---|---|---|---|")?;
+        for (name, none, with, taken) in &self.throughput {
+            writeln!(
+                f,
+                "| {name} | {:.2} M events/s | {:.2} M events/s | {:.2} | {taken} |",
+                none / 1e6,
+                with / 1e6,
+                with / none
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run_checkpoint(options: &CheckpointBenchOptions) -> anyhow::Result<CheckpointReport> {
+    anyhow::ensure!(
+        options.runs > 0 && options.keys > 0,
+        "--runs and --keys must be at least 1"
+    );
+    let dir = tempfile_dir()?;
+    let (snapshot, write, bytes, read) = one_big_checkpoint(options.keys, &dir.join("size"))?;
+    let throughput = throughput(options, &dir)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(CheckpointReport {
+        keys: options.keys,
+        snapshot,
+        write,
+        bytes,
+        read,
+        events: options.events,
+        sensors: options.sensors,
+        throughput,
+    })
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A window with `keys` keys open and a keyed plugin state of `keys` keys:
+/// times to copy, write and read them back as one checkpoint.
+fn one_big_checkpoint(
+    keys: u64,
+    dir: &Path,
+) -> anyhow::Result<(Duration, Duration, u64, Duration)> {
+    let input = Schema::new(vec![
+        Field::new("sensor_id", FieldType::String),
+        Field::new("temperature", FieldType::F64),
+    ])?;
+    let spec = WindowSpec {
+        key_by: Some("sensor_id".into()),
+        size_ms: 10_000,
+        aggregates: vec![
+            AggregateSpec::parse("count", "count").map_err(anyhow::Error::msg)?,
+            AggregateSpec::parse("max_temperature", "max(temperature)")
+                .map_err(anyhow::Error::msg)?,
+        ],
+    };
+    let mut window = TumblingWindows::new(&spec, &input).map_err(anyhow::Error::msg)?;
+    let mut keyed = KeyedState::default();
+    let mut late = Vec::new();
+    for chunk in (0..keys).collect::<Vec<_>>().chunks(4096) {
+        let names: Vec<String> = chunk.iter().map(|k| format!("sensor-{k:07}")).collect();
+        let mut builder = BatchBuilder::new(input.clone(), names.len());
+        for name in &names {
+            builder.push([Value::String(name), Value::F64(101.5)], 1_000, i64::MIN, 0);
+            // What sustained-heat stores: since, max, alerted (bincode, 17 bytes).
+            let mut state = Vec::with_capacity(17);
+            state.extend_from_slice(&1_000i64.to_le_bytes());
+            state.extend_from_slice(&101.5f64.to_le_bytes());
+            state.push(0);
+            let key = Key::Str(name.as_str().into());
+            keyed.set(key.clone(), Some(state));
+            keyed.set_timer(Timer { at: 6_000, key });
+        }
+        window.process(&builder.take(i64::MIN), &mut late);
+    }
+    anyhow::ensure!(
+        window.open_windows() as u64 == keys,
+        "the window holds every key"
+    );
+
+    let started = Instant::now();
+    let window_state = window.checkpoint();
+    let keyed_copy = keyed.clone();
+    let snapshot = started.elapsed();
+    let checkpoint = Checkpoint {
+        id: 1,
+        pipeline: "bench".into(),
+        taken_at_ms: 0,
+        source: SourcePosition::Lines {
+            byte_offset: 0,
+            line: 0,
+        },
+        clock: ClockState::Single {
+            max_event_time: Some(1_000),
+        },
+        events: keys,
+        stages: vec![
+            StageCheckpoint {
+                name: "window".into(),
+                fingerprint: window.fingerprint().into(),
+                state: StageState::Window(window_state),
+            },
+            StageCheckpoint {
+                name: "heat".into(),
+                fingerprint: "plugin sustained-heat key_by=sensor_id".into(),
+                state: StageState::Plugin(PluginState {
+                    plugin: PluginVersion {
+                        name: "sustained-heat".into(),
+                        version: "0.1.0".into(),
+                        hash: String::new(),
+                    },
+                    state_version: 1,
+                    keyed: keyed_copy,
+                }),
+            },
+        ],
+        sink: SinkPosition::None,
+    };
+    let store = CheckpointStore::open(CheckpointSettings {
+        dir: dir.to_path_buf(),
+        interval: Duration::from_secs(1),
+        keep: 1,
+    })?;
+    let started = Instant::now();
+    let bytes = store.write(&checkpoint)?;
+    let write = started.elapsed();
+    let started = Instant::now();
+    let back = store
+        .latest()?
+        .ok_or_else(|| anyhow::anyhow!("checkpoint not read back"))?;
+    let read = started.elapsed();
+    anyhow::ensure!(
+        back.stages.len() == 2 && back.events == keys,
+        "checkpoint read back wrong"
+    );
+    Ok((snapshot, write, bytes, read))
+}
+
+fn pipeline_text(
+    name: &str,
+    data: &Path,
+    plugins: &Path,
+    output: &Path,
+    checkpoints: Option<&Path>,
+) -> String {
+    let operators = match name {
+        "seed query" => seed_query_operators(plugins),
+        _ => format!(
+            r#"
+[[operators]]
+type = "plugin"
+path = "{plugins}/sustained_heat.wasm"
+key_by = "sensor_id"
+config = {{ threshold = 100.0, duration_ms = 5000 }}
+"#,
+            plugins = plugins.display()
+        ),
+    };
+    let checkpoint = checkpoints.map_or_else(String::new, |dir| {
+        format!(
+            "\n[checkpoint]\ndir = \"{}\"\ninterval = \"1s\"\n",
+            dir.display()
+        )
+    });
+    format!(
+        r#"
+name = "bench-checkpoint"
+source = {{ kind = "file", path = "{data}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{output}" }}
+{operators}{checkpoint}"#,
+        data = data.display(),
+        output = output.display(),
+    )
+}
+
+fn throughput(
+    options: &CheckpointBenchOptions,
+    dir: &Path,
+) -> anyhow::Result<Vec<(&'static str, f64, f64, u64)>> {
+    let data = dir.join("sensors.ndjson");
+    eprintln!(
+        "generating {} events over {} sensors",
+        options.events, options.sensors
+    );
+    let workload = SensorWorkload {
+        events: options.events,
+        sensors: options.sensors,
+        ..Default::default()
+    };
+    write_sensors(
+        &workload,
+        &mut std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&data)?),
+    )?;
+    let plugins = std::path::absolute(&options.plugins)?;
+    let engine = Arc::new(PluginEngine::new()?);
+    let stop = AtomicBool::new(false);
+    let mut report = Vec::new();
+    for name in ["seed query", "sustained-heat (keyed)"] {
+        let (mut none, mut with, mut taken) = (Vec::new(), Vec::new(), 0);
+        for run in 0..options.runs {
+            for checkpointed in [false, true] {
+                let checkpoints = dir.join("checkpoints");
+                let file = dir.join("pipeline.toml");
+                let text = pipeline_text(
+                    name,
+                    &data,
+                    &plugins,
+                    &dir.join("out.jsonl"),
+                    checkpointed.then_some(checkpoints.as_path()),
+                );
+                std::fs::write(&file, text)?;
+                let mut pipeline = pipeline::load(&file, &engine)?;
+                pipeline.resume = pipeline::Resume::Fresh;
+                let summary = pipeline::run(pipeline, &stop)?;
+                anyhow::ensure!(summary.events_in == options.events, "incomplete run");
+                let rate = summary.events_per_second();
+                eprintln!(
+                    "run {}: {name:<24} {:<16} {:.2} M events/s ({} checkpoints)",
+                    run + 1,
+                    if checkpointed {
+                        "checkpoint 1 s"
+                    } else {
+                        "no checkpoints"
+                    },
+                    rate / 1e6,
+                    summary.checkpoints
+                );
+                if checkpointed {
+                    with.push(rate);
+                    taken = summary.checkpoints;
+                } else {
+                    none.push(rate);
+                }
+            }
+        }
+        report.push((name, median(none), median(with), taken));
+    }
+    Ok(report)
+}
