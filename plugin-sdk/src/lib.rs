@@ -3,11 +3,15 @@
 //! Write stream operators for [weir](https://example.invalid/weir) in plain Rust and
 //! build them into sandboxed WebAssembly components.
 //!
-//! A plugin is a type that implements one of three traits:
+//! A plugin is a type that implements one of four traits:
 //!
 //! * [`Filter`] — keep or drop each row;
 //! * [`Map`] — turn each row into exactly one output row;
-//! * [`FlatMap`] — turn each row into zero or more output rows (alerts, splitters).
+//! * [`FlatMap`] — turn each row into zero or more output rows (alerts, splitters);
+//! * [`Keyed`] — remember a typed state per key and set event-time timers
+//!   (detectors such as "hot for more than 5 s"); the host stores the state,
+//!   checkpoints it and carries it across swaps. Export it with
+//!   [`export_keyed!`] and test it with [`testing::keyed`].
 //!
 //! The rows a plugin reads are an ordinary `#[derive(Deserialize)]` struct. The SDK
 //! derives the plugin's declared schema from that struct, and the host checks it
