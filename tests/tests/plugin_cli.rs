@@ -93,6 +93,7 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
         ("my-filter", "filter"),
         ("my-map", "map"),
         ("my-alert", "flat-map"),
+        ("my-detector", "keyed"),
     ] {
         let out = weir(
             &[

@@ -167,6 +167,40 @@ pub fn render(view: &PipelineView) -> String {
         );
     }
 
+    if let Some(checkpoints) = &view.checkpoints {
+        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        counter(
+            "checkpoints",
+            "Checkpoints written by this run",
+            vec![(vec![pipeline()], load(&checkpoints.written))],
+            &mut registry,
+        );
+        let gauges = [
+            (
+                "checkpoint_last_id",
+                "Id of the last checkpoint written",
+                load(&checkpoints.last_id),
+            ),
+            (
+                "checkpoint_last_bytes",
+                "Size of the last checkpoint written",
+                load(&checkpoints.last_bytes),
+            ),
+            (
+                "checkpoint_last_write_microseconds",
+                "Results made durable, checkpoint written, results published: the last one's time",
+                load(&checkpoints.last_write_us),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let family = Family::<Labels, Gauge>::default();
+            family
+                .get_or_create(&vec![pipeline()])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+            registry.register(name, help, family);
+        }
+    }
+
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text

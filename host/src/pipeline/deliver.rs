@@ -68,10 +68,19 @@ pub fn deliver(
             Ok(ToSink::Checkpoint(checkpoint, offsets)) => {
                 let store = checkpoints.expect("checkpoints are sent only with a store");
                 let started = Instant::now();
+                let id = checkpoint.id;
                 let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
+                let took = started.elapsed();
                 delivered.checkpoints += 1;
                 delivered.checkpoint_bytes = bytes;
-                delivered.checkpoint_time += started.elapsed();
+                delivered.checkpoint_time += took;
+                let stats = &store.stats;
+                stats.written.fetch_add(1, Ordering::Relaxed);
+                stats.last_id.store(id, Ordering::Relaxed);
+                stats.last_bytes.store(bytes, Ordering::Relaxed);
+                stats
+                    .last_write_us
+                    .store(took.as_micros() as u64, Ordering::Relaxed);
                 if let Some(commits) = commits {
                     commit_offsets(commits, &offsets);
                 }

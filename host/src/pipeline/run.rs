@@ -283,6 +283,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         if let Some(control) = &control {
             control.show_dead_letters(dead.counts());
             control.show_source(source_stats.clone());
+            if let Some(store) = &store {
+                control.show_checkpoints(store.stats.clone());
+            }
         }
         let operators = std::thread::Builder::new()
             .name("weir-operators".into())

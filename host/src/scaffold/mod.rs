@@ -16,6 +16,8 @@ pub enum PluginKind {
     Map,
     /// Emits zero or more rows per row: alerts, splits.
     FlatMap,
+    /// Keeps a state per key and sets event-time timers: detectors.
+    Keyed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,7 @@ weir-plugin-sdk = {{ path = "{sdk}" }}
         PluginKind::Filter => include_str!("templates/filter.rs.tmpl"),
         PluginKind::Map => include_str!("templates/map.rs.tmpl"),
         PluginKind::FlatMap => include_str!("templates/flat_map.rs.tmpl"),
+        PluginKind::Keyed => include_str!("templates/keyed.rs.tmpl"),
     };
     let type_name: String = name
         .split('-')

@@ -11,4 +11,4 @@ pub use checkpoint::{
     SourcePosition, StageCheckpoint, StageState, WindowState,
 };
 pub use keyed::{KeyedState, Timer};
-pub use store::{CheckpointError, CheckpointSettings, CheckpointStore};
+pub use store::{CheckpointError, CheckpointSettings, CheckpointStats, CheckpointStore};

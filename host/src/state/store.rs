@@ -46,6 +46,18 @@ fn codec() -> impl Options {
 
 pub struct CheckpointStore {
     settings: CheckpointSettings,
+    pub stats: std::sync::Arc<CheckpointStats>,
+}
+
+/// Checkpoints written by this run, for the summary and `/metrics`.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    pub written: std::sync::atomic::AtomicU64,
+    /// Of the last one written.
+    pub last_id: std::sync::atomic::AtomicU64,
+    pub last_bytes: std::sync::atomic::AtomicU64,
+    /// From the results made durable to the results published, microseconds.
+    pub last_write_us: std::sync::atomic::AtomicU64,
 }
 
 impl CheckpointStore {
@@ -54,7 +66,10 @@ impl CheckpointStore {
             dir: settings.dir.clone(),
             error,
         })?;
-        Ok(Self { settings })
+        Ok(Self {
+            settings,
+            stats: Default::default(),
+        })
     }
 
     pub fn settings(&self) -> &CheckpointSettings {

@@ -156,6 +156,7 @@ pub fn channel(
         change_counts: Default::default(),
         dead_letters: None,
         source: None,
+        checkpoints: None,
     }));
     // Dropping an instance frees its linear memory and JIT state: hundreds of
     // microseconds that would otherwise stall the batch loop.
@@ -185,6 +186,11 @@ impl ControlPort {
     /// Lets the metrics count the run's dead letters.
     pub fn show_dead_letters(&self, counts: Arc<crate::sink::DeadLetterCounts>) {
         lock(&self.view).dead_letters = Some(counts);
+    }
+
+    /// Lets the metrics show the checkpoints written.
+    pub fn show_checkpoints(&self, stats: Arc<crate::state::CheckpointStats>) {
+        lock(&self.view).checkpoints = Some(stats);
     }
 
     /// Lets the metrics show the source's counters.

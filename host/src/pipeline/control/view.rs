@@ -32,6 +32,8 @@ pub struct PipelineView {
     pub dead_letters: Option<Arc<DeadLetterCounts>>,
     #[serde(skip)]
     pub source: Option<Arc<crate::source::SourceStats>>,
+    #[serde(skip)]
+    pub checkpoints: Option<Arc<crate::state::CheckpointStats>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
