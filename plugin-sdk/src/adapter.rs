@@ -43,10 +43,50 @@ pub struct KeyedInput<'a> {
     pub count: u32,
     pub rows: &'a [u8],
     pub row_keys: &'a [u32],
-    pub keys: &'a [String],
-    pub states: Vec<Option<Vec<u8>>>,
+    pub keys: &'a str,
+    pub key_ends: &'a [u32],
+    pub states: &'a [u8],
+    pub state_lens: &'a [i32],
     /// (key index, time)
     pub timers: &'a [(u32, i64)],
+}
+
+impl KeyedInput<'_> {
+    /// Each key's text, in order.
+    fn keys(&self) -> Result<Vec<&str>, String> {
+        let mut start = 0usize;
+        self.key_ends
+            .iter()
+            .map(|&end| {
+                let key = self
+                    .keys
+                    .get(start..end as usize)
+                    .ok_or_else(|| format!("key bounds {start}..{end} out of range"))?;
+                start = end as usize;
+                Ok(key)
+            })
+            .collect()
+    }
+
+    /// Each key's stored state bytes, in order.
+    fn states(&self) -> Result<Vec<Option<&[u8]>>, String> {
+        let mut start = 0usize;
+        self.state_lens
+            .iter()
+            .map(|&len| {
+                if len < 0 {
+                    return Ok(None);
+                }
+                let end = start + len as usize;
+                let state = self
+                    .states
+                    .get(start..end)
+                    .ok_or_else(|| format!("state bounds {start}..{end} out of range"))?;
+                start = end;
+                Ok(Some(state))
+            })
+            .collect()
+    }
 }
 
 /// What a keyed operator returns (see the WIT `keyed-output`).
@@ -55,7 +95,11 @@ pub struct KeyedInput<'a> {
 pub struct KeyedOutput {
     pub parents: Vec<u32>,
     pub rows: Vec<u8>,
-    pub states: Vec<Option<Vec<u8>>>,
+    /// Keys whose state changed, their new states back to back, and each
+    /// one's length (-1: forgotten).
+    pub changed: Vec<u32>,
+    pub states: Vec<u8>,
+    pub state_lens: Vec<i32>,
     pub timers: Vec<(u32, i64)>,
 }
 
@@ -228,17 +272,6 @@ pub struct KeyedAdapter<K>(K);
 
 type KeyedContext<'a, K> = Context<'a, <K as Keyed>::State, <K as Keyed>::Out>;
 
-fn encode_state<S: Serialize>(state: &Option<S>) -> Result<Option<Vec<u8>>, String> {
-    state
-        .as_ref()
-        .map(|s| {
-            codec()
-                .serialize(s)
-                .map_err(|e| format!("cannot encode state: {e}"))
-        })
-        .transpose()
-}
-
 impl<K: Keyed> Adapter for KeyedAdapter<K>
 where
     K::In: for<'de> Deserialize<'de>,
@@ -265,27 +298,27 @@ where
     }
 
     fn process_keyed(&mut self, input: KeyedInput<'_>) -> Result<KeyedOutput, String> {
-        let mut states: Vec<Option<K::State>> = input
-            .states
+        let keys = input.keys()?;
+        let stored = input.states()?;
+        if keys.len() != stored.len() || input.row_keys.len() != input.count as usize {
+            return Err("keys, states and rows do not match".into());
+        }
+        let mut states: Vec<Option<K::State>> = stored
             .iter()
-            .enumerate()
-            .map(|(i, bytes)| {
+            .zip(&keys)
+            .map(|(bytes, key)| {
                 bytes
-                    .as_deref()
                     .map(crate::keyed::decode_state)
                     .transpose()
-                    .map_err(|e| format!("key `{}`: {e}", input.keys[i]))
+                    .map_err(|e| format!("key `{key}`: {e}"))
             })
             .collect::<Result<_, _>>()?;
-        if input.row_keys.len() != input.count as usize {
-            return Err("row-keys does not match the row count".into());
-        }
         let mut output = KeyedOutput::default();
         let mut emitted = Vec::new();
         let mut timers = Vec::new();
         let key_of = |index: u32| -> Result<usize, String> {
             let index = index as usize;
-            (index < input.keys.len())
+            (index < keys.len())
                 .then_some(index)
                 .ok_or_else(|| format!("key index {index} out of range"))
         };
@@ -296,7 +329,7 @@ where
             let before = emitted.len();
             let timers_before = timers.len();
             let mut ctx = Context {
-                key: &input.keys[key],
+                key: keys[key],
                 state: &mut states[key],
                 out: &mut emitted,
                 timers: &mut timers,
@@ -329,7 +362,27 @@ where
             })?;
         }
         output.rows = encode_rows(&emitted)?;
-        output.states = states.iter().map(encode_state).collect::<Result<_, _>>()?;
+        // Only the states that changed go back: encoded in place, dropped
+        // again when the bytes are the ones stored.
+        for (index, (state, before)) in states.iter().zip(&stored).enumerate() {
+            let start = output.states.len();
+            let len = match state {
+                Some(state) => {
+                    codec()
+                        .serialize_into(&mut output.states, state)
+                        .map_err(|e| format!("cannot encode state: {e}"))?;
+                    if Some(&output.states[start..]) == *before {
+                        output.states.truncate(start);
+                        continue;
+                    }
+                    (output.states.len() - start) as i32
+                }
+                None if before.is_none() => continue,
+                None => -1,
+            };
+            output.changed.push(index as u32);
+            output.state_lens.push(len);
+        }
         Ok(output)
     }
 

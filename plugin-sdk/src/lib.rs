@@ -181,14 +181,18 @@ macro_rules! __export_operator {
                                 rows: &input.rows.rows,
                                 row_keys: &input.row_keys,
                                 keys: &input.keys,
-                                states: input.states,
+                                key_ends: &input.key_ends,
+                                states: &input.states,
+                                state_lens: &input.state_lens,
                                 timers: &timers,
                             },
                         )
                         .map(|out| KeyedOutput {
                             parents: out.parents,
                             rows: out.rows,
+                            changed: out.changed,
                             states: out.states,
+                            state_lens: out.state_lens,
                             timers: out
                                 .timers
                                 .into_iter()

@@ -209,20 +209,39 @@ where
         keys: Vec<String>,
         timers: &[(u32, i64)],
     ) -> Result<Vec<(String, K::Out)>, String> {
-        let states = keys.iter().map(|k| self.states.get(k).cloned()).collect();
+        let (mut packed_keys, mut key_ends) = (String::new(), Vec::new());
+        let (mut states, mut state_lens) = (Vec::new(), Vec::new());
+        for key in &keys {
+            packed_keys.push_str(key);
+            key_ends.push(packed_keys.len() as u32);
+            match self.states.get(key) {
+                Some(state) => {
+                    states.extend_from_slice(state);
+                    state_lens.push(state.len() as i32);
+                }
+                None => state_lens.push(-1),
+            }
+        }
         let out = self.adapter.process_keyed(KeyedInput {
             count,
             rows,
             row_keys,
-            keys: &keys,
-            states,
+            keys: &packed_keys,
+            key_ends: &key_ends,
+            states: &states,
+            state_lens: &state_lens,
             timers,
         })?;
-        for (key, state) in keys.iter().zip(out.states) {
-            match state {
-                Some(state) => self.states.insert(key.clone(), state),
-                None => self.states.remove(key),
-            };
+        let mut start = 0;
+        for (&index, &len) in out.changed.iter().zip(&out.state_lens) {
+            let key = keys[index as usize].clone();
+            if len < 0 {
+                self.states.remove(&key);
+                continue;
+            }
+            let end = start + len as usize;
+            self.states.insert(key, out.states[start..end].to_vec());
+            start = end;
         }
         for (key, at) in out.timers {
             self.timers.insert((at, keys[key as usize].clone()));

@@ -183,16 +183,15 @@ impl PluginOperator {
             .collect();
         let mut rows = Vec::new();
         encode_rows(batch, &self.reads, &mut rows);
-        let input = types::KeyedBatch {
-            rows: types::Batch {
+        let input = self.keyed_batch(
+            types::Batch {
                 count: batch.len() as u32,
                 rows,
             },
             row_keys,
-            keys: keys.keys.iter().map(Key::text).collect(),
-            states: self.states_of(&keys.keys),
-            timers: Vec::new(),
-        };
+            &keys.keys,
+            Vec::new(),
+        );
         let output = self.call_component(&input, share)?;
         let count = batch.len() as u32;
         let parents = &output.parents;
@@ -231,16 +230,15 @@ impl PluginOperator {
                 at: t.at,
             })
             .collect();
-        let input = types::KeyedBatch {
-            rows: types::Batch {
+        let input = self.keyed_batch(
+            types::Batch {
                 count: 0,
                 rows: Vec::new(),
             },
-            row_keys: Vec::new(),
-            keys: keys.keys.iter().map(Key::text).collect(),
-            states: self.states_of(&keys.keys),
+            Vec::new(),
+            &keys.keys,
             timers,
-        };
+        );
         let fired = self.call_component(&input, 1.0).and_then(|output| {
             let parents = output.parents.clone();
             if let Some(bad) = parents.iter().find(|&&p| p as usize >= due.len()) {
@@ -279,11 +277,39 @@ impl PluginOperator {
         })
     }
 
-    fn states_of(&self, keys: &[Key]) -> Vec<Option<Vec<u8>>> {
-        let state = &self.keyed.as_ref().expect("keyed").state;
-        keys.iter()
-            .map(|k| state.get(&key_ref(k)).map(<[u8]>::to_vec))
-            .collect()
+    /// The call's input: the keys and their stored states, packed.
+    fn keyed_batch(
+        &self,
+        rows: types::Batch,
+        row_keys: Vec<u32>,
+        keys: &[Key],
+        timers: Vec<types::Timer>,
+    ) -> types::KeyedBatch {
+        let stored = &self.keyed.as_ref().expect("keyed").state;
+        let mut input = types::KeyedBatch {
+            rows,
+            row_keys,
+            keys: String::new(),
+            key_ends: Vec::with_capacity(keys.len()),
+            states: Vec::new(),
+            state_lens: Vec::with_capacity(keys.len()),
+            timers,
+        };
+        for key in keys {
+            match key {
+                Key::Str(s) => input.keys.push_str(s),
+                other => input.keys.push_str(&other.text()),
+            }
+            input.key_ends.push(input.keys.len() as u32);
+            match stored.get(&key_ref(key)) {
+                Some(state) => {
+                    input.states.extend_from_slice(state);
+                    input.state_lens.push(state.len() as i32);
+                }
+                None => input.state_lens.push(-1),
+            }
+        }
+        input
     }
 
     fn call_component(
@@ -298,27 +324,27 @@ impl PluginOperator {
             self.after_error(error);
         }
         let output = result?;
-        let size = output.parents.len() * 4
-            + output.rows.len()
-            + output.states.iter().flatten().map(Vec::len).sum::<usize>();
+        let size = output.parents.len() * 4 + output.rows.len() + output.states.len();
         if size > self.limits.max_output_bytes {
             return Err(self.invalid(format!(
                 "returned {size} bytes of rows and state, over the limit of {} bytes (max_output_mib)",
                 self.limits.max_output_bytes
             )));
         }
-        if output.states.len() != input.keys.len() {
+        let keys = input.key_ends.len();
+        let stated: i64 = output.state_lens.iter().map(|&l| i64::from(l.max(0))).sum();
+        if output.changed.len() != output.state_lens.len()
+            || stated != output.states.len() as i64
+            || output.changed.iter().any(|&k| k as usize >= keys)
+        {
             return Err(self.invalid(format!(
-                "returned {} states for {} keys",
-                output.states.len(),
-                input.keys.len()
+                "returned inconsistent state changes ({} keys changed, {} lengths, {} bytes) for {keys} keys",
+                output.changed.len(),
+                output.state_lens.len(),
+                output.states.len()
             )));
         }
-        if let Some(bad) = output
-            .timers
-            .iter()
-            .find(|t| t.key as usize >= input.keys.len())
-        {
+        if let Some(bad) = output.timers.iter().find(|t| t.key as usize >= keys) {
             return Err(self.invalid(format!("set a timer for key index {}", bad.key)));
         }
         Ok(output)
@@ -332,8 +358,16 @@ impl PluginOperator {
                 key: keys[t.key as usize].clone(),
             });
         }
-        for (key, value) in keys.into_iter().zip(output.states) {
-            state.set(key, value);
+        let mut start = 0;
+        for (&index, &len) in output.changed.iter().zip(&output.state_lens) {
+            let key = keys[index as usize].clone();
+            if len < 0 {
+                state.set(key, None);
+                continue;
+            }
+            let end = start + len as usize;
+            state.set(key, Some(output.states[start..end].to_vec()));
+            start = end;
         }
         Ok(())
     }
