@@ -15,7 +15,7 @@ use crate::generate::{write_sensors, SensorWorkload};
 use crate::pipeline;
 use crate::plugin::PluginEngine;
 use crate::state::{
-    Checkpoint, CheckpointSettings, CheckpointStore, ClockState, KeyedState, PluginState,
+    Checkpoint, CheckpointSettings, CheckpointStore, ClockState, Encoded, KeyedState, PluginState,
     PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
 };
 use crate::window::{AggregateSpec, Key, TumblingWindows, WindowSpec};
@@ -169,7 +169,7 @@ fn one_big_checkpoint(
 
     let started = Instant::now();
     let window_state = window.checkpoint();
-    let keyed_copy = keyed.clone();
+    let keyed_copy = Encoded::encode(&keyed);
     let snapshot = started.elapsed();
     let checkpoint = Checkpoint {
         id: 1,

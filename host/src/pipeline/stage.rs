@@ -8,7 +8,7 @@ use crate::data::{Batch, Origin, Schema};
 use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
-use crate::state::{PluginState, StageCheckpoint, StageState};
+use crate::state::{Encoded, PluginState, StageCheckpoint, StageState};
 use crate::window::TumblingWindows;
 
 /// An operator compiled into the host, for built-ins and benchmark baselines.
@@ -173,7 +173,7 @@ impl Stage {
                 Some(keyed) => StageState::Plugin(PluginState {
                     plugin: plugin.version(),
                     state_version: plugin.descriptor().state_version,
-                    keyed: keyed.clone(),
+                    keyed: Encoded::encode(keyed),
                 }),
                 None => StageState::Stateless {
                     plugin: Some(plugin.version()),
@@ -199,7 +199,9 @@ impl Stage {
             ));
         }
         match (&mut self.kind, checkpoint.state) {
-            (StageKind::Window(window), StageState::Window(state)) => window.restore(state),
+            (StageKind::Window(window), StageState::Window(state)) => {
+                window.restore(state.decode()?)
+            }
             (StageKind::Plugin(plugin, _), StageState::Stateless { plugin: Some(then) }) => {
                 let now = plugin.version();
                 if now != then {
@@ -213,9 +215,10 @@ impl Stage {
             }
             (_, StageState::Stateless { .. }) => Ok(()),
             (StageKind::Plugin(plugin, _), StageState::Plugin(saved)) => {
-                let keys = saved.keyed.keys();
+                let keyed = saved.keyed.decode()?;
+                let keys = keyed.keys();
                 plugin
-                    .adopt_state(saved.state_version, saved.keyed)
+                    .adopt_state(saved.state_version, keyed)
                     .map_err(|(reason, _)| reason)?;
                 tracing::info!(stage = %self.name, keys, "keyed state restored");
                 Ok(())

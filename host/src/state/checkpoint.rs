@@ -3,6 +3,10 @@
 //! the source position, the watermark and every stage's state describe the
 //! same moment of the input.
 
+use std::marker::PhantomData;
+
+use bincode::Options;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::KeyedState;
@@ -22,6 +26,50 @@ pub struct Checkpoint {
     pub stages: Vec<StageCheckpoint>,
     /// Filled in by the sink side just before the checkpoint is written.
     pub sink: SinkPosition,
+}
+
+/// State encoded when the checkpoint is taken. The operator thread encodes
+/// straight from the live state — no copy of a million keys to allocate —
+/// and the sink thread writes the bytes; a resume decodes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Encoded<T> {
+    bytes: Vec<u8>,
+    #[serde(skip)]
+    of: PhantomData<fn() -> T>,
+}
+
+fn codec() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+}
+
+impl<T: DeserializeOwned> Encoded<T> {
+    /// Encodes `value`, which must serialize exactly as a `T` does (it may
+    /// be a borrowed view of one).
+    pub fn encode(value: &impl Serialize) -> Self {
+        Self {
+            bytes: codec()
+                .serialize(value)
+                .expect("in-memory state always encodes"),
+            of: PhantomData,
+        }
+    }
+
+    pub fn decode(&self) -> Result<T, String> {
+        codec()
+            .deserialize(&self.bytes)
+            .map_err(|e| format!("cannot decode the checkpointed state: {e}"))
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 /// Where reading resumes.
@@ -69,7 +117,7 @@ pub enum StageState {
     Stateless {
         plugin: Option<PluginVersion>,
     },
-    Window(WindowState),
+    Window(Encoded<WindowState>),
     Plugin(PluginState),
 }
 
@@ -85,7 +133,7 @@ pub struct PluginVersion {
 pub struct PluginState {
     pub plugin: PluginVersion,
     pub state_version: u32,
-    pub keyed: KeyedState,
+    pub keyed: Encoded<KeyedState>,
 }
 
 /// Open windows: end time → (key → accumulators), with the first input

@@ -7,8 +7,8 @@ mod keyed;
 mod store;
 
 pub use checkpoint::{
-    Checkpoint, ClockState, KafkaOffset, OpenWindowState, PluginState, PluginVersion, SinkPosition,
-    SourcePosition, StageCheckpoint, StageState, WindowState,
+    Checkpoint, ClockState, Encoded, KafkaOffset, OpenWindowState, PluginState, PluginVersion,
+    SinkPosition, SourcePosition, StageCheckpoint, StageState, WindowState,
 };
 pub use keyed::{KeyedState, Timer};
 pub use store::{CheckpointError, CheckpointSettings, CheckpointStats, CheckpointStore};

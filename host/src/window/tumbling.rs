@@ -16,7 +16,29 @@ use super::key::{Key, KeyRef};
 use crate::data::{
     position, Batch, BatchBuilder, Column, ColumnBuilder, Field, FieldType, Schema, Value,
 };
-use crate::state::{OpenWindowState, WindowState};
+use crate::state::{Encoded, WindowState};
+
+/// [`WindowState`] as borrowed from the live windows: serializes exactly as
+/// a `WindowState` does.
+#[derive(serde::Serialize)]
+struct WindowStateView<'a> {
+    open: Vec<OpenWindowView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct OpenWindowView<'a> {
+    end: i64,
+    keys: KeysView<'a>,
+    first: &'a [(u32, u64)],
+}
+
+struct KeysView<'a>(&'a HashMap<Key, Box<[Accumulator]>>);
+
+impl serde::Serialize for KeysView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(key, acc)| (key, &**acc)))
+    }
+}
 
 /// A window as the pipeline file describes it.
 #[derive(Debug, Clone)]
@@ -136,23 +158,19 @@ impl TumblingWindows {
         &self.fingerprint
     }
 
-    /// The open windows' contents, for a checkpoint.
-    pub fn checkpoint(&self) -> WindowState {
-        WindowState {
+    /// The open windows' contents, encoded for a checkpoint without copying them.
+    pub fn checkpoint(&self) -> Encoded<WindowState> {
+        Encoded::encode(&WindowStateView {
             open: self
                 .open
                 .iter()
-                .map(|(&end, window)| OpenWindowState {
+                .map(|(&end, window)| OpenWindowView {
                     end,
-                    keys: window
-                        .keys
-                        .iter()
-                        .map(|(k, a)| (k.clone(), a.to_vec()))
-                        .collect(),
-                    first: window.first.clone(),
+                    keys: KeysView(&window.keys),
+                    first: &window.first,
                 })
                 .collect(),
-        }
+        })
     }
 
     /// Puts back the contents [`checkpoint`](Self::checkpoint) took.
