@@ -112,6 +112,11 @@ enum BenchKind {
     ///
     /// Example: weir bench checkpoint --keys 1000000 --events 10000000 --runs 3
     Checkpoint(weir::bench::CheckpointBenchOptions),
+    /// Clicks per page: a 60 s tumbling window against a 60 s window
+    /// sliding every second, on the same input.
+    ///
+    /// Example: weir bench windows --events 5000000 --runs 3
+    Windows(weir::bench::WindowBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -260,6 +265,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(BenchKind::Checkpoint(options)) => {
                     println!("{}", weir::bench::run_checkpoint(&options)?)
+                }
+                Some(BenchKind::Windows(options)) => {
+                    println!("{}", weir::bench::run_windows(&options)?)
                 }
             }
             std::io::stdout().flush()?;

@@ -55,20 +55,27 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
 
     let output = dir.path().join("alerts.jsonl");
     let checkpoints = dir.path().join("checkpoints");
-    let pipeline = pipeline_with(
-        &broker,
-        dir.path(),
-        "exactly-once",
-        &format!("kind = \"file\"\npath = \"{}\"", output.display()),
-        &format!(
-            "[checkpoint]\ndir = \"{}\"\ninterval = \"50ms\"",
-            checkpoints.display()
-        ),
-    );
+    // tansu 0.6 does not reliably hand a SIGKILLed member's partitions to the
+    // next member of its group (seen: an empty assignment for over a minute).
+    // Where to resume comes from the checkpoint, not from the group, so each
+    // restart joins a group of its own; the last one commits its offsets.
+    let pipeline_for = |group: &str| {
+        pipeline_with(
+            &broker,
+            dir.path(),
+            group,
+            &format!("kind = \"file\"\npath = \"{}\"", output.display()),
+            &format!(
+                "[checkpoint]\ndir = \"{}\"\ninterval = \"50ms\"",
+                checkpoints.display()
+            ),
+        )
+    };
     let log = dir.path().join("weir.stderr");
     let mut kills = 0;
     for round in 0..3u64 {
         let before = checkpoint_count(&checkpoints);
+        let pipeline = pipeline_for(&format!("exactly-once-{round}"));
         let mut child = start_weir_with(&pipeline, &log, &[]);
         // Kill it once it has made progress (a new checkpoint), at a moment
         // that varies from round to round.
@@ -99,6 +106,7 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
         }
     }
     assert!(kills >= 2, "the run ended before it could be killed twice");
+    let pipeline = pipeline_for("exactly-once-final");
     let log_text = wait_done(
         start_weir_with(&pipeline, &log, &[]),
         &log,
@@ -109,7 +117,10 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
     got.sort();
     assert_eq!(got.len(), expected.len(), "no alert lost, none twice");
     assert_eq!(got, expected);
-    let committed: i64 = broker.committed("exactly-once", READINGS, 4).values().sum();
+    let committed: i64 = broker
+        .committed("exactly-once-final", READINGS, 4)
+        .values()
+        .sum();
     assert_eq!(
         committed, 60_000,
         "offsets committed with the last checkpoint"

@@ -18,7 +18,7 @@ use crate::state::{
     Checkpoint, CheckpointSettings, CheckpointStore, ClockState, Encoded, KeyedState, PluginState,
     PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
 };
-use crate::window::{AggregateSpec, Key, TumblingWindows, WindowSpec};
+use crate::window::{AggregateSpec, EventTimeWindows, Key, WindowSpec};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckpointBenchOptions {
@@ -137,13 +137,14 @@ fn one_big_checkpoint(
     let spec = WindowSpec {
         key_by: Some("sensor_id".into()),
         size_ms: 10_000,
+        slide_ms: None,
         aggregates: vec![
             AggregateSpec::parse("count", "count").map_err(anyhow::Error::msg)?,
             AggregateSpec::parse("max_temperature", "max(temperature)")
                 .map_err(anyhow::Error::msg)?,
         ],
     };
-    let mut window = TumblingWindows::new(&spec, &input).map_err(anyhow::Error::msg)?;
+    let mut window = EventTimeWindows::new(&spec, &input).map_err(anyhow::Error::msg)?;
     let mut keyed = KeyedState::default();
     let mut late = Vec::new();
     for chunk in (0..keys).collect::<Vec<_>>().chunks(4096) {

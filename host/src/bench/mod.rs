@@ -5,10 +5,12 @@ mod checkpoint;
 mod kafka;
 mod native;
 mod swap;
+mod windows;
 
 pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
+pub use windows::{run_windows, WindowBenchOptions, WindowReport};
 
 use std::fmt;
 use std::fs::File;

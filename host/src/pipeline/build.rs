@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{Millis, OperatorConfig, PipelineFile};
+use super::config::{Millis, OperatorConfig, PipelineFile, WindowKind};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
@@ -12,7 +12,7 @@ use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::state::CheckpointSettings;
-use crate::window::{AggregateSpec, TumblingWindows, WindowSpec};
+use crate::window::{AggregateSpec, EventTimeWindows, WindowSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -173,12 +173,23 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
             }
             OperatorConfig::Window {
                 name,
-                kind: _,
+                kind,
                 size,
+                slide,
                 key_by,
                 aggregates,
             } => {
                 let name = name.unwrap_or_else(|| format!("window-{number}"));
+                let slide_ms = match (kind, slide) {
+                    (WindowKind::Tumbling, None) => None,
+                    (WindowKind::Sliding, Some(slide)) => Some(slide.0),
+                    (WindowKind::Tumbling, Some(_)) => {
+                        return Err(at(span, format!("operator #{number} (`{name}`): `slide` is for kind = \"sliding\"; a tumbling window slides by its size")))
+                    }
+                    (WindowKind::Sliding, None) => {
+                        return Err(at(span, format!("operator #{number} (`{name}`): a sliding window needs `slide`, e.g. size = \"60s\", slide = \"10s\"")))
+                    }
+                };
                 let aggregates = aggregates
                     .iter()
                     .map(|(name, expression)| AggregateSpec::parse(name, expression))
@@ -187,9 +198,10 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 let spec = WindowSpec {
                     key_by,
                     size_ms: size.0,
+                    slide_ms,
                     aggregates,
                 };
-                let window = TumblingWindows::new(&spec, &current)
+                let window = EventTimeWindows::new(&spec, &current)
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
                 Stage::new(name, StageKind::Window(window), current.clone())
             }

@@ -163,6 +163,8 @@ pub enum OperatorConfig {
         #[serde(default)]
         kind: WindowKind,
         size: Millis,
+        /// Sliding windows: how often a window starts (a divisor of `size`).
+        slide: Option<Millis>,
         /// Group by this field; omit for one global group.
         key_by: Option<String>,
         /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)` or `avg(f)`.
@@ -175,6 +177,8 @@ pub enum OperatorConfig {
 pub enum WindowKind {
     #[default]
     Tumbling,
+    /// Overlapping windows of `size`, one starting every `slide`.
+    Sliding,
 }
 
 #[derive(Debug, Deserialize)]

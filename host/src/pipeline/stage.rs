@@ -9,7 +9,7 @@ use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
 use crate::sink::{row_position, DeadLetterKind, DeadLetters};
 use crate::state::{Encoded, PluginState, StageCheckpoint, StageState};
-use crate::window::TumblingWindows;
+use crate::window::EventTimeWindows;
 
 /// An operator compiled into the host, for built-ins and benchmark baselines.
 pub trait NativeOperator: Send {
@@ -46,7 +46,7 @@ pub enum StageError {
 
 pub enum StageKind {
     Plugin(Box<PluginOperator>, OnFailure),
-    Window(TumblingWindows),
+    Window(EventTimeWindows),
     Native(Box<dyn NativeOperator>),
 }
 

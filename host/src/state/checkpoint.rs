@@ -141,6 +141,8 @@ pub struct PluginState {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowState {
     pub open: Vec<OpenWindowState>,
+    /// Sliding windows: the end of the next window to fire.
+    pub next_end: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use super::Checkpoint;
 const MAGIC: &[u8; 8] = b"WEIRCKPT";
 /// Bumped whenever [`Checkpoint`]'s encoding changes; older files are refused
 /// with a message rather than misread.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 /// magic, format version, payload length, CRC-32 of the payload.
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 

@@ -163,6 +163,26 @@ impl Accumulator {
         }
     }
 
+    /// Adds what `other` (an accumulator of the same aggregate) holds, to
+    /// combine the panes of a sliding window.
+    #[inline]
+    pub fn merge(&mut self, other: &Accumulator) {
+        match (self, other) {
+            (Accumulator::Count(n), Accumulator::Count(m)) => *n += m,
+            (Accumulator::SumF(s), Accumulator::SumF(t)) => *s += t,
+            (Accumulator::SumI(s), Accumulator::SumI(t)) => *s = s.wrapping_add(*t),
+            (Accumulator::MinF(a), Accumulator::MinF(b)) => *a = a.min(*b),
+            (Accumulator::MaxF(a), Accumulator::MaxF(b)) => *a = a.max(*b),
+            (Accumulator::MinI(a), Accumulator::MinI(b)) => *a = (*a).min(*b),
+            (Accumulator::MaxI(a), Accumulator::MaxI(b)) => *a = (*a).max(*b),
+            (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s, count: c }) => {
+                *sum += s;
+                *count += c;
+            }
+            (a, b) => unreachable!("merging {a:?} with {b:?}: panes of one window agree"),
+        }
+    }
+
     pub fn emit(&self, out: &mut ColumnBuilder, ty: FieldType) {
         let value = match *self {
             Accumulator::Count(n) | Accumulator::SumI(n) => Value::I64(n),

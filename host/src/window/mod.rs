@@ -1,9 +1,9 @@
 //! Keyed event-time windows with host-native aggregates.
 
 mod aggregate;
+mod event_time;
 mod key;
-mod tumbling;
 
 pub use aggregate::{Accumulator, AggregateFn, AggregateSpec};
+pub use event_time::{EventTimeWindows, WindowSpec};
 pub use key::{Key, KeyRef};
-pub use tumbling::{TumblingWindows, WindowSpec};

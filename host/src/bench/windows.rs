@@ -1,0 +1,132 @@
+//! `weir bench windows`: clicks per page over a 60 s tumbling window against
+//! a 60 s window sliding every second, on the same input in the same run.
+//! Sliding windows aggregate each click once, into a 1 s pane, and combine
+//! 60 panes per result, so their cost should not grow 60-fold.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::median;
+use crate::generate::{write_clicks, ClickWorkload};
+use crate::pipeline::{self, SinkSpec};
+use crate::plugin::PluginEngine;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WindowBenchOptions {
+    /// Clicks to generate and process (1 ms apart in event time).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub events: u64,
+    /// Pages (the window key).
+    #[arg(long, default_value_t = 200)]
+    pub pages: u32,
+    /// Runs of each variant; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+pub struct WindowReport {
+    pub events: u64,
+    pub pages: u32,
+    /// (variant, events/s, results)
+    pub variants: Vec<(&'static str, f64, u64)>,
+}
+
+impl fmt::Display for WindowReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "clicks per page: {} clicks over {} pages, NDJSON file → window → null sink",
+            self.events, self.pages
+        )?;
+        writeln!(f, "| window | throughput | results | vs tumbling |")?;
+        writeln!(f, "|---|---|---|---|")?;
+        let tumbling = self.variants[0].1;
+        for (name, rate, results) in &self.variants {
+            writeln!(
+                f,
+                "| {name} | {:.2} M events/s | {results} | {:.2} |",
+                rate / 1e6,
+                rate / tumbling
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run_windows(options: &WindowBenchOptions) -> anyhow::Result<WindowReport> {
+    anyhow::ensure!(options.runs > 0, "--runs must be at least 1");
+    let dir = std::env::temp_dir().join(format!("weir-bench-windows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let data = dir.join("clicks.ndjson");
+    let workload = ClickWorkload {
+        events: options.events,
+        pages: options.pages,
+        ..Default::default()
+    };
+    write_clicks(
+        &workload,
+        &mut std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&data)?),
+    )?;
+    let engine = Arc::new(PluginEngine::new()?);
+    let stop = AtomicBool::new(false);
+    let variants = [
+        ("tumbling 60 s", r#"kind = "tumbling""#),
+        (
+            "sliding 60 s every 1 s",
+            r#"kind = "sliding"
+slide = "1s""#,
+        ),
+    ];
+    let mut rates = vec![Vec::new(); variants.len()];
+    let mut results = vec![0; variants.len()];
+    for run in 0..options.runs {
+        for (i, (name, kind)) in variants.iter().enumerate() {
+            let file: PathBuf = dir.join("pipeline.toml");
+            std::fs::write(
+                &file,
+                format!(
+                    r#"
+name = "bench-windows"
+source = {{ kind = "file", path = "{data}" }}
+schema = {{ user_id = "string", page = "string", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "console" }}
+
+[[operators]]
+type = "window"
+{kind}
+size = "60s"
+key_by = "page"
+aggregates = {{ clicks = "count" }}
+"#,
+                    data = data.display()
+                ),
+            )?;
+            let mut pipeline = pipeline::load(&file, &engine)?;
+            pipeline.sink = SinkSpec::Null;
+            let summary = pipeline::run(pipeline, &stop)?;
+            anyhow::ensure!(summary.events_in == options.events, "incomplete run");
+            eprintln!(
+                "run {}: {name:<24} {:.2} M events/s, {} results",
+                run + 1,
+                summary.events_per_second() / 1e6,
+                summary.results_out
+            );
+            rates[i].push(summary.events_per_second());
+            results[i] = summary.results_out;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(WindowReport {
+        events: options.events,
+        pages: options.pages,
+        variants: variants
+            .iter()
+            .zip(rates)
+            .zip(results)
+            .map(|(((name, _), rates), results)| (*name, median(rates), results))
+            .collect(),
+    })
+}
