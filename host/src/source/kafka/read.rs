@@ -196,7 +196,15 @@ impl Reader<'_> {
                 return Some(i64::MAX);
             }
         };
+        let resumed = self
+            .settings
+            .resume_from
+            .iter()
+            .find(|(t, p, _)| t == topic && *p == partition)
+            .map(|&(_, _, offset)| offset);
         let start = match self.settings.start_from {
+            // A checkpoint says where this partition continues.
+            _ if resumed.is_some() => resumed.unwrap_or(low),
             StartFrom::Latest => high,
             StartFrom::Earliest => low,
             StartFrom::Committed => {
