@@ -183,6 +183,21 @@ impl Accumulator {
         }
     }
 
+    /// Whether [`unmerge`](Self::unmerge) can take a merged part back out exactly.
+    pub fn invertible(&self) -> bool {
+        matches!(self, Accumulator::Count(_) | Accumulator::SumI(_))
+    }
+
+    /// Takes out what [`merge`](Self::merge) added (invertible accumulators only).
+    #[inline]
+    pub fn unmerge(&mut self, other: &Accumulator) {
+        match (self, other) {
+            (Accumulator::Count(n), Accumulator::Count(m)) => *n -= m,
+            (Accumulator::SumI(s), Accumulator::SumI(t)) => *s = s.wrapping_sub(*t),
+            (a, b) => unreachable!("unmerging {a:?} with {b:?}: only counts and integer sums"),
+        }
+    }
+
     pub fn emit(&self, out: &mut ColumnBuilder, ty: FieldType) {
         let value = match *self {
             Accumulator::Count(n) | Accumulator::SumI(n) => Value::I64(n),

@@ -70,6 +70,13 @@ struct Aggregate {
     init: Accumulator,
 }
 
+/// The totals of the window ending at `end`, per key with the number of its
+/// panes that hold the key.
+struct RunningWindow {
+    end: i64,
+    keys: HashMap<Key, (u32, Box<[Accumulator]>)>,
+}
+
 #[derive(Default)]
 struct OpenWindow {
     keys: HashMap<Key, Box<[Accumulator]>>,
@@ -89,6 +96,11 @@ pub struct EventTimeWindows {
     /// Open windows by end time.
     open: BTreeMap<i64, OpenWindow>,
     fired_windows: u64,
+    /// Sliding windows whose aggregates can be taken back out (counts,
+    /// integer sums) keep the last window's totals and move them on by a
+    /// pane: add the pane that enters, subtract the one that leaves.
+    running: Option<RunningWindow>,
+    invertible: bool,
     /// What this window computes, to match it with checkpointed state.
     fingerprint: String,
 }
@@ -151,7 +163,10 @@ impl EventTimeWindows {
             "{kind}size={}ms key_by={:?} aggregates={:?}",
             spec.size_ms, spec.key_by, spec.aggregates
         );
+        let invertible = aggregates.iter().all(|a| a.init.invertible());
         Ok(Self {
+            running: None,
+            invertible,
             size_ms: spec.size_ms,
             slide_ms,
             next_end: None,
@@ -217,6 +232,7 @@ impl EventTimeWindows {
             self.open.insert(window.end, OpenWindow { keys, first });
         }
         self.next_end = state.next_end;
+        self.running = None;
         Ok(())
     }
 
@@ -273,10 +289,12 @@ impl EventTimeWindows {
             }
             // Few panes are open at once (size and disorder bound keep it to a
             // handful), so this lookup is a couple of comparisons.
-            let window = self
-                .open
-                .entry(start.saturating_add(self.slide_ms))
-                .or_default();
+            let pane_end = start.saturating_add(self.slide_ms);
+            // A row behind the running totals' window: recompute them.
+            if self.running.as_ref().is_some_and(|r| pane_end <= r.end) {
+                self.running = None;
+            }
+            let window = self.open.entry(pane_end).or_default();
             let row_position = batch.position[row];
             if row_position != 0 {
                 let (stream, seq) = (
@@ -336,6 +354,17 @@ impl EventTimeWindows {
                     self.emit_row(&mut out, key, accumulators, end, watermark);
                 }
                 self.fired_windows += keys.len() as u64;
+            } else if self.invertible {
+                self.fired_windows += self.emit_running(&mut out, end, watermark);
+                // Panes already taken out of the running totals.
+                let keep_after = end - self.size_ms;
+                while self
+                    .open
+                    .first_key_value()
+                    .is_some_and(|(&pane_end, _)| pane_end <= keep_after)
+                {
+                    self.open.pop_first();
+                }
             } else {
                 self.fired_windows += self.emit_combined(&mut out, end, watermark);
                 // Panes no later window holds.
@@ -350,6 +379,54 @@ impl EventTimeWindows {
             }
         }
         out.take(watermark)
+    }
+
+    /// Emits the window ending at `end` from the running totals, moved on from
+    /// the previous window by one pane, or rebuilt from the panes after a gap.
+    /// Returns the number of keys.
+    fn emit_running(&mut self, out: &mut BatchBuilder, end: i64, watermark: i64) -> u64 {
+        let running = match self.running.take() {
+            Some(mut running) if running.end + self.slide_ms == end => {
+                if let Some(entering) = self.open.get(&end) {
+                    add_pane(&mut running.keys, entering);
+                }
+                if let Some(leaving) = self.open.get(&(end - self.size_ms)) {
+                    for (key, accumulators) in &leaving.keys {
+                        if let Some((panes, into)) = running.keys.get_mut(key) {
+                            *panes -= 1;
+                            if *panes == 0 {
+                                running.keys.remove(key);
+                                continue;
+                            }
+                            for (into, from) in into.iter_mut().zip(accumulators.iter()) {
+                                into.unmerge(from);
+                            }
+                        }
+                    }
+                }
+                running.end = end;
+                running
+            }
+            _ => {
+                let mut keys = HashMap::new();
+                for pane in self
+                    .open
+                    .range(end - self.size_ms + 1..=end)
+                    .map(|(_, p)| p)
+                {
+                    add_pane(&mut keys, pane);
+                }
+                RunningWindow { end, keys }
+            }
+        };
+        let mut keys: Vec<_> = running.keys.iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (key, (_, accumulators)) in &keys {
+            self.emit_row(out, key, accumulators, end, watermark);
+        }
+        let fired = keys.len() as u64;
+        self.running = Some(running);
+        fired
     }
 
     /// Emits the window ending at `end`: its panes' accumulators merged per
@@ -410,6 +487,22 @@ impl EventTimeWindows {
             accumulator.emit(&mut columns[next + 2 + i], aggregate.output);
         }
         out.commit_row(end - 1, watermark, 0);
+    }
+}
+
+fn add_pane(keys: &mut HashMap<Key, (u32, Box<[Accumulator]>)>, pane: &OpenWindow) {
+    for (key, accumulators) in &pane.keys {
+        match keys.get_mut(key) {
+            Some((panes, into)) => {
+                *panes += 1;
+                for (into, from) in into.iter_mut().zip(accumulators.iter()) {
+                    into.merge(from);
+                }
+            }
+            None => {
+                keys.insert(key.clone(), (1, accumulators.clone()));
+            }
+        }
     }
 }
 
@@ -516,9 +609,12 @@ mod model {
 
     const BOUND: i64 = 8;
 
-    /// (key, window start, window end, count), in the order windows fire.
-    fn model(rows: &[(u8, i64)], size: i64, slide: i64) -> (Vec<(String, i64, i64, i64)>, usize) {
-        let mut counts: BTreeMap<(i64, String, i64), i64> = BTreeMap::new();
+    type Result = (String, i64, i64, i64, i64);
+
+    /// (key, window start, window end, count, max event time or 0), in the
+    /// order windows fire.
+    fn model(rows: &[(u8, i64)], size: i64, slide: i64, with_max: bool) -> (Vec<Result>, usize) {
+        let mut counts: BTreeMap<(i64, String, i64), (i64, i64)> = BTreeMap::new();
         let (mut max, mut late) = (i64::MIN, 0);
         for &(key, t) in rows {
             max = max.max(t);
@@ -527,9 +623,11 @@ mod model {
             let mut counted = false;
             while start > t - size {
                 if start + size - 1 > watermark {
-                    *counts
+                    let entry = counts
                         .entry((start + size, format!("k{key}"), start))
-                        .or_default() += 1;
+                        .or_insert((0, 0));
+                    entry.0 += 1;
+                    entry.1 = if with_max { entry.1.max(t) } else { 0 };
                     counted = true;
                 }
                 start -= slide;
@@ -538,23 +636,34 @@ mod model {
         }
         let windows = counts
             .into_iter()
-            .map(|((end, key, start), n)| (key, start, end, n))
+            .map(|((end, key, start), (n, m))| (key, start, end, n, m))
             .collect();
         (windows, late)
     }
 
+    /// `with_max` adds `max(v)`, which cannot be subtracted: the windows
+    /// then combine their panes instead of keeping running totals.
     fn weir(
         rows: &[(u8, i64)],
         size: i64,
         slide: i64,
         cut: usize,
-    ) -> (Vec<(String, i64, i64, i64)>, usize) {
-        let schema = Schema::new(vec![Field::new("k", FieldType::String)]).unwrap();
+        with_max: bool,
+    ) -> (Vec<Result>, usize) {
+        let schema = Schema::new(vec![
+            Field::new("k", FieldType::String),
+            Field::new("v", FieldType::I64),
+        ])
+        .unwrap();
+        let mut aggregates = vec![AggregateSpec::parse("n", "count").unwrap()];
+        if with_max {
+            aggregates.push(AggregateSpec::parse("m", "max(v)").unwrap());
+        }
         let spec = WindowSpec {
             key_by: Some("k".into()),
             size_ms: size,
             slide_ms: (slide != size).then_some(slide),
-            aggregates: vec![AggregateSpec::parse("n", "count").unwrap()],
+            aggregates,
         };
         let mut windows = EventTimeWindows::new(&spec, &schema).unwrap();
         let (mut out, mut late, mut max) = (Vec::new(), Vec::new(), i64::MIN);
@@ -566,7 +675,7 @@ mod model {
             for (name, &(_, t)) in names.iter().zip(chunk) {
                 max = max.max(t);
                 watermark = max - BOUND - 1;
-                builder.push([Value::String(name)], t, watermark, 0);
+                builder.push([Value::String(name), Value::I64(t)], t, watermark, 0);
             }
             fired.push(windows.process(&builder.take(watermark), &mut late));
         }
@@ -576,7 +685,10 @@ mod model {
                 let values: Vec<Value> = batch.row(row).map(|(_, v)| v).collect();
                 match values[..] {
                     [Value::String(k), Value::Timestamp(s), Value::Timestamp(e), Value::I64(n)] => {
-                        out.push((k.to_string(), s, e, n))
+                        out.push((k.to_string(), s, e, n, 0))
+                    }
+                    [Value::String(k), Value::Timestamp(s), Value::Timestamp(e), Value::I64(n), Value::I64(m)] => {
+                        out.push((k.to_string(), s, e, n, m))
                     }
                     _ => panic!("unexpected row {values:?}"),
                 }
@@ -606,6 +718,7 @@ mod model {
             steps in proptest::collection::vec((0u8..3, 0i64..4, 0i64..12), 0..150),
             shape in 0usize..5,
             cut in 1usize..40,
+            with_max: bool,
         ) {
             let (size, slide) = [(10, 10), (20, 5), (30, 10), (12, 4), (8, 1)][shape];
             // Times that mostly rise, some far behind (late).
@@ -617,7 +730,10 @@ mod model {
                     (key, base - back)
                 })
                 .collect();
-            prop_assert_eq!(weir(&rows, size, slide, cut), model(&rows, size, slide));
+            prop_assert_eq!(
+                weir(&rows, size, slide, cut, with_max),
+                model(&rows, size, slide, with_max)
+            );
         }
     }
 }
