@@ -96,11 +96,11 @@ fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> S
         | 1;
     eprintln!("kill delays seeded with {seed}");
     let mut random = XorShift(seed);
-    // Delays short enough that ten kills land well before the end of the
-    // input, most of them long enough for a run to write a checkpoint.
-    let longest = (uninterrupted.as_millis() as u64 / 12).max(40);
+    // Delays short enough that ten kills land well before the end of the input.
+    let longest = (uninterrupted.as_millis() as u64 / 15).max(20);
     let (mut kills, mut resumed, mut corrupted) = (0, 0, false);
     while kills < 10 {
+        let before = newest_checkpoint(&checkpoints);
         let mut child = Command::new(weir_binary())
             .args(["run", pipeline.to_str().unwrap()])
             .stdin(Stdio::null())
@@ -108,7 +108,15 @@ fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> S
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(15 + random.below(longest)));
+        // Each run makes progress (a checkpoint of its own) before its kill
+        // at a random moment after that: on a loaded machine a fixed delay
+        // could kill every run before it gets anywhere.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while newest_checkpoint(&checkpoints) == before && child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "no checkpoint within 30 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(random.below(longest)));
         assert!(
             child.try_wait().unwrap().is_none(),
             "the run finished before kill {}: kill delays too long for this machine",
@@ -140,7 +148,7 @@ fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> S
     }
     let stderr = run_to_end(&pipeline, &[]);
     assert!(
-        resumed >= 5,
+        resumed >= 9,
         "only {resumed} of 10 killed runs had a checkpoint to resume from"
     );
     assert!(corrupted, "no checkpoint existed after five kills");
