@@ -13,6 +13,10 @@ use crate::sink::DeadLetterKind;
 type Labels = Vec<(&'static str, String)>;
 type StageValue = fn(&StageView) -> u64;
 
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub fn render(view: &PipelineView) -> String {
@@ -119,7 +123,7 @@ pub fn render(view: &PipelineView) -> String {
             DeadLetterKind::ALL
                 .iter()
                 .map(|&kind| {
-                    let n = counts[kind as usize].load(std::sync::atomic::Ordering::Relaxed);
+                    let n = load(&counts[kind as usize]);
                     (vec![pipeline(), ("kind", kind.name().into())], n)
                 })
                 .collect(),
@@ -128,7 +132,6 @@ pub fn render(view: &PipelineView) -> String {
     }
 
     if let Some(source) = &view.source {
-        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
         let source_counters = [
             (
                 "source_records",
@@ -168,7 +171,6 @@ pub fn render(view: &PipelineView) -> String {
     }
 
     if let Some(checkpoints) = &view.checkpoints {
-        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
         counter(
             "checkpoints",
             "Checkpoints written by this run",

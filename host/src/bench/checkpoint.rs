@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{median, seed_query_operators};
+use super::{median, scratch_dir, seed_query_operators, write_workload};
 use crate::data::{BatchBuilder, Field, FieldType, Schema, Value};
 use crate::generate::{write_sensors, SensorWorkload};
 use crate::pipeline;
@@ -102,7 +102,7 @@ pub fn run_checkpoint(options: &CheckpointBenchOptions) -> anyhow::Result<Checkp
         options.runs > 0 && options.keys > 0,
         "--runs and --keys must be at least 1"
     );
-    let dir = tempfile_dir()?;
+    let dir = scratch_dir("checkpoint")?;
     let (snapshot, write, bytes, read) = one_big_checkpoint(options.keys, &dir.join("size"))?;
     let throughput = throughput(options, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -116,12 +116,6 @@ pub fn run_checkpoint(options: &CheckpointBenchOptions) -> anyhow::Result<Checkp
         sensors: options.sensors,
         throughput,
     })
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("weir-bench-checkpoint-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// A window with `keys` keys open and a keyed plugin state of `keys` keys:
@@ -279,10 +273,7 @@ fn throughput(
         sensors: options.sensors,
         ..Default::default()
     };
-    write_sensors(
-        &workload,
-        &mut std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&data)?),
-    )?;
+    write_workload(&data, |out| write_sensors(&workload, out))?;
     let plugins = std::path::absolute(&options.plugins)?;
     let engine = Arc::new(PluginEngine::new()?);
     let stop = AtomicBool::new(false);

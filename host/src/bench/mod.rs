@@ -210,6 +210,21 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// A scratch directory of this benchmark process, named for `bench`.
+fn scratch_dir(bench: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-{bench}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Writes a generated workload to `path`.
+fn write_workload(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    write(&mut BufWriter::with_capacity(1 << 20, File::create(path)?))
+}
+
 /// The generated input, written on first use and kept for later runs.
 fn bench_input(options: &BenchOptions) -> anyhow::Result<PathBuf> {
     let data = options.data.clone().unwrap_or_else(|| {
@@ -225,10 +240,7 @@ fn bench_input(options: &BenchOptions) -> anyhow::Result<PathBuf> {
             events: options.events,
             ..Default::default()
         };
-        write_sensors(
-            &workload,
-            &mut BufWriter::with_capacity(1 << 20, File::create(&data)?),
-        )?;
+        write_workload(&data, |out| write_sensors(&workload, out))?;
     }
     Ok(data)
 }

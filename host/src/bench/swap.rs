@@ -107,7 +107,7 @@ pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
     anyhow::ensure!(common.runs > 0, "--runs must be at least 1");
     let data = bench_input(common)?;
     let engine = Arc::new(PluginEngine::new()?);
-    let variants = tempfile_dir()?;
+    let variants = super::scratch_dir("swap")?;
     let original = std::path::absolute(common.plugins.join("over_threshold.wasm"))?;
     let copy = variants.join("over_threshold.wasm");
     rebuilt_copy(&original, &copy, "bench")?;
@@ -208,10 +208,4 @@ fn measure(
         );
         Ok((summary.events_per_second(), done))
     })
-}
-
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("weir-bench-swap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::median;
+use super::{median, scratch_dir, write_workload};
 use crate::generate::{write_clicks, ClickWorkload};
 use crate::pipeline::{self, SinkSpec};
 use crate::plugin::PluginEngine;
@@ -57,18 +57,14 @@ impl fmt::Display for WindowReport {
 
 pub fn run_windows(options: &WindowBenchOptions) -> anyhow::Result<WindowReport> {
     anyhow::ensure!(options.runs > 0, "--runs must be at least 1");
-    let dir = std::env::temp_dir().join(format!("weir-bench-windows-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch_dir("windows")?;
     let data = dir.join("clicks.ndjson");
     let workload = ClickWorkload {
         events: options.events,
         pages: options.pages,
         ..Default::default()
     };
-    write_clicks(
-        &workload,
-        &mut std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&data)?),
-    )?;
+    write_workload(&data, |out| write_clicks(&workload, out))?;
     let engine = Arc::new(PluginEngine::new()?);
     let stop = AtomicBool::new(false);
     let variants = [

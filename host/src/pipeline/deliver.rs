@@ -25,25 +25,15 @@ pub enum ToSink {
     Checkpoint(Box<Checkpoint>, Vec<(u32, u64)>),
 }
 
-/// What the sink side did.
-#[derive(Debug, Default)]
-pub struct Delivered {
-    pub results: u64,
-    pub checkpoints: u64,
-    /// Size of the last checkpoint file written.
-    pub checkpoint_bytes: u64,
-    /// Time spent writing checkpoints (results made durable, file written,
-    /// results published).
-    pub checkpoint_time: Duration,
-}
-
 pub struct Commits {
     pub committer: OffsetCommitter,
     pub interval: Duration,
     pub stats: Arc<SourceStats>,
 }
 
-/// Writes everything from `input` to `sink` until the operators finish.
+/// Writes everything from `input` to `sink` until the operators finish;
+/// returns the number of results written. Checkpoints written are counted
+/// in the store's stats.
 pub fn deliver(
     sink: &mut dyn Sink,
     sink_name: &str,
@@ -51,8 +41,8 @@ pub fn deliver(
     dead: &DeadLetters,
     commits: Option<&Commits>,
     checkpoints: Option<&CheckpointStore>,
-) -> std::io::Result<Delivered> {
-    let mut delivered = Delivered::default();
+) -> std::io::Result<u64> {
+    let mut results = 0;
     let mut progress: Option<Vec<(u32, u64)>> = None;
     let mut last_commit = Instant::now();
     // Wake up at the commit interval even when nothing arrives, so the last
@@ -61,7 +51,7 @@ pub fn deliver(
     loop {
         match input.recv_timeout(wait) {
             Ok(ToSink::Rows(batch)) => {
-                delivered.results += batch.len() as u64;
+                results += batch.len() as u64;
                 sink.write(&batch)?;
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
@@ -70,17 +60,7 @@ pub fn deliver(
                 let started = Instant::now();
                 let id = checkpoint.id;
                 let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
-                let took = started.elapsed();
-                delivered.checkpoints += 1;
-                delivered.checkpoint_bytes = bytes;
-                delivered.checkpoint_time += took;
-                let stats = &store.stats;
-                stats.written.fetch_add(1, Ordering::Relaxed);
-                stats.last_id.store(id, Ordering::Relaxed);
-                stats.last_bytes.store(bytes, Ordering::Relaxed);
-                stats
-                    .last_write_us
-                    .store(took.as_micros() as u64, Ordering::Relaxed);
+                store.stats.record(id, bytes, started.elapsed());
                 if let Some(commits) = commits {
                     commit_offsets(commits, &offsets);
                 }
@@ -101,7 +81,7 @@ pub fn deliver(
     if let Some(commits) = commits {
         commit(sink, sink_name, dead, commits, progress)?;
     }
-    Ok(delivered)
+    Ok(results)
 }
 
 /// Results before the checkpoint made durable, then the checkpoint written,

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::build::{Pipeline, Resume};
 use super::checkpointing::{self, Checkpointer};
 use super::control::ControlPort;
-use super::deliver::{deliver, Commits, Delivered, ToSink};
+use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::{SinkSpec, SourceSpec};
 use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
@@ -386,10 +386,10 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let processed = processed.map(|()| control);
         (read, processed, delivered)
     });
-    let delivered = match results_out {
-        Ok(delivered) => delivered,
+    let results_out = match results_out {
+        Ok(results) => results,
         // `weir run … | head`: the reader of the output left; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Delivered::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => return Err(RunError::Sink(e)),
     };
     let control = processed?;
@@ -408,10 +408,12 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         sink_failures: dead.count(DeadLetterKind::Sink),
         offset_commits: load(&source_stats.offset_commits),
-        results_out: delivered.results,
-        checkpoints: delivered.checkpoints,
-        checkpoint_bytes: delivered.checkpoint_bytes,
-        checkpoint_time: delivered.checkpoint_time,
+        results_out,
+        checkpoints: store.as_ref().map_or(0, |s| load(&s.stats.written)),
+        checkpoint_bytes: store.as_ref().map_or(0, |s| load(&s.stats.last_bytes)),
+        checkpoint_time: store.as_ref().map_or(Duration::ZERO, |s| {
+            Duration::from_micros(load(&s.stats.total_write_us))
+        }),
         resumed_from: resumed.as_ref().map(|c| c.id),
         elapsed: started.elapsed(),
         completed: complete.load(Ordering::SeqCst),

@@ -193,23 +193,15 @@ impl PluginOperator {
             Vec::new(),
         );
         let output = self.call_component(&input, share)?;
-        let count = batch.len() as u32;
         let parents = &output.parents;
-        if let Some(bad) = parents.iter().find(|&&p| p >= count) {
-            return Err(self.invalid(format!(
-                "returned row index {bad}, but the batch has {count} rows and no timers"
-            )));
-        }
-        if parents.windows(2).any(|w| w[0] > w[1]) {
-            return Err(self.invalid("returned row indices out of order".into()));
-        }
+        self.check_parents(parents, batch.len())?;
         let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
             .map_err(|e| self.invalid(e))?;
         let mut result = batch.gather(parents);
         let keys_out = result.columns.swap_remove(key_column);
         result.schema = self.output.clone();
         result.columns = std::iter::once(keys_out).chain(emitted).collect();
-        self.store(keys.keys, output)?;
+        self.store(keys.keys, output);
         Ok(result)
     }
 
@@ -226,7 +218,7 @@ impl PluginOperator {
         let timers: Vec<types::Timer> = due
             .iter()
             .map(|t| types::Timer {
-                key: keys.add(key_ref(&t.key)),
+                key: keys.add(t.key.as_ref()),
                 at: t.at,
             })
             .collect();
@@ -249,7 +241,7 @@ impl PluginOperator {
             }
             let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
                 .map_err(|e| self.invalid(e))?;
-            self.store(keys.keys, output)?;
+            self.store(keys.keys, output);
             Ok((parents, emitted))
         });
         let (parents, emitted) = match fired {
@@ -301,7 +293,7 @@ impl PluginOperator {
                 other => input.keys.push_str(&other.text()),
             }
             input.key_ends.push(input.keys.len() as u32);
-            match stored.get(&key_ref(key)) {
+            match stored.get(&key.as_ref()) {
                 Some(state) => {
                     input.states.extend_from_slice(state);
                     input.state_lens.push(state.len() as i32);
@@ -350,7 +342,7 @@ impl PluginOperator {
         Ok(output)
     }
 
-    fn store(&mut self, keys: Vec<Key>, output: types::KeyedOutput) -> Result<(), PluginError> {
+    fn store(&mut self, keys: Vec<Key>, output: types::KeyedOutput) {
         let state = &mut self.keyed.as_mut().expect("keyed").state;
         for t in &output.timers {
             state.set_timer(Timer {
@@ -369,22 +361,5 @@ impl PluginOperator {
             state.set(key, Some(output.states[start..end].to_vec()));
             start = end;
         }
-        Ok(())
-    }
-
-    fn invalid(&self, reason: String) -> PluginError {
-        PluginError::Batch {
-            plugin: self.descriptor.name.clone(),
-            reason,
-        }
-    }
-}
-
-fn key_ref(key: &Key) -> KeyRef<'_> {
-    match key {
-        Key::Unit => KeyRef::Unit,
-        Key::Str(s) => KeyRef::Str(s),
-        Key::Int(v) => KeyRef::Int(*v),
-        Key::Bool(v) => KeyRef::Bool(*v),
     }
 }

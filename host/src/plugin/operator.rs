@@ -344,33 +344,21 @@ impl PluginOperator {
                 return Err(error);
             }
         };
-        let invalid = |reason: String| PluginError::Batch {
-            plugin: self.descriptor.name.clone(),
-            reason,
-        };
         let parents = output.parents;
         let size = parents.len() * 4 + output.rows.len();
         if size > self.limits.max_output_bytes {
-            return Err(invalid(format!(
+            return Err(self.invalid(format!(
                 "emitted {size} bytes for a batch of {} rows, over the limit of {} bytes (max_output_mib)",
                 batch.len(),
                 self.limits.max_output_bytes
             )));
         }
-        if let Some(bad) = parents.iter().find(|&&p| p as usize >= batch.len()) {
-            return Err(invalid(format!(
-                "returned row index {bad}, but the batch has {} rows",
-                batch.len()
-            )));
-        }
-        if parents.windows(2).any(|w| w[0] > w[1]) {
-            return Err(invalid("returned row indices out of order".into()));
-        }
+        self.check_parents(&parents, batch.len())?;
         let mut result = batch.gather(&parents);
         match self.descriptor.kind {
             OperatorKind::Filter => {}
             OperatorKind::Map if parents.len() != batch.len() => {
-                return Err(invalid(format!(
+                return Err(self.invalid(format!(
                     "a map must emit one row per input row: {} in, {} out",
                     batch.len(),
                     parents.len()
@@ -379,7 +367,7 @@ impl PluginOperator {
             OperatorKind::Keyed => unreachable!("keyed operators are called through call_keyed"),
             OperatorKind::Map | OperatorKind::FlatMap => {
                 let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
-                    .map_err(invalid)?;
+                    .map_err(|e| self.invalid(e))?;
                 result.schema = self.output.clone();
                 result
                     .columns
@@ -390,6 +378,27 @@ impl PluginOperator {
             }
         }
         Ok(result)
+    }
+
+    /// What the plugin returned does not make sense: its batch fails.
+    pub(super) fn invalid(&self, reason: String) -> PluginError {
+        PluginError::Batch {
+            plugin: self.descriptor.name.clone(),
+            reason,
+        }
+    }
+
+    /// Output rows must name input rows of the batch, in ascending order.
+    pub(super) fn check_parents(&self, parents: &[u32], rows: usize) -> Result<(), PluginError> {
+        if let Some(bad) = parents.iter().find(|&&p| p as usize >= rows) {
+            return Err(self.invalid(format!(
+                "returned row index {bad}, but the batch has {rows} rows"
+            )));
+        }
+        if parents.windows(2).any(|w| w[0] > w[1]) {
+            return Err(self.invalid("returned row indices out of order".into()));
+        }
+        Ok(())
     }
 }
 

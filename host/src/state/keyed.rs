@@ -70,30 +70,6 @@ impl KeyedState {
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Vec<u8>> {
         self.values.values_mut()
     }
-
-    /// A copy of the given keys' state and every timer, to put back with
-    /// [`restore`](Self::restore) if a batch's changes must be undone.
-    pub fn save(&self, keys: &[Key]) -> SavedState {
-        SavedState {
-            values: keys
-                .iter()
-                .map(|k| (k.clone(), self.values.get(k).cloned()))
-                .collect(),
-            timers: self.timers.clone(),
-        }
-    }
-
-    pub fn restore(&mut self, saved: SavedState) {
-        for (key, value) in saved.values {
-            self.set(key, value);
-        }
-        self.timers = saved.timers;
-    }
-}
-
-pub struct SavedState {
-    values: Vec<(Key, Option<Vec<u8>>)>,
-    timers: BTreeSet<Timer>,
 }
 
 #[cfg(test)]
@@ -114,21 +90,5 @@ mod tests {
         assert_eq!(due, vec![10, 20]);
         assert!(state.take_due(29).is_empty());
         assert_eq!(state.take_due(i64::MAX).len(), 1);
-    }
-
-    #[test]
-    fn restore_undoes_changes_to_saved_keys() {
-        let mut state = KeyedState::default();
-        let a = Key::Str("a".into());
-        state.set(a.clone(), Some(vec![1]));
-        let saved = state.save(std::slice::from_ref(&a));
-        state.set(a.clone(), None);
-        state.set_timer(Timer {
-            at: 5,
-            key: a.clone(),
-        });
-        state.restore(saved);
-        assert_eq!(state.get(&KeyRef::Str("a")), Some(&[1u8][..]));
-        assert_eq!(state.timers(), 0);
     }
 }

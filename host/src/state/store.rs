@@ -6,6 +6,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bincode::Options;
@@ -49,15 +50,30 @@ pub struct CheckpointStore {
     pub stats: std::sync::Arc<CheckpointStats>,
 }
 
-/// Checkpoints written by this run, for the summary and `/metrics`.
+/// Checkpoints written by this run: the one record the summary and
+/// `/metrics` both read.
 #[derive(Debug, Default)]
 pub struct CheckpointStats {
-    pub written: std::sync::atomic::AtomicU64,
+    pub written: AtomicU64,
     /// Of the last one written.
-    pub last_id: std::sync::atomic::AtomicU64,
-    pub last_bytes: std::sync::atomic::AtomicU64,
+    pub last_id: AtomicU64,
+    pub last_bytes: AtomicU64,
     /// From the results made durable to the results published, microseconds.
-    pub last_write_us: std::sync::atomic::AtomicU64,
+    pub last_write_us: AtomicU64,
+    /// The same, summed over the run.
+    pub total_write_us: AtomicU64,
+}
+
+impl CheckpointStats {
+    /// Records checkpoint `id`, `bytes` long, that took `took` to write.
+    pub fn record(&self, id: u64, bytes: u64, took: Duration) {
+        let us = took.as_micros() as u64;
+        self.written.fetch_add(1, Ordering::Relaxed);
+        self.last_id.store(id, Ordering::Relaxed);
+        self.last_bytes.store(bytes, Ordering::Relaxed);
+        self.last_write_us.store(us, Ordering::Relaxed);
+        self.total_write_us.fetch_add(us, Ordering::Relaxed);
+    }
 }
 
 impl CheckpointStore {

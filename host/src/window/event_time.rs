@@ -357,25 +357,11 @@ impl EventTimeWindows {
             } else if self.invertible {
                 self.fired_windows += self.emit_running(&mut out, end, watermark);
                 // Panes already taken out of the running totals.
-                let keep_after = end - self.size_ms;
-                while self
-                    .open
-                    .first_key_value()
-                    .is_some_and(|(&pane_end, _)| pane_end <= keep_after)
-                {
-                    self.open.pop_first();
-                }
+                self.drop_panes_through(end - self.size_ms);
             } else {
                 self.fired_windows += self.emit_combined(&mut out, end, watermark);
                 // Panes no later window holds.
-                let keep_after = end.saturating_add(self.slide_ms) - self.size_ms;
-                while self
-                    .open
-                    .first_key_value()
-                    .is_some_and(|(&pane_end, _)| pane_end <= keep_after)
-                {
-                    self.open.pop_first();
-                }
+                self.drop_panes_through(end.saturating_add(self.slide_ms) - self.size_ms);
             }
         }
         out.take(watermark)
@@ -409,11 +395,7 @@ impl EventTimeWindows {
             }
             _ => {
                 let mut keys = HashMap::new();
-                for pane in self
-                    .open
-                    .range(end - self.size_ms + 1..=end)
-                    .map(|(_, p)| p)
-                {
+                for pane in self.panes_of(end) {
                     add_pane(&mut keys, pane);
                 }
                 RunningWindow { end, keys }
@@ -437,11 +419,7 @@ impl EventTimeWindows {
         // a window allocates per window, not per key.
         let mut index: HashMap<&Key, usize> = HashMap::new();
         let mut arena: Vec<Accumulator> = Vec::new();
-        for pane in self
-            .open
-            .range(end - self.size_ms + 1..=end)
-            .map(|(_, p)| p)
-        {
+        for pane in self.panes_of(end) {
             for (key, accumulators) in &pane.keys {
                 match index.get(key) {
                     Some(&at) => {
@@ -464,6 +442,24 @@ impl EventTimeWindows {
             self.emit_row(out, key, &arena[at..at + width], end, watermark);
         }
         keys.len() as u64
+    }
+
+    /// The panes of the window ending at `end`.
+    fn panes_of(&self, end: i64) -> impl Iterator<Item = &OpenWindow> {
+        self.open
+            .range(end - self.size_ms + 1..=end)
+            .map(|(_, pane)| pane)
+    }
+
+    /// Drops the panes that end at or before `pane_end`.
+    fn drop_panes_through(&mut self, pane_end: i64) {
+        while self
+            .open
+            .first_key_value()
+            .is_some_and(|(&end, _)| end <= pane_end)
+        {
+            self.open.pop_first();
+        }
     }
 
     /// One result row: key, window start and end, aggregates.

@@ -29,6 +29,16 @@ impl Key {
         }
     }
 
+    /// The key borrowed, as a lookup takes it.
+    pub fn as_ref(&self) -> KeyRef<'_> {
+        match self {
+            Key::Unit => KeyRef::Unit,
+            Key::Str(s) => KeyRef::Str(s),
+            Key::Int(v) => KeyRef::Int(*v),
+            Key::Bool(v) => KeyRef::Bool(*v),
+        }
+    }
+
     /// The key as text, as keyed plugins see it.
     pub fn text(&self) -> String {
         match self {
@@ -72,12 +82,7 @@ impl<'a> KeyRef<'a> {
 // `Key` and `KeyRef` must hash identically for `Equivalent` lookups to work.
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        match self {
-            Key::Unit => KeyRef::Unit.hash(state),
-            Key::Str(s) => KeyRef::Str(s).hash(state),
-            Key::Int(v) => KeyRef::Int(*v).hash(state),
-            Key::Bool(v) => KeyRef::Bool(*v).hash(state),
-        }
+        self.as_ref().hash(state)
     }
 }
 
