@@ -277,3 +277,68 @@ pub fn summary_count(stderr: &str, label: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no summary line `{label}` in:\n{stderr}"))
 }
+
+/// Readings for the allowed-lateness tests: (sensor, event time in seconds
+/// after 1_700_000_000 s), in arrival order.
+pub const LATE_READINGS: [(&str, i64); 9] = [
+    ("a", 1),
+    ("a", 3),
+    ("b", 4),
+    // Watermark 11.999 s: [0, 10) fires with a = 2, b = 1.
+    ("a", 17),
+    // Late, within the allowed 20 s: a's result becomes 3, as an update.
+    ("a", 5),
+    // Late too, and c had no result in [0, 10): a first result, not an update.
+    ("c", 6),
+    // Watermark 34.999 s: [10, 20) fires; [0, 10) stops taking late rows.
+    ("a", 40),
+    // Beyond the allowed lateness: dead-lettered.
+    ("a", 8),
+    ("b", 41),
+];
+
+/// A 10 s tumbling count per sensor with 20 s of allowed lateness over
+/// [`LATE_READINGS`], written to `sink` (a `[sink]` table), dead letters
+/// to `dir/dead.jsonl`.
+pub fn late_updates_pipeline(dir: &Path, sink: &str) -> std::path::PathBuf {
+    let input = dir.join("readings.ndjson");
+    let lines: String = LATE_READINGS
+        .iter()
+        .map(|(sensor, s)| {
+            format!(
+                "{{\"sensor_id\":\"{sensor}\",\"temperature\":101.0,\"event_time\":{}}}\n",
+                1_700_000_000_000 + s * 1000
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    let pipeline = format!(
+        r#"
+name = "late-updates"
+[source]
+kind = "file"
+path = "{input}"
+[schema]
+sensor_id = "string"
+temperature = "f64"
+event_time = "i64"
+[event_time]
+field = "event_time"
+max_out_of_orderness = "5s"
+[[operators]]
+type = "window"
+size = "10s"
+allowed_lateness = "20s"
+key_by = "sensor_id"
+aggregates = {{ count = "count" }}
+{sink}
+[dead_letter]
+path = "{dead}"
+"#,
+        input = input.display(),
+        dead = dir.join("dead.jsonl").display(),
+    );
+    let file = dir.join("late.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    file
+}

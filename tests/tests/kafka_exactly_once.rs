@@ -216,3 +216,54 @@ fn a_replay_gives_every_result_the_same_id() {
         "the replay produced other ids or other results"
     );
 }
+
+#[test]
+fn an_update_by_a_late_row_keeps_the_id_of_the_result_it_updates() {
+    let broker = Broker::start();
+    broker.create_topic("late-updates", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        "[sink]\nkind = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"late-updates\"",
+        broker.bootstrap()
+    );
+    let pipeline = weir_tests::late_updates_pipeline(dir.path(), &sink);
+    let run = weir(&["run", pipeline.to_str().unwrap()], b"");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let messages = broker.read_keyed("late-updates", 7, Duration::from_secs(5));
+    assert_eq!(messages.len(), 7, "{messages:?}");
+
+    // A consumer that upserts by id (the message key) ends with each
+    // window's final count once.
+    let mut upserted: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for (id, value) in &messages {
+        upserted.insert(id.clone(), serde_json::from_str(value).unwrap());
+    }
+    let mut finals: Vec<(String, String, i64)> = upserted
+        .values()
+        .map(|row| {
+            (
+                row["sensor_id"].as_str().unwrap().to_string(),
+                row["window_start"].as_str().unwrap().to_string(),
+                row["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    finals.sort();
+    // By sensor and window start: a [0, 10) 3, [10, 20) 1, [40, 50) 1; b
+    // [0, 10) 1, [40, 50) 1; c [0, 10) 1.
+    let counts: Vec<(&str, i64)> = finals.iter().map(|(s, _, n)| (s.as_str(), *n)).collect();
+    assert_eq!(
+        counts,
+        vec![("a", 3), ("a", 1), ("a", 1), ("b", 1), ("b", 1), ("c", 1)],
+        "{finals:?}"
+    );
+    let update = messages
+        .iter()
+        .find(|(_, value)| value.contains("\"update\":true"))
+        .expect("one update");
+    let original = messages
+        .iter()
+        .find(|(_, value)| value.contains("\"count\":2"))
+        .expect("a's first result");
+    assert_eq!(update.0, original.0, "the update replaces a's first result");
+}

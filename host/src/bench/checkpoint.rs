@@ -18,7 +18,7 @@ use crate::state::{
     Checkpoint, CheckpointSettings, CheckpointStore, ClockState, Encoded, KeyedState, PluginState,
     PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
 };
-use crate::window::{AggregateSpec, EventTimeWindows, Key, WindowSpec};
+use crate::window::{AggregateSpec, EventTimeWindows, Key, WindowShape, WindowSpec};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckpointBenchOptions {
@@ -130,8 +130,8 @@ fn one_big_checkpoint(
     ])?;
     let spec = WindowSpec {
         key_by: Some("sensor_id".into()),
-        size_ms: 10_000,
-        slide_ms: None,
+        shape: WindowShape::Tumbling { size_ms: 10_000 },
+        allowed_lateness_ms: 0,
         aggregates: vec![
             AggregateSpec::parse("count", "count").map_err(anyhow::Error::msg)?,
             AggregateSpec::parse("max_temperature", "max(temperature)")
@@ -182,7 +182,7 @@ fn one_big_checkpoint(
             StageCheckpoint {
                 name: "window".into(),
                 fingerprint: window.fingerprint().into(),
-                state: StageState::Window(window_state),
+                state: window_state,
             },
             StageCheckpoint {
                 name: "heat".into(),

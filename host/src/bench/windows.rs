@@ -1,5 +1,6 @@
 //! `weir bench windows`: clicks per page over a 60 s tumbling window against
-//! a 60 s window sliding every second, on the same input in the same run.
+//! a 60 s window sliding every second, the tumbling window with allowed
+//! lateness, and sessions per user, on the same input in the same run.
 //! Sliding windows aggregate each click once, into a 1 s pane, and combine
 //! 60 panes per result, so their cost should not grow 60-fold.
 
@@ -68,11 +69,33 @@ pub fn run_windows(options: &WindowBenchOptions) -> anyhow::Result<WindowReport>
     let engine = Arc::new(PluginEngine::new()?);
     let stop = AtomicBool::new(false);
     let variants = [
-        ("tumbling 60 s", r#"kind = "tumbling""#),
+        (
+            "tumbling 60 s",
+            r#"kind = "tumbling"
+size = "60s"
+key_by = "page""#,
+        ),
         (
             "sliding 60 s every 1 s",
             r#"kind = "sliding"
-slide = "1s""#,
+size = "60s"
+slide = "1s"
+key_by = "page""#,
+        ),
+        (
+            "tumbling 60 s, lateness 30 s",
+            r#"kind = "tumbling"
+size = "60s"
+allowed_lateness = "30s"
+key_by = "page""#,
+        ),
+        // Another key (users, not pages): many short sessions, each merged
+        // as it grows and fired on its own.
+        (
+            "session per user, gap 10 s",
+            r#"kind = "session"
+gap = "10s"
+key_by = "user_id""#,
         ),
     ];
     let mut rates = vec![Vec::new(); variants.len()];
@@ -93,8 +116,6 @@ sink = {{ kind = "console" }}
 [[operators]]
 type = "window"
 {kind}
-size = "60s"
-key_by = "page"
 aggregates = {{ clicks = "count" }}
 "#,
                     data = data.display()

@@ -53,6 +53,10 @@ pub enum SchemaError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
     fields: Vec<Field>,
+    /// The fields that name a result, like a table's primary key (a window
+    /// result's key and bounds): an update to a result repeats them, so sinks
+    /// derive the result's id from them. Empty: rows have no such identity.
+    identity: Vec<usize>,
 }
 
 impl Schema {
@@ -62,7 +66,26 @@ impl Schema {
                 return Err(SchemaError::Duplicate(field.name.clone()));
             }
         }
-        Ok(Arc::new(Self { fields }))
+        Ok(Arc::new(Self {
+            fields,
+            identity: Vec::new(),
+        }))
+    }
+
+    /// A schema whose rows are identified by the fields at `identity`.
+    pub fn with_identity(
+        fields: Vec<Field>,
+        identity: Vec<usize>,
+    ) -> Result<Arc<Self>, SchemaError> {
+        let mut schema = Arc::unwrap_or_clone(Self::new(fields)?);
+        debug_assert!(identity.iter().all(|&i| i < schema.fields.len()));
+        schema.identity = identity;
+        Ok(Arc::new(schema))
+    }
+
+    /// The indices of the fields that identify a row (see [`Schema::with_identity`]).
+    pub fn identity(&self) -> &[usize] {
+        &self.identity
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -85,16 +108,23 @@ impl Schema {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    /// This schema with `added` fields appended, or replacing same-named fields in place.
+    /// This schema with `added` fields appended, or replacing same-named
+    /// fields in place. Rows keep their identity unless a field of it is replaced.
     pub fn merged_with(&self, added: &[Field]) -> Arc<Self> {
         let mut fields = self.fields.clone();
+        let mut identity = self.identity.clone();
         for field in added {
-            match fields.iter_mut().find(|f| f.name == field.name) {
-                Some(existing) => existing.ty = field.ty,
+            match fields.iter().position(|f| f.name == field.name) {
+                Some(existing) => {
+                    fields[existing].ty = field.ty;
+                    if identity.contains(&existing) {
+                        identity.clear();
+                    }
+                }
                 None => fields.push(field.clone()),
             }
         }
-        Arc::new(Self { fields })
+        Arc::new(Self { fields, identity })
     }
 }
 

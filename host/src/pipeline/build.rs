@@ -12,7 +12,7 @@ use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::state::CheckpointSettings;
-use crate::window::{AggregateSpec, EventTimeWindows, WindowSpec};
+use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -176,20 +176,14 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 kind,
                 size,
                 slide,
+                gap,
+                allowed_lateness,
                 key_by,
                 aggregates,
             } => {
                 let name = name.unwrap_or_else(|| format!("window-{number}"));
-                let slide_ms = match (kind, slide) {
-                    (WindowKind::Tumbling, None) => None,
-                    (WindowKind::Sliding, Some(slide)) => Some(slide.0),
-                    (WindowKind::Tumbling, Some(_)) => {
-                        return Err(at(span, format!("operator #{number} (`{name}`): `slide` is for kind = \"sliding\"; a tumbling window slides by its size")))
-                    }
-                    (WindowKind::Sliding, None) => {
-                        return Err(at(span, format!("operator #{number} (`{name}`): a sliding window needs `slide`, e.g. size = \"60s\", slide = \"10s\"")))
-                    }
-                };
+                let shape = window_shape(kind, size, slide, gap)
+                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
                 let aggregates = aggregates
                     .iter()
                     .map(|(name, expression)| AggregateSpec::parse(name, expression))
@@ -197,8 +191,8 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
                 let spec = WindowSpec {
                     key_by,
-                    size_ms: size.0,
-                    slide_ms,
+                    shape,
+                    allowed_lateness_ms: allowed_lateness.map_or(0, |l| l.0),
                     aggregates,
                 };
                 let window = EventTimeWindows::new(&spec, &current)
@@ -287,4 +281,40 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         base_dir: base.to_path_buf(),
         control: None,
     })
+}
+
+/// The window's shape from the settings its kind takes; a setting of
+/// another kind is refused rather than ignored.
+fn window_shape(
+    kind: WindowKind,
+    size: Option<Millis>,
+    slide: Option<Millis>,
+    gap: Option<Millis>,
+) -> Result<WindowShape, String> {
+    match (kind, size, slide, gap) {
+        (WindowKind::Tumbling, Some(size), None, None) => Ok(WindowShape::Tumbling { size_ms: size.0 }),
+        (WindowKind::Sliding, Some(size), Some(slide), None) => Ok(WindowShape::Sliding {
+            size_ms: size.0,
+            slide_ms: slide.0,
+        }),
+        (WindowKind::Session, None, None, Some(gap)) => Ok(WindowShape::Session { gap_ms: gap.0 }),
+        (WindowKind::Tumbling | WindowKind::Sliding, None, _, _) => {
+            Err("a tumbling or sliding window needs `size`, e.g. size = \"10s\"".into())
+        }
+        (WindowKind::Tumbling, _, Some(_), _) => Err(
+            "`slide` is for kind = \"sliding\"; a tumbling window slides by its size".into(),
+        ),
+        (WindowKind::Sliding, _, None, _) => Err(
+            "a sliding window needs `slide`, e.g. size = \"60s\", slide = \"10s\"".into(),
+        ),
+        (WindowKind::Tumbling | WindowKind::Sliding, _, _, Some(_)) => {
+            Err("`gap` is for kind = \"session\"".into())
+        }
+        (WindowKind::Session, Some(_), _, _) | (WindowKind::Session, _, Some(_), _) => Err(
+            "a session window has no `size` or `slide`: it lasts while rows come at most `gap` apart".into(),
+        ),
+        (WindowKind::Session, None, None, None) => {
+            Err("a session window needs `gap`, e.g. gap = \"30s\"".into())
+        }
+    }
 }

@@ -162,12 +162,19 @@ pub enum OperatorConfig {
         name: Option<String>,
         #[serde(default)]
         kind: WindowKind,
-        size: Millis,
+        /// Tumbling and sliding windows: how long each window is.
+        size: Option<Millis>,
         /// Sliding windows: how often a window starts (a divisor of `size`).
         slide: Option<Millis>,
+        /// Session windows: the silence that ends a key's session.
+        gap: Option<Millis>,
+        /// How long after a window fires late rows still update it (each
+        /// update is emitted again, marked `update = true`).
+        allowed_lateness: Option<Millis>,
         /// Group by this field; omit for one global group.
         key_by: Option<String>,
-        /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)` or `avg(f)`.
+        /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`,
+        /// `count_distinct(f)`, `first(f)` or `last(f)`.
         aggregates: IndexMap<String, String>,
     },
 }
@@ -179,6 +186,8 @@ pub enum WindowKind {
     Tumbling,
     /// Overlapping windows of `size`, one starting every `slide`.
     Sliding,
+    /// Per key, runs of rows with no silence longer than `gap`.
+    Session,
 }
 
 #[derive(Debug, Deserialize)]

@@ -431,6 +431,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         match &stage.kind {
             StageKind::Window(window) => {
                 summary.windows_fired += window.fired_windows();
+                summary.window_updates += window.updates();
                 summary.open_windows_discarded += window.open_windows() as u64;
             }
             StageKind::Plugin(plugin, on_failure) => {

@@ -168,7 +168,7 @@ impl Stage {
     /// The stage's state now, for a checkpoint.
     pub fn checkpoint(&self) -> StageCheckpoint {
         let state = match &self.kind {
-            StageKind::Window(window) => StageState::Window(window.checkpoint()),
+            StageKind::Window(window) => window.checkpoint(),
             StageKind::Plugin(plugin, _) => match plugin.keyed_state() {
                 Some(keyed) => StageState::Plugin(PluginState {
                     plugin: plugin.version(),
@@ -199,9 +199,10 @@ impl Stage {
             ));
         }
         match (&mut self.kind, checkpoint.state) {
-            (StageKind::Window(window), StageState::Window(state)) => {
-                window.restore(state.decode()?)
-            }
+            (
+                StageKind::Window(window),
+                state @ (StageState::Window(_) | StageState::Sessions(_)),
+            ) => window.restore(state),
             (StageKind::Plugin(plugin, _), StageState::Stateless { plugin: Some(then) }) => {
                 let now = plugin.version();
                 if now != then {
@@ -302,8 +303,15 @@ impl Stage {
                 let mut late = Vec::new();
                 let out = window.process(&batch, &mut late);
                 for row in &late {
+                    let lateness = match row.allowed_lateness_ms {
+                        0 => String::new(),
+                        ms => format!(
+                            " and its allowed lateness of {} had passed",
+                            humantime::format_duration(std::time::Duration::from_millis(ms as u64))
+                        ),
+                    };
                     let reason = format!(
-                        "late: event time {} is behind the watermark {}; its window [{}, {}) had already fired",
+                        "late: event time {} is behind the watermark {}; its window [{}, {}) had already fired{lateness}",
                         timestamp::format(batch.event_time[row.row]),
                         timestamp::format(batch.watermark[row.row]),
                         timestamp::format(row.window_start),

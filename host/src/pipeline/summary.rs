@@ -30,6 +30,8 @@ pub struct Summary {
     /// (stage, reason) of each quarantined plugin.
     pub quarantined: Vec<(String, String)>,
     pub windows_fired: u64,
+    /// Window results emitted again, updated by rows within the allowed lateness.
+    pub window_updates: u64,
     pub open_windows_discarded: u64,
     pub results_out: u64,
     pub checkpoints: u64,
@@ -80,6 +82,9 @@ impl fmt::Display for Summary {
         }
         writeln!(f, "  filtered out       {:>12}", self.filtered)?;
         writeln!(f, "  windows fired      {:>12}", self.windows_fired)?;
+        if self.window_updates > 0 {
+            writeln!(f, "  window updates     {:>12}", self.window_updates)?;
+        }
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(
             f,

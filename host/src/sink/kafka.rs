@@ -3,9 +3,10 @@
 //! message within a partition.
 //!
 //! Every message carries a deterministic result id (header `weir-id`, and the
-//! key when no `key_field` is set): a replay after a crash produces the same
-//! ids, so a consumer that keeps the last id per key (or a compacted topic)
-//! sees each result once. With `transactional_id`, each checkpoint's results
+//! key when no `key_field` is set; see [`super::result_id`]): a replay after
+//! a crash produces the same ids, and a window result updated by a late row
+//! keeps its id, so a consumer that keeps the last message per id (or a
+//! compacted topic) ends with each result once, at its latest value. With `transactional_id`, each checkpoint's results
 //! are committed as one transaction, for brokers that support transactions.
 
 use std::io;
@@ -130,21 +131,6 @@ impl KafkaSink {
         })
     }
 
-    /// The result's id: the pipeline, where the row came from, and what it says.
-    fn result_id(&mut self, position: u64) {
-        use sha2::{Digest, Sha256};
-        let mut hash = Sha256::new();
-        hash.update(self.settings.id_prefix.as_bytes());
-        hash.update([0]);
-        hash.update(position.to_le_bytes());
-        hash.update(&self.value);
-        self.id.clear();
-        for byte in &hash.finalize()[..16] {
-            use std::fmt::Write;
-            let _ = write!(self.id, "{byte:02x}");
-        }
-    }
-
     fn produce(&mut self) -> io::Result<()> {
         let headers = OwnedHeaders::new().insert(Header {
             key: "weir-id",
@@ -190,7 +176,13 @@ impl Sink for KafkaSink {
                 self.key.clear();
                 write_key(&mut self.key, column.get(row));
             }
-            self.result_id(batch.position[row]);
+            super::result_id(
+                &self.settings.id_prefix,
+                batch,
+                row,
+                &self.value,
+                &mut self.id,
+            );
             self.produce()?;
         }
         Ok(())

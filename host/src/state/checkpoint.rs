@@ -119,6 +119,7 @@ pub enum StageState {
     },
     Window(Encoded<WindowState>),
     Plugin(PluginState),
+    Sessions(Encoded<SessionState>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +150,21 @@ pub struct WindowState {
 pub struct OpenWindowState {
     pub end: i64,
     pub keys: Vec<(Key, Vec<Accumulator>)>,
+    pub first: Vec<(u32, u64)>,
+}
+
+/// A session window's open sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionState {
+    pub sessions: Vec<SessionRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub key: Key,
+    pub start: i64,
+    pub end: i64,
+    pub accumulators: Vec<Accumulator>,
     pub first: Vec<(u32, u64)>,
 }
 

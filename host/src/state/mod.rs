@@ -8,7 +8,8 @@ mod store;
 
 pub use checkpoint::{
     Checkpoint, ClockState, Encoded, KafkaOffset, OpenWindowState, PluginState, PluginVersion,
-    SinkPosition, SourcePosition, StageCheckpoint, StageState, WindowState,
+    SessionRecord, SessionState, SinkPosition, SourcePosition, StageCheckpoint, StageState,
+    WindowState,
 };
 pub use keyed::{KeyedState, Timer};
 pub use store::{CheckpointError, CheckpointSettings, CheckpointStats, CheckpointStore};

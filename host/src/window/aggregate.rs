@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use hashbrown::HashSet;
+
+use super::key::{Key, KeyRef};
 use crate::data::{Column, ColumnBuilder, FieldType, Schema, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +15,14 @@ pub enum AggregateFn {
     Min,
     Max,
     Avg,
+    /// Exact number of distinct values (a set per window and key).
+    CountDistinct,
+    /// The value of the row with the earliest event time (the first to
+    /// arrive among equal times).
+    First,
+    /// The value of the row with the latest event time (the last to arrive
+    /// among equal times).
+    Last,
 }
 
 impl fmt::Display for AggregateFn {
@@ -22,6 +33,9 @@ impl fmt::Display for AggregateFn {
             AggregateFn::Min => "min",
             AggregateFn::Max => "max",
             AggregateFn::Avg => "avg",
+            AggregateFn::CountDistinct => "count_distinct",
+            AggregateFn::First => "first",
+            AggregateFn::Last => "last",
         })
     }
 }
@@ -35,7 +49,8 @@ pub struct AggregateSpec {
 }
 
 impl AggregateSpec {
-    /// Parses `count`, `count()`, `sum(x)`, `min(x)`, `max(x)` or `avg(x)`.
+    /// Parses `count`, `count()`, or `f(x)` for f in sum, min, max, avg,
+    /// count_distinct, first and last.
     pub fn parse(name: &str, expression: &str) -> Result<Self, String> {
         let expression = expression.trim();
         let (function, argument) = match expression.split_once('(') {
@@ -56,9 +71,12 @@ impl AggregateSpec {
             "min" => AggregateFn::Min,
             "max" => AggregateFn::Max,
             "avg" => AggregateFn::Avg,
+            "count_distinct" => AggregateFn::CountDistinct,
+            "first" => AggregateFn::First,
+            "last" => AggregateFn::Last,
             other => {
                 return Err(format!(
-                "aggregate `{name}`: unknown function `{other}`; use count, sum, min, max or avg"
+                "aggregate `{name}`: unknown function `{other}`; use count, sum, min, max, avg, count_distinct, first or last"
             ))
             }
         };
@@ -98,6 +116,8 @@ impl AggregateSpec {
                 AggregateFn::Min | AggregateFn::Max,
                 FieldType::F64 | FieldType::I64 | FieldType::Timestamp,
             ) => ty,
+            (AggregateFn::CountDistinct, _) => FieldType::I64,
+            (AggregateFn::First | AggregateFn::Last, _) => ty,
             _ => {
                 return Err(format!(
                     "aggregate `{}`: {} cannot be applied to `{field}`, a {ty} field",
@@ -110,7 +130,11 @@ impl AggregateSpec {
 }
 
 /// The running state of one aggregate for one (window, key).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// The variants that own memory are boxed so that the common ones stay
+/// two words wide: an accumulator array per (window, key) is the bulk of
+/// window state.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Accumulator {
     Count(i64),
     SumF(f64),
@@ -119,7 +143,15 @@ pub enum Accumulator {
     MaxF(f64),
     MinI(i64),
     MaxI(i64),
-    Avg { sum: f64, count: i64 },
+    Avg {
+        sum: f64,
+        count: i64,
+    },
+    /// Floats are told apart by their bits, as keys are.
+    Distinct(Box<HashSet<Key>>),
+    /// (event time, value) of the earliest row; `None` before any row.
+    First(Option<Box<(i64, Key)>>),
+    Last(Option<Box<(i64, Key)>>),
 }
 
 impl Accumulator {
@@ -134,12 +166,15 @@ impl Accumulator {
             AggregateFn::Max if float => Accumulator::MaxF(f64::NEG_INFINITY),
             AggregateFn::Max => Accumulator::MaxI(i64::MIN),
             AggregateFn::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
+            AggregateFn::CountDistinct => Accumulator::Distinct(Box::default()),
+            AggregateFn::First => Accumulator::First(None),
+            AggregateFn::Last => Accumulator::Last(None),
         }
     }
 
-    /// Adds row `row` of `column` (ignored by count).
+    /// Adds row `row` of `column` (ignored by count), whose event time is `time`.
     #[inline]
-    pub fn add(&mut self, column: Option<&Column>, row: usize) {
+    pub fn add(&mut self, column: Option<&Column>, row: usize, time: i64) {
         let value = column.map(|c| c.get(row));
         match (self, value) {
             (Accumulator::Count(n), _) => *n += 1,
@@ -157,6 +192,22 @@ impl Accumulator {
                 *sum += v as f64;
                 *count += 1;
             }
+            (Accumulator::Distinct(set), Some(value)) => {
+                let key = KeyRef::of(value);
+                if !set.contains(&key) {
+                    set.insert(key.to_owned());
+                }
+            }
+            (Accumulator::First(first), Some(value)) => {
+                if first.as_ref().is_none_or(|f| time < f.0) {
+                    *first = Some(Box::new((time, KeyRef::of(value).to_owned())));
+                }
+            }
+            (Accumulator::Last(last), Some(value)) => {
+                if last.as_ref().is_none_or(|l| time >= l.0) {
+                    *last = Some(Box::new((time, KeyRef::of(value).to_owned())));
+                }
+            }
             (acc, value) => {
                 unreachable!("{acc:?} given {value:?}; types are checked when the window is built")
             }
@@ -164,7 +215,8 @@ impl Accumulator {
     }
 
     /// Adds what `other` (an accumulator of the same aggregate) holds, to
-    /// combine the panes of a sliding window.
+    /// combine the panes of a sliding window or merge sessions. `other` holds
+    /// rows that arrived after `self`'s where their event times tie.
     #[inline]
     pub fn merge(&mut self, other: &Accumulator) {
         match (self, other) {
@@ -179,6 +231,21 @@ impl Accumulator {
                 *sum += s;
                 *count += c;
             }
+            (Accumulator::Distinct(a), Accumulator::Distinct(b)) => {
+                a.extend(b.iter().cloned());
+            }
+            (Accumulator::First(a), Accumulator::First(Some(b))) => {
+                if a.as_ref().is_none_or(|a| b.0 < a.0) {
+                    *a = Some(b.clone());
+                }
+            }
+            (Accumulator::Last(a), Accumulator::Last(Some(b))) => {
+                if a.as_ref().is_none_or(|a| b.0 >= a.0) {
+                    *a = Some(b.clone());
+                }
+            }
+            (Accumulator::First(_), Accumulator::First(None))
+            | (Accumulator::Last(_), Accumulator::Last(None)) => {}
             (a, b) => unreachable!("merging {a:?} with {b:?}: panes of one window agree"),
         }
     }
@@ -199,14 +266,19 @@ impl Accumulator {
     }
 
     pub fn emit(&self, out: &mut ColumnBuilder, ty: FieldType) {
-        let value = match *self {
-            Accumulator::Count(n) | Accumulator::SumI(n) => Value::I64(n),
+        let value = match self {
+            Accumulator::Count(n) | Accumulator::SumI(n) => Value::I64(*n),
             Accumulator::MinI(v) | Accumulator::MaxI(v) if ty == FieldType::Timestamp => {
-                Value::Timestamp(v)
+                Value::Timestamp(*v)
             }
-            Accumulator::MinI(v) | Accumulator::MaxI(v) => Value::I64(v),
-            Accumulator::SumF(v) | Accumulator::MinF(v) | Accumulator::MaxF(v) => Value::F64(v),
-            Accumulator::Avg { sum, count } => Value::F64(sum / count as f64),
+            Accumulator::MinI(v) | Accumulator::MaxI(v) => Value::I64(*v),
+            Accumulator::SumF(v) | Accumulator::MinF(v) | Accumulator::MaxF(v) => Value::F64(*v),
+            Accumulator::Avg { sum, count } => Value::F64(sum / *count as f64),
+            Accumulator::Distinct(set) => Value::I64(set.len() as i64),
+            Accumulator::First(Some(held)) | Accumulator::Last(Some(held)) => held.1.value(ty),
+            Accumulator::First(None) | Accumulator::Last(None) => {
+                unreachable!("a window holds a row for every key it emits")
+            }
         };
         out.push(value);
     }

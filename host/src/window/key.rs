@@ -19,14 +19,7 @@ pub enum Key {
 impl Key {
     /// The key as a value of a column of type `ty` (the key field's type).
     pub fn value(&self, ty: crate::data::FieldType) -> Value<'_> {
-        use crate::data::FieldType;
-        match self {
-            Key::Str(s) => Value::String(s),
-            Key::Int(v) if ty == FieldType::Timestamp => Value::Timestamp(*v),
-            Key::Int(v) => Value::I64(*v),
-            Key::Bool(v) => Value::Bool(*v),
-            Key::Unit => Value::Bool(false),
-        }
+        self.as_ref().value(ty)
     }
 
     /// The key borrowed, as a lookup takes it.
@@ -59,13 +52,27 @@ pub enum KeyRef<'a> {
 }
 
 impl<'a> KeyRef<'a> {
-    /// The key of a value. Floats are refused when the window is built.
+    /// The key of a value. Floats are refused as window keys when the
+    /// window is built; `count_distinct`, `first` and `last` hold them by their bits.
     pub fn of(value: Value<'a>) -> Self {
         match value {
             Value::String(s) => KeyRef::Str(s),
             Value::I64(v) | Value::Timestamp(v) => KeyRef::Int(v),
             Value::Bool(v) => KeyRef::Bool(v),
             Value::F64(v) => KeyRef::Int(v.to_bits() as i64),
+        }
+    }
+
+    /// The key as a value of a column of type `ty` (the key field's type).
+    pub fn value(self, ty: crate::data::FieldType) -> Value<'a> {
+        use crate::data::FieldType;
+        match self {
+            KeyRef::Str(s) => Value::String(s),
+            KeyRef::Int(v) if ty == FieldType::Timestamp => Value::Timestamp(v),
+            KeyRef::Int(bits) if ty == FieldType::F64 => Value::F64(f64::from_bits(bits as u64)),
+            KeyRef::Int(v) => Value::I64(v),
+            KeyRef::Bool(v) => Value::Bool(v),
+            KeyRef::Unit => Value::Bool(false),
         }
     }
 

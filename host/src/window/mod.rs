@@ -1,9 +1,192 @@
-//! Keyed event-time windows with host-native aggregates.
+//! Keyed event-time windows with host-native aggregates: tumbling and
+//! sliding windows over panes, and session windows.
 
 mod aggregate;
-mod event_time;
 mod key;
+mod layout;
+#[cfg(test)]
+mod model;
+mod panes;
+mod session;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use aggregate::{Accumulator, AggregateFn, AggregateSpec};
-pub use event_time::{EventTimeWindows, WindowSpec};
 pub use key::{Key, KeyRef};
+
+use crate::data::{Batch, Schema};
+use crate::state::StageState;
+use layout::ResultLayout;
+use panes::PaneWindows;
+use session::SessionWindows;
+
+/// Which windows a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowShape {
+    Tumbling {
+        size_ms: i64,
+    },
+    /// Windows of `size_ms`, one starting every `slide_ms` (a divisor of the size).
+    Sliding {
+        size_ms: i64,
+        slide_ms: i64,
+    },
+    /// Per key, runs of rows at most `gap_ms` apart.
+    Session {
+        gap_ms: i64,
+    },
+}
+
+/// A window as the pipeline file describes it.
+#[derive(Debug, Clone)]
+pub struct WindowSpec {
+    pub key_by: Option<String>,
+    pub shape: WindowShape,
+    /// How long after a window fires it still takes late rows, emitting
+    /// an updated result for each.
+    pub allowed_lateness_ms: i64,
+    pub aggregates: Vec<AggregateSpec>,
+}
+
+/// A row that arrived after its window fired (and its allowed lateness passed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateRow {
+    pub row: usize,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub allowed_lateness_ms: i64,
+}
+
+enum Kind {
+    Panes(PaneWindows),
+    Sessions(SessionWindows),
+}
+
+/// A window stage: rows in, results of the windows the watermark closes out.
+pub struct EventTimeWindows {
+    kind: Kind,
+    /// What this window computes, to match it with checkpointed state.
+    fingerprint: String,
+}
+
+impl EventTimeWindows {
+    /// Checks the spec against the rows the window will receive.
+    pub fn new(spec: &WindowSpec, input: &Schema) -> Result<Self, String> {
+        if spec.allowed_lateness_ms < 0 {
+            return Err("allowed_lateness cannot be negative".into());
+        }
+        let lateness = spec.allowed_lateness_ms;
+        let layout = ResultLayout::new(
+            spec.key_by.as_deref(),
+            &spec.aggregates,
+            input,
+            lateness > 0,
+        )?;
+        let (kind, shape) = match spec.shape {
+            WindowShape::Tumbling { size_ms } => (
+                Kind::Panes(PaneWindows::new(size_ms, size_ms, lateness, layout)?),
+                format!("tumbling size={size_ms}ms"),
+            ),
+            WindowShape::Sliding { size_ms, slide_ms } => (
+                Kind::Panes(PaneWindows::new(size_ms, slide_ms, lateness, layout)?),
+                if slide_ms == size_ms {
+                    format!("tumbling size={size_ms}ms")
+                } else {
+                    format!("sliding slide={slide_ms}ms size={size_ms}ms")
+                },
+            ),
+            WindowShape::Session { gap_ms } => {
+                if lateness > 0 {
+                    return Err("allowed_lateness is not supported on session windows yet: a late row can merge sessions whose results were already emitted under other bounds, and weir does not retract results".into());
+                }
+                (
+                    Kind::Sessions(SessionWindows::new(gap_ms, layout)?),
+                    format!("session gap={gap_ms}ms"),
+                )
+            }
+        };
+        let lateness = if lateness > 0 {
+            format!(" allowed_lateness={lateness}ms")
+        } else {
+            String::new()
+        };
+        let fingerprint = format!(
+            "{shape} key_by={:?} aggregates={:?}{lateness}",
+            spec.key_by, spec.aggregates
+        );
+        Ok(Self { kind, fingerprint })
+    }
+
+    pub fn output_schema(&self) -> &Arc<Schema> {
+        match &self.kind {
+            Kind::Panes(w) => w.output_schema(),
+            Kind::Sessions(w) => w.output_schema(),
+        }
+    }
+
+    /// Results emitted for the first time (one per key and window).
+    pub fn fired_windows(&self) -> u64 {
+        match &self.kind {
+            Kind::Panes(w) => w.fired_windows(),
+            Kind::Sessions(w) => w.fired_windows(),
+        }
+    }
+
+    /// Results emitted again, updated by late rows.
+    pub fn updates(&self) -> u64 {
+        match &self.kind {
+            Kind::Panes(w) => w.updates(),
+            Kind::Sessions(_) => 0,
+        }
+    }
+
+    /// (key, pane or session) pairs held.
+    pub fn open_windows(&self) -> usize {
+        match &self.kind {
+            Kind::Panes(w) => w.open_windows(),
+            Kind::Sessions(w) => w.open_windows(),
+        }
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The window's contents, encoded for a checkpoint without copying them.
+    pub fn checkpoint(&self) -> StageState {
+        match &self.kind {
+            Kind::Panes(w) => StageState::Window(w.checkpoint()),
+            Kind::Sessions(w) => StageState::Sessions(w.checkpoint()),
+        }
+    }
+
+    /// Puts back what [`checkpoint`](Self::checkpoint) took.
+    pub fn restore(&mut self, state: StageState) -> Result<(), String> {
+        match (&mut self.kind, state) {
+            (Kind::Panes(w), StageState::Window(state)) => w.restore(state.decode()?),
+            (Kind::Sessions(w), StageState::Sessions(state)) => w.restore(state.decode()?),
+            _ => Err("the checkpoint holds another kind of window state".into()),
+        }
+    }
+
+    /// Adds, per stream, the earliest sequence number the window holds
+    /// (see [`crate::data::position`]).
+    pub fn retained(&self, earliest: &mut BTreeMap<u32, u64>) {
+        match &self.kind {
+            Kind::Panes(w) => w.retained(earliest),
+            Kind::Sessions(w) => w.retained(earliest),
+        }
+    }
+
+    /// Adds the batch's on-time rows, reports late ones in `late`, and
+    /// returns the results the batch's watermarks produce.
+    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Batch {
+        match &mut self.kind {
+            Kind::Panes(w) => w.process(batch, late),
+            Kind::Sessions(w) => w.process(batch, late),
+        }
+    }
+}

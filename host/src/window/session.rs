@@ -1,0 +1,234 @@
+//! Session windows per key: a session is a run of rows of one key whose
+//! event times are at most `gap` apart, and ends `gap` after its last row.
+//!
+//! Each row opens `[t, t + gap)` and merges with every session of its key
+//! that window touches (Flink's `EventTimeSessionWindows`: windows merge
+//! when they intersect, ends included), so a row arriving out of order can
+//! bridge two sessions into one. A session fires when the watermark reaches
+//! `end - 1`; a row is late when it touches no open session and its own
+//! window has reached that point. As every row carries the watermark it was
+//! read under, results do not depend on batching.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::aggregate::Accumulator;
+use super::key::Key;
+use super::layout::{hold_position, merge_positions, retain_positions, ResultLayout};
+use super::LateRow;
+use crate::data::{Batch, BatchBuilder, Schema};
+use crate::state::{Encoded, SessionRecord, SessionState};
+
+struct Session {
+    start: i64,
+    /// The last row's event time plus the gap.
+    end: i64,
+    accumulators: Box<[Accumulator]>,
+    first: Vec<(u32, u64)>,
+}
+
+pub struct SessionWindows {
+    gap_ms: i64,
+    layout: ResultLayout,
+    /// Each key's open sessions, by start; they never touch one another.
+    sessions: HashMap<Key, Vec<Session>>,
+    /// (time, key): a session of the key may end at `time`. Every session
+    /// has an entry at or before its end. Extending a session leaves its entry
+    /// where it was, so the common case (a row that extends the key's
+    /// session) touches no tree: when an entry comes due and the session
+    /// ends later, the entry moves to the session's end.
+    due: BTreeSet<(i64, Key)>,
+    fired_windows: u64,
+}
+
+impl SessionWindows {
+    pub(super) fn new(gap_ms: i64, layout: ResultLayout) -> Result<Self, String> {
+        if gap_ms <= 0 {
+            return Err("a session window's gap must be positive".into());
+        }
+        Ok(Self {
+            gap_ms,
+            layout,
+            sessions: HashMap::new(),
+            due: BTreeSet::new(),
+            fired_windows: 0,
+        })
+    }
+
+    pub fn output_schema(&self) -> &Arc<Schema> {
+        self.layout.output()
+    }
+
+    pub fn fired_windows(&self) -> u64 {
+        self.fired_windows
+    }
+
+    pub fn open_windows(&self) -> usize {
+        self.sessions.values().map(Vec::len).sum()
+    }
+
+    pub fn checkpoint(&self) -> Encoded<SessionState> {
+        #[derive(serde::Serialize)]
+        struct View<'a> {
+            sessions: SessionsView<'a>,
+        }
+        struct SessionsView<'a>(&'a HashMap<Key, Vec<Session>>);
+        impl serde::Serialize for SessionsView<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().flat_map(|(key, sessions)| {
+                    sessions
+                        .iter()
+                        .map(move |s| (key, s.start, s.end, &*s.accumulators, s.first.as_slice()))
+                }))
+            }
+        }
+        Encoded::encode(&View {
+            sessions: SessionsView(&self.sessions),
+        })
+    }
+
+    pub fn restore(&mut self, state: SessionState) -> Result<(), String> {
+        self.sessions.clear();
+        self.due.clear();
+        for SessionRecord {
+            key,
+            start,
+            end,
+            accumulators,
+            first,
+        } in state.sessions
+        {
+            if accumulators.len() != self.layout.width() {
+                return Err(format!(
+                    "the checkpoint holds {} aggregates per session, this window computes {}",
+                    accumulators.len(),
+                    self.layout.width()
+                ));
+            }
+            self.due.insert((end, key.clone()));
+            let sessions = self.sessions.entry(key).or_default();
+            sessions.push(Session {
+                start,
+                end,
+                accumulators: accumulators.into_boxed_slice(),
+                first,
+            });
+            sessions.sort_unstable_by_key(|s| s.start);
+        }
+        Ok(())
+    }
+
+    pub fn retained(&self, earliest: &mut BTreeMap<u32, u64>) {
+        for session in self.sessions.values().flatten() {
+            retain_positions(&session.first, earliest);
+        }
+    }
+
+    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Batch {
+        let key_column = self.layout.key_column(batch);
+        let inputs = self.layout.inputs(batch);
+        let mut out = BatchBuilder::new(self.layout.output().clone(), 0);
+        for row in 0..batch.len() {
+            let watermark = batch.watermark[row];
+            if self.due.first().is_some_and(|(at, _)| at - 1 <= watermark) {
+                self.fire(&mut out, watermark);
+            }
+            let time = batch.event_time[row];
+            let end = time.saturating_add(self.gap_ms);
+            let key = ResultLayout::key_of(key_column, row);
+            let sessions = match self.sessions.get_mut(&key) {
+                Some(sessions) => sessions,
+                None => {
+                    if end - 1 <= watermark {
+                        late.push(late_row(row, time, end));
+                        continue;
+                    }
+                    self.sessions.entry(key.to_owned()).or_default()
+                }
+            };
+            // The sessions the row's window touches: a run of the list.
+            let from = sessions.partition_point(|s| s.end < time);
+            let to = from + sessions[from..].partition_point(|s| s.start <= end);
+            if from == to {
+                if end - 1 <= watermark {
+                    late.push(late_row(row, time, end));
+                    continue;
+                }
+                let mut session = Session {
+                    start: time,
+                    end,
+                    accumulators: self.layout.new_accumulators(),
+                    first: Vec::new(),
+                };
+                ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
+                hold_position(&mut session.first, batch.position[row]);
+                sessions.insert(from, session);
+                self.due.insert((end, key.to_owned()));
+                continue;
+            }
+            // Merge the run into its first session; their entries in `due`
+            // stay, each at or before the merged end.
+            let mut merged = sessions.drain(from + 1..to).collect::<Vec<_>>().into_iter();
+            let session = &mut sessions[from];
+            for other in merged.by_ref() {
+                session.end = session.end.max(other.end);
+                for (into, from) in session
+                    .accumulators
+                    .iter_mut()
+                    .zip(other.accumulators.iter())
+                {
+                    into.merge(from);
+                }
+                merge_positions(&mut session.first, &other.first);
+            }
+            session.start = session.start.min(time);
+            session.end = session.end.max(end);
+            ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
+            hold_position(&mut session.first, batch.position[row]);
+        }
+        self.fire(&mut out, batch.end_watermark);
+        out.take(batch.end_watermark)
+    }
+
+    /// Emits, in (end, key) order, every session the watermark has closed.
+    fn fire(&mut self, out: &mut BatchBuilder, watermark: i64) {
+        while self.due.first().is_some_and(|(at, _)| at - 1 <= watermark) {
+            let (at, key) = self.due.pop_first().expect("checked above");
+            let Some(sessions) = self.sessions.get_mut(&key) else {
+                continue;
+            };
+            // Sessions ending later were extended past this entry: they get
+            // an entry at their end.
+            for session in sessions.iter().filter(|s| s.end > at) {
+                self.due.insert((session.end, key.clone()));
+            }
+            if let Some(index) = sessions.iter().position(|s| s.end == at) {
+                let session = sessions.remove(index);
+                self.layout.emit_row(
+                    out,
+                    key.as_ref(),
+                    &session.accumulators,
+                    session.start,
+                    session.end,
+                    watermark,
+                    false,
+                );
+                self.fired_windows += 1;
+                if sessions.is_empty() {
+                    self.sessions.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+fn late_row(row: usize, time: i64, end: i64) -> LateRow {
+    LateRow {
+        row,
+        window_start: time,
+        window_end: end,
+        allowed_lateness_ms: 0,
+    }
+}

@@ -1,0 +1,92 @@
+//! Unit tests of the window kinds; `model.rs` holds the property tests.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::data::{Batch, BatchBuilder, Field, FieldType, Schema, Value};
+
+fn input() -> Arc<Schema> {
+    Schema::new(vec![
+        Field::new("k", FieldType::String),
+        Field::new("t", FieldType::F64),
+    ])
+    .unwrap()
+}
+
+fn windows() -> EventTimeWindows {
+    let spec = WindowSpec {
+        key_by: Some("k".into()),
+        shape: WindowShape::Tumbling { size_ms: 10 },
+        allowed_lateness_ms: 0,
+        aggregates: vec![
+            AggregateSpec::parse("n", "count").unwrap(),
+            AggregateSpec::parse("hi", "max(t)").unwrap(),
+        ],
+    };
+    EventTimeWindows::new(&spec, &input()).unwrap()
+}
+
+/// Rows of (key, temperature, event time, watermark after the row).
+fn batch(rows: &[(&str, f64, i64, i64)], end_watermark: i64) -> Batch {
+    let mut b = BatchBuilder::new(input(), rows.len());
+    for (i, &(k, t, time, wm)) in rows.iter().enumerate() {
+        b.push([Value::String(k), Value::F64(t)], time, wm, i as u64 + 1);
+    }
+    b.take(end_watermark)
+}
+
+fn rows(batch: &Batch) -> Vec<String> {
+    (0..batch.len())
+        .map(|r| {
+            batch
+                .row(r)
+                .map(|(n, v)| format!("{n}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn fires_when_the_watermark_reaches_the_last_millisecond() {
+    let mut w = windows();
+    let mut late = vec![];
+    let out = w.process(
+        &batch(&[("b", 1.0, 1, 0), ("a", 5.0, 9, 0), ("a", 7.0, 3, 0)], 8),
+        &mut late,
+    );
+    assert!(out.is_empty(), "watermark 8 < 9: window [0, 10) stays open");
+    let out = w.process(&batch(&[], 9), &mut late);
+    assert_eq!(
+        rows(&out),
+        vec![
+            "k=String(\"a\") window_start=Timestamp(0) window_end=Timestamp(10) n=I64(2) hi=F64(7.0)",
+            "k=String(\"b\") window_start=Timestamp(0) window_end=Timestamp(10) n=I64(1) hi=F64(1.0)",
+        ]
+    );
+    assert_eq!(w.fired_windows(), 2);
+    assert!(late.is_empty());
+}
+
+#[test]
+fn a_row_behind_the_watermark_of_its_own_moment_is_late() {
+    let mut w = windows();
+    let mut late = vec![];
+    // The second row's window [0, 10) closed when the watermark reached 9,
+    // even though the window has not been emitted yet within this batch.
+    let out = w.process(
+        &batch(&[("a", 1.0, 25, 9), ("a", 1.0, 4, 9), ("a", 1.0, 24, 9)], 9),
+        &mut late,
+    );
+    assert_eq!(
+        late,
+        vec![LateRow {
+            row: 1,
+            window_start: 0,
+            window_end: 10,
+            allowed_lateness_ms: 0,
+        }]
+    );
+    assert!(out.is_empty());
+    assert_eq!(w.open_windows(), 1);
+}
