@@ -64,6 +64,19 @@ fn metrics_count_what_the_pipeline_did() {
     );
     let late = sample(&metrics, "weir_dead_letters_total", r#"kind="late""#).unwrap();
     assert!(late > 0, "2% of the readings are late:\n{metrics}");
+    let first = r#"stage="window-2",result="first""#;
+    let fired = sample(&metrics, "weir_window_results_total", first).unwrap();
+    assert!(fired > 0, "windows fired:\n{metrics}");
+    let update = r#"stage="window-2",result="update""#;
+    assert_eq!(
+        sample(&metrics, "weir_window_results_total", update),
+        Some(0)
+    );
+    let open = sample(&metrics, "weir_window_open", r#"stage="window-2""#).unwrap();
+    assert!(
+        open > 0,
+        "the input is still open, so are its last windows:\n{metrics}"
+    );
 
     let (status, _) = host.swap(
         "hot",

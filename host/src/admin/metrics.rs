@@ -64,6 +64,34 @@ pub fn render(view: &PipelineView) -> String {
     for (name, help, value) in stage_counters {
         counter(name, help, per_stage(value), &mut registry);
     }
+    let windows = || view.stages.iter().filter(|s| s.kind == "window");
+    let window_labels = |s: &StageView| vec![pipeline(), ("stage", s.name.clone())];
+    let results = Family::<Labels, Counter>::default();
+    for stage in windows() {
+        for (kind, value) in [
+            ("first", &stage.stats.window_results),
+            ("update", &stage.stats.window_updates),
+        ] {
+            let mut labels = window_labels(stage);
+            labels.push(("result", kind.into()));
+            results.get_or_create(&labels).inc_by(load(value));
+        }
+    }
+    registry.register(
+        "window_results",
+        "Results a window emitted: a key's first result for a window, or an update by a row within the allowed lateness",
+        results,
+    );
+    let open = Family::<Labels, Gauge>::default();
+    for stage in windows() {
+        open.get_or_create(&window_labels(stage))
+            .set(load(&stage.stats.window_open) as i64);
+    }
+    registry.register(
+        "window_open",
+        "(key, pane or session) pairs a window holds, fired panes kept for allowed lateness included",
+        open,
+    );
 
     let plugins: Vec<_> = view
         .stages

@@ -69,6 +69,11 @@ pub struct StageStats {
     pub rows_out: AtomicU64,
     /// Rows this stage sent to the dead-letter output (or skipped).
     pub rows_failed: AtomicU64,
+    /// Windows: results emitted for the first time, and again as updates.
+    pub window_results: AtomicU64,
+    pub window_updates: AtomicU64,
+    /// Windows: (key, pane or session) pairs held now.
+    pub window_open: AtomicU64,
 }
 
 impl StageStats {
@@ -322,6 +327,16 @@ impl Stage {
                 self.stats
                     .rows_failed
                     .fetch_add(late.len() as u64, Ordering::Relaxed);
+                let stats = &self.stats;
+                stats
+                    .window_results
+                    .store(window.fired_windows(), Ordering::Relaxed);
+                stats
+                    .window_updates
+                    .store(window.updates(), Ordering::Relaxed);
+                stats
+                    .window_open
+                    .store(window.open_windows() as u64, Ordering::Relaxed);
                 out
             }
         };

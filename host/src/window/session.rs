@@ -41,6 +41,9 @@ pub struct SessionWindows {
     /// ends later, the entry moves to the session's end.
     due: BTreeSet<(i64, Key)>,
     fired_windows: u64,
+    /// Sessions held, counted as they change: the metrics read it after
+    /// every batch, and a sum over the keys would cost a pass over them.
+    open: usize,
 }
 
 impl SessionWindows {
@@ -54,6 +57,7 @@ impl SessionWindows {
             sessions: HashMap::new(),
             due: BTreeSet::new(),
             fired_windows: 0,
+            open: 0,
         })
     }
 
@@ -66,7 +70,7 @@ impl SessionWindows {
     }
 
     pub fn open_windows(&self) -> usize {
-        self.sessions.values().map(Vec::len).sum()
+        self.open
     }
 
     pub fn checkpoint(&self) -> Encoded<SessionState> {
@@ -92,6 +96,7 @@ impl SessionWindows {
     pub fn restore(&mut self, state: SessionState) -> Result<(), String> {
         self.sessions.clear();
         self.due.clear();
+        self.open = 0;
         for SessionRecord {
             key,
             start,
@@ -116,6 +121,7 @@ impl SessionWindows {
                 first,
             });
             sessions.sort_unstable_by_key(|s| s.start);
+            self.open += 1;
         }
         Ok(())
     }
@@ -165,12 +171,14 @@ impl SessionWindows {
                 ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
                 hold_position(&mut session.first, batch.position[row]);
                 sessions.insert(from, session);
+                self.open += 1;
                 self.due.insert((end, key.to_owned()));
                 continue;
             }
             // Merge the run into its first session; their entries in `due`
             // stay, each at or before the merged end.
             let mut merged = sessions.drain(from + 1..to).collect::<Vec<_>>().into_iter();
+            self.open -= merged.len();
             let session = &mut sessions[from];
             for other in merged.by_ref() {
                 session.end = session.end.max(other.end);
@@ -189,6 +197,11 @@ impl SessionWindows {
             hold_position(&mut session.first, batch.position[row]);
         }
         self.fire(&mut out, batch.end_watermark);
+        #[cfg(test)]
+        assert_eq!(
+            self.open,
+            self.sessions.values().map(Vec::len).sum::<usize>()
+        );
         out.take(batch.end_watermark)
     }
 
@@ -216,6 +229,7 @@ impl SessionWindows {
                     false,
                 );
                 self.fired_windows += 1;
+                self.open -= 1;
                 if sessions.is_empty() {
                     self.sessions.remove(&key);
                 }
