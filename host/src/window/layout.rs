@@ -158,6 +158,14 @@ impl ResultLayout {
     }
 }
 
+/// Merges each accumulator of `from` into its counterpart in `into` (panes
+/// into a window, sessions into one).
+pub(super) fn merge_into(into: &mut [Accumulator], from: &[Accumulator]) {
+    for (into, from) in into.iter_mut().zip(from) {
+        into.merge(from);
+    }
+}
+
 /// Adds, per stream, the earliest of `positions` to `earliest`.
 pub(super) fn retain_positions(
     positions: &[(u32, u64)],

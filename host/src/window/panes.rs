@@ -24,7 +24,7 @@ use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
 use super::key::{Key, KeyRef};
-use super::layout::{hold_position, retain_positions, ResultLayout};
+use super::layout::{hold_position, merge_into, retain_positions, ResultLayout};
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder, Schema};
 use crate::state::{Encoded, WindowState};
@@ -478,12 +478,6 @@ impl PaneWindows {
         self.open
             .range(end - self.size_ms + 1..=end)
             .map(|(_, pane)| pane)
-    }
-}
-
-fn merge_into(into: &mut [Accumulator], from: &[Accumulator]) {
-    for (into, from) in into.iter_mut().zip(from) {
-        into.merge(from);
     }
 }
 

@@ -16,7 +16,7 @@ use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
 use super::key::Key;
-use super::layout::{hold_position, merge_positions, retain_positions, ResultLayout};
+use super::layout::{hold_position, merge_into, merge_positions, retain_positions, ResultLayout};
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder, Schema};
 use crate::state::{Encoded, SessionRecord, SessionState};
@@ -177,18 +177,12 @@ impl SessionWindows {
             }
             // Merge the run into its first session; their entries in `due`
             // stay, each at or before the merged end.
-            let mut merged = sessions.drain(from + 1..to).collect::<Vec<_>>().into_iter();
+            let merged: Vec<Session> = sessions.drain(from + 1..to).collect();
             self.open -= merged.len();
             let session = &mut sessions[from];
-            for other in merged.by_ref() {
+            for other in merged {
                 session.end = session.end.max(other.end);
-                for (into, from) in session
-                    .accumulators
-                    .iter_mut()
-                    .zip(other.accumulators.iter())
-                {
-                    into.merge(from);
-                }
+                merge_into(&mut session.accumulators, &other.accumulators);
                 merge_positions(&mut session.first, &other.first);
             }
             session.start = session.start.min(time);
