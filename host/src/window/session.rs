@@ -81,11 +81,18 @@ impl SessionWindows {
         struct SessionsView<'a>(&'a HashMap<Key, Vec<Session>>);
         impl serde::Serialize for SessionsView<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.iter().flat_map(|(key, sessions)| {
-                    sessions
-                        .iter()
-                        .map(move |s| (key, s.start, s.end, &*s.accumulators, s.first.as_slice()))
-                }))
+                use serde::ser::SerializeSeq;
+                // bincode needs the length up front, which a flattened
+                // iterator does not give `collect_seq`.
+                let len = self.0.values().map(Vec::len).sum();
+                let mut seq = serializer.serialize_seq(Some(len))?;
+                for (key, sessions) in self.0 {
+                    for s in sessions {
+                        let record = (key, s.start, s.end, &*s.accumulators, s.first.as_slice());
+                        seq.serialize_element(&record)?;
+                    }
+                }
+                seq.end()
             }
         }
         Encoded::encode(&View {

@@ -90,3 +90,62 @@ fn a_row_behind_the_watermark_of_its_own_moment_is_late() {
     assert!(out.is_empty());
     assert_eq!(w.open_windows(), 1);
 }
+
+/// A window restored from a checkpoint taken between two batches gives the
+/// same results as one that ran through.
+#[test]
+fn a_restored_window_continues_as_if_never_stopped() {
+    let shapes = [
+        (WindowShape::Session { gap_ms: 4 }, 0),
+        (WindowShape::Tumbling { size_ms: 10 }, 15),
+        (
+            WindowShape::Sliding {
+                size_ms: 10,
+                slide_ms: 5,
+            },
+            0,
+        ),
+    ];
+    for (shape, allowed_lateness_ms) in shapes {
+        let spec = WindowSpec {
+            key_by: Some("k".into()),
+            shape,
+            allowed_lateness_ms,
+            aggregates: vec![
+                AggregateSpec::parse("n", "count").unwrap(),
+                AggregateSpec::parse("last", "last(t)").unwrap(),
+            ],
+        };
+        let first = batch(&[("a", 1.0, 1, 0), ("b", 2.0, 3, 0), ("a", 3.0, 6, 0)], 0);
+        // A row late for [0, 10) (update with lateness), and rows that
+        // extend or bridge sessions.
+        let second = batch(
+            &[
+                ("a", 4.0, 14, 5),
+                ("b", 5.0, 8, 5),
+                ("a", 6.0, 30, 21),
+                ("a", 7.0, 9, 21),
+            ],
+            21,
+        );
+        let end = Batch::empty(input(), i64::MAX);
+        let mut late = vec![];
+
+        let mut through = EventTimeWindows::new(&spec, &input()).unwrap();
+        let mut expected = Vec::new();
+        for b in [&first, &second, &end] {
+            expected.extend(rows(&through.process(b, &mut late)));
+        }
+
+        let mut before = EventTimeWindows::new(&spec, &input()).unwrap();
+        let mut got = rows(&before.process(&first, &mut late));
+        let mut after = EventTimeWindows::new(&spec, &input()).unwrap();
+        after.restore(before.checkpoint()).unwrap();
+        for b in [&second, &end] {
+            got.extend(rows(&after.process(b, &mut late)));
+        }
+        assert!(expected.len() >= 3, "{shape:?}: {expected:?}");
+        assert_eq!(got, expected, "{shape:?}");
+        assert_eq!(after.open_windows(), 0);
+    }
+}
