@@ -24,6 +24,7 @@ pub enum Kind {
     Map,
     FlatMap,
     Keyed,
+    Aggregate,
 }
 
 #[doc(hidden)]
@@ -120,9 +121,35 @@ pub trait Adapter: Sized {
         let _ = states;
         Err(format!("no migration from state version {from_version}"))
     }
+    /// Aggregates only: adds rows to packed accumulators, returns them all.
+    fn aggregate_add(
+        &mut self,
+        states: &[u8],
+        lens: &[i32],
+        count: u32,
+        rows: &[u8],
+        row_accumulators: &[u32],
+    ) -> Result<(Vec<u8>, Vec<i32>), String> {
+        let _ = (states, lens, count, rows, row_accumulators);
+        Err("not an aggregate".into())
+    }
+    /// Aggregates only: merges `from[i]` into `into[i]`.
+    fn aggregate_merge(
+        &mut self,
+        into: (&[u8], &[i32]),
+        from: (&[u8], &[i32]),
+    ) -> Result<(Vec<u8>, Vec<i32>), String> {
+        let _ = (into, from);
+        Err("not an aggregate".into())
+    }
+    /// Aggregates only: each accumulator's result row.
+    fn aggregate_result(&mut self, states: &[u8], lens: &[i32]) -> Result<(u32, Vec<u8>), String> {
+        let _ = (states, lens);
+        Err("not an aggregate".into())
+    }
 }
 
-fn parse_config<C: DeserializeOwned>(config: &str) -> Result<C, String> {
+pub(crate) fn parse_config<C: DeserializeOwned>(config: &str) -> Result<C, String> {
     let config = if config.trim().is_empty() {
         "{}"
     } else {
@@ -131,7 +158,7 @@ fn parse_config<C: DeserializeOwned>(config: &str) -> Result<C, String> {
     serde_json::from_str(config).map_err(|e| format!("invalid config: {e}"))
 }
 
-fn schema_of<T: for<'de> Deserialize<'de>>() -> Vec<Field> {
+pub(crate) fn schema_of<T: for<'de> Deserialize<'de>>() -> Vec<Field> {
     // A row type that cannot be described is a bug in the plugin, not in the data;
     // surface it at load time through a field the host is sure to reject.
     fields_of::<T>().unwrap_or_else(|reason| {
@@ -142,7 +169,7 @@ fn schema_of<T: for<'de> Deserialize<'de>>() -> Vec<Field> {
     })
 }
 
-fn decode_rows<T: DeserializeOwned>(
+pub(crate) fn decode_rows<T: DeserializeOwned>(
     count: u32,
     rows: &[u8],
     mut each: impl FnMut(u32, T),
@@ -156,7 +183,7 @@ fn decode_rows<T: DeserializeOwned>(
     Ok(())
 }
 
-fn encode_rows<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_rows<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(rows.len() * 32);
     for row in rows {
         codec()

@@ -44,6 +44,7 @@ impl From<crate::adapter::Descriptor> for types::Descriptor {
                 crate::adapter::Kind::Map => types::OperatorKind::Map,
                 crate::adapter::Kind::FlatMap => types::OperatorKind::FlatMap,
                 crate::adapter::Kind::Keyed => types::OperatorKind::Keyed,
+                crate::adapter::Kind::Aggregate => types::OperatorKind::Aggregate,
             },
             reads: d.reads.into_iter().map(Into::into).collect(),
             emits: d.emits.into_iter().map(Into::into).collect(),

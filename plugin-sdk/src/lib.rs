@@ -3,7 +3,7 @@
 //! Write stream operators for [weir](https://example.invalid/weir) in plain Rust and
 //! build them into sandboxed WebAssembly components.
 //!
-//! A plugin is a type that implements one of four traits:
+//! A plugin is a type that implements one of five traits:
 //!
 //! * [`Filter`] — keep or drop each row;
 //! * [`Map`] — turn each row into exactly one output row;
@@ -12,6 +12,9 @@
 //!   (detectors such as "hot for more than 5 s"); the host stores the state,
 //!   checkpoints it and carries it across swaps. Export it with
 //!   [`export_keyed!`] and test it with [`testing::keyed`].
+//! * [`Aggregate`] — a window aggregate (a percentile, a sketch): create,
+//!   add, merge and read an accumulator the host keeps per window and key.
+//!   Export it with [`export_aggregate!`] and test it with [`testing::aggregate`].
 //!
 //! The rows a plugin reads are an ordinary `#[derive(Deserialize)]` struct. The SDK
 //! derives the plugin's declared schema from that struct, and the host checks it
@@ -74,6 +77,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod aggregate;
 mod keyed;
 pub mod log;
 mod operator;
@@ -88,6 +92,9 @@ pub mod bindings;
 pub use adapter::{
     Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, KeyedOutput, MapAdapter,
 };
+pub use aggregate::Aggregate;
+#[doc(hidden)]
+pub use aggregate::AggregateAdapter;
 pub use keyed::{decode_state, Context, Keyed};
 pub use operator::{Emitter, Filter, FlatMap, Map, NoConfig};
 pub use schema::{fields_of, Field, FieldType, Timestamp};
@@ -119,6 +126,14 @@ macro_rules! export_flat_map {
     };
 }
 
+/// Exports an [`Aggregate`] implementation as the plugin's component entry points.
+#[macro_export]
+macro_rules! export_aggregate {
+    ($plugin:ty) => {
+        $crate::__export_operator!($crate::AggregateAdapter<$plugin>);
+    };
+}
+
 /// Exports a [`Keyed`] implementation as the plugin's component entry points.
 #[macro_export]
 macro_rules! export_keyed {
@@ -137,7 +152,7 @@ macro_rules! __export_operator {
         mod __weir_export {
             use super::*;
             use $crate::bindings::weir::plugin::types::{
-                Batch, Descriptor, KeyedBatch, KeyedOutput, Output, Timer,
+                Accumulators, Batch, Descriptor, KeyedBatch, KeyedOutput, Output, Timer,
             };
 
             struct Export;
@@ -205,6 +220,49 @@ macro_rules! __export_operator {
 
                 fn migrate_state(from_version: u32, states: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
                     <$adapter as $crate::Adapter>::migrate_state(from_version, states)
+                }
+
+                fn aggregate_add(
+                    accumulators: Accumulators,
+                    input: Batch,
+                    row_accumulators: Vec<u32>,
+                ) -> Result<Accumulators, String> {
+                    OPERATOR.with(|slot| match slot.borrow_mut().as_mut() {
+                        Some(operator) => $crate::Adapter::aggregate_add(
+                            operator,
+                            &accumulators.states,
+                            &accumulators.lens,
+                            input.count,
+                            &input.rows,
+                            &row_accumulators,
+                        )
+                        .map(|(states, lens)| Accumulators { states, lens }),
+                        None => Err("aggregate-add called before init".to_string()),
+                    })
+                }
+
+                fn aggregate_merge(into: Accumulators, from: Accumulators) -> Result<Accumulators, String> {
+                    OPERATOR.with(|slot| match slot.borrow_mut().as_mut() {
+                        Some(operator) => $crate::Adapter::aggregate_merge(
+                            operator,
+                            (&into.states, &into.lens),
+                            (&from.states, &from.lens),
+                        )
+                        .map(|(states, lens)| Accumulators { states, lens }),
+                        None => Err("aggregate-merge called before init".to_string()),
+                    })
+                }
+
+                fn aggregate_result(accumulators: Accumulators) -> Result<Batch, String> {
+                    OPERATOR.with(|slot| match slot.borrow_mut().as_mut() {
+                        Some(operator) => $crate::Adapter::aggregate_result(
+                            operator,
+                            &accumulators.states,
+                            &accumulators.lens,
+                        )
+                        .map(|(count, rows)| Batch { count, rows }),
+                        None => Err("aggregate-result called before init".to_string()),
+                    })
                 }
             }
 

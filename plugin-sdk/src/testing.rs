@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::adapter::{
     Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, MapAdapter,
 };
+use crate::aggregate::{unpack, Aggregate, AggregateAdapter};
 use crate::keyed::Keyed;
 use crate::operator::{Filter, FlatMap, Map};
 
@@ -260,5 +261,67 @@ where
                     .map_err(|e| e.to_string())
             })
             .collect()
+    }
+}
+
+/// An [`Aggregate`] driven natively through the packed accumulators the host
+/// passes: rows added in a batch, accumulators merged as panes and sessions are.
+pub struct AggregateHarness<A> {
+    adapter: AggregateAdapter<A>,
+}
+
+/// Initialises an [`Aggregate`] with a JSON configuration, as the host would.
+pub fn aggregate<A: Aggregate>(config: &str) -> Result<AggregateHarness<A>, String>
+where
+    A::In: for<'de> Deserialize<'de>,
+    A::Out: for<'de> Deserialize<'de>,
+{
+    Ok(AggregateHarness {
+        adapter: AggregateAdapter::init(config)?,
+    })
+}
+
+impl<A: Aggregate> AggregateHarness<A>
+where
+    A::In: Serialize + for<'de> Deserialize<'de>,
+    A::Out: for<'de> Deserialize<'de>,
+{
+    /// The result over `rows`, added to one new accumulator in one batch.
+    pub fn over(&mut self, rows: &[A::In]) -> Result<A::Out, String> {
+        self.merged(&[rows])
+    }
+
+    /// Adds each part to its own accumulator (all in one batch), merges them
+    /// left to right, and returns the result: what a sliding window does
+    /// with its panes. It must equal [`over`](Self::over) of all the rows.
+    pub fn merged(&mut self, parts: &[&[A::In]]) -> Result<A::Out, String> {
+        let rows: Vec<&A::In> = parts.iter().flat_map(|p| p.iter()).collect();
+        let row_accumulators: Vec<u32> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.len()))
+            .collect();
+        let fresh = vec![-1; parts.len().max(1)];
+        let (states, lens) = self.adapter.aggregate_add(
+            &[],
+            &fresh,
+            rows.len() as u32,
+            &encode(&rows)?,
+            &row_accumulators,
+        )?;
+        let packed = unpack(&states, &lens)?;
+        let (mut into, mut into_lens) = (packed[0].unwrap_or_default().to_vec(), vec![lens[0]]);
+        for part in &packed[1..] {
+            let part = part.unwrap_or_default();
+            (into, into_lens) = self
+                .adapter
+                .aggregate_merge((&into, &into_lens), (part, &[part.len() as i32]))?;
+        }
+        let (count, rows) = self.adapter.aggregate_result(&into, &into_lens)?;
+        if count != 1 {
+            return Err(format!("one accumulator gave {count} results"));
+        }
+        A::Out::deserialize(&mut bincode::Deserializer::from_slice(&rows, codec()))
+            .map_err(|e| e.to_string())
     }
 }

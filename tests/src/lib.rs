@@ -297,6 +297,28 @@ pub const LATE_READINGS: [(&str, i64); 9] = [
     ("b", 41),
 ];
 
+/// The start of a sensor pipeline file: `name`, a file source at `input`,
+/// the readings schema with `event_time` of type `time_type`, and a 5 s
+/// watermark bound. Operators and a sink follow.
+pub fn sensor_pipeline_head(name: &str, input: &Path, time_type: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+[source]
+kind = "file"
+path = "{input}"
+[schema]
+sensor_id = "string"
+temperature = "f64"
+event_time = "{time_type}"
+[event_time]
+field = "event_time"
+max_out_of_orderness = "5s"
+"#,
+        input = input.display()
+    )
+}
+
 /// A 10 s tumbling count per sensor with 20 s of allowed lateness over
 /// [`LATE_READINGS`], written to `sink` (a `[sink]` table), dead letters
 /// to `dir/dead.jsonl`.
@@ -312,19 +334,9 @@ pub fn late_updates_pipeline(dir: &Path, sink: &str) -> std::path::PathBuf {
         })
         .collect();
     std::fs::write(&input, lines).unwrap();
+    let head = sensor_pipeline_head("late-updates", &input, "i64");
     let pipeline = format!(
-        r#"
-name = "late-updates"
-[source]
-kind = "file"
-path = "{input}"
-[schema]
-sensor_id = "string"
-temperature = "f64"
-event_time = "i64"
-[event_time]
-field = "event_time"
-max_out_of_orderness = "5s"
+        r#"{head}
 [[operators]]
 type = "window"
 size = "10s"
@@ -335,7 +347,6 @@ aggregates = {{ count = "count" }}
 [dead_letter]
 path = "{dead}"
 "#,
-        input = input.display(),
         dead = dir.join("dead.jsonl").display(),
     );
     let file = dir.join("late.toml");

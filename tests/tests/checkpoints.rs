@@ -188,6 +188,40 @@ fn keyed_plugin_state_and_timers_survive_sigkill() {
     });
 }
 
+/// Sliding windows with allowed lateness (so late updates too) and an
+/// aggregate plugin, whose accumulators the checkpoint carries as bytes.
+#[test]
+fn plugin_aggregates_and_late_updates_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    generate_readings(&input, 1_500_000);
+    let percentile = weir_tests::plugin("percentile.wasm");
+    killed_and_resumed_equals_uninterrupted(dir.path(), &|output| {
+        let head = weir_tests::sensor_pipeline_head("p95-checkpointed", &input, "timestamp");
+        format!(
+            r#"{head}
+[[operators]]
+type = "window"
+kind = "sliding"
+size = "10s"
+slide = "5s"
+allowed_lateness = "20s"
+key_by = "sensor_id"
+[operators.aggregates]
+n = "count"
+p95 = {{ plugin = "{percentile}", field = "temperature", config = {{ quantile = 0.95 }} }}
+[sink]
+kind = "file"
+path = "{output}"
+[dead_letter]
+path = "{dead}"
+"#,
+            output = output.display(),
+            dead = dir.path().join("dead.jsonl").display(),
+        )
+    });
+}
+
 #[test]
 fn a_damaged_newest_checkpoint_is_skipped_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();

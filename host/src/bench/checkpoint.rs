@@ -155,7 +155,9 @@ fn one_big_checkpoint(
             keyed.set(key.clone(), Some(state));
             keyed.set_timer(Timer { at: 6_000, key });
         }
-        window.process(&builder.take(i64::MIN), &mut late);
+        window
+            .process(&builder.take(i64::MIN), &mut late)
+            .expect("host-native aggregates do not fail");
     }
     anyhow::ensure!(
         window.open_windows() as u64 == keys,

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{Millis, OperatorConfig, PipelineFile, WindowKind};
+use super::config::{AggregateConfig, Millis, OperatorConfig, PipelineFile, WindowKind};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
 use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
-use crate::plugin::{FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
+use crate::plugin::{AggregatePlugin, FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::state::CheckpointSettings;
 use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
@@ -186,7 +186,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
                 let aggregates = aggregates
                     .iter()
-                    .map(|(name, expression)| AggregateSpec::parse(name, expression))
+                    .map(|(aggregate, config)| {
+                        aggregate_spec(engine, base, aggregate, config, &current)
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
                 let spec = WindowSpec {
@@ -197,7 +199,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 };
                 let window = EventTimeWindows::new(&spec, &current)
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                Stage::new(name, StageKind::Window(window), current.clone())
+                Stage::new(name, StageKind::Window(Box::new(window)), current.clone())
             }
         };
         if stages.iter().any(|s: &Stage| s.name == stage.name) {
@@ -317,4 +319,41 @@ fn window_shape(
             Err("a session window needs `gap`, e.g. gap = \"30s\"".into())
         }
     }
+}
+
+/// A window aggregate from its pipeline-file entry; plugins are loaded here,
+/// for the rows the window receives.
+fn aggregate_spec(
+    engine: &PluginEngine,
+    base: &Path,
+    name: &str,
+    config: &AggregateConfig,
+    input: &Schema,
+) -> Result<AggregateSpec, String> {
+    let plugin = match config {
+        AggregateConfig::Expression(expression) => return AggregateSpec::parse(name, expression),
+        AggregateConfig::Plugin(plugin) => plugin,
+    };
+    let config_json = serde_json::to_string(&plugin.config)
+        .map_err(|e| format!("aggregate `{name}`: config cannot be passed as JSON: {e}"))?;
+    let defaults = PluginLimits::default();
+    let limits = PluginLimits {
+        memory_bytes: plugin
+            .memory_mib
+            .map_or(defaults.memory_bytes, |mib| mib << 20),
+        batch_deadline: plugin
+            .batch_deadline
+            .map_or(defaults.batch_deadline, Millis::duration),
+        ..defaults
+    };
+    let loaded = AggregatePlugin::load(
+        engine,
+        &base.join(&plugin.plugin),
+        &config_json,
+        plugin.field.as_deref(),
+        input,
+        limits,
+    )
+    .map_err(|e| format!("aggregate `{name}`: {e}"))?;
+    Ok(AggregateSpec::plugin(name, loaded))
 }

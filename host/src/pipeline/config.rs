@@ -174,9 +174,37 @@ pub enum OperatorConfig {
         /// Group by this field; omit for one global group.
         key_by: Option<String>,
         /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`,
-        /// `count_distinct(f)`, `first(f)` or `last(f)`.
-        aggregates: IndexMap<String, String>,
+        /// `count_distinct(f)`, `first(f)` or `last(f)`, or an aggregate plugin.
+        aggregates: IndexMap<String, AggregateConfig>,
     },
+}
+
+/// One window aggregate: an expression the host computes, or a plugin.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "an aggregate expression such as \"count\" or \"max(temperature)\", or a plugin table such as { plugin = \"p95.wasm\", field = \"temperature\", config = { quantile = 0.95 } } (keys: plugin, field, config, memory_mib, batch_deadline)"
+)]
+pub enum AggregateConfig {
+    Expression(String),
+    Plugin(PluginAggregateConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginAggregateConfig {
+    /// Path to the aggregate's `.wasm` component, relative to the pipeline file.
+    pub plugin: PathBuf,
+    /// The input field the plugin's one read field is bound to; omit to
+    /// match the fields it reads by name.
+    pub field: Option<String>,
+    /// Passed to the plugin's `init`, as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// Linear memory cap for this plugin, in MiB.
+    pub memory_mib: Option<usize>,
+    /// CPU budget for one call.
+    pub batch_deadline: Option<Millis>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]

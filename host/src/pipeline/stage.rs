@@ -42,11 +42,14 @@ pub enum StageError {
         position: String,
         reason: String,
     },
+    /// A failure the stage cannot contain to rows (an aggregate plugin's).
+    #[error("stage `{stage}` failed and stopped the pipeline: {reason}; a restart resumes from the last checkpoint")]
+    Failed { stage: String, reason: String },
 }
 
 pub enum StageKind {
     Plugin(Box<PluginOperator>, OnFailure),
-    Window(EventTimeWindows),
+    Window(Box<EventTimeWindows>),
     Native(Box<dyn NativeOperator>),
 }
 
@@ -306,7 +309,13 @@ impl Stage {
             }
             StageKind::Window(window) => {
                 let mut late = Vec::new();
-                let out = window.process(&batch, &mut late);
+                let out =
+                    window
+                        .process(&batch, &mut late)
+                        .map_err(|reason| StageError::Failed {
+                            stage: self.name.clone(),
+                            reason,
+                        })?;
                 for row in &late {
                     let lateness = match row.allowed_lateness_ms {
                         0 => String::new(),

@@ -15,6 +15,16 @@ fn codec() -> impl Options {
 
 /// Encodes `columns` (indices into the batch) of every row into `out`.
 pub fn encode_rows(batch: &Batch, columns: &[usize], out: &mut Vec<u8>) {
+    encode_rows_with_ends(batch, columns, out, |_| {});
+}
+
+/// As [`encode_rows`], calling `row_end` with the length of `out` after each row.
+pub fn encode_rows_with_ends(
+    batch: &Batch,
+    columns: &[usize],
+    out: &mut Vec<u8>,
+    mut row_end: impl FnMut(usize),
+) {
     out.clear();
     let columns: Vec<&Column> = columns.iter().map(|&i| &batch.columns[i]).collect();
     for row in 0..batch.len() {
@@ -28,6 +38,7 @@ pub fn encode_rows(batch: &Batch, columns: &[usize], out: &mut Vec<u8>) {
             };
             debug_assert!(written.is_ok());
         }
+        row_end(out.len());
     }
 }
 

@@ -34,6 +34,7 @@ pub enum OperatorKind {
     Map,
     FlatMap,
     Keyed,
+    Aggregate,
 }
 
 /// `plugin NAME VERSION (KIND)`, then the fields it reads and emits.
@@ -61,6 +62,7 @@ impl std::fmt::Display for OperatorKind {
             Self::Map => "map",
             Self::FlatMap => "flat-map",
             Self::Keyed => "keyed",
+            Self::Aggregate => "aggregate",
         })
     }
 }
@@ -183,6 +185,7 @@ impl PluginInstance {
                 types::OperatorKind::Map => OperatorKind::Map,
                 types::OperatorKind::FlatMap => OperatorKind::FlatMap,
                 types::OperatorKind::Keyed => OperatorKind::Keyed,
+                types::OperatorKind::Aggregate => OperatorKind::Aggregate,
             },
             reads: described.reads.into_iter().map(field).collect(),
             emits: described.emits.into_iter().map(field).collect(),
@@ -248,17 +251,25 @@ impl PluginInstance {
     /// allowed `share` (0–1] of the batch CPU budget. After a trap the instance
     /// is unusable and must be replaced.
     pub fn process(&mut self, count: u32, share: f64) -> Result<types::Output, PluginError> {
+        self.with_input(count, |instance, input| {
+            instance.call(share, |bindings, store| bindings.call_process(store, input))
+        })
+    }
+
+    /// Runs `call` with the `count` rows of [`Self::input_buffer`] as a batch,
+    /// keeping the buffer for the next call.
+    fn with_input<T>(
+        &mut self,
+        count: u32,
+        call: impl FnOnce(&mut Self, &types::Batch) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         self.input.count = count;
-        let input = std::mem::replace(
-            &mut self.input,
-            types::Batch {
-                count: 0,
-                rows: Vec::new(),
-            },
-        );
-        let result = self.call(share, |bindings, store| {
-            bindings.call_process(store, &input)
-        });
+        let empty = types::Batch {
+            count: 0,
+            rows: Vec::new(),
+        };
+        let input = std::mem::replace(&mut self.input, empty);
+        let result = call(self, &input);
         self.input = input;
         result
     }
@@ -282,6 +293,41 @@ impl PluginInstance {
     ) -> Result<Vec<Vec<u8>>, PluginError> {
         self.call(1.0, |bindings, store| {
             bindings.call_migrate_state(store, from_version, states)
+        })
+    }
+
+    /// Aggregates: adds rows (in [`Self::input_buffer`]) to accumulators.
+    pub fn aggregate_add(
+        &mut self,
+        accumulators: &types::Accumulators,
+        count: u32,
+        row_accumulators: &[u32],
+    ) -> Result<types::Accumulators, PluginError> {
+        self.with_input(count, |instance, input| {
+            instance.call(1.0, |bindings, store| {
+                bindings.call_aggregate_add(store, accumulators, input, row_accumulators)
+            })
+        })
+    }
+
+    /// Aggregates: merges `from[i]` into `into[i]`.
+    pub fn aggregate_merge(
+        &mut self,
+        into: &types::Accumulators,
+        from: &types::Accumulators,
+    ) -> Result<types::Accumulators, PluginError> {
+        self.call(1.0, |bindings, store| {
+            bindings.call_aggregate_merge(store, into, from)
+        })
+    }
+
+    /// Aggregates: each accumulator's result row.
+    pub fn aggregate_result(
+        &mut self,
+        accumulators: &types::Accumulators,
+    ) -> Result<types::Batch, PluginError> {
+        self.call(1.0, |bindings, store| {
+            bindings.call_aggregate_result(store, accumulators)
         })
     }
 

@@ -1,6 +1,7 @@
 //! WebAssembly plugins: the engine, sandboxed instances, the batch codec and
 //! the pipeline operator that drives them.
 
+mod aggregate;
 mod bindings;
 mod cache;
 mod codec;
@@ -12,6 +13,7 @@ mod operator;
 mod output;
 mod sample;
 
+pub use aggregate::{AggregatePlugin, EncodedRows, Pending};
 pub use cache::ComponentCache;
 pub use engine::{PluginEngine, PluginLimits, PreparedPlugin};
 pub use error::{PluginError, TrapKind};

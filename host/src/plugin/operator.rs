@@ -106,6 +106,12 @@ impl PluginOperator {
     ) -> Result<Self, PluginError> {
         let mut instance = PluginInstance::new(&prepared, limits)?;
         let descriptor = instance.descriptor().clone();
+        if descriptor.kind == OperatorKind::Aggregate {
+            return Err(PluginError::Schema {
+                plugin: descriptor.name.clone(),
+                reason: "it is an aggregate: use it in a window's `aggregates`, e.g. `p95 = { plugin = \"…\", field = \"temperature\" }`, not as an operator".into(),
+            });
+        }
         let reads = check_reads(&descriptor, input)?;
         let (output, emit_targets) = match descriptor.kind {
             OperatorKind::Filter => (input.clone(), Vec::new()),
@@ -124,6 +130,7 @@ impl PluginOperator {
             }
             // Set by `keyed_by`, which knows the key field.
             OperatorKind::Keyed => (input.clone(), Vec::new()),
+            OperatorKind::Aggregate => unreachable!("refused above"),
         };
         instance.init(config_json)?;
         Ok(Self {
@@ -365,6 +372,7 @@ impl PluginOperator {
                 )));
             }
             OperatorKind::Keyed => unreachable!("keyed operators are called through call_keyed"),
+            OperatorKind::Aggregate => unreachable!("aggregates are refused as operators on load"),
             OperatorKind::Map | OperatorKind::FlatMap => {
                 let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
                     .map_err(|e| self.invalid(e))?;
@@ -403,7 +411,10 @@ impl PluginOperator {
 }
 
 /// The input columns for each field the plugin reads, or why the plugin does not fit.
-fn check_reads(descriptor: &Descriptor, input: &Schema) -> Result<Vec<usize>, PluginError> {
+pub(super) fn check_reads(
+    descriptor: &Descriptor,
+    input: &Schema,
+) -> Result<Vec<usize>, PluginError> {
     let mismatch = |reason: String| PluginError::Schema {
         plugin: descriptor.name.clone(),
         reason,

@@ -2,11 +2,14 @@
 //! aggregate per (window, key), never a buffer of the window's rows.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hashbrown::HashSet;
 
 use super::key::{Key, KeyRef};
+use super::plugin_accumulator::PluginAccumulator;
 use crate::data::{Column, ColumnBuilder, FieldType, Schema, Value};
+use crate::plugin::{AggregatePlugin, EncodedRows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AggregateFn {
@@ -23,6 +26,8 @@ pub enum AggregateFn {
     /// The value of the row with the latest event time (the last to arrive
     /// among equal times).
     Last,
+    /// A WebAssembly aggregate plugin.
+    Plugin,
 }
 
 impl fmt::Display for AggregateFn {
@@ -36,6 +41,7 @@ impl fmt::Display for AggregateFn {
             AggregateFn::CountDistinct => "count_distinct",
             AggregateFn::First => "first",
             AggregateFn::Last => "last",
+            AggregateFn::Plugin => "plugin",
         })
     }
 }
@@ -46,6 +52,8 @@ pub struct AggregateSpec {
     pub name: String,
     pub function: AggregateFn,
     pub field: Option<String>,
+    /// For [`AggregateFn::Plugin`].
+    pub plugin: Option<Arc<AggregatePlugin>>,
 }
 
 impl AggregateSpec {
@@ -88,6 +96,7 @@ impl AggregateSpec {
                 name: name.into(),
                 function,
                 field: None,
+                plugin: None,
             }),
             (_, None) => Err(format!(
                 "aggregate `{name}`: {function} needs a field, e.g. `{function}(temperature)`"
@@ -96,12 +105,26 @@ impl AggregateSpec {
                 name: name.into(),
                 function,
                 field: Some(field.into()),
+                plugin: None,
             }),
+        }
+    }
+
+    /// An aggregate computed by a plugin, loaded for the window's input.
+    pub fn plugin(name: &str, plugin: Arc<AggregatePlugin>) -> Self {
+        Self {
+            name: name.into(),
+            function: AggregateFn::Plugin,
+            field: None,
+            plugin: Some(plugin),
         }
     }
 
     /// The input column it reads and the type it produces, checked against the input schema.
     pub fn resolve(&self, input: &Schema) -> Result<(Option<usize>, FieldType), String> {
+        if let Some(plugin) = &self.plugin {
+            return Ok((None, plugin.output_type()));
+        }
         let Some(field) = &self.field else {
             return Ok((None, FieldType::I64));
         };
@@ -152,6 +175,15 @@ pub enum Accumulator {
     /// (event time, value) of the earliest row; `None` before any row.
     First(Option<Box<(i64, Key)>>),
     Last(Option<Box<(i64, Key)>>),
+    Plugin(Box<PluginAccumulator>),
+}
+
+/// What an aggregate reads from a batch.
+pub enum AggregateInput<'b> {
+    /// Host aggregates: one column (none for count).
+    Column(Option<&'b Column>),
+    /// Plugins: the fields they read, encoded once per batch.
+    Encoded(EncodedRows),
 }
 
 impl Accumulator {
@@ -169,12 +201,23 @@ impl Accumulator {
             AggregateFn::CountDistinct => Accumulator::Distinct(Box::default()),
             AggregateFn::First => Accumulator::First(None),
             AggregateFn::Last => Accumulator::Last(None),
+            AggregateFn::Plugin => unreachable!("plugin accumulators are made with their plugin"),
         }
     }
 
-    /// Adds row `row` of `column` (ignored by count), whose event time is `time`.
+    /// Adds row `row` of `input`, whose event time is `time`.
     #[inline]
-    pub fn add(&mut self, column: Option<&Column>, row: usize, time: i64) {
+    pub fn add(&mut self, input: &AggregateInput<'_>, row: usize, time: i64) {
+        let column = match (&mut *self, input) {
+            (_, AggregateInput::Column(column)) => *column,
+            (Accumulator::Plugin(accumulator), AggregateInput::Encoded(rows)) => {
+                accumulator.add(rows.row(row));
+                return;
+            }
+            (acc, AggregateInput::Encoded(_)) => {
+                unreachable!("{acc:?} given plugin input; inputs follow the layout")
+            }
+        };
         let value = column.map(|c| c.get(row));
         match (self, value) {
             (Accumulator::Count(n), _) => *n += 1,
@@ -244,6 +287,7 @@ impl Accumulator {
                     *a = Some(b.clone());
                 }
             }
+            (Accumulator::Plugin(a), Accumulator::Plugin(b)) => a.merge(b),
             (Accumulator::First(_), Accumulator::First(None))
             | (Accumulator::Last(_), Accumulator::Last(None)) => {}
             (a, b) => unreachable!("merging {a:?} with {b:?}: panes of one window agree"),
@@ -278,6 +322,9 @@ impl Accumulator {
             Accumulator::First(Some(held)) | Accumulator::Last(Some(held)) => held.1.value(ty),
             Accumulator::First(None) | Accumulator::Last(None) => {
                 unreachable!("a window holds a row for every key it emits")
+            }
+            Accumulator::Plugin(_) => {
+                unreachable!("plugin results are computed a batch at a time by the layout")
             }
         };
         out.push(value);

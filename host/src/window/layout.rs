@@ -1,16 +1,20 @@
 //! What every window kind shares: the key, the aggregates, and the shape of
 //! a result row.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::aggregate::{Accumulator, AggregateSpec};
+use super::aggregate::{Accumulator, AggregateInput, AggregateSpec};
 use super::key::KeyRef;
+use super::plugin_accumulator::PluginAccumulator;
 use crate::data::{Batch, BatchBuilder, Column, Field, FieldType, Schema, Value};
+use crate::plugin::AggregatePlugin;
 
 struct Aggregate {
     input: Option<usize>,
     output: FieldType,
     init: Accumulator,
+    plugin: Option<Arc<AggregatePlugin>>,
 }
 
 /// Result rows: `[key,] window_start, window_end, aggregates…[, update]`.
@@ -21,6 +25,9 @@ pub(super) struct ResultLayout {
     /// Windows with allowed lateness say whether a row updates a result
     /// emitted before.
     marks_updates: bool,
+    /// Per aggregate, the plugin accumulators of the results emitted in
+    /// this batch, whose values [`finish`](Self::finish) fills in.
+    deferred: RefCell<Vec<Vec<PluginAccumulator>>>,
 }
 
 impl ResultLayout {
@@ -60,10 +67,17 @@ impl ResultLayout {
         for spec in aggregates {
             let (input_index, output) = spec.resolve(input)?;
             let input_ty = input_index.map(|i| input.fields()[i].ty);
+            let init = match &spec.plugin {
+                Some(plugin) => {
+                    Accumulator::Plugin(Box::new(PluginAccumulator::new(plugin.clone())))
+                }
+                None => Accumulator::new(spec.function, input_ty),
+            };
             resolved.push(Aggregate {
                 input: input_index,
                 output,
-                init: Accumulator::new(spec.function, input_ty),
+                init,
+                plugin: spec.plugin.clone(),
             });
             fields.push(Field::new(&spec.name, output));
         }
@@ -74,6 +88,7 @@ impl ResultLayout {
             Schema::with_identity(fields, identity).map_err(|e| format!("window output: {e}"))?;
         Ok(Self {
             key_column,
+            deferred: RefCell::new(vec![Vec::new(); resolved.len()]),
             aggregates: resolved,
             output,
             marks_updates,
@@ -98,12 +113,26 @@ impl ResultLayout {
         self.key_column.map(|i| &batch.columns[i])
     }
 
-    /// The input column of each aggregate.
-    pub fn inputs<'b>(&self, batch: &'b Batch) -> Vec<Option<&'b Column>> {
+    /// What each aggregate reads from `batch`.
+    pub fn inputs<'b>(&self, batch: &'b Batch) -> Vec<AggregateInput<'b>> {
         self.aggregates
             .iter()
-            .map(|a| a.input.map(|i| &batch.columns[i]))
+            .map(|a| match &a.plugin {
+                Some(plugin) => AggregateInput::Encoded(plugin.encode(batch)),
+                None => AggregateInput::Column(a.input.map(|i| &batch.columns[i])),
+            })
             .collect()
+    }
+
+    /// Connects restored plugin accumulators to their plugins.
+    pub fn attach(&self, accumulators: &mut [Accumulator]) {
+        for (accumulator, aggregate) in accumulators.iter_mut().zip(&self.aggregates) {
+            if let (Accumulator::Plugin(accumulator), Some(plugin)) =
+                (accumulator, &aggregate.plugin)
+            {
+                accumulator.attach(plugin);
+            }
+        }
     }
 
     pub fn key_of<'b>(key_column: Option<&'b Column>, row: usize) -> KeyRef<'b> {
@@ -117,12 +146,12 @@ impl ResultLayout {
     #[inline]
     pub fn add_row(
         accumulators: &mut [Accumulator],
-        inputs: &[Option<&Column>],
+        inputs: &[AggregateInput<'_>],
         row: usize,
         time: i64,
     ) {
-        for (accumulator, column) in accumulators.iter_mut().zip(inputs) {
-            accumulator.add(*column, row, time);
+        for (accumulator, input) in accumulators.iter_mut().zip(inputs) {
+            accumulator.add(input, row, time);
         }
     }
 
@@ -147,14 +176,62 @@ impl ResultLayout {
         columns[next].push(Value::Timestamp(start));
         columns[next + 1].push(Value::Timestamp(end));
         next += 2;
-        for (accumulator, aggregate) in accumulators.iter().zip(&self.aggregates) {
-            accumulator.emit(&mut columns[next], aggregate.output);
+        for (index, (accumulator, aggregate)) in
+            accumulators.iter().zip(&self.aggregates).enumerate()
+        {
+            match accumulator {
+                Accumulator::Plugin(accumulator) => {
+                    columns[next].push(placeholder(aggregate.output));
+                    self.deferred.borrow_mut()[index].push((**accumulator).clone());
+                }
+                accumulator => accumulator.emit(&mut columns[next], aggregate.output),
+            }
             next += 1;
         }
         if self.marks_updates {
             columns[next].push(Value::Bool(update));
         }
         out.commit_row(end - 1, watermark, 0);
+    }
+}
+
+impl ResultLayout {
+    /// Fills in the plugin aggregates of the results in `out` (one plugin
+    /// call per plugin per batch), and reports a plugin's failure.
+    pub fn finish(&self, out: &mut Batch) -> Result<(), String> {
+        let first_aggregate = usize::from(self.key_column.is_some()) + 2;
+        let mut deferred = self.deferred.borrow_mut();
+        for (index, aggregate) in self.aggregates.iter().enumerate() {
+            let Some(plugin) = &aggregate.plugin else {
+                continue;
+            };
+            let emitted = std::mem::take(&mut deferred[index]);
+            if !emitted.is_empty() {
+                let pending: Vec<_> = emitted.iter().map(|a| a.pending()).collect();
+                if let Some(column) = plugin.results(&pending) {
+                    debug_assert_eq!(column.len(), out.len());
+                    out.columns[first_aggregate + index] = column;
+                }
+            }
+            if let Some(failure) = plugin.take_failure() {
+                return Err(format!(
+                    "aggregate `{}`: {failure}",
+                    self.output.fields()[first_aggregate + index].name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value of `ty` to hold a plugin result's place until [`ResultLayout::finish`].
+fn placeholder(ty: FieldType) -> Value<'static> {
+    match ty {
+        FieldType::String => Value::String(""),
+        FieldType::F64 => Value::F64(0.0),
+        FieldType::I64 => Value::I64(0),
+        FieldType::Bool => Value::Bool(false),
+        FieldType::Timestamp => Value::Timestamp(0),
     }
 }
 

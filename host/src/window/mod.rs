@@ -7,6 +7,7 @@ mod layout;
 #[cfg(test)]
 mod model;
 mod panes;
+mod plugin_accumulator;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -182,11 +183,14 @@ impl EventTimeWindows {
     }
 
     /// Adds the batch's on-time rows, reports late ones in `late`, and
-    /// returns the results the batch's watermarks produce.
-    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Batch {
-        match &mut self.kind {
-            Kind::Panes(w) => w.process(batch, late),
-            Kind::Sessions(w) => w.process(batch, late),
-        }
+    /// returns the results the batch's watermarks produce. An error is an
+    /// aggregate plugin's failure, which the window cannot contain.
+    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Result<Batch, String> {
+        let (mut out, layout) = match &mut self.kind {
+            Kind::Panes(w) => (w.process(batch, late), w.layout()),
+            Kind::Sessions(w) => (w.process(batch, late), w.layout()),
+        };
+        layout.finish(&mut out)?;
+        Ok(out)
     }
 }

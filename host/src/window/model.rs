@@ -230,9 +230,17 @@ fn weir(
             watermark = max - BOUND - 1;
             builder.push([Value::String(name), Value::I64(v)], t, watermark, 0);
         }
-        fired.push(windows.process(&builder.take(watermark), &mut late));
+        fired.push(
+            windows
+                .process(&builder.take(watermark), &mut late)
+                .unwrap(),
+        );
     }
-    fired.push(windows.process(&Batch::empty(schema.clone(), i64::MAX), &mut late));
+    fired.push(
+        windows
+            .process(&Batch::empty(schema.clone(), i64::MAX), &mut late)
+            .unwrap(),
+    );
     let mut out = Vec::new();
     for batch in fired {
         for row in 0..batch.len() {

@@ -115,6 +115,10 @@ impl PaneWindows {
         })
     }
 
+    pub(super) fn layout(&self) -> &ResultLayout {
+        &self.layout
+    }
+
     pub fn output_schema(&self) -> &Arc<Schema> {
         self.layout.output()
     }
@@ -153,7 +157,7 @@ impl PaneWindows {
         self.open.clear();
         for pane in state.open {
             let mut keys = HashMap::with_capacity(pane.keys.len());
-            for (key, accumulators) in pane.keys {
+            for (key, mut accumulators) in pane.keys {
                 if accumulators.len() != self.layout.width() {
                     return Err(format!(
                         "the checkpoint holds {} aggregates per window, this window computes {}",
@@ -161,6 +165,7 @@ impl PaneWindows {
                         self.layout.width()
                     ));
                 }
+                self.layout.attach(&mut accumulators);
                 keys.insert(key, accumulators.into_boxed_slice());
             }
             let first = pane.first;

@@ -61,6 +61,10 @@ impl SessionWindows {
         })
     }
 
+    pub(super) fn layout(&self) -> &ResultLayout {
+        &self.layout
+    }
+
     pub fn output_schema(&self) -> &Arc<Schema> {
         self.layout.output()
     }
@@ -108,10 +112,11 @@ impl SessionWindows {
             key,
             start,
             end,
-            accumulators,
+            mut accumulators,
             first,
         } in state.sessions
         {
+            self.layout.attach(&mut accumulators);
             if accumulators.len() != self.layout.width() {
                 return Err(format!(
                     "the checkpoint holds {} aggregates per session, this window computes {}",

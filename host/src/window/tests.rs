@@ -51,12 +51,14 @@ fn rows(batch: &Batch) -> Vec<String> {
 fn fires_when_the_watermark_reaches_the_last_millisecond() {
     let mut w = windows();
     let mut late = vec![];
-    let out = w.process(
-        &batch(&[("b", 1.0, 1, 0), ("a", 5.0, 9, 0), ("a", 7.0, 3, 0)], 8),
-        &mut late,
-    );
+    let out = w
+        .process(
+            &batch(&[("b", 1.0, 1, 0), ("a", 5.0, 9, 0), ("a", 7.0, 3, 0)], 8),
+            &mut late,
+        )
+        .unwrap();
     assert!(out.is_empty(), "watermark 8 < 9: window [0, 10) stays open");
-    let out = w.process(&batch(&[], 9), &mut late);
+    let out = w.process(&batch(&[], 9), &mut late).unwrap();
     assert_eq!(
         rows(&out),
         vec![
@@ -74,10 +76,12 @@ fn a_row_behind_the_watermark_of_its_own_moment_is_late() {
     let mut late = vec![];
     // The second row's window [0, 10) closed when the watermark reached 9,
     // even though the window has not been emitted yet within this batch.
-    let out = w.process(
-        &batch(&[("a", 1.0, 25, 9), ("a", 1.0, 4, 9), ("a", 1.0, 24, 9)], 9),
-        &mut late,
-    );
+    let out = w
+        .process(
+            &batch(&[("a", 1.0, 25, 9), ("a", 1.0, 4, 9), ("a", 1.0, 24, 9)], 9),
+            &mut late,
+        )
+        .unwrap();
     assert_eq!(
         late,
         vec![LateRow {
@@ -134,15 +138,15 @@ fn a_restored_window_continues_as_if_never_stopped() {
         let mut through = EventTimeWindows::new(&spec, &input()).unwrap();
         let mut expected = Vec::new();
         for b in [&first, &second, &end] {
-            expected.extend(rows(&through.process(b, &mut late)));
+            expected.extend(rows(&through.process(b, &mut late).unwrap()));
         }
 
         let mut before = EventTimeWindows::new(&spec, &input()).unwrap();
-        let mut got = rows(&before.process(&first, &mut late));
+        let mut got = rows(&before.process(&first, &mut late).unwrap());
         let mut after = EventTimeWindows::new(&spec, &input()).unwrap();
         after.restore(before.checkpoint()).unwrap();
         for b in [&second, &end] {
-            got.extend(rows(&after.process(b, &mut late)));
+            got.extend(rows(&after.process(b, &mut late).unwrap()));
         }
         assert!(expected.len() >= 3, "{shape:?}: {expected:?}");
         assert_eq!(got, expected, "{shape:?}");

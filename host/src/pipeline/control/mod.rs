@@ -216,7 +216,7 @@ impl ControlPort {
                 operator,
                 trial_batches,
             } => self.swap(stages, &stage, operator, trial_batches),
-            Change::Insert { after, stage } => self.insert(stages, after, stage),
+            Change::Insert { after, stage } => self.insert(stages, after, *stage),
             Change::Remove { stage } => self.remove(stages, &stage),
         };
         let pause = started.elapsed();
@@ -304,9 +304,8 @@ impl ControlPort {
         &mut self,
         stages: &mut Vec<Stage>,
         after: Option<String>,
-        stage: Box<Stage>,
+        mut stage: Stage,
     ) -> Result<bool, String> {
-        let mut stage = *stage;
         if stages.iter().any(|s| s.name == stage.name) {
             return Err(format!("a stage named `{}` already exists", stage.name));
         }
