@@ -214,6 +214,10 @@ fn window_settings_of_another_kind_are_refused_by_name() {
             original.replace("{ count = \"count\" }", "{ n = \"median(temperature)\" }"),
             "unknown function `median`",
         ),
+        (
+            original.replace("size = \"10s\"", "size = \"10s\"\ntime = \"processing\""),
+            "allowed_lateness has no meaning with time = \"processing\"",
+        ),
     ] {
         std::fs::write(&pipeline, edit).unwrap();
         let run = weir(&["validate", pipeline.to_str().unwrap()], b"");
@@ -222,4 +226,104 @@ fn window_settings_of_another_kind_are_refused_by_name() {
         assert!(stderr.contains(expected), "{stderr}");
         assert!(stderr.contains("late.toml"), "names the file: {stderr}");
     }
+}
+
+/// Readings arriving at 1,000 per second for 3 s, counted per 1 s window of
+/// the host's clock: windows fire as the clock passes them, while the input
+/// still flows, and by arrival, so the readings' own (January) times and
+/// their lateness play no part.
+#[test]
+fn processing_time_windows_count_rows_by_arrival_and_fire_on_the_clock() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let head = weir_tests::sensor_pipeline_head("by-arrival", Path::new("-"), "timestamp")
+        .replace("kind = \"file\"\npath = \"-\"", "kind = \"stdin\"");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[[operators]]\ntype = \"window\"\ntime = \"processing\"\nsize = \"1s\"\naggregates = {{ readings = \"count\" }}\n[sink]\nkind = \"console\"\n"
+        ),
+    )
+    .unwrap();
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let started = wall_ms();
+    let mut generator = Command::new(weir_tests::weir_binary())
+        .args(["generate", "sensors", "--events", "3000", "--rate", "1000"])
+        .args(["--late-ratio", "0.05"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Command::new(weir_tests::weir_binary())
+        .args(["run", pipeline.to_str().unwrap()])
+        .stdin(generator.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let clock = Instant::now();
+    let mut results = Vec::new();
+    for line in BufReader::new(run.stdout.take().unwrap()).lines() {
+        results.push((clock.elapsed(), line.unwrap()));
+    }
+    let status = run.wait().unwrap();
+    let stderr = text(
+        &std::io::Read::bytes(run.stderr.take().unwrap())
+            .map(Result::unwrap)
+            .collect::<Vec<u8>>(),
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(generator.wait().unwrap().success());
+    let finished = wall_ms();
+
+    let field = |line: &str, name: &str| -> String {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .to_string()
+    };
+    let windows: Vec<(i64, i64, i64)> = results
+        .iter()
+        .map(|(_, line)| {
+            (
+                epoch_millis(&field(line, "window_start")),
+                epoch_millis(&field(line, "window_end")),
+                field(line, "readings").parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(windows.len() >= 3, "{results:?}");
+    assert_eq!(
+        windows.iter().map(|w| w.2).sum::<i64>(),
+        3000,
+        "{results:?}"
+    );
+    for pair in windows.windows(2) {
+        assert_eq!(pair[0].1, pair[1].0, "consecutive 1 s windows: {windows:?}");
+    }
+    for &(start, end, _) in &windows {
+        assert_eq!((start % 1000, end - start), (0, 1000), "{windows:?}");
+        assert!(
+            start >= started - 1000 && end <= finished + 1000,
+            "window [{start}, {end}) is not within the run ({started}..{finished})"
+        );
+    }
+    assert_eq!(
+        weir_tests::summary_count(&stderr, "dead-lettered"),
+        0,
+        "{stderr}"
+    );
+    let (first, last) = (results[0].0, results[results.len() - 1].0);
+    assert!(
+        last - first >= std::time::Duration::from_millis(500),
+        "results came while the input flowed, not all at its end: {results:?}"
+    );
 }

@@ -132,6 +132,7 @@ fn one_big_checkpoint(
         key_by: Some("sensor_id".into()),
         shape: WindowShape::Tumbling { size_ms: 10_000 },
         allowed_lateness_ms: 0,
+        time: crate::window::WindowTime::Event,
         aggregates: vec![
             AggregateSpec::parse("count", "count").map_err(anyhow::Error::msg)?,
             AggregateSpec::parse("max_temperature", "max(temperature)")
@@ -156,7 +157,7 @@ fn one_big_checkpoint(
             keyed.set_timer(Timer { at: 6_000, key });
         }
         window
-            .process(&builder.take(i64::MIN), &mut late)
+            .process(&mut builder.take(i64::MIN), &mut late)
             .expect("host-native aggregates do not fail");
     }
     anyhow::ensure!(

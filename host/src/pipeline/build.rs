@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{AggregateConfig, Millis, OperatorConfig, PipelineFile, WindowKind};
+use super::config::{
+    AggregateConfig, Millis, OperatorConfig, PipelineFile, WindowKind, WindowTime,
+};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
@@ -12,7 +14,7 @@ use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{AggregatePlugin, FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::state::CheckpointSettings;
-use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
+use crate::window::{self, AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -177,6 +179,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 size,
                 slide,
                 gap,
+                time,
                 allowed_lateness,
                 key_by,
                 aggregates,
@@ -195,6 +198,10 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                     key_by,
                     shape,
                     allowed_lateness_ms: allowed_lateness.map_or(0, |l| l.0),
+                    time: match time {
+                        WindowTime::Event => window::WindowTime::Event,
+                        WindowTime::Processing => window::WindowTime::Processing,
+                    },
                     aggregates,
                 };
                 let window = EventTimeWindows::new(&spec, &current)

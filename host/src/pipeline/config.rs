@@ -168,6 +168,10 @@ pub enum OperatorConfig {
         slide: Option<Millis>,
         /// Session windows: the silence that ends a key's session.
         gap: Option<Millis>,
+        /// Which clock windows follow: the rows' event time (default) or
+        /// the host's clock when rows arrive.
+        #[serde(default)]
+        time: WindowTime,
         /// How long after a window fires late rows still update it (each
         /// update is emitted again, marked `update = true`).
         allowed_lateness: Option<Millis>,
@@ -205,6 +209,14 @@ pub struct PluginAggregateConfig {
     pub memory_mib: Option<usize>,
     /// CPU budget for one call.
     pub batch_deadline: Option<Millis>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowTime {
+    #[default]
+    Event,
+    Processing,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]

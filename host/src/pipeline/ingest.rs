@@ -344,6 +344,11 @@ impl Sequencer {
     }
 
     /// Events decoded so far.
+    /// The watermark handed on with the last batch.
+    pub fn watermark(&self) -> i64 {
+        self.emitted
+    }
+
     pub fn events(&self) -> u64 {
         self.events
     }

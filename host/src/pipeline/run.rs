@@ -24,6 +24,7 @@ use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings,
 use crate::source::{LineSource, SourceStats};
 use crate::state::{Checkpoint, CheckpointError, CheckpointStore, SinkPosition, SourcePosition};
 use crate::time::FutureLimit;
+use crate::window::PROCESSING_TICK;
 
 /// Batches in flight between two stages.
 const CHANNEL_BATCHES: usize = 4;
@@ -312,6 +313,12 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     let requests = control
                         .as_ref()
                         .map_or_else(crossbeam_channel::never, |c| c.requests());
+                    // Processing-time windows close by the clock, rows or not.
+                    let ticks = if stages.iter().any(Stage::needs_ticks) {
+                        crossbeam_channel::tick(PROCESSING_TICK)
+                    } else {
+                        crossbeam_channel::never()
+                    };
                     let result = 'batches: loop {
                         crossbeam_channel::select! {
                             recv(from_decoders) -> chunk => {
@@ -343,6 +350,14 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                 }
                                 if !sink_open {
                                     break Ok(());
+                                }
+                            }
+                            recv(ticks) -> _ => {
+                                let tick = Batch::empty(schema.clone(), sequencer.watermark());
+                                match run_stages(tick, stages) {
+                                    Ok(true) => {}
+                                    Ok(false) => break Ok(()),
+                                    Err(e) => break Err(e),
                                 }
                             }
                             recv(requests) -> request => {

@@ -247,11 +247,16 @@ impl Stage {
         }
     }
 
+    /// Whether the stage must be called while no rows come (a processing-time window).
+    pub fn needs_ticks(&self) -> bool {
+        matches!(&self.kind, StageKind::Window(window) if window.needs_ticks())
+    }
+
     /// Runs the batch through this stage. Rows it cannot process go where the
     /// stage's failure policy says; the rest continue.
     pub fn process(
         &mut self,
-        batch: Batch,
+        mut batch: Batch,
         origin: &Origin,
         dead: &DeadLetters,
     ) -> Result<Batch, StageError> {
@@ -311,7 +316,7 @@ impl Stage {
                 let mut late = Vec::new();
                 let out =
                     window
-                        .process(&batch, &mut late)
+                        .process(&mut batch, &mut late)
                         .map_err(|reason| StageError::Failed {
                             stage: self.name.clone(),
                             reason,

@@ -2,8 +2,10 @@
 
 mod future;
 mod partitioned;
+mod processing;
 mod watermark;
 
 pub use future::FutureLimit;
 pub use partitioned::PartitionedWatermarks;
+pub use processing::ProcessingClock;
 pub use watermark::BoundedOutOfOrderness;

@@ -20,6 +20,7 @@ pub use key::{Key, KeyRef};
 
 use crate::data::{Batch, Schema};
 use crate::state::StageState;
+use crate::time::ProcessingClock;
 use layout::ResultLayout;
 use panes::PaneWindows;
 use session::SessionWindows;
@@ -41,11 +42,26 @@ pub enum WindowShape {
     },
 }
 
+/// Which clock places rows in windows and closes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowTime {
+    /// The rows' event time; windows close as the watermark passes them.
+    #[default]
+    Event,
+    /// The host's clock when a row reaches the window; windows close when
+    /// the clock passes them, checked every [`PROCESSING_TICK`].
+    Processing,
+}
+
+/// How often the pipeline checks processing-time windows while no rows come.
+pub const PROCESSING_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A window as the pipeline file describes it.
 #[derive(Debug, Clone)]
 pub struct WindowSpec {
     pub key_by: Option<String>,
     pub shape: WindowShape,
+    pub time: WindowTime,
     /// How long after a window fires it still takes late rows, emitting
     /// an updated result for each.
     pub allowed_lateness_ms: i64,
@@ -69,6 +85,8 @@ enum Kind {
 /// A window stage: rows in, results of the windows the watermark closes out.
 pub struct EventTimeWindows {
     kind: Kind,
+    /// Processing-time windows: the clock rows are stamped with.
+    clock: Option<ProcessingClock>,
     /// What this window computes, to match it with checkpointed state.
     fingerprint: String,
 }
@@ -78,6 +96,9 @@ impl EventTimeWindows {
     pub fn new(spec: &WindowSpec, input: &Schema) -> Result<Self, String> {
         if spec.allowed_lateness_ms < 0 {
             return Err("allowed_lateness cannot be negative".into());
+        }
+        if spec.time == WindowTime::Processing && spec.allowed_lateness_ms > 0 {
+            return Err("allowed_lateness has no meaning with time = \"processing\": by the host's clock no row is late".into());
         }
         let lateness = spec.allowed_lateness_ms;
         let layout = ResultLayout::new(
@@ -114,11 +135,20 @@ impl EventTimeWindows {
         } else {
             String::new()
         };
+        let time = match spec.time {
+            WindowTime::Event => "",
+            WindowTime::Processing => " processing-time",
+        };
         let fingerprint = format!(
-            "{shape} key_by={:?} aggregates={:?}{lateness}",
+            "{shape}{time} key_by={:?} aggregates={:?}{lateness}",
             spec.key_by, spec.aggregates
         );
-        Ok(Self { kind, fingerprint })
+        let clock = (spec.time == WindowTime::Processing).then(ProcessingClock::new);
+        Ok(Self {
+            kind,
+            clock,
+            fingerprint,
+        })
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
@@ -182,10 +212,29 @@ impl EventTimeWindows {
         }
     }
 
+    /// Whether the window needs calling while no rows come (processing time).
+    pub fn needs_ticks(&self) -> bool {
+        self.clock.is_some()
+    }
+
     /// Adds the batch's on-time rows, reports late ones in `late`, and
     /// returns the results the batch's watermarks produce. An error is an
     /// aggregate plugin's failure, which the window cannot contain.
-    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Result<Batch, String> {
+    ///
+    /// A processing-time window first stamps the batch with the clock: every
+    /// row's time is now, and the watermark just before it, so no row is
+    /// late and windows close as the clock passes their end. Its results
+    /// carry that watermark on. The end of a bounded input still fires
+    /// every window.
+    pub fn process(&mut self, batch: &mut Batch, late: &mut Vec<LateRow>) -> Result<Batch, String> {
+        if let Some(clock) = &self.clock {
+            let now = clock.now_ms();
+            batch.event_time.fill(now);
+            batch.watermark.fill(now - 1);
+            if batch.end_watermark != i64::MAX {
+                batch.end_watermark = now - 1;
+            }
+        }
         let (mut out, layout) = match &mut self.kind {
             Kind::Panes(w) => (w.process(batch, late), w.layout()),
             Kind::Sessions(w) => (w.process(batch, late), w.layout()),

@@ -217,6 +217,7 @@ fn weir(
         key_by: Some("k".into()),
         shape,
         allowed_lateness_ms: lateness,
+        time: WindowTime::Event,
         aggregates,
     };
     let mut windows = EventTimeWindows::new(&spec, &schema).unwrap();
@@ -232,13 +233,13 @@ fn weir(
         }
         fired.push(
             windows
-                .process(&builder.take(watermark), &mut late)
+                .process(&mut builder.take(watermark), &mut late)
                 .unwrap(),
         );
     }
     fired.push(
         windows
-            .process(&Batch::empty(schema.clone(), i64::MAX), &mut late)
+            .process(&mut Batch::empty(schema.clone(), i64::MAX), &mut late)
             .unwrap(),
     );
     let mut out = Vec::new();
@@ -299,6 +300,7 @@ fn a_slide_must_divide_the_size() {
             key_by: None,
             shape: WindowShape::Sliding { size_ms, slide_ms },
             allowed_lateness_ms: 0,
+            time: WindowTime::Event,
             aggregates: vec![AggregateSpec::parse("n", "count").unwrap()],
         };
         let error = EventTimeWindows::new(&spec, &schema).err().unwrap();

@@ -18,6 +18,7 @@ fn windows() -> EventTimeWindows {
         key_by: Some("k".into()),
         shape: WindowShape::Tumbling { size_ms: 10 },
         allowed_lateness_ms: 0,
+        time: WindowTime::Event,
         aggregates: vec![
             AggregateSpec::parse("n", "count").unwrap(),
             AggregateSpec::parse("hi", "max(t)").unwrap(),
@@ -53,12 +54,12 @@ fn fires_when_the_watermark_reaches_the_last_millisecond() {
     let mut late = vec![];
     let out = w
         .process(
-            &batch(&[("b", 1.0, 1, 0), ("a", 5.0, 9, 0), ("a", 7.0, 3, 0)], 8),
+            &mut batch(&[("b", 1.0, 1, 0), ("a", 5.0, 9, 0), ("a", 7.0, 3, 0)], 8),
             &mut late,
         )
         .unwrap();
     assert!(out.is_empty(), "watermark 8 < 9: window [0, 10) stays open");
-    let out = w.process(&batch(&[], 9), &mut late).unwrap();
+    let out = w.process(&mut batch(&[], 9), &mut late).unwrap();
     assert_eq!(
         rows(&out),
         vec![
@@ -78,7 +79,7 @@ fn a_row_behind_the_watermark_of_its_own_moment_is_late() {
     // even though the window has not been emitted yet within this batch.
     let out = w
         .process(
-            &batch(&[("a", 1.0, 25, 9), ("a", 1.0, 4, 9), ("a", 1.0, 24, 9)], 9),
+            &mut batch(&[("a", 1.0, 25, 9), ("a", 1.0, 4, 9), ("a", 1.0, 24, 9)], 9),
             &mut late,
         )
         .unwrap();
@@ -115,6 +116,7 @@ fn a_restored_window_continues_as_if_never_stopped() {
             key_by: Some("k".into()),
             shape,
             allowed_lateness_ms,
+            time: WindowTime::Event,
             aggregates: vec![
                 AggregateSpec::parse("n", "count").unwrap(),
                 AggregateSpec::parse("last", "last(t)").unwrap(),
@@ -138,15 +140,15 @@ fn a_restored_window_continues_as_if_never_stopped() {
         let mut through = EventTimeWindows::new(&spec, &input()).unwrap();
         let mut expected = Vec::new();
         for b in [&first, &second, &end] {
-            expected.extend(rows(&through.process(b, &mut late).unwrap()));
+            expected.extend(rows(&through.process(&mut b.clone(), &mut late).unwrap()));
         }
 
         let mut before = EventTimeWindows::new(&spec, &input()).unwrap();
-        let mut got = rows(&before.process(&first, &mut late).unwrap());
+        let mut got = rows(&before.process(&mut first.clone(), &mut late).unwrap());
         let mut after = EventTimeWindows::new(&spec, &input()).unwrap();
         after.restore(before.checkpoint()).unwrap();
         for b in [&second, &end] {
-            got.extend(rows(&after.process(b, &mut late).unwrap()));
+            got.extend(rows(&after.process(&mut b.clone(), &mut late).unwrap()));
         }
         assert!(expected.len() >= 3, "{shape:?}: {expected:?}");
         assert_eq!(got, expected, "{shape:?}");
