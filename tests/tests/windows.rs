@@ -2,7 +2,10 @@
 //! computed here from the same input.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use weir_tests::{json_lines, late_updates_pipeline as lateness_pipeline, text, weir};
 
@@ -228,37 +231,20 @@ fn window_settings_of_another_kind_are_refused_by_name() {
     }
 }
 
-/// Readings arriving at 1,000 per second for 3 s, counted per 1 s window of
-/// the host's clock: windows fire as the clock passes them, while the input
-/// still flows, and by arrival, so the readings' own (January) times and
-/// their lateness play no part.
-#[test]
-fn processing_time_windows_count_rows_by_arrival_and_fire_on_the_clock() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    use std::time::Instant;
-
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("p.toml");
-    let head = weir_tests::sensor_pipeline_head("by-arrival", Path::new("-"), "timestamp")
-        .replace("kind = \"file\"\npath = \"-\"", "kind = \"stdin\"");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "{head}[[operators]]\ntype = \"window\"\ntime = \"processing\"\nsize = \"1s\"\naggregates = {{ readings = \"count\" }}\n[sink]\nkind = \"console\"\n"
-        ),
-    )
-    .unwrap();
-    let wall_ms = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
-    let started = wall_ms();
+/// Runs `pipeline` (console sink) on `weir generate sensors` at 1,000
+/// readings per second, `events` of them, with `late_ratio`. Returns each
+/// result line with when it was read, and the run's stderr.
+fn run_live(pipeline: &Path, events: u64, late_ratio: f64) -> (Vec<(Duration, String)>, String) {
     let mut generator = Command::new(weir_tests::weir_binary())
-        .args(["generate", "sensors", "--events", "3000", "--rate", "1000"])
-        .args(["--late-ratio", "0.05"])
+        .args([
+            "generate",
+            "sensors",
+            "--rate",
+            "1000",
+            "--events",
+            &events.to_string(),
+        ])
+        .args(["--late-ratio", &late_ratio.to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -275,21 +261,54 @@ fn processing_time_windows_count_rows_by_arrival_and_fire_on_the_clock() {
         results.push((clock.elapsed(), line.unwrap()));
     }
     let status = run.wait().unwrap();
-    let stderr = text(
-        &std::io::Read::bytes(run.stderr.take().unwrap())
-            .map(Result::unwrap)
-            .collect::<Vec<u8>>(),
-    );
+    let mut stderr = Vec::new();
+    run.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    let stderr = text(&stderr);
     assert!(status.success(), "{stderr}");
     assert!(generator.wait().unwrap().success());
+    (results, stderr)
+}
+
+/// A console result line's `name=value`.
+fn field(line: &str, name: &str) -> String {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        .to_string()
+}
+
+fn live_pipeline(dir: &Path, window: &str) -> std::path::PathBuf {
+    let pipeline = dir.join("p.toml");
+    let head = weir_tests::sensor_pipeline_head("live", Path::new("-"), "timestamp")
+        .replace("kind = \"file\"\npath = \"-\"", "kind = \"stdin\"");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[[operators]]\ntype = \"window\"\n{window}\naggregates = {{ readings = \"count\" }}\n[sink]\nkind = \"console\"\n"
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+/// Readings arriving at 1,000 per second for 3 s, counted per 1 s window of
+/// the host's clock: windows fire as the clock passes them, while the input
+/// still flows, and by arrival, so the readings' own (January) times and
+/// their lateness play no part.
+#[test]
+fn processing_time_windows_count_rows_by_arrival_and_fire_on_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = live_pipeline(dir.path(), "time = \"processing\"\nsize = \"1s\"");
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let started = wall_ms();
+    let (results, stderr) = run_live(&pipeline, 3000, 0.05);
     let finished = wall_ms();
 
-    let field = |line: &str, name: &str| -> String {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-            .to_string()
-    };
     let windows: Vec<(i64, i64, i64)> = results
         .iter()
         .map(|(_, line)| {
@@ -323,7 +342,53 @@ fn processing_time_windows_count_rows_by_arrival_and_fire_on_the_clock() {
     );
     let (first, last) = (results[0].0, results[results.len() - 1].0);
     assert!(
-        last - first >= std::time::Duration::from_millis(500),
+        last - first >= Duration::from_millis(500),
         "results came while the input flowed, not all at its end: {results:?}"
+    );
+}
+
+/// Event-time windows of 10 s with early firings every 300 ms, over 3 s of
+/// live readings: while windows are open, partial results come with counts
+/// that only grow, and each window ends with one final result holding all
+/// its readings.
+#[test]
+fn early_firings_emit_growing_partial_results_before_the_final_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = live_pipeline(dir.path(), "size = \"10s\"\nearly_fire_every = \"300ms\"");
+    let (results, stderr) = run_live(&pipeline, 3000, 0.0);
+    let mut by_window: BTreeMap<String, Vec<(bool, i64)>> = BTreeMap::new();
+    for (_, line) in &results {
+        by_window
+            .entry(field(line, "window_start"))
+            .or_default()
+            .push((
+                field(line, "partial") == "true",
+                field(line, "readings").parse().unwrap(),
+            ));
+    }
+    let partials = by_window.values().flatten().filter(|r| r.0).count();
+    assert!(partials >= 2, "{results:?}");
+    let mut total = 0;
+    for (window, rows) in &by_window {
+        let (last, before) = rows.split_last().unwrap();
+        assert!(
+            !last.0,
+            "{window}: the last result is the final one: {rows:?}"
+        );
+        assert!(
+            before.iter().all(|r| r.0),
+            "{window}: one final result: {rows:?}"
+        );
+        assert!(
+            rows.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+            "{window}: counts only grow: {rows:?}"
+        );
+        total += last.1;
+    }
+    assert_eq!(total, 3000, "{results:?}");
+    assert_eq!(
+        weir_tests::summary_count(&stderr, "dead-lettered"),
+        0,
+        "{stderr}"
     );
 }

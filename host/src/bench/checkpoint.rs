@@ -133,6 +133,7 @@ fn one_big_checkpoint(
         shape: WindowShape::Tumbling { size_ms: 10_000 },
         allowed_lateness_ms: 0,
         time: crate::window::WindowTime::Event,
+        early_fire_every_ms: None,
         aggregates: vec![
             AggregateSpec::parse("count", "count").map_err(anyhow::Error::msg)?,
             AggregateSpec::parse("max_temperature", "max(temperature)")

@@ -172,6 +172,9 @@ pub enum OperatorConfig {
         /// the host's clock when rows arrive.
         #[serde(default)]
         time: WindowTime,
+        /// Also emit each open window's result so far this often (host
+        /// clock), marked `partial = true`, for live dashboards.
+        early_fire_every: Option<Millis>,
         /// How long after a window fires late rows still update it (each
         /// update is emitted again, marked `update = true`).
         allowed_lateness: Option<Millis>,

@@ -17,7 +17,28 @@ struct Aggregate {
     plugin: Option<Arc<AggregatePlugin>>,
 }
 
-/// Result rows: `[key,] window_start, window_end, aggregates…[, update]`.
+/// What a result row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mark {
+    /// A window's first result for a key.
+    First,
+    /// A result replacing one emitted before (allowed lateness).
+    Update,
+    /// An open window's result so far (early firing).
+    Partial,
+}
+
+impl Mark {
+    pub fn update_if(emitted_before: bool) -> Self {
+        if emitted_before {
+            Mark::Update
+        } else {
+            Mark::First
+        }
+    }
+}
+
+/// Result rows: `[key,] window_start, window_end, aggregates…[, update][, partial]`.
 pub(super) struct ResultLayout {
     key_column: Option<usize>,
     aggregates: Vec<Aggregate>,
@@ -25,6 +46,8 @@ pub(super) struct ResultLayout {
     /// Windows with allowed lateness say whether a row updates a result
     /// emitted before.
     marks_updates: bool,
+    /// Windows with early firings say whether a row is a partial result.
+    marks_partial: bool,
     /// Per aggregate, the plugin accumulators of the results emitted in
     /// this batch, whose values [`finish`](Self::finish) fills in.
     deferred: RefCell<Vec<Vec<PluginAccumulator>>>,
@@ -36,6 +59,7 @@ impl ResultLayout {
         aggregates: &[AggregateSpec],
         input: &Schema,
         marks_updates: bool,
+        marks_partial: bool,
     ) -> Result<Self, String> {
         if aggregates.is_empty() {
             return Err(
@@ -84,6 +108,9 @@ impl ResultLayout {
         if marks_updates {
             fields.push(Field::new("update", FieldType::Bool));
         }
+        if marks_partial {
+            fields.push(Field::new("partial", FieldType::Bool));
+        }
         let output =
             Schema::with_identity(fields, identity).map_err(|e| format!("window output: {e}"))?;
         Ok(Self {
@@ -92,6 +119,7 @@ impl ResultLayout {
             aggregates: resolved,
             output,
             marks_updates,
+            marks_partial,
         })
     }
 
@@ -155,7 +183,7 @@ impl ResultLayout {
         }
     }
 
-    /// Appends one result row; `update` says it replaces one emitted before.
+    /// Appends one result row.
     #[allow(clippy::too_many_arguments)]
     pub fn emit_row(
         &self,
@@ -165,7 +193,7 @@ impl ResultLayout {
         start: i64,
         end: i64,
         watermark: i64,
-        update: bool,
+        mark: Mark,
     ) {
         let columns = out.columns_mut();
         let mut next = 0;
@@ -189,7 +217,11 @@ impl ResultLayout {
             next += 1;
         }
         if self.marks_updates {
-            columns[next].push(Value::Bool(update));
+            columns[next].push(Value::Bool(mark == Mark::Update));
+            next += 1;
+        }
+        if self.marks_partial {
+            columns[next].push(Value::Bool(mark == Mark::Partial));
         }
         out.commit_row(end - 1, watermark, 0);
     }

@@ -62,6 +62,8 @@ pub struct WindowSpec {
     pub key_by: Option<String>,
     pub shape: WindowShape,
     pub time: WindowTime,
+    /// Emit partial results of open windows this often, by the host's clock.
+    pub early_fire_every_ms: Option<i64>,
     /// How long after a window fires it still takes late rows, emitting
     /// an updated result for each.
     pub allowed_lateness_ms: i64,
@@ -77,6 +79,25 @@ pub struct LateRow {
     pub allowed_lateness_ms: i64,
 }
 
+/// Partial results of open windows every `every_ms` of the host's clock
+/// (Flink's continuous processing-time trigger), marked `partial`.
+struct EarlyFiring {
+    every_ms: i64,
+    last_ms: i64,
+    clock: ProcessingClock,
+}
+
+impl EarlyFiring {
+    fn due(&mut self) -> bool {
+        let now = self.clock.now_ms();
+        let due = now - self.last_ms >= self.every_ms;
+        if due {
+            self.last_ms = now;
+        }
+        due
+    }
+}
+
 enum Kind {
     Panes(PaneWindows),
     Sessions(SessionWindows),
@@ -87,6 +108,7 @@ pub struct EventTimeWindows {
     kind: Kind,
     /// Processing-time windows: the clock rows are stamped with.
     clock: Option<ProcessingClock>,
+    early: Option<EarlyFiring>,
     /// What this window computes, to match it with checkpointed state.
     fingerprint: String,
 }
@@ -101,11 +123,15 @@ impl EventTimeWindows {
             return Err("allowed_lateness has no meaning with time = \"processing\": by the host's clock no row is late".into());
         }
         let lateness = spec.allowed_lateness_ms;
+        if spec.early_fire_every_ms.is_some_and(|every| every <= 0) {
+            return Err("early_fire_every must be positive".into());
+        }
         let layout = ResultLayout::new(
             spec.key_by.as_deref(),
             &spec.aggregates,
             input,
             lateness > 0,
+            spec.early_fire_every_ms.is_some(),
         )?;
         let (kind, shape) = match spec.shape {
             WindowShape::Tumbling { size_ms } => (
@@ -139,14 +165,27 @@ impl EventTimeWindows {
             WindowTime::Event => "",
             WindowTime::Processing => " processing-time",
         };
+        let early = match spec.early_fire_every_ms {
+            Some(every) => format!(" early_fire_every={every}ms"),
+            None => String::new(),
+        };
         let fingerprint = format!(
-            "{shape}{time} key_by={:?} aggregates={:?}{lateness}",
+            "{shape}{time} key_by={:?} aggregates={:?}{lateness}{early}",
             spec.key_by, spec.aggregates
         );
         let clock = (spec.time == WindowTime::Processing).then(ProcessingClock::new);
+        let early = spec.early_fire_every_ms.map(|every_ms| {
+            let clock = ProcessingClock::new();
+            EarlyFiring {
+                every_ms,
+                last_ms: clock.now_ms(),
+                clock,
+            }
+        });
         Ok(Self {
             kind,
             clock,
+            early,
             fingerprint,
         })
     }
@@ -214,7 +253,7 @@ impl EventTimeWindows {
 
     /// Whether the window needs calling while no rows come (processing time).
     pub fn needs_ticks(&self) -> bool {
-        self.clock.is_some()
+        self.clock.is_some() || self.early.is_some()
     }
 
     /// Adds the batch's on-time rows, reports late ones in `late`, and
@@ -235,9 +274,11 @@ impl EventTimeWindows {
                 batch.end_watermark = now - 1;
             }
         }
+        let partials =
+            batch.end_watermark != i64::MAX && self.early.as_mut().is_some_and(EarlyFiring::due);
         let (mut out, layout) = match &mut self.kind {
-            Kind::Panes(w) => (w.process(batch, late), w.layout()),
-            Kind::Sessions(w) => (w.process(batch, late), w.layout()),
+            Kind::Panes(w) => (w.process(batch, late, partials), w.layout()),
+            Kind::Sessions(w) => (w.process(batch, late, partials), w.layout()),
         };
         layout.finish(&mut out)?;
         Ok(out)

@@ -218,6 +218,7 @@ fn weir(
         shape,
         allowed_lateness_ms: lateness,
         time: WindowTime::Event,
+        early_fire_every_ms: None,
         aggregates,
     };
     let mut windows = EventTimeWindows::new(&spec, &schema).unwrap();
@@ -301,6 +302,7 @@ fn a_slide_must_divide_the_size() {
             shape: WindowShape::Sliding { size_ms, slide_ms },
             allowed_lateness_ms: 0,
             time: WindowTime::Event,
+            early_fire_every_ms: None,
             aggregates: vec![AggregateSpec::parse("n", "count").unwrap()],
         };
         let error = EventTimeWindows::new(&spec, &schema).err().unwrap();

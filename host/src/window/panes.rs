@@ -24,7 +24,7 @@ use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
 use super::key::{Key, KeyRef};
-use super::layout::{hold_position, merge_into, retain_positions, ResultLayout};
+use super::layout::{hold_position, merge_into, retain_positions, Mark, ResultLayout};
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder, Schema};
 use crate::state::{Encoded, WindowState};
@@ -184,7 +184,7 @@ impl PaneWindows {
 
     /// Adds the batch's rows, reports late ones in `late`, and returns the
     /// results: windows closed by the watermark, and updates of fired windows.
-    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Batch {
+    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>, partials: bool) -> Batch {
         let key_column = self.layout.key_column(batch);
         let inputs = self.layout.inputs(batch);
         let mut out = BatchBuilder::new(self.layout.output().clone(), 0);
@@ -250,7 +250,7 @@ impl PaneWindows {
                     end - self.size_ms,
                     end,
                     watermark,
-                    was_emitted,
+                    Mark::update_if(was_emitted),
                 );
                 if was_emitted {
                     self.updates += 1;
@@ -260,7 +260,36 @@ impl PaneWindows {
             }
         }
         self.fire(&mut out, batch.end_watermark);
+        if partials {
+            self.emit_partials(&mut out, batch.end_watermark);
+        }
         out.take(batch.end_watermark)
+    }
+
+    /// Emits each window that has not fired, as it stands, marked partial.
+    fn emit_partials(&self, out: &mut BatchBuilder, watermark: i64) {
+        let mut ends = std::collections::BTreeSet::new();
+        for &pane_end in self.open.keys() {
+            let mut end = pane_end;
+            while end < pane_end + self.size_ms {
+                if self.next_end.is_none_or(|next| end >= next) {
+                    ends.insert(end);
+                }
+                end += self.slide_ms;
+            }
+        }
+        for end in ends {
+            let mut keys: Vec<_> = self.panes_of(end).flat_map(|p| p.keys.keys()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                let merged = self.merged_for(end, key.as_ref());
+                let start = end - self.size_ms;
+                let key = key.as_ref();
+                self.layout
+                    .emit_row(out, key, &merged, start, end, watermark, Mark::Partial);
+            }
+        }
     }
 
     /// The fired windows holding the pane ending at `pane_end` that still
@@ -383,7 +412,7 @@ impl PaneWindows {
                 end - self.size_ms,
                 end,
                 watermark,
-                false,
+                Mark::First,
             );
         }
         keys.len() as u64
@@ -434,7 +463,7 @@ impl PaneWindows {
                 start,
                 end,
                 watermark,
-                false,
+                Mark::First,
             );
         }
         let fired = keys.len() as u64;
@@ -472,7 +501,7 @@ impl PaneWindows {
                 start,
                 end,
                 watermark,
-                false,
+                Mark::First,
             );
         }
         keys.len() as u64

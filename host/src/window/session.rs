@@ -16,7 +16,9 @@ use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
 use super::key::Key;
-use super::layout::{hold_position, merge_into, merge_positions, retain_positions, ResultLayout};
+use super::layout::{
+    hold_position, merge_into, merge_positions, retain_positions, Mark, ResultLayout,
+};
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder, Schema};
 use crate::state::{Encoded, SessionRecord, SessionState};
@@ -144,7 +146,7 @@ impl SessionWindows {
         }
     }
 
-    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>) -> Batch {
+    pub fn process(&mut self, batch: &Batch, late: &mut Vec<LateRow>, partials: bool) -> Batch {
         let key_column = self.layout.key_column(batch);
         let inputs = self.layout.inputs(batch);
         let mut out = BatchBuilder::new(self.layout.output().clone(), 0);
@@ -208,7 +210,31 @@ impl SessionWindows {
             self.open,
             self.sessions.values().map(Vec::len).sum::<usize>()
         );
+        if partials {
+            self.emit_partials(&mut out, batch.end_watermark);
+        }
         out.take(batch.end_watermark)
+    }
+
+    /// Emits every open session as it stands, marked partial. Its bounds are
+    /// the session's so far, so a session that grows gets a new result id.
+    fn emit_partials(&self, out: &mut BatchBuilder, watermark: i64) {
+        let mut keys: Vec<_> = self.sessions.iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (key, sessions) in keys {
+            for s in sessions {
+                let key = key.as_ref();
+                self.layout.emit_row(
+                    out,
+                    key,
+                    &s.accumulators,
+                    s.start,
+                    s.end,
+                    watermark,
+                    Mark::Partial,
+                );
+            }
+        }
     }
 
     /// Emits, in (end, key) order, every session the watermark has closed.
@@ -232,7 +258,7 @@ impl SessionWindows {
                     session.start,
                     session.end,
                     watermark,
-                    false,
+                    Mark::First,
                 );
                 self.fired_windows += 1;
                 self.open -= 1;

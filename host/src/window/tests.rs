@@ -19,6 +19,7 @@ fn windows() -> EventTimeWindows {
         shape: WindowShape::Tumbling { size_ms: 10 },
         allowed_lateness_ms: 0,
         time: WindowTime::Event,
+        early_fire_every_ms: None,
         aggregates: vec![
             AggregateSpec::parse("n", "count").unwrap(),
             AggregateSpec::parse("hi", "max(t)").unwrap(),
@@ -117,6 +118,7 @@ fn a_restored_window_continues_as_if_never_stopped() {
             shape,
             allowed_lateness_ms,
             time: WindowTime::Event,
+            early_fire_every_ms: None,
             aggregates: vec![
                 AggregateSpec::parse("n", "count").unwrap(),
                 AggregateSpec::parse("last", "last(t)").unwrap(),
