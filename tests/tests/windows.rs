@@ -368,6 +368,11 @@ fn early_firings_emit_growing_partial_results_before_the_final_one() {
     }
     let partials = by_window.values().flatten().filter(|r| r.0).count();
     assert!(partials >= 2, "{results:?}");
+    assert_eq!(
+        weir_tests::summary_count(&stderr, "partial results"),
+        partials as u64,
+        "{stderr}"
+    );
     let mut total = 0;
     for (window, rows) in &by_window {
         let (last, before) = rows.split_last().unwrap();

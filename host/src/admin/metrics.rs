@@ -71,6 +71,7 @@ pub fn render(view: &PipelineView) -> String {
         for (kind, value) in [
             ("first", &stage.stats.window_results),
             ("update", &stage.stats.window_updates),
+            ("partial", &stage.stats.window_partials),
         ] {
             let mut labels = window_labels(stage);
             labels.push(("result", kind.into()));
@@ -79,7 +80,7 @@ pub fn render(view: &PipelineView) -> String {
     }
     registry.register(
         "window_results",
-        "Results a window emitted: a key's first result for a window, or an update by a row within the allowed lateness",
+        "Results a window emitted: a key's first result for a window, an update by a row within the allowed lateness, or a partial result of an early firing",
         results,
     );
     let open = Family::<Labels, Gauge>::default();

@@ -447,6 +447,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             StageKind::Window(window) => {
                 summary.windows_fired += window.fired_windows();
                 summary.window_updates += window.updates();
+                summary.window_partials += window.partials();
                 summary.open_windows_discarded += window.open_windows() as u64;
             }
             StageKind::Plugin(plugin, on_failure) => {

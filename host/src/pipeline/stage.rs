@@ -75,6 +75,7 @@ pub struct StageStats {
     /// Windows: results emitted for the first time, and again as updates.
     pub window_results: AtomicU64,
     pub window_updates: AtomicU64,
+    pub window_partials: AtomicU64,
     /// Windows: (key, pane or session) pairs held now.
     pub window_open: AtomicU64,
 }
@@ -348,6 +349,9 @@ impl Stage {
                 stats
                     .window_updates
                     .store(window.updates(), Ordering::Relaxed);
+                stats
+                    .window_partials
+                    .store(window.partials(), Ordering::Relaxed);
                 stats
                     .window_open
                     .store(window.open_windows() as u64, Ordering::Relaxed);

@@ -32,6 +32,8 @@ pub struct Summary {
     pub windows_fired: u64,
     /// Window results emitted again, updated by rows within the allowed lateness.
     pub window_updates: u64,
+    /// Results of open windows emitted by early firings.
+    pub window_partials: u64,
     pub open_windows_discarded: u64,
     pub results_out: u64,
     pub checkpoints: u64,
@@ -84,6 +86,9 @@ impl fmt::Display for Summary {
         writeln!(f, "  windows fired      {:>12}", self.windows_fired)?;
         if self.window_updates > 0 {
             writeln!(f, "  window updates     {:>12}", self.window_updates)?;
+        }
+        if self.window_partials > 0 {
+            writeln!(f, "  partial results    {:>12}", self.window_partials)?;
         }
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(

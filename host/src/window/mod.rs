@@ -109,6 +109,8 @@ pub struct EventTimeWindows {
     /// Processing-time windows: the clock rows are stamped with.
     clock: Option<ProcessingClock>,
     early: Option<EarlyFiring>,
+    /// Partial results emitted by early firings.
+    partials: u64,
     /// What this window computes, to match it with checkpointed state.
     fingerprint: String,
 }
@@ -186,6 +188,7 @@ impl EventTimeWindows {
             kind,
             clock,
             early,
+            partials: 0,
             fingerprint,
         })
     }
@@ -211,6 +214,11 @@ impl EventTimeWindows {
             Kind::Panes(w) => w.updates(),
             Kind::Sessions(_) => 0,
         }
+    }
+
+    /// Results emitted by early firings, marked partial.
+    pub fn partials(&self) -> u64 {
+        self.partials
     }
 
     /// (key, pane or session) pairs held.
@@ -281,6 +289,13 @@ impl EventTimeWindows {
             Kind::Sessions(w) => (w.process(batch, late, partials), w.layout()),
         };
         layout.finish(&mut out)?;
+        if partials {
+            // The partial mark is the last field; early firing adds it.
+            let marks = out.columns.last().expect("a window result has fields");
+            self.partials += (0..out.len())
+                .filter(|&row| marks.get(row) == crate::data::Value::Bool(true))
+                .count() as u64;
+        }
         Ok(out)
     }
 }

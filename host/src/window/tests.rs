@@ -157,3 +157,71 @@ fn a_restored_window_continues_as_if_never_stopped() {
         assert_eq!(after.open_windows(), 0);
     }
 }
+
+/// Early firings emit every window not fired yet, as it stands, marked
+/// partial; the final results are unchanged by them.
+#[test]
+fn early_firings_emit_each_open_window_so_far() {
+    let cases = [
+        (
+            WindowShape::Sliding {
+                size_ms: 10,
+                slide_ms: 5,
+            },
+            vec![
+                ("a", -5, 5, 1),
+                ("b", -5, 5, 1),
+                ("a", 0, 10, 2),
+                ("b", 0, 10, 1),
+                ("a", 5, 15, 1),
+            ],
+        ),
+        (
+            WindowShape::Session { gap_ms: 4 },
+            vec![("a", 1, 5, 1), ("a", 6, 10, 1), ("b", 3, 7, 1)],
+        ),
+    ];
+    for (shape, expected) in cases {
+        let spec = |early_fire_every_ms| WindowSpec {
+            key_by: Some("k".into()),
+            shape,
+            allowed_lateness_ms: 0,
+            time: WindowTime::Event,
+            early_fire_every_ms,
+            aggregates: vec![AggregateSpec::parse("n", "count").unwrap()],
+        };
+        let mut early = EventTimeWindows::new(&spec(Some(1)), &input()).unwrap();
+        let first = batch(&[("a", 1.0, 1, 0), ("b", 2.0, 3, 0), ("a", 3.0, 6, 0)], 0);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let mut late = vec![];
+        let out = early.process(&mut first.clone(), &mut late).unwrap();
+        let got: Vec<_> = (0..out.len())
+            .map(|r| {
+                let row: Vec<_> = out.row(r).map(|(_, v)| v).collect();
+                let (Value::String(k), Value::Timestamp(s), Value::Timestamp(e), Value::I64(n)) =
+                    (row[0], row[1], row[2], row[3])
+                else {
+                    panic!("{row:?}")
+                };
+                assert_eq!(row[4], Value::Bool(true), "{shape:?}: partial");
+                (k, s, e, n)
+            })
+            .collect();
+        assert_eq!(got, expected, "{shape:?}");
+        assert_eq!(early.partials(), expected.len() as u64);
+
+        // The end of the input fires every window finally, as without early firings.
+        let mut plain = EventTimeWindows::new(&spec(None), &input()).unwrap();
+        plain.process(&mut first.clone(), &mut late).unwrap();
+        let end = Batch::empty(input(), i64::MAX);
+        let finals = early.process(&mut end.clone(), &mut late).unwrap();
+        let without = plain.process(&mut end.clone(), &mut late).unwrap();
+        let strip = |b: &Batch| -> Vec<String> {
+            rows(b)
+                .into_iter()
+                .map(|r| r.replace(" partial=Bool(false)", ""))
+                .collect()
+        };
+        assert_eq!(strip(&finals), strip(&without), "{shape:?}");
+    }
+}
