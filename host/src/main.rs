@@ -117,6 +117,11 @@ enum BenchKind {
     ///
     /// Example: weir bench windows --events 5000000 --runs 3
     Windows(weir::bench::WindowBenchOptions),
+    /// An aggregate plugin (p95) against a host aggregate (max) in the same
+    /// tumbling and sliding windows, on the same input.
+    ///
+    /// Example: weir bench aggregates --events 5000000 --runs 3
+    Aggregates(weir::bench::AggregateBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -265,6 +270,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(BenchKind::Checkpoint(options)) => {
                     println!("{}", weir::bench::run_checkpoint(&options)?)
+                }
+                Some(BenchKind::Aggregates(options)) => {
+                    println!("{}", weir::bench::run_aggregates(&options)?)
                 }
                 Some(BenchKind::Windows(options)) => {
                     println!("{}", weir::bench::run_windows(&options)?)

@@ -1,12 +1,14 @@
 //! `weir bench`: the seed query over generated events, with the Wasm plugins and
 //! with the same logic compiled into the host, measured in the same run.
 
+mod aggregates;
 mod checkpoint;
 mod kafka;
 mod native;
 mod swap;
 mod windows;
 
+pub use aggregates::{run_aggregates, AggregateBenchOptions, AggregateReport};
 pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
@@ -208,6 +210,27 @@ fn tempfile_path(name: &str) -> PathBuf {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// Runs the pipeline file `file` to a null sink, checks it read all `events`,
+/// prints its rate after `label`, and returns (events/s, results).
+fn run_to_null(
+    file: &Path,
+    engine: &PluginEngine,
+    stop: &std::sync::atomic::AtomicBool,
+    events: u64,
+    label: &str,
+) -> anyhow::Result<(f64, u64)> {
+    let mut pipeline = crate::pipeline::load(file, engine)?;
+    pipeline.sink = crate::pipeline::SinkSpec::Null;
+    let summary = crate::pipeline::run(pipeline, stop)?;
+    anyhow::ensure!(summary.events_in == events, "incomplete run");
+    eprintln!(
+        "{label} {:.2} M events/s, {} results",
+        summary.events_per_second() / 1e6,
+        summary.results_out
+    );
+    Ok((summary.events_per_second(), summary.results_out))
 }
 
 /// A scratch directory of this benchmark process, named for `bench`.

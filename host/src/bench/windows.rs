@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::{median, scratch_dir, write_workload};
+use super::{median, run_to_null, scratch_dir, write_workload};
 use crate::generate::{write_clicks, ClickWorkload};
-use crate::pipeline::{self, SinkSpec};
 use crate::plugin::PluginEngine;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -121,18 +120,15 @@ aggregates = {{ clicks = "count" }}
                     data = data.display()
                 ),
             )?;
-            let mut pipeline = pipeline::load(&file, &engine)?;
-            pipeline.sink = SinkSpec::Null;
-            let summary = pipeline::run(pipeline, &stop)?;
-            anyhow::ensure!(summary.events_in == options.events, "incomplete run");
-            eprintln!(
-                "run {}: {name:<24} {:.2} M events/s, {} results",
-                run + 1,
-                summary.events_per_second() / 1e6,
-                summary.results_out
-            );
-            rates[i].push(summary.events_per_second());
-            results[i] = summary.results_out;
+            let (rate, results_out) = run_to_null(
+                &file,
+                &engine,
+                &stop,
+                options.events,
+                &format!("run {}: {name:<24}", run + 1),
+            )?;
+            rates[i].push(rate);
+            results[i] = results_out;
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
