@@ -4,6 +4,7 @@
 
 pub mod kafka;
 pub mod live;
+pub mod receiver;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -233,6 +233,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
     let mut sink = sink;
+    if let SinkSpec::Webhook(settings) = &mut sink {
+        settings.id_prefix = name.clone();
+    }
     if let SinkSpec::Kafka(settings) = &mut sink {
         settings.id_prefix = name.clone();
         if settings.transactional_id.is_some() && file.checkpoint.is_none() {

@@ -243,6 +243,30 @@ pub enum SinkConfig {
     File { path: PathBuf },
     /// One JSON message per result, produced with the idempotent producer.
     Kafka(KafkaSinkConfig),
+    /// Each result POSTed as JSON (or a template) to a URL, with retries.
+    Webhook(WebhookSinkConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSinkConfig {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// The request body, with `{field}` replaced by the result's value
+    /// (JSON-escaped); without it, the result as a JSON object.
+    pub template: Option<String>,
+    /// Results per request, sent as a JSON array (default 1; not with a template).
+    pub batch_size: Option<usize>,
+    /// How long one request may take (default 10 s).
+    pub timeout: Option<Millis>,
+    /// Retries of a request that failed with 5xx, 408, 429, a timeout or a
+    /// connection error, before its results are dead-lettered (default 5).
+    pub max_retries: Option<u32>,
+    /// The wait before the first retry, doubling after each (default 200 ms).
+    pub retry_backoff: Option<Millis>,
+    /// Extra request headers, e.g. `{ Authorization = "Bearer …" }`.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::config::{KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig};
+use super::config::{
+    KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig, WebhookSinkConfig,
+};
 use crate::data::{FieldType, Origin, Schema};
-use crate::sink::KafkaSinkSettings;
+use crate::sink::{KafkaSinkSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
 
 pub enum SourceSpec {
@@ -34,6 +36,7 @@ pub enum SinkSpec {
     Console,
     File(PathBuf),
     Kafka(KafkaSinkSettings),
+    Webhook(WebhookSettings),
     /// Count and discard (benchmarks).
     Null,
 }
@@ -125,6 +128,44 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
         SinkConfig::Console => SinkSpec::Console,
         SinkConfig::File { path } => SinkSpec::File(base.join(path)),
         SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
+        SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, results)?),
+    })
+}
+
+fn webhook_sink(config: WebhookSinkConfig, results: &Schema) -> Result<WebhookSettings, String> {
+    let url = config.url;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "webhook url `{url}` must start with http:// or https://"
+        ));
+    }
+    let template = config
+        .template
+        .map(|text| Template::parse(&text, results).map_err(|e| format!("webhook sink: {e}")))
+        .transpose()?;
+    let batch_size = config.batch_size.unwrap_or(1);
+    if batch_size == 0 {
+        return Err("webhook batch_size must be at least 1".into());
+    }
+    if template.is_some() && batch_size > 1 {
+        return Err(
+            "webhook sink: a template makes one request per result; drop batch_size or the template"
+                .into(),
+        );
+    }
+    Ok(WebhookSettings {
+        url,
+        template,
+        batch_size,
+        timeout: config
+            .timeout
+            .map_or(Duration::from_secs(10), Millis::duration),
+        max_retries: config.max_retries.unwrap_or(5),
+        retry_backoff: config
+            .retry_backoff
+            .map_or(Duration::from_millis(200), Millis::duration),
+        headers: config.headers.into_iter().collect(),
+        id_prefix: String::new(),
     })
 }
 

@@ -18,7 +18,7 @@ use super::summary::Summary;
 use crate::data::Batch;
 use crate::plugin::OperatorKind;
 use crate::sink::{
-    ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink,
+    ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink, WebhookSink,
 };
 use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
 use crate::source::{LineSource, SourceStats};
@@ -131,6 +131,10 @@ fn open_sink(
         SinkSpec::Kafka(settings) => (
             Box::new(KafkaSink::connect(settings.clone()).map_err(RunError::Kafka)?),
             format!("kafka:{}", settings.topic),
+        ),
+        SinkSpec::Webhook(settings) => (
+            Box::new(WebhookSink::new(settings.clone())),
+            settings.url.clone(),
         ),
         SinkSpec::Null => (Box::new(NullSink::default()), "null".into()),
     })

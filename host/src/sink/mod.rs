@@ -5,12 +5,14 @@ mod dead_letter;
 mod file;
 mod kafka;
 mod result_id;
+mod webhook;
 
 pub use console::ConsoleSink;
 pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetters};
 pub use file::JsonFileSink;
 pub use kafka::{KafkaSink, KafkaSinkSettings};
 pub use result_id::result_id;
+pub use webhook::{Template, WebhookSettings, WebhookSink};
 
 use crate::data::Batch;
 use crate::state::SinkPosition;

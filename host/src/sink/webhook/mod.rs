@@ -1,0 +1,193 @@
+//! Results POSTed to an HTTP endpoint as JSON: one request per result (or
+//! per `batch_size` results, as a JSON array), or a body made from a
+//! template, such as a Slack message.
+//!
+//! Delivery is at-least-once and never silent: a request that fails with a
+//! 5xx, 408 or 429 status, a timeout or a connection error is retried with
+//! exponential backoff (honouring `Retry-After`), and a result whose
+//! request still fails after `max_retries` retries, or is refused with
+//! another 4xx, is dead-lettered with the reason. Each request carries the
+//! results' deterministic ids (`Idempotency-Key` for one result, `weir-ids`
+//! for a batch; see [`super::result_id`]), so the receiver can drop the
+//! repeats a replay after a crash sends.
+
+mod template;
+
+use std::io;
+use std::thread::sleep;
+use std::time::Duration;
+
+use super::{Sink, SinkFailure};
+use crate::data::Batch;
+use crate::format::json::JsonRow;
+pub use template::Template;
+
+/// The longest wait between two attempts, whatever the backoff or `Retry-After` say.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub url: String,
+    pub template: Option<Template>,
+    /// Results per request, sent as a JSON array when above 1 (no template).
+    pub batch_size: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    /// The first wait before a retry; it doubles with each one.
+    pub retry_backoff: Duration,
+    pub headers: Vec<(String, String)>,
+    /// Part of every result id: the pipeline's name.
+    pub id_prefix: String,
+}
+
+pub struct WebhookSink {
+    agent: ureq::Agent,
+    settings: WebhookSettings,
+    failures: Vec<SinkFailure>,
+}
+
+/// Why a request did not succeed, and whether trying again may help.
+struct Failed {
+    reason: String,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+impl WebhookSink {
+    pub fn new(settings: WebhookSettings) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(settings.timeout))
+            .build()
+            .into();
+        Self {
+            agent,
+            settings,
+            failures: Vec::new(),
+        }
+    }
+
+    /// POSTs `body`, retrying as the module says; the error is the reason
+    /// for the dead letter.
+    fn post(&self, body: &str, ids: &[String]) -> Result<(), String> {
+        let mut backoff = self.settings.retry_backoff;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failed = match self.attempt(body, ids) {
+                Ok(()) => return Ok(()),
+                Err(failed) => failed,
+            };
+            if !failed.retry || attempts > self.settings.max_retries {
+                let tries = if attempts == 1 {
+                    "not retried".to_string()
+                } else {
+                    format!("{attempts} attempts")
+                };
+                return Err(format!(
+                    "webhook POST {}: {} ({tries})",
+                    self.settings.url, failed.reason
+                ));
+            }
+            tracing::warn!(url = %self.settings.url, attempt = attempts, "webhook request failed, retrying: {}", failed.reason);
+            sleep(failed.retry_after.unwrap_or(backoff).min(MAX_WAIT));
+            backoff = (backoff * 2).min(MAX_WAIT);
+        }
+    }
+
+    fn attempt(&self, body: &str, ids: &[String]) -> Result<(), Failed> {
+        let mut request = self
+            .agent
+            .post(&self.settings.url)
+            .header("content-type", "application/json");
+        match ids {
+            [id] => request = request.header("idempotency-key", id),
+            ids => request = request.header("weir-ids", ids.join(",")),
+        }
+        for (name, value) in &self.settings.headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.send(body).map_err(|e| Failed {
+            reason: e.to_string(),
+            retry: true,
+            retry_after: None,
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let said = response
+            .body_mut()
+            .with_config()
+            .limit(512)
+            .read_to_string()
+            .unwrap_or_default();
+        let code = status.as_u16();
+        Err(Failed {
+            reason: format!(
+                "HTTP {status}{}",
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", said.trim())
+                }
+            ),
+            retry: code >= 500 || code == 408 || code == 429,
+            retry_after,
+        })
+    }
+}
+
+impl Sink for WebhookSink {
+    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        let per_request = if self.settings.template.is_some() {
+            1
+        } else {
+            self.settings.batch_size.max(1)
+        };
+        let mut json = Vec::new();
+        let mut ids = Vec::new();
+        let mut rows = (0..batch.len()).peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<usize> = rows.by_ref().take(per_request).collect();
+            ids.clear();
+            let mut records = Vec::with_capacity(chunk.len());
+            for &row in &chunk {
+                json.clear();
+                serde_json::to_writer(&mut json, &JsonRow::new(batch.row(row)))?;
+                let mut id = String::new();
+                super::result_id(&self.settings.id_prefix, batch, row, &json, &mut id);
+                ids.push(id);
+                records.push(serde_json::from_slice::<serde_json::Value>(&json)?);
+            }
+            let body = match &self.settings.template {
+                Some(template) => template.render(|field| batch.columns[field].get(chunk[0])),
+                None if per_request == 1 => records[0].to_string(),
+                None => serde_json::Value::Array(records.clone()).to_string(),
+            };
+            if let Err(reason) = self.post(&body, &ids) {
+                self.failures
+                    .extend(records.into_iter().map(|record| SinkFailure {
+                        reason: reason.clone(),
+                        record,
+                    }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every request has been answered when `write` returns.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn take_failures(&mut self) -> Vec<SinkFailure> {
+        std::mem::take(&mut self.failures)
+    }
+}

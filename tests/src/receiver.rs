@@ -1,0 +1,92 @@
+//! A real HTTP endpoint for the webhook tests: it answers each POST as the
+//! test's script says (a status, maybe a `Retry-After`) and keeps every
+//! request it was sent.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+
+/// One request as the endpoint saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: String,
+    pub idempotency_key: Option<String>,
+    pub weir_ids: Option<String>,
+    pub authorization: Option<String>,
+    /// What the endpoint answered.
+    pub status: u16,
+}
+
+/// The answer to the `n`th request (from 0) with this body: a status and
+/// the seconds of `Retry-After`, if any.
+pub type Script = dyn Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync;
+
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    pub fn start(
+        script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script: Arc<Script> = Arc::new(script);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("binding a local port");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let state = (received.clone(), script);
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: Bytes| async move {
+                let (received, script) = state;
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let mut received = received.lock().unwrap();
+                let (status, retry_after) = script(received.len(), &body);
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                received.push(Received {
+                    idempotency_key: header("idempotency-key"),
+                    weir_ids: header("weir-ids"),
+                    authorization: header("authorization"),
+                    body,
+                    status,
+                });
+                let mut response: Response =
+                    (StatusCode::from_u16(status).unwrap(), "scripted answer").into_response();
+                if let Some(seconds) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", HeaderValue::from(seconds));
+                }
+                response
+            }),
+        );
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            received,
+            _runtime: runtime,
+        }
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
