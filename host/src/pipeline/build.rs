@@ -250,10 +250,15 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         Some(spanned) => {
             let span = spanned.span();
             let config = spanned.into_inner();
-            if matches!(source, SourceSpec::Stdin { .. }) {
+            if matches!(source, SourceSpec::Stdin { .. } | SourceSpec::Http(_)) {
+                let which = if matches!(source, SourceSpec::Http(_)) {
+                    "an http source"
+                } else {
+                    "stdin"
+                };
                 return Err(at(
                     span,
-                    "checkpoints need a source that can be read again from a position (a file or Kafka), not stdin".into(),
+                    format!("checkpoints need a source that can be read again from a position (a file or Kafka), not {which}"),
                 ));
             }
             if config.interval.is_some_and(|i| i.0 == 0) || config.keep == Some(0) {

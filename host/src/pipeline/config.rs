@@ -67,6 +67,30 @@ pub enum SourceConfig {
     },
     /// Records from Kafka topics, read in a consumer group.
     Kafka(Box<KafkaSourceConfig>),
+    /// Events POSTed to an HTTP endpoint the host serves (a webhook).
+    Http(HttpSourceConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSourceConfig {
+    /// `address:port` to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<String>,
+    /// Listening on a non-loopback address must be asked for.
+    #[serde(default)]
+    pub allow_remote: bool,
+    /// The path events are POSTed to (default `/events`).
+    pub path: Option<String>,
+    /// A shared secret requests must carry in `secret_header`…
+    pub secret: Option<String>,
+    /// …or the environment variable holding it.
+    pub secret_env: Option<String>,
+    /// Default `x-weir-secret`.
+    pub secret_header: Option<String>,
+    /// Larger bodies are refused with 413 (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,14 +1,17 @@
 //! The source and sink of a pipeline, checked against its schema.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::config::{
-    KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig, WebhookSinkConfig,
+    HttpSourceConfig, KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig,
+    WebhookSinkConfig,
 };
 use crate::data::{FieldType, Origin, Schema};
 use crate::sink::{KafkaSinkSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
+use crate::source::HttpSourceSettings;
 
 pub enum SourceSpec {
     File {
@@ -19,6 +22,7 @@ pub enum SourceSpec {
         max_line_bytes: usize,
     },
     Kafka(KafkaSourceSettings),
+    Http(HttpSourceSettings),
 }
 
 impl SourceSpec {
@@ -28,6 +32,7 @@ impl SourceSpec {
             SourceSpec::File { path, .. } => Origin::Lines(path.display().to_string()),
             SourceSpec::Stdin { .. } => Origin::Lines("stdin".into()),
             SourceSpec::Kafka(settings) => settings.origin(),
+            SourceSpec::Http(_) => Origin::Lines("http".into()),
         }
     }
 }
@@ -56,6 +61,44 @@ pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<Sour
         },
         SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },
         SourceConfig::Kafka(kafka) => SourceSpec::Kafka(kafka_source(*kafka, schema)?),
+        SourceConfig::Http(http) => SourceSpec::Http(http_source(http)?),
+    })
+}
+
+fn http_source(config: HttpSourceConfig) -> Result<HttpSourceSettings, String> {
+    let listen_text = config.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen: SocketAddr = listen_text
+        .parse()
+        .map_err(|e| format!("http source listen `{listen_text}` is not an address:port ({e})"))?;
+    if !listen.ip().is_loopback() && !config.allow_remote {
+        return Err(format!(
+            "http source listen `{listen}` is reachable from other machines; set allow_remote = true (and a secret) if that is meant"
+        ));
+    }
+    let path = config.path.unwrap_or_else(|| "/events".into());
+    if !path.starts_with('/') {
+        return Err(format!("http source path `{path}` must start with /"));
+    }
+    let secret = match (config.secret, config.secret_env) {
+        (Some(_), Some(_)) => return Err("http source: give secret or secret_env, not both".into()),
+        (Some(secret), None) => Some(secret),
+        (None, Some(name)) => Some(std::env::var(&name).map_err(|_| {
+            format!("http source secret_env: the environment variable `{name}` is not set")
+        })?),
+        (None, None) => None,
+    };
+    if secret.as_ref().is_some_and(String::is_empty) {
+        return Err("http source: the secret is empty".into());
+    }
+    Ok(HttpSourceSettings {
+        listen,
+        path,
+        secret,
+        secret_header: config
+            .secret_header
+            .unwrap_or_else(|| "x-weir-secret".into())
+            .to_ascii_lowercase(),
+        max_body_bytes: config.max_body_bytes.unwrap_or(1 << 20),
     })
 }
 

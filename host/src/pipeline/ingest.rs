@@ -54,6 +54,15 @@ pub struct ReadError {
     error: std::io::Error,
 }
 
+impl ReadError {
+    pub fn new(source_name: &str, error: std::io::Error) -> Self {
+        Self {
+            source_name: source_name.into(),
+            error,
+        }
+    }
+}
+
 /// Reads `source` into chunks of up to `chunk_lines` lines until its end or
 /// `stop`. Sets `complete` when the end of the input was reached. Counts the
 /// records (non-blank lines) read in `stats`.

@@ -21,7 +21,7 @@ use crate::sink::{
     ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink, WebhookSink,
 };
 use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
-use crate::source::{LineSource, SourceStats};
+use crate::source::{read_http, HttpSource, LineSource, SourceStats};
 use crate::state::{Checkpoint, CheckpointError, CheckpointStore, SinkPosition, SourcePosition};
 use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
@@ -67,6 +67,7 @@ fn decoder_threads() -> usize {
 enum Input {
     Lines(LineSource),
     Kafka(Arc<KafkaConsumer>, KafkaSourceSettings),
+    Http(HttpSource),
 }
 
 /// Opens the source, at `resume`'s position when a checkpoint is resumed.
@@ -91,6 +92,14 @@ fn open_input(
             })?)
         }
         SourceSpec::Stdin { max_line_bytes } => Input::Lines(LineSource::stdin(*max_line_bytes)),
+        SourceSpec::Http(settings) => {
+            Input::Http(HttpSource::bind(settings.clone()).map_err(|error| {
+                RunError::OpenSource {
+                    path: format!("http://{}{}", settings.listen, settings.path),
+                    error,
+                }
+            })?)
+        }
         SourceSpec::Kafka(settings) => {
             let mut settings = settings.clone();
             if let Some(SourcePosition::Kafka(offsets)) = resume {
@@ -220,7 +229,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             },
             settings.idle_timeout,
         ),
-        Input::Lines(_) => (None, MessageFields::default(), None),
+        Input::Lines(_) | Input::Http(_) => (None, MessageFields::default(), None),
     };
     let mut sequencer = Sequencer::new(
         pipeline.max_out_of_orderness_ms,
@@ -254,6 +263,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
         let origin = &origin;
         let stats: &SourceStats = &source_stats;
+        let http_stats = source_stats.clone();
         let spawn_error = "spawning a pipeline thread";
         let reader = std::thread::Builder::new()
             .name("weir-read".into())
@@ -262,6 +272,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     read_chunks(source, batch_size, to_decoders, stop, complete, stats)
                         .map_err(RunError::Read)
                 }
+                Input::Http(source) => read_http(source, to_decoders, stop, http_stats)
+                    .map_err(|error| RunError::Read(ReadError::new("http", error))),
                 Input::Kafka(consumer, settings) => read_kafka(
                     &consumer,
                     &settings,

@@ -2,10 +2,12 @@
 //! decoding and event time are the ingest stage's job, done once, in the host.
 
 mod chunk;
+mod http;
 pub mod kafka;
 mod lines;
 mod stats;
 
 pub use chunk::{RawChunk, RawRecord, StreamChange};
+pub use http::{read_http, HttpSource, HttpSourceSettings};
 pub use lines::{LineSource, ReadOutcome};
 pub use stats::SourceStats;
