@@ -273,6 +273,13 @@ impl Drop for Weir {
     }
 }
 
+/// Stops a run as Ctrl-C would (SIGTERM) and waits for it to end; returns its log.
+pub fn terminate(weir: Weir, stderr: &Path) -> String {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(weir.0.id() as i32, libc::SIGTERM) };
+    wait_done(weir, stderr, Duration::from_secs(60))
+}
+
 /// Waits for a run to end, successfully, within `limit`; returns its log.
 pub fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
     let deadline = Instant::now() + limit;

@@ -85,6 +85,21 @@ impl Receiver {
         }
     }
 
+    /// The event times (epoch ms) of the results received, one per request, sorted.
+    pub fn event_times(&self) -> Vec<i64> {
+        let mut times: Vec<i64> = self
+            .received()
+            .iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r.body).expect("a JSON body");
+                let time = v["event_time"].as_str().expect("an event_time");
+                weir::format::timestamp::parse(time).expect("an RFC 3339 time")
+            })
+            .collect();
+        times.sort_unstable();
+        times
+    }
+
     /// Every request so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use weir_tests::kafka::{start_weir_with, wait_done, Weir};
+use weir_tests::kafka::{start_weir_with, terminate, Weir};
 use weir_tests::live::free_port;
 use weir_tests::receiver::Receiver;
 use weir_tests::{json_lines, plugin, summary_count};
@@ -116,11 +116,6 @@ fn reading(i: usize) -> Value {
     })
 }
 
-fn stop(weir: Weir, stderr: &Path) -> String {
-    unsafe { libc::kill(weir.0.id() as i32, libc::SIGTERM) };
-    wait_done(weir, stderr, Duration::from_secs(60))
-}
-
 #[test]
 fn events_posted_as_objects_arrays_and_ndjson_reach_the_sink_once_each() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,7 +166,7 @@ fn events_posted_as_objects_arrays_and_ndjson_reach_the_sink_once_each() {
         "{error}"
     );
 
-    let log = stop(weir, &stderr);
+    let log = terminate(weir, &stderr);
     let mut got = json_lines(&std::fs::read_to_string(&output).unwrap());
     let key = |v: &Value| v["event_time"].as_str().unwrap_or_default().to_string();
     got.sort_by_key(key);
@@ -225,20 +220,12 @@ fn a_pipeline_that_falls_behind_answers_429_and_loses_nothing() {
         posters.into_iter().map(|p| p.join().unwrap()).sum()
     });
     assert!(refused > 0, "the pipeline never fell behind: no 429");
-    stop(weir, &stderr);
+    terminate(weir, &stderr);
 
-    let mut times: Vec<i64> = receiver
-        .received()
-        .iter()
-        .map(|r| {
-            let v: Value = serde_json::from_str(&r.body).unwrap();
-            weir::format::timestamp::parse(v["event_time"].as_str().unwrap()).unwrap()
-        })
-        .collect();
-    times.sort_unstable();
     let expected: Vec<i64> = (0..2000).map(|i| 1_700_000_000_000 + i).collect();
     assert_eq!(
-        times, expected,
+        receiver.event_times(),
+        expected,
         "every event once, after {refused} refusals"
     );
 }

@@ -52,6 +52,10 @@ pub enum SourceConfig {
     /// A newline-delimited file, read as a stream.
     File {
         path: PathBuf,
+        /// Keep reading as the file grows, like `tail -F` (through rotation
+        /// and truncation), until stopped.
+        #[serde(default)]
+        follow: bool,
         #[serde(default)]
         format: Format,
         /// Longer lines are dead-lettered rather than buffered.

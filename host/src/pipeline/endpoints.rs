@@ -16,6 +16,7 @@ use crate::source::HttpSourceSettings;
 pub enum SourceSpec {
     File {
         path: PathBuf,
+        follow: bool,
         max_line_bytes: usize,
     },
     Stdin {
@@ -53,10 +54,12 @@ pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<Sour
     Ok(match config {
         SourceConfig::File {
             path,
+            follow,
             max_line_bytes,
             ..
         } => SourceSpec::File {
             path: base.join(path),
+            follow,
             max_line_bytes,
         },
         SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },

@@ -92,6 +92,7 @@ pub fn read_chunks(
                 complete.store(true, Ordering::SeqCst);
                 break;
             }
+            ReadOutcome::Wait => {}
             ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => {}
             outcome => {
                 let too_long = match outcome {

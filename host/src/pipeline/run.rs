@@ -79,13 +79,18 @@ fn open_input(
     Ok(match source {
         SourceSpec::File {
             path,
+            follow,
             max_line_bytes,
         } => {
             let (offset, line) = match resume {
                 Some(SourcePosition::Lines { byte_offset, line }) => (*byte_offset, *line),
                 _ => (0, 0),
             };
-            let source = LineSource::open_at(path, *max_line_bytes, offset, line);
+            let source = if *follow {
+                LineSource::follow(path, *max_line_bytes, offset, line)
+            } else {
+                LineSource::open_at(path, *max_line_bytes, offset, line)
+            };
             Input::Lines(source.map_err(|error| RunError::OpenSource {
                 path: path.display().to_string(),
                 error,

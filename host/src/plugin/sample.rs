@@ -74,7 +74,8 @@ pub fn run_sample(
     let mut line = Vec::new();
     loop {
         match source.read_line(&mut line).map_err(input_error)? {
-            ReadOutcome::Eof => break,
+            // A file opened without following never waits.
+            ReadOutcome::Eof | ReadOutcome::Wait => break,
             ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => continue,
             ReadOutcome::TooLong(bytes) => {
                 let reason = format!("{bytes} bytes, over the 1 MiB limit");
