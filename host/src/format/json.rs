@@ -271,16 +271,8 @@ impl<'a, I: Iterator<Item = (&'a str, Value<'a>)>> serde::Serialize for JsonRow<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{BatchBuilder, Field};
-
-    fn schema() -> std::sync::Arc<Schema> {
-        Schema::new(vec![
-            Field::new("sensor_id", FieldType::String),
-            Field::new("temperature", FieldType::F64),
-            Field::new("event_time", FieldType::Timestamp),
-        ])
-        .unwrap()
-    }
+    use crate::data::BatchBuilder;
+    use crate::format::readings_schema as schema;
 
     fn decode(line: &str) -> Result<Vec<String>, String> {
         let schema = schema();

@@ -1,4 +1,17 @@
 //! Decoding source records against the pipeline schema, and encoding results.
 
+pub mod csv;
 pub mod json;
 pub mod timestamp;
+
+/// The sensor readings schema the format tests decode into.
+#[cfg(test)]
+pub(crate) fn readings_schema() -> std::sync::Arc<crate::data::Schema> {
+    use crate::data::{Field, FieldType, Schema};
+    Schema::new(vec![
+        Field::new("sensor_id", FieldType::String),
+        Field::new("temperature", FieldType::F64),
+        Field::new("event_time", FieldType::Timestamp),
+    ])
+    .unwrap()
+}

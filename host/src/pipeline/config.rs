@@ -58,6 +58,7 @@ pub enum SourceConfig {
         follow: bool,
         #[serde(default)]
         format: Format,
+        csv: Option<CsvConfig>,
         /// Longer lines are dead-lettered rather than buffered.
         #[serde(default = "default_max_line_bytes")]
         max_line_bytes: usize,
@@ -66,6 +67,7 @@ pub enum SourceConfig {
     Stdin {
         #[serde(default)]
         format: Format,
+        csv: Option<CsvConfig>,
         #[serde(default = "default_max_line_bytes")]
         max_line_bytes: usize,
     },
@@ -142,6 +144,21 @@ pub enum Format {
     /// One JSON object per line.
     #[default]
     Json,
+    /// One CSV record per line (see `csv`).
+    Csv,
+}
+
+/// How CSV records are laid out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// Whether the first line names the columns (default true).
+    pub header: Option<bool>,
+    /// One character (default `,`).
+    pub delimiter: Option<String>,
+    /// Without a header: the column names in record order (default: the
+    /// schema's fields in order).
+    pub columns: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::config::{
-    HttpSourceConfig, KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig, SourceConfig,
-    WebhookSinkConfig,
+    CsvConfig, Format, HttpSourceConfig, KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig,
+    SourceConfig, WebhookSinkConfig,
 };
 use crate::data::{FieldType, Origin, Schema};
+use crate::format::csv::{CsvLayout, CsvSettings};
 use crate::sink::{KafkaSinkSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
 use crate::source::HttpSourceSettings;
@@ -18,9 +19,11 @@ pub enum SourceSpec {
         path: PathBuf,
         follow: bool,
         max_line_bytes: usize,
+        csv: Option<CsvSettings>,
     },
     Stdin {
         max_line_bytes: usize,
+        csv: Option<CsvSettings>,
     },
     Kafka(KafkaSourceSettings),
     Http(HttpSourceSettings),
@@ -50,21 +53,82 @@ pub enum SinkSpec {
 const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// CSV settings for a `format = "csv"` source; `None` for JSON.
+fn csv_settings(
+    format: Format,
+    config: Option<CsvConfig>,
+    schema: &Schema,
+) -> Result<Option<CsvSettings>, String> {
+    if format != Format::Csv {
+        return match config {
+            Some(_) => Err("a `csv` table needs format = \"csv\"".into()),
+            None => Ok(None),
+        };
+    }
+    let config = config.unwrap_or_default();
+    let delimiter = match config.delimiter.as_deref().unwrap_or(",").as_bytes() {
+        [byte] if byte.is_ascii() && *byte != b'"' && *byte != b'\n' => *byte,
+        _ => return Err("csv delimiter must be one ASCII character other than a quote or newline, e.g. \";\" or \"\\t\"".into()),
+    };
+    let header = config.header.unwrap_or(true);
+    if header && config.columns.is_some() {
+        return Err(
+            "csv columns are for files without a header line: set header = false, or drop columns"
+                .into(),
+        );
+    }
+    let settings = CsvSettings {
+        header,
+        delimiter,
+        columns: config.columns,
+    };
+    if !header {
+        // Checked now, so that a missing column is an error before any input.
+        CsvLayout::declared(settings.columns.as_deref(), delimiter, schema)?;
+    }
+    Ok(Some(settings))
+}
+
 pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<SourceSpec, String> {
     Ok(match config {
         SourceConfig::File {
             path,
             follow,
             max_line_bytes,
-            ..
+            format,
+            csv,
         } => SourceSpec::File {
             path: base.join(path),
             follow,
             max_line_bytes,
+            csv: csv_settings(format, csv, schema)?,
         },
-        SourceConfig::Stdin { max_line_bytes, .. } => SourceSpec::Stdin { max_line_bytes },
-        SourceConfig::Kafka(kafka) => SourceSpec::Kafka(kafka_source(*kafka, schema)?),
-        SourceConfig::Http(http) => SourceSpec::Http(http_source(http)?),
+        SourceConfig::Stdin {
+            max_line_bytes,
+            format,
+            csv,
+        } => SourceSpec::Stdin {
+            max_line_bytes,
+            csv: csv_settings(format, csv, schema)?,
+        },
+        SourceConfig::Kafka(kafka) => {
+            if kafka.format == Format::Csv {
+                return Err(
+                    "format = \"csv\" is for file and stdin sources; Kafka values are read as JSON"
+                        .into(),
+                );
+            }
+            SourceSpec::Kafka(kafka_source(*kafka, schema)?)
+        }
+        SourceConfig::Http(http) => {
+            if http.format == Format::Csv {
+                return Err(
+                    "format = \"csv\" is for file and stdin sources; the http source takes JSON"
+                        .into(),
+                );
+            }
+            SourceSpec::Http(http_source(http)?)
+        }
     })
 }
 

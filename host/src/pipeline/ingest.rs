@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origin, Schema, Value};
+use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
@@ -120,16 +121,33 @@ pub fn read_chunks(
     Ok(())
 }
 
+/// How records are decoded.
+pub enum Decoding {
+    Json,
+    Csv(Arc<CsvLayout>),
+}
+
+/// A decoder thread's own decoder.
+enum LineDecoder {
+    Json,
+    Csv(Box<CsvDecoder>),
+}
+
 /// Decodes chunks from `input` until it closes.
 pub fn decode_chunks(
     schema: &Arc<Schema>,
     time_column: usize,
     message_fields: MessageFields,
+    decoding: &Decoding,
     input: Receiver<RawChunk>,
     out: Sender<DecodedChunk>,
 ) {
+    let mut decoder = match decoding {
+        Decoding::Json => LineDecoder::Json,
+        Decoding::Csv(layout) => LineDecoder::Csv(Box::new(CsvDecoder::new(layout.clone()))),
+    };
     for chunk in input {
-        let decoded = decode_chunk(schema, time_column, message_fields, chunk);
+        let decoded = decode_chunk(schema, time_column, message_fields, &mut decoder, chunk);
         if out.send(decoded).is_err() {
             return;
         }
@@ -140,6 +158,7 @@ fn decode_chunk(
     schema: &Arc<Schema>,
     time_column: usize,
     message_fields: MessageFields,
+    decoder: &mut LineDecoder,
     chunk: RawChunk,
 ) -> DecodedChunk {
     let mut builder = BatchBuilder::new(schema.clone(), chunk.records.len());
@@ -162,7 +181,13 @@ fn decode_chunk(
         let mut fill = |field: usize, column: &mut ColumnBuilder| {
             fill_from_message(schema, message_fields, key, record.timestamp, field, column)
         };
-        match decode_record_filling(schema, builder.columns_mut(), line, &mut fill) {
+        let decoded = match decoder {
+            LineDecoder::Json => {
+                decode_record_filling(schema, builder.columns_mut(), line, &mut fill)
+            }
+            LineDecoder::Csv(csv) => csv.decode(schema, builder.columns_mut(), line),
+        };
+        match decoded {
             Ok(()) => {
                 let event_time = builder.last_int(time_column).unwrap_or(i64::MIN);
                 builder.commit_row(event_time, i64::MIN, record.position);

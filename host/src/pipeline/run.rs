@@ -12,16 +12,17 @@ use super::checkpointing::{self, Checkpointer};
 use super::control::ControlPort;
 use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::{SinkSpec, SourceSpec};
-use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
+use super::ingest::{decode_chunks, read_chunks, Decoding, MessageFields, ReadError, Sequencer};
 use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
-use crate::data::Batch;
+use crate::data::{Batch, Schema};
+use crate::format::csv::CsvLayout;
 use crate::plugin::OperatorKind;
 use crate::sink::{
     ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink, WebhookSink,
 };
 use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
-use crate::source::{read_http, HttpSource, LineSource, SourceStats};
+use crate::source::{read_http, HttpSource, LineSource, ReadOutcome, SourceStats};
 use crate::state::{Checkpoint, CheckpointError, CheckpointStore, SinkPosition, SourcePosition};
 use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
@@ -81,6 +82,7 @@ fn open_input(
             path,
             follow,
             max_line_bytes,
+            ..
         } => {
             let (offset, line) = match resume {
                 Some(SourcePosition::Lines { byte_offset, line }) => (*byte_offset, *line),
@@ -96,7 +98,9 @@ fn open_input(
                 error,
             })?)
         }
-        SourceSpec::Stdin { max_line_bytes } => Input::Lines(LineSource::stdin(*max_line_bytes)),
+        SourceSpec::Stdin { max_line_bytes, .. } => {
+            Input::Lines(LineSource::stdin(*max_line_bytes))
+        }
         SourceSpec::Http(settings) => {
             Input::Http(HttpSource::bind(settings.clone()).map_err(|error| {
                 RunError::OpenSource {
@@ -119,6 +123,56 @@ fn open_input(
             )
         }
     })
+}
+
+/// How the source's records are decoded. A CSV header is read here, before
+/// any record: from the input when it starts at the top, else from the
+/// file's first line.
+fn decoding_for(
+    source: &SourceSpec,
+    input: &mut Input,
+    schema: &Schema,
+) -> Result<Decoding, RunError> {
+    let (csv, path) = match source {
+        SourceSpec::File { csv, path, .. } => (csv, Some(path)),
+        SourceSpec::Stdin { csv, .. } => (csv, None),
+        _ => return Ok(Decoding::Json),
+    };
+    let Some(csv) = csv else {
+        return Ok(Decoding::Json);
+    };
+    let (Input::Lines(lines), false) = (input, !csv.header) else {
+        let layout = CsvLayout::declared(csv.columns.as_deref(), csv.delimiter, schema);
+        return Ok(Decoding::Csv(Arc::new(
+            layout.expect("checked when loaded"),
+        )));
+    };
+    let name = lines.name().to_string();
+    let unusable = |reason: String| RunError::OpenSource {
+        path: name.clone(),
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+    };
+    let mut header = Vec::new();
+    match (lines.resume_position(), path) {
+        (Some((offset, _)), Some(path)) if offset > 0 => {
+            let file = std::fs::File::open(path).map_err(|e| unusable(e.to_string()))?;
+            std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut header)
+                .map_err(|e| unusable(e.to_string()))?;
+        }
+        _ => {
+            let outcome = lines
+                .read_line(&mut header)
+                .map_err(|e| unusable(e.to_string()))?;
+            if outcome != ReadOutcome::Line {
+                return Err(unusable("no CSV header line: the input is empty (set header = false and columns if it has none)".into()));
+            }
+        }
+    }
+    let header = header.strip_suffix(b"\n").unwrap_or(&header);
+    let header = header.strip_suffix(b"\r").unwrap_or(header);
+    CsvLayout::from_header(header, csv.delimiter, schema, &name)
+        .map(|layout| Decoding::Csv(Arc::new(layout)))
+        .map_err(unusable)
 }
 
 /// Opens the sink; with checkpoints, a file sink stages its results and
@@ -204,11 +258,12 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let origin = pipeline.source.origin();
     let source_stats = Arc::new(SourceStats::default());
     let (store, resumed) = open_checkpoints(&mut pipeline)?;
-    let input = open_input(
+    let mut input = open_input(
         &pipeline.source,
         &source_stats,
         resumed.as_ref().map(|c| &c.source),
     )?;
+    let decoding = decoding_for(&pipeline.source, &mut input, &pipeline.schema)?;
     let (mut sink, sink_name) = open_sink(
         &pipeline.sink,
         store.is_some(),
@@ -266,6 +321,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
 
     let (read, processed, results_out) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
+        let decoding = &decoding;
         let origin = &origin;
         let stats: &SourceStats = &source_stats;
         let http_stats = source_stats.clone();
@@ -296,7 +352,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             std::thread::Builder::new()
                 .name(format!("weir-decode-{i}"))
                 .spawn_scoped(scope, move || {
-                    decode_chunks(schema, time_column, message_fields, input, output)
+                    decode_chunks(schema, time_column, message_fields, decoding, input, output)
                 })
                 .expect(spawn_error);
         }
