@@ -4,6 +4,7 @@
 
 pub mod kafka;
 pub mod live;
+pub mod postgres;
 pub mod receiver;
 
 use std::collections::BTreeMap;

@@ -236,6 +236,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
     if let SinkSpec::Webhook(settings) = &mut sink {
         settings.id_prefix = name.clone();
     }
+    if let SinkSpec::Postgres(settings) = &mut sink {
+        settings.id_prefix = name.clone();
+    }
     if let SinkSpec::Kafka(settings) = &mut sink {
         settings.id_prefix = name.clone();
         if settings.transactional_id.is_some() && file.checkpoint.is_none() {

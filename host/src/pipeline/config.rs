@@ -290,6 +290,19 @@ pub enum SinkConfig {
     Kafka(KafkaSinkConfig),
     /// Each result POSTed as JSON (or a template) to a URL, with retries.
     Webhook(WebhookSinkConfig),
+    /// Results upserted into a PostgreSQL table by their deterministic id.
+    Postgres(PostgresSinkConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSinkConfig {
+    /// `host=… port=… user=… password=… dbname=…` or `postgres://…`.
+    pub url: String,
+    /// `table` or `schema.table`.
+    pub table: String,
+    /// Create the table from the results' fields when missing (default true).
+    pub create_table: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

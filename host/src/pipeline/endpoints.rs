@@ -10,7 +10,7 @@ use super::config::{
 };
 use crate::data::{FieldType, Origin, Schema};
 use crate::format::csv::{CsvLayout, CsvSettings};
-use crate::sink::{KafkaSinkSettings, Template, WebhookSettings};
+use crate::sink::{KafkaSinkSettings, PostgresSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
 use crate::source::HttpSourceSettings;
 
@@ -46,6 +46,7 @@ pub enum SinkSpec {
     File(PathBuf),
     Kafka(KafkaSinkSettings),
     Webhook(WebhookSettings),
+    Postgres(PostgresSettings),
     /// Count and discard (benchmarks).
     Null,
 }
@@ -239,6 +240,20 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
         SinkConfig::File { path } => SinkSpec::File(base.join(path)),
         SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
         SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, results)?),
+        SinkConfig::Postgres(postgres) => {
+            if postgres.table.is_empty() || postgres.table.split('.').count() > 2 {
+                return Err(format!(
+                    "postgres table `{}` must be `table` or `schema.table`",
+                    postgres.table
+                ));
+            }
+            SinkSpec::Postgres(PostgresSettings {
+                url: postgres.url,
+                table: postgres.table,
+                create_table: postgres.create_table.unwrap_or(true),
+                id_prefix: String::new(),
+            })
+        }
     })
 }
 

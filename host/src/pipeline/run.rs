@@ -19,7 +19,8 @@ use crate::data::{Batch, Schema};
 use crate::format::csv::CsvLayout;
 use crate::plugin::OperatorKind;
 use crate::sink::{
-    ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, Sink, WebhookSink,
+    ConsoleSink, DeadLetterKind, DeadLetters, JsonFileSink, KafkaSink, NullSink, PostgresSink,
+    Sink, WebhookSink,
 };
 use crate::source::kafka::{self, read_kafka, KafkaConsumer, KafkaSourceSettings, OffsetCommitter};
 use crate::source::{read_http, HttpSource, LineSource, ReadOutcome, SourceStats};
@@ -179,6 +180,7 @@ fn decoding_for(
 /// `resume` says how much of its output the resumed checkpoint covers.
 fn open_sink(
     sink: &SinkSpec,
+    results: &Schema,
     checkpoints: bool,
     resume: Option<SinkPosition>,
 ) -> Result<(Box<dyn Sink>, String), RunError> {
@@ -203,6 +205,17 @@ fn open_sink(
         SinkSpec::Webhook(settings) => (
             Box::new(WebhookSink::new(settings.clone())),
             settings.url.clone(),
+        ),
+        SinkSpec::Postgres(settings) => (
+            Box::new(
+                PostgresSink::connect(settings.clone(), results).map_err(|error| {
+                    RunError::OpenSink {
+                        path: format!("postgres table {}", settings.table),
+                        error,
+                    }
+                })?,
+            ),
+            format!("postgres:{}", settings.table),
         ),
         SinkSpec::Null => (Box::new(NullSink::default()), "null".into()),
     })
@@ -264,8 +277,15 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         resumed.as_ref().map(|c| &c.source),
     )?;
     let decoding = decoding_for(&pipeline.source, &mut input, &pipeline.schema)?;
+    let results = pipeline
+        .stages
+        .last()
+        .map_or(pipeline.schema.clone(), |stage| {
+            stage.output_schema().clone()
+        });
     let (mut sink, sink_name) = open_sink(
         &pipeline.sink,
+        &results,
         store.is_some(),
         resumed.as_ref().map(|c| c.sink),
     )?;

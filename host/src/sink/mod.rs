@@ -4,6 +4,7 @@ mod console;
 mod dead_letter;
 mod file;
 mod kafka;
+mod postgres;
 mod result_id;
 mod webhook;
 
@@ -11,6 +12,7 @@ pub use console::ConsoleSink;
 pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetters};
 pub use file::JsonFileSink;
 pub use kafka::{KafkaSink, KafkaSinkSettings};
+pub use postgres::{PostgresSettings, PostgresSink};
 pub use result_id::result_id;
 pub use webhook::{Template, WebhookSettings, WebhookSink};
 
