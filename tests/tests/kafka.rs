@@ -391,20 +391,21 @@ fn bad_messages_are_dead_lettered_with_topic_partition_and_offset() {
 fn a_slow_plugin_pauses_the_consumer_and_loses_nothing() {
     let broker = broker_with_topics();
     let dir = tempfile::tempdir().expect("temp dir");
-    let events = generated(400, 9, 0.0);
+    let events = generated(150, 9, 0.0);
     let lines: Vec<String> = events.lines().map(String::from).collect();
     broker.produce(READINGS, &lines, Some("sensor_id"));
     let output = dir.path().join("out.ndjson");
     let pipeline = dir.path().join("slow.toml");
-    // Every row costs 16 M multiplications in the plugin (~40 ms here), a
-    // batch of 20 about 0.8 s; 20 batches are more than the ~11 the queues
-    // between reader and operators hold. So the reader's queue stays full
-    // past the pause threshold (500 ms), and the consumer must pause.
+    // Every row costs 100 M multiplications in the plugin (~125 ms on this
+    // VM on a fast day; 16 M at 20 ms/row once made batches too quick to
+    // pause), a batch of 10 over a second; 15 batches are more than the ~11
+    // the queues between reader and operators hold. So the reader's queue
+    // stays full past the pause threshold (500 ms), and the consumer must pause.
     std::fs::write(
         &pipeline,
         format!(
             r#"
-batch_size = 20
+batch_size = 10
 source = {{ kind = "kafka", bootstrap_servers = "{bootstrap}", topic = "{READINGS}", group_id = "slow-test", bounded = true }}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
@@ -413,7 +414,7 @@ sink = {{ kind = "file", path = "{output}" }}
 [[operators]]
 type = "plugin"
 path = "{plugin}"
-config = {{ mode = "slow", spin = 16000000 }}
+config = {{ mode = "slow", spin = 100000000 }}
 batch_deadline = "60s"
 "#,
             bootstrap = broker.bootstrap(),
@@ -445,7 +446,7 @@ batch_deadline = "60s"
         "the consumer paused: {log}"
     );
     let out = json_lines(&std::fs::read_to_string(&output).expect("output"));
-    assert_eq!(out.len(), 400, "every reading through, once");
+    assert_eq!(out.len(), 150, "every reading through, once");
     let key = |r: &serde_json::Value| {
         (
             r["sensor_id"].as_str().expect("sensor_id").to_string(),
