@@ -94,6 +94,7 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
         ("my-map", "map"),
         ("my-alert", "flat-map"),
         ("my-detector", "keyed"),
+        ("my-aggregate", "aggregate"),
     ] {
         let out = weir(
             &[

@@ -18,6 +18,8 @@ pub enum PluginKind {
     FlatMap,
     /// Keeps a state per key and sets event-time timers: detectors.
     Keyed,
+    /// A window aggregate: an accumulator per window and key.
+    Aggregate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,7 @@ weir-plugin-sdk = {{ path = "{sdk}" }}
         PluginKind::Map => include_str!("templates/map.rs.tmpl"),
         PluginKind::FlatMap => include_str!("templates/flat_map.rs.tmpl"),
         PluginKind::Keyed => include_str!("templates/keyed.rs.tmpl"),
+        PluginKind::Aggregate => include_str!("templates/aggregate.rs.tmpl"),
     };
     let type_name: String = name
         .split('-')
