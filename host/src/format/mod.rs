@@ -1,5 +1,6 @@
 //! Decoding source records against the pipeline schema, and encoding results.
 
+pub mod avro;
 pub mod csv;
 pub mod json;
 pub mod timestamp;

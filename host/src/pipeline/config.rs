@@ -148,6 +148,17 @@ pub enum Format {
     Csv,
 }
 
+/// How a file sink writes results.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// An Avro object container file, its schema derived from the results.
+    Avro,
+}
+
 /// How CSV records are laid out.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,9 +294,13 @@ pub enum WindowKind {
 pub enum SinkConfig {
     /// Human-readable lines on standard output.
     Console,
-    /// JSON lines written to a file, replaced at the start of each run (its
-    /// directory is created if missing).
-    File { path: PathBuf },
+    /// JSON lines (or an Avro container file) written to a file, replaced at
+    /// the start of each run (its directory is created if missing).
+    File {
+        path: PathBuf,
+        #[serde(default)]
+        format: SinkFormat,
+    },
     /// One JSON message per result, produced with the idempotent producer.
     Kafka(KafkaSinkConfig),
     /// Each result POSTed as JSON (or a template) to a URL, with retries.

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::config::{
     CsvConfig, Format, HttpSourceConfig, KafkaSinkConfig, KafkaSourceConfig, Millis, SinkConfig,
-    SourceConfig, WebhookSinkConfig,
+    SinkFormat, SourceConfig, WebhookSinkConfig,
 };
 use crate::data::{FieldType, Origin, Schema};
+use crate::format::avro::AvroSchema;
 use crate::format::csv::{CsvLayout, CsvSettings};
 use crate::sink::{KafkaSinkSettings, PostgresSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
@@ -43,7 +44,11 @@ impl SourceSpec {
 
 pub enum SinkSpec {
     Console,
-    File(PathBuf),
+    File {
+        path: PathBuf,
+        /// Write an Avro container file of this schema instead of JSON lines.
+        avro: Option<AvroSchema>,
+    },
     Kafka(KafkaSinkSettings),
     Webhook(WebhookSettings),
     Postgres(PostgresSettings),
@@ -237,7 +242,24 @@ fn check_field(
 pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpec, String> {
     Ok(match config {
         SinkConfig::Console => SinkSpec::Console,
-        SinkConfig::File { path } => SinkSpec::File(base.join(path)),
+        SinkConfig::File { path, format } => {
+            let avro = match format {
+                SinkFormat::Json => None,
+                SinkFormat::Avro => {
+                    let record = path
+                        .file_stem()
+                        .map_or("result".into(), |s| s.to_string_lossy().into_owned());
+                    Some(
+                        AvroSchema::new(&record, results)
+                            .map_err(|e| format!("avro file sink: {e}"))?,
+                    )
+                }
+            };
+            SinkSpec::File {
+                path: base.join(path),
+                avro,
+            }
+        }
         SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
         SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, results)?),
         SinkConfig::Postgres(postgres) => {

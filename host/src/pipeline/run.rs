@@ -186,11 +186,15 @@ fn open_sink(
 ) -> Result<(Box<dyn Sink>, String), RunError> {
     Ok(match sink {
         SinkSpec::Console => (Box::new(ConsoleSink::new()), "console".into()),
-        SinkSpec::File(path) => {
+        SinkSpec::File { path, avro } => {
             let sink = if checkpoints {
                 JsonFileSink::staged(path, resume)
             } else {
                 JsonFileSink::create(path)
+            };
+            let sink = match avro {
+                Some(schema) => sink.and_then(|sink| sink.writing_avro(schema.clone())),
+                None => sink,
             };
             let sink = sink.map_err(|error| RunError::OpenSink {
                 path: path.display().to_string(),

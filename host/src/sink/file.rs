@@ -1,4 +1,5 @@
-//! JSON lines in a file. Without checkpoints each run starts the file afresh.
+//! JSON lines (or an Avro container file, see [`crate::format::avro`]) in a
+//! file. Without checkpoints each run starts the file afresh.
 //! With checkpoints, results are staged in `<file>.pending` and appended to
 //! the file only once the checkpoint that covers them is durable, so the file
 //! only ever holds results of completed checkpoints; a restart finishes or
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Sink;
 use crate::data::Batch;
+use crate::format::avro::AvroSchema;
 use crate::format::json::JsonRow;
 use crate::state::SinkPosition;
 
@@ -18,6 +20,8 @@ pub struct JsonFileSink {
     /// The results file itself, or its staging file.
     out: BufWriter<File>,
     staged: Option<Staging>,
+    /// Avro blocks instead of JSON lines.
+    avro: Option<(AvroSchema, Vec<u8>)>,
 }
 
 struct Staging {
@@ -52,7 +56,20 @@ impl JsonFileSink {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 16, file),
             staged: None,
+            avro: None,
         })
+    }
+
+    /// Writes an Avro container file of `schema` instead of JSON lines. A
+    /// file that starts here gets the header first (with checkpoints, it is
+    /// published with the first checkpoint's results).
+    pub fn writing_avro(mut self, schema: AvroSchema) -> io::Result<Self> {
+        let fresh = self.staged.as_ref().is_none_or(|s| s.committed_len == 0);
+        if fresh {
+            self.out.write_all(&schema.file_header())?;
+        }
+        self.avro = Some((schema, Vec::new()));
+        Ok(self)
     }
 
     /// Stages results for checkpoints. `resume` is what the checkpoint being
@@ -95,6 +112,7 @@ impl JsonFileSink {
                 pending_path,
                 prepared_len: 0,
             }),
+            avro: None,
         })
     }
 
@@ -137,6 +155,14 @@ fn reconcile(
 
 impl Sink for JsonFileSink {
     fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        if let Some((schema, block)) = &mut self.avro {
+            if !batch.is_empty() {
+                block.clear();
+                schema.block(batch, block);
+                self.out.write_all(block)?;
+            }
+            return Ok(());
+        }
         for row in 0..batch.len() {
             serde_json::to_writer(&mut self.out, &JsonRow::new(batch.row(row)))?;
             self.out.write_all(b"\n")?;
