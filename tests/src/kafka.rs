@@ -102,12 +102,7 @@ impl Broker {
         lines: &[String],
         meta: impl Fn(&str) -> (Option<String>, Option<i32>, Option<i64>),
     ) {
-        let producer: ThreadedProducer<DefaultProducerContext> = self
-            .config()
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .create()
-            .expect("producer");
+        let producer = self.producer();
         for line in lines {
             let (key, partition, timestamp) = meta(line);
             let mut record = BaseRecord::<String, String>::to(topic).payload(line);
@@ -120,20 +115,31 @@ impl Broker {
             if let Some(timestamp) = timestamp {
                 record = record.timestamp(timestamp);
             }
-            let mut record = record;
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                }
-            }
+            send(&producer, record);
         }
-        producer
-            .flush(Duration::from_secs(60))
-            .expect("every test message acknowledged");
+        flush(&producer);
+    }
+
+    /// Produces each payload as it is (binary values such as Avro) with its key.
+    pub fn produce_bytes(&self, topic: &str, payloads: &[(String, Vec<u8>)]) {
+        let producer = self.producer();
+        for (key, payload) in payloads {
+            send(
+                &producer,
+                BaseRecord::<String, Vec<u8>>::to(topic)
+                    .key(key)
+                    .payload(payload),
+            );
+        }
+        flush(&producer);
+    }
+
+    fn producer(&self) -> ThreadedProducer<DefaultProducerContext> {
+        self.config()
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer")
     }
 
     /// Every message of `topic`, read from the start of each partition until
@@ -295,4 +301,27 @@ pub fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Sends `record`, waiting while the producer's queue is full.
+fn send<K, P>(producer: &ThreadedProducer<DefaultProducerContext>, mut record: BaseRecord<'_, K, P>)
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+fn flush(producer: &ThreadedProducer<DefaultProducerContext>) {
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("every test message acknowledged");
 }

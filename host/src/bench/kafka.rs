@@ -132,6 +132,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             timestamp_field: None,
             properties: Vec::new(),
             resume_from: Vec::new(),
+            avro: None,
         });
         pipeline.sink = SinkSpec::Kafka(KafkaSinkSettings {
             bootstrap_servers: options.bootstrap_servers.clone(),

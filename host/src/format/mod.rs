@@ -1,6 +1,7 @@
 //! Decoding source records against the pipeline schema, and encoding results.
 
 pub mod avro;
+pub mod avro_read;
 pub mod csv;
 pub mod json;
 pub mod timestamp;

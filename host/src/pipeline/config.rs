@@ -116,6 +116,9 @@ pub struct KafkaSourceConfig {
     pub start_from: StartFrom,
     #[serde(default)]
     pub format: Format,
+    /// With `format = "avro"`: the writer's record schema (`.avsc`),
+    /// relative to the pipeline file.
+    pub avro_schema: Option<PathBuf>,
     /// A string field filled from the message key when the value lacks it.
     pub key_field: Option<String>,
     /// A timestamp field filled from the message timestamp when the value lacks it.
@@ -146,6 +149,8 @@ pub enum Format {
     Json,
     /// One CSV record per line (see `csv`).
     Csv,
+    /// Kafka only: each message value an Avro datum of `avro_schema`.
+    Avro,
 }
 
 /// How a file sink writes results.

@@ -10,6 +10,7 @@ use super::config::{
 };
 use crate::data::{FieldType, Origin, Schema};
 use crate::format::avro::AvroSchema;
+use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvLayout, CsvSettings};
 use crate::sink::{KafkaSinkSettings, PostgresSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
@@ -65,6 +66,12 @@ fn csv_settings(
     config: Option<CsvConfig>,
     schema: &Schema,
 ) -> Result<Option<CsvSettings>, String> {
+    if format == Format::Avro {
+        return Err(
+            "format = \"avro\" is for Kafka messages; files and stdin are read as JSON or CSV"
+                .into(),
+        );
+    }
     if format != Format::Csv {
         return match config {
             Some(_) => Err("a `csv` table needs format = \"csv\"".into()),
@@ -119,19 +126,13 @@ pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<Sour
         },
         SourceConfig::Kafka(kafka) => {
             if kafka.format == Format::Csv {
-                return Err(
-                    "format = \"csv\" is for file and stdin sources; Kafka values are read as JSON"
-                        .into(),
-                );
+                return Err("format = \"csv\" is for file and stdin sources; Kafka values are read as JSON or Avro".into());
             }
-            SourceSpec::Kafka(kafka_source(*kafka, schema)?)
+            SourceSpec::Kafka(kafka_source(*kafka, base, schema)?)
         }
         SourceConfig::Http(http) => {
-            if http.format == Format::Csv {
-                return Err(
-                    "format = \"csv\" is for file and stdin sources; the http source takes JSON"
-                        .into(),
-                );
+            if http.format != Format::Json {
+                return Err("the http source takes JSON (format = \"json\")".into());
             }
             SourceSpec::Http(http_source(http)?)
         }
@@ -175,7 +176,29 @@ fn http_source(config: HttpSourceConfig) -> Result<HttpSourceSettings, String> {
     })
 }
 
-fn kafka_source(config: KafkaSourceConfig, schema: &Schema) -> Result<KafkaSourceSettings, String> {
+fn kafka_source(
+    config: KafkaSourceConfig,
+    base: &Path,
+    schema: &Schema,
+) -> Result<KafkaSourceSettings, String> {
+    let avro = match (config.format, &config.avro_schema) {
+        (Format::Avro, Some(path)) => {
+            let path = base.join(path);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read the Avro schema {}: {e}", path.display()))?;
+            let reader = AvroRecordReader::parse(&text, schema)
+                .map_err(|e| format!("Avro schema {}: {e}", path.display()))?;
+            Some(std::sync::Arc::new(reader))
+        }
+        (Format::Avro, None) => {
+            return Err(
+                "format = \"avro\" needs avro_schema = \"….avsc\", the writer's record schema"
+                    .into(),
+            )
+        }
+        (_, Some(_)) => return Err("avro_schema is for format = \"avro\"".into()),
+        _ => None,
+    };
     let mut topics = config.topics;
     topics.extend(config.topic);
     if topics.is_empty() {
@@ -212,6 +235,7 @@ fn kafka_source(config: KafkaSourceConfig, schema: &Schema) -> Result<KafkaSourc
         timestamp_field: config.timestamp_field.and_then(|f| schema.index_of(&f)),
         properties: config.properties.into_iter().collect(),
         resume_from: Vec::new(),
+        avro,
     })
 }
 

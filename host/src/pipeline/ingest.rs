@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origin, Schema, Value};
+use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
 use crate::format::timestamp;
@@ -125,12 +126,14 @@ pub fn read_chunks(
 pub enum Decoding {
     Json,
     Csv(Arc<CsvLayout>),
+    Avro(Arc<AvroRecordReader>),
 }
 
 /// A decoder thread's own decoder.
 enum LineDecoder {
     Json,
     Csv(Box<CsvDecoder>),
+    Avro(Arc<AvroRecordReader>),
 }
 
 /// Decodes chunks from `input` until it closes.
@@ -145,6 +148,7 @@ pub fn decode_chunks(
     let mut decoder = match decoding {
         Decoding::Json => LineDecoder::Json,
         Decoding::Csv(layout) => LineDecoder::Csv(Box::new(CsvDecoder::new(layout.clone()))),
+        Decoding::Avro(reader) => LineDecoder::Avro(reader.clone()),
     };
     for chunk in input {
         let decoded = decode_chunk(schema, time_column, message_fields, &mut decoder, chunk);
@@ -186,6 +190,7 @@ fn decode_chunk(
                 decode_record_filling(schema, builder.columns_mut(), line, &mut fill)
             }
             LineDecoder::Csv(csv) => csv.decode(schema, builder.columns_mut(), line),
+            LineDecoder::Avro(avro) => avro.decode(schema, builder.columns_mut(), line),
         };
         match decoded {
             Ok(()) => {

@@ -137,7 +137,10 @@ fn decoding_for(
     let (csv, path) = match source {
         SourceSpec::File { csv, path, .. } => (csv, Some(path)),
         SourceSpec::Stdin { csv, .. } => (csv, None),
-        _ => return Ok(Decoding::Json),
+        SourceSpec::Kafka(settings) => {
+            return Ok(settings.avro.clone().map_or(Decoding::Json, Decoding::Avro))
+        }
+        SourceSpec::Http(_) => return Ok(Decoding::Json),
     };
     let Some(csv) = csv else {
         return Ok(Decoding::Json);

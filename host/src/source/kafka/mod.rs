@@ -51,6 +51,8 @@ pub struct KafkaSourceSettings {
     /// `start_from` and the group's committed offsets the first time this
     /// process is given them.
     pub resume_from: Vec<(String, i32, i64)>,
+    /// Message values are Avro datums read by this (else JSON).
+    pub avro: Option<Arc<crate::format::avro_read::AvroRecordReader>>,
 }
 
 impl KafkaSourceSettings {
