@@ -158,6 +158,20 @@ impl Broker {
         expected: usize,
         quiet: Duration,
     ) -> Vec<(String, String)> {
+        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+        self.read_bytes(topic, expected, quiet)
+            .into_iter()
+            .map(|(key, value)| (text(key), text(value)))
+            .collect()
+    }
+
+    /// As [`read_keyed`](Self::read_keyed), the keys and values as bytes.
+    pub fn read_bytes(
+        &self,
+        topic: &str,
+        expected: usize,
+        quiet: Duration,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
         let consumer: BaseConsumer = self
             .config()
             .set("group.id", "weir-test-reader")
@@ -177,10 +191,8 @@ impl Broker {
         let mut last = Instant::now();
         while out.len() < expected && last.elapsed() < quiet {
             if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                let text = |bytes: Option<&[u8]>| {
-                    String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned()
-                };
-                out.push((text(message.key()), text(message.payload())));
+                let bytes = |b: Option<&[u8]>| b.unwrap_or_default().to_vec();
+                out.push((bytes(message.key()), bytes(message.payload())));
                 last = Instant::now();
             }
         }

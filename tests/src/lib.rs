@@ -178,6 +178,33 @@ config = {{ min_count = 5 }}
     )
 }
 
+/// Runs the seed query over `input` twice, writing into `dir`: to a JSON
+/// lines file, and with `sink` (a TOML inline table) in its place. Returns
+/// the JSON run's results, to compare the other sink's output with.
+pub fn seed_query_twice(dir: &Path, input: &Path, sink: &str) -> Vec<serde_json::Value> {
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    let filter = plugin("over_threshold.wasm");
+    let json_out = dir.join("alerts.jsonl");
+    let json_pipeline = seed_query(&source, Path::new(&filter), &json_out, None);
+    let other = json_pipeline.replace(
+        &format!(
+            r#"sink = {{ kind = "file", path = "{}" }}"#,
+            json_out.display()
+        ),
+        &format!("sink = {sink}"),
+    );
+    assert_ne!(other, json_pipeline, "the sink was replaced");
+    for (name, pipeline) in [("json.toml", &json_pipeline), ("other.toml", &other)] {
+        let file = dir.join(name);
+        std::fs::write(&file, pipeline).expect("writing the pipeline");
+        let run = weir(&["run", file.to_str().expect("utf-8 path")], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    let results = json_lines(&std::fs::read_to_string(&json_out).expect("the JSON results"));
+    assert!(results.len() > 10, "a real number of results");
+    results
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
     pub sensor_id: String,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use apache_avro::types::Value as Avro;
 use serde_json::Value;
-use weir_tests::{json_lines, plugin, seed_query, text, weir};
+use weir_tests::{json_lines, text, weir};
 
 /// Every record of the container file at `path`, as (field, value) pairs.
 fn read_avro(path: &Path) -> (String, Vec<Vec<(String, Avro)>>) {
@@ -40,29 +40,15 @@ fn alerts_as_avro_read_back_equal_to_the_json_run() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("readings.ndjson");
     std::fs::write(&input, weir_tests::generated(40_000, 12, 0.001)).unwrap();
-    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
-    let filter = plugin("over_threshold.wasm");
-    let json_out = dir.path().join("alerts.jsonl");
-    let json_pipeline = seed_query(&source, Path::new(&filter), &json_out, None);
     let avro_out = dir.path().join("alerts.avro");
-    let avro_pipeline = json_pipeline.replace(
+    let expected = weir_tests::seed_query_twice(
+        dir.path(),
+        &input,
         &format!(
-            r#"sink = {{ kind = "file", path = "{}" }}"#,
-            json_out.display()
-        ),
-        &format!(
-            r#"sink = {{ kind = "file", path = "{}", format = "avro" }}"#,
+            r#"{{ kind = "file", path = "{}", format = "avro" }}"#,
             avro_out.display()
         ),
     );
-    for (name, text_) in [("json.toml", &json_pipeline), ("avro.toml", &avro_pipeline)] {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text_).unwrap();
-        let run = weir(&["run", file.to_str().unwrap()], b"");
-        assert!(run.status.success(), "{}", text(&run.stderr));
-    }
-    let expected = json_lines(&std::fs::read_to_string(&json_out).unwrap());
-    assert!(expected.len() > 10);
     let (schema, records) = read_avro(&avro_out);
     assert!(schema.contains(r#""name":"weir.alerts""#), "{schema}");
     assert_eq!(records.len(), expected.len());

@@ -142,6 +142,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             properties: Vec::new(),
             id_prefix: "bench".into(),
             transactional_id: None,
+            avro: None,
         });
         let summary = pipeline::run(pipeline, &AtomicBool::new(false))?;
         if summary.events_in != options.events {

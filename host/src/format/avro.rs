@@ -18,6 +18,24 @@ use crate::data::{Batch, FieldType, Schema, Value};
 pub struct AvroSchema {
     json: String,
     sync: [u8; 16],
+    /// CRC-64-AVRO (Rabin) of the schema's Parsing Canonical Form, little-endian.
+    fingerprint: [u8; 8],
+}
+
+/// The Avro specification's 64-bit Rabin fingerprint.
+fn rabin(bytes: &[u8]) -> u64 {
+    const EMPTY: u64 = 0xc15d_213a_a4d7_a795;
+    let mut table = [0u64; 256];
+    for (i, entry) in table.iter_mut().enumerate() {
+        let mut fp = i as u64;
+        for _ in 0..8 {
+            fp = (fp >> 1) ^ (EMPTY & (fp & 1).wrapping_neg());
+        }
+        *entry = fp;
+    }
+    bytes.iter().fold(EMPTY, |fp, &b| {
+        (fp >> 8) ^ table[((fp ^ u64::from(b)) & 0xff) as usize]
+    })
 }
 
 fn avro_name(name: &str) -> bool {
@@ -38,6 +56,8 @@ impl AvroSchema {
             format!("_{record}")
         };
         let mut fields = Vec::new();
+        // Parsing Canonical Form: full name, primitive names, no logical types.
+        let mut canonical = Vec::new();
         for field in schema.fields() {
             if !avro_name(&field.name) {
                 return Err(format!(
@@ -54,8 +74,22 @@ impl AvroSchema {
                     serde_json::json!({"type": "long", "logicalType": "timestamp-millis"})
                 }
             };
+            let primitive = match field.ty {
+                FieldType::String => "string",
+                FieldType::F64 => "double",
+                FieldType::I64 | FieldType::Timestamp => "long",
+                FieldType::Bool => "boolean",
+            };
+            canonical.push(format!(
+                r#"{{"name":"{}","type":"{primitive}"}}"#,
+                field.name
+            ));
             fields.push(serde_json::json!({"name": field.name, "type": ty}));
         }
+        let canonical = format!(
+            r#"{{"name":"weir.{record}","type":"record","fields":[{}]}}"#,
+            canonical.join(",")
+        );
         let json = serde_json::json!({
             "type": "record",
             "name": record,
@@ -66,7 +100,22 @@ impl AvroSchema {
         let digest = Sha256::digest(json.as_bytes());
         let mut sync = [0; 16];
         sync.copy_from_slice(&digest[..16]);
-        Ok(Self { json, sync })
+        Ok(Self {
+            json,
+            sync,
+            fingerprint: rabin(canonical.as_bytes()).to_le_bytes(),
+        })
+    }
+
+    /// Row `row` of `batch` in Avro's single-object encoding: `C3 01`, the
+    /// schema's fingerprint, the datum — what a Kafka message value holds.
+    pub fn single_object(&self, batch: &Batch, row: usize, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&[0xC3, 0x01]);
+        out.extend_from_slice(&self.fingerprint);
+        for (_, value) in batch.row(row) {
+            write_value(out, value);
+        }
     }
 
     pub fn json(&self) -> &str {

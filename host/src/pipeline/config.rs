@@ -364,6 +364,9 @@ pub struct KafkaSinkConfig {
     /// Passed to librdkafka as they are.
     #[serde(default)]
     pub properties: IndexMap<String, String>,
+    /// Message values as JSON (default) or Avro single-object datums.
+    #[serde(default)]
+    pub format: SinkFormat,
 }
 
 #[derive(Debug, Deserialize)]

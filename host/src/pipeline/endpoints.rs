@@ -347,6 +347,12 @@ fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSett
         })?),
         None => None,
     };
+    let avro = match config.format {
+        SinkFormat::Json => None,
+        SinkFormat::Avro => {
+            Some(AvroSchema::new(&config.topic, results).map_err(|e| format!("Kafka sink: {e}"))?)
+        }
+    };
     Ok(KafkaSinkSettings {
         bootstrap_servers: config.bootstrap_servers,
         topic: config.topic,
@@ -357,5 +363,6 @@ fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSett
         properties: config.properties.into_iter().collect(),
         id_prefix: String::new(),
         transactional_id: config.transactional_id,
+        avro,
     })
 }

@@ -22,6 +22,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use super::{Sink, SinkFailure};
 use crate::data::{Batch, Value};
+use crate::format::avro::AvroSchema;
 use crate::format::json::JsonRow;
 
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +39,8 @@ pub struct KafkaSinkSettings {
     pub id_prefix: String,
     /// Produce in transactions under this id, committed at each checkpoint.
     pub transactional_id: Option<String>,
+    /// Message values in Avro's single-object encoding instead of JSON.
+    pub avro: Option<AvroSchema>,
 }
 
 /// Collects messages librdkafka gave up on (after its retries), for the
@@ -183,6 +186,10 @@ impl Sink for KafkaSink {
                 &self.value,
                 &mut self.id,
             );
+            if let Some(avro) = &self.settings.avro {
+                // The id above is of the JSON form, so it does not depend on the format.
+                avro.single_object(batch, row, &mut self.value);
+            }
             self.produce()?;
         }
         Ok(())
