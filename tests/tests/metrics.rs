@@ -32,12 +32,23 @@ fn metrics_count_what_the_pipeline_did() {
     .unwrap();
     let mut host = LiveHost::start(&pipeline, dir.path(), &["--trial-batches", "0"]);
     let events = 20_000;
-    host.send(generated(events, 9, 0.02).as_bytes());
+    let input = generated(events, 9, 0.02);
+    host.send(input.as_bytes());
 
+    // Bounded out-of-orderness: the largest event time less the 5 s bound,
+    // less 1 ms; stored after the batch's rows are counted, so waited for too.
+    let newest = weir_tests::parse_readings(&input)
+        .iter()
+        .map(|r| r.event_time)
+        .max()
+        .unwrap();
+    let watermark = Some((newest - 5_001) as u64);
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
         let metrics = host.metrics();
-        if sample(&metrics, "weir_stage_rows_in_total", r#"stage="hot""#) == Some(events) {
+        if sample(&metrics, "weir_stage_rows_in_total", r#"stage="hot""#) == Some(events)
+            && sample(&metrics, "weir_watermark_timestamp_milliseconds", "") == watermark
+        {
             break metrics;
         }
         assert!(
@@ -72,6 +83,17 @@ fn metrics_count_what_the_pipeline_did() {
         sample(&metrics, "weir_window_results_total", update),
         Some(0)
     );
+    assert!(sample(&metrics, "weir_watermark_lag_milliseconds", "").unwrap() > 0);
+    for queue in ["decode", "operators", "sink"] {
+        let fill: f64 = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("weir_queue_fill_ratio{") && l.contains(&format!("queue=\"{queue}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no fill ratio of the {queue} queue:\n{metrics}"));
+        assert!((0.0..=1.0).contains(&fill), "{queue}: {fill}");
+    }
     let open = sample(&metrics, "weir_window_open", r#"stage="window-2""#).unwrap();
     assert!(
         open > 0,

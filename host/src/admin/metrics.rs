@@ -9,6 +9,7 @@ use prometheus_client::registry::Registry;
 
 use crate::pipeline::{PipelineView, StageView};
 use crate::sink::DeadLetterKind;
+use crate::source::QUEUES;
 
 type Labels = Vec<(&'static str, String)>;
 type StageValue = fn(&StageView) -> u64;
@@ -192,6 +193,40 @@ pub fn render(view: &PipelineView) -> String {
             ];
             lag.get_or_create(&labels).set(*messages);
         }
+        let watermark = source
+            .watermark_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if watermark != i64::MIN {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            for (name, help, value) in [
+                (
+                    "watermark_timestamp_milliseconds",
+                    "The event-time watermark: no earlier event is still expected (epoch ms)",
+                    watermark,
+                ),
+                (
+                    "watermark_lag_milliseconds",
+                    "How far the watermark is behind the host's clock",
+                    now.saturating_sub(watermark),
+                ),
+            ] {
+                let family = Family::<Labels, Gauge>::default();
+                family.get_or_create(&vec![pipeline()]).set(value);
+                registry.register(name, help, family);
+            }
+        }
+        let fill = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        for (queue, permille) in QUEUES.iter().zip(&source.queue_fill_permille) {
+            fill.get_or_create(&vec![pipeline(), ("queue", (*queue).into())])
+                .set(load(permille) as f64 / 1000.0);
+        }
+        registry.register(
+            "queue_fill_ratio",
+            "How full each queue between the pipeline's threads is (0–1): a full queue sits in front of the bottleneck (decode: the decoders, operators: the operator thread, sink: the sink)",
+            fill,
+        );
         registry.register(
             "kafka_consumer_lag",
             "Messages past the group's committed offset (librdkafka's consumer_lag, every 5 s)",

@@ -277,6 +277,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     let started = Instant::now();
     let origin = pipeline.source.origin();
     let source_stats = Arc::new(SourceStats::default());
+    source_stats.watermark_ms.store(i64::MIN, Ordering::Relaxed);
     let (store, resumed) = open_checkpoints(&mut pipeline)?;
     let mut input = open_input(
         &pipeline.source,
@@ -383,6 +384,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 })
                 .expect(spawn_error);
         }
+        let decode_queue = from_reader.clone();
         drop((from_reader, to_sequencer));
         let mut control = pipeline.control.take();
         if let Some(control) = &control {
@@ -446,6 +448,15 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                 }
                                 if track_offsets && sink_open {
                                     sink_open = progress(sequencer, stages);
+                                }
+                                stats.watermark_ms.store(sequencer.watermark(), Ordering::Relaxed);
+                                let fill = |len: usize| (len * 1000 / CHANNEL_BATCHES) as u64;
+                                for (gauge, len) in stats.queue_fill_permille.iter().zip([
+                                    decode_queue.len(),
+                                    from_decoders.len(),
+                                    to_sink.len(),
+                                ]) {
+                                    gauge.store(fill(len), Ordering::Relaxed);
                                 }
                                 if let Some(checkpointer) = checkpointer.as_mut().filter(|c| c.due()) {
                                     if sink_open {

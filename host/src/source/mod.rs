@@ -10,4 +10,4 @@ mod stats;
 pub use chunk::{RawChunk, RawRecord, StreamChange};
 pub use http::{read_http, HttpSource, HttpSourceSettings};
 pub use lines::{LineSource, ReadOutcome};
-pub use stats::SourceStats;
+pub use stats::{SourceStats, QUEUES};

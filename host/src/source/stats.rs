@@ -1,7 +1,7 @@
 //! A source's live counters, shared with `/metrics` while the run goes on.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Mutex;
 
 #[derive(Debug, Default)]
@@ -15,4 +15,15 @@ pub struct SourceStats {
     /// Kafka consumer lag by (topic, partition), from librdkafka's statistics
     /// (every 5 s): messages behind the partition's end.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// The watermark handed on with the last batch, epoch ms; `i64::MIN` before any.
+    pub watermark_ms: AtomicI64,
+    /// How full each queue between the pipeline's threads was after the last
+    /// batch, in thousandths: [`QUEUES`] in order. A full queue is in front of
+    /// the bottleneck: decoding, the operators, or the sink.
+    pub queue_fill_permille: [AtomicU64; 3],
 }
+
+/// The queues of [`SourceStats::queue_fill_permille`]: raw records waiting
+/// for a decoder, decoded batches waiting for the operators, results waiting
+/// for the sink.
+pub const QUEUES: [&str; 3] = ["decode", "operators", "sink"];
