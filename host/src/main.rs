@@ -211,6 +211,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let stop = Arc::new(AtomicBool::new(false));
             install_stop_handler(stop.clone());
+            pipeline.progress = !quiet && std::io::stderr().is_terminal();
             let summary = pipeline::run(pipeline, &stop)?;
             if !quiet {
                 eprint!("{summary}");

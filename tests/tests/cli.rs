@@ -73,3 +73,52 @@ fn every_example_pipeline_validates() {
     }
     assert!(checked >= 5, "found {checked} pipelines");
 }
+
+/// On a terminal, `weir run` over a file draws a progress bar (bytes, rate,
+/// time left, records); when standard error is not a terminal it does not.
+#[test]
+fn a_progress_bar_shows_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, weir_tests::generated(500_000, 3, 0.0)).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let filter = weir_tests::plugin("over_threshold.wasm");
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    std::fs::write(
+        &pipeline,
+        weir_tests::seed_query(
+            &source,
+            filter.as_ref(),
+            &dir.path().join("out.jsonl"),
+            None,
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "{} run {}",
+        weir_tests::weir_binary().display(),
+        pipeline.display()
+    );
+    // `script` runs the command on a pseudo-terminal and copies what it draws.
+    let on_terminal = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1), from util-linux");
+    assert!(
+        on_terminal.status.success(),
+        "{}",
+        text(&on_terminal.stderr)
+    );
+    let drawn = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(
+        drawn.contains("ETA") && drawn.contains("MiB") && drawn.contains("records"),
+        "{drawn}"
+    );
+    let plain = weir(&["run", pipeline.to_str().unwrap()], b"");
+    assert!(plain.status.success());
+    assert!(
+        !text(&plain.stderr).contains("ETA"),
+        "{}",
+        text(&plain.stderr)
+    );
+}

@@ -44,6 +44,8 @@ pub struct Pipeline {
     /// The directory of the pipeline file: the base of its relative paths.
     pub base_dir: PathBuf,
     pub(crate) control: Option<ControlPort>,
+    /// Show a progress bar on the terminal while a file (not followed) is read.
+    pub progress: bool,
 }
 
 impl Pipeline {
@@ -302,6 +304,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         resume: Resume::Latest,
         base_dir: base.to_path_buf(),
         control: None,
+        progress: false,
     })
 }
 

@@ -109,6 +109,9 @@ pub fn read_chunks(
             || (!chunk.records.is_empty() && source.would_wait());
         if ready {
             chunk.resume_at = source.resume_position();
+            if let Some((offset, _)) = chunk.resume_at {
+                stats.bytes_read.store(offset, Ordering::Relaxed);
+            }
             let next = chunk.next();
             if out.send(std::mem::replace(&mut chunk, next)).is_err() {
                 return Ok(()); // downstream stopped; its error is reported there

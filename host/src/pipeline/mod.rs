@@ -9,6 +9,7 @@ mod deliver;
 mod endpoints;
 mod error;
 mod ingest;
+mod progress;
 mod run;
 mod stage;
 mod summary;

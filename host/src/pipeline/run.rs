@@ -334,6 +334,22 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         .as_ref()
         .map(|s| Checkpointer::new(&pipeline.name, s.settings().interval, resumed.as_ref()));
     let complete = AtomicBool::new(false);
+    // A bounded file on a terminal: (where reading starts, the file's length).
+    let progress = match &pipeline.source {
+        SourceSpec::File {
+            path,
+            follow: false,
+            ..
+        } if pipeline.progress => std::fs::metadata(path).ok().map(|m| {
+            let start = match resumed.as_ref().map(|c| &c.source) {
+                Some(SourcePosition::Lines { byte_offset, .. }) => *byte_offset,
+                _ => 0,
+            };
+            (start, m.len())
+        }),
+        _ => None,
+    };
+    let progress_done = AtomicBool::new(false);
     let (schema, time_column, batch_size) = (
         pipeline.schema.clone(),
         pipeline.time_column,
@@ -381,6 +397,15 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 .name(format!("weir-decode-{i}"))
                 .spawn_scoped(scope, move || {
                     decode_chunks(schema, time_column, message_fields, decoding, input, output)
+                })
+                .expect(spawn_error);
+        }
+        if let Some((start, len)) = progress {
+            let (stats, done) = (source_stats.clone(), &progress_done);
+            std::thread::Builder::new()
+                .name("weir-progress".into())
+                .spawn_scoped(scope, move || {
+                    super::progress::show(start, len, &stats, done)
                 })
                 .expect(spawn_error);
         }
@@ -513,6 +538,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         );
         let read = reader.join().expect("the reader thread panicked");
         let (processed, control) = operators.join().expect("the operator thread panicked");
+        progress_done.store(true, Ordering::Relaxed);
         let processed = processed.map(|()| control);
         (read, processed, delivered)
     });

@@ -15,6 +15,8 @@ pub struct SourceStats {
     /// Kafka consumer lag by (topic, partition), from librdkafka's statistics
     /// (every 5 s): messages behind the partition's end.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// A file source: bytes read from the start of the file.
+    pub bytes_read: AtomicU64,
     /// The watermark handed on with the last batch, epoch ms; `i64::MIN` before any.
     pub watermark_ms: AtomicI64,
     /// How full each queue between the pipeline's threads was after the last
