@@ -71,23 +71,31 @@ impl KeyedInput<'_> {
 
     /// Each key's stored state bytes, in order.
     fn states(&self) -> Result<Vec<Option<&[u8]>>, String> {
-        let mut start = 0usize;
-        self.state_lens
-            .iter()
-            .map(|&len| {
-                if len < 0 {
-                    return Ok(None);
-                }
-                let end = start + len as usize;
-                let state = self
-                    .states
-                    .get(start..end)
-                    .ok_or_else(|| format!("state bounds {start}..{end} out of range"))?;
-                start = end;
-                Ok(Some(state))
-            })
-            .collect()
+        unpack(self.states, self.state_lens, "state")
     }
+}
+
+/// Splits values packed back to back (keyed states, accumulators) by their
+/// lengths; a length of -1 is `None` (nothing stored). `what` names them in errors.
+pub(crate) fn unpack<'a>(
+    packed: &'a [u8],
+    lens: &[i32],
+    what: &str,
+) -> Result<Vec<Option<&'a [u8]>>, String> {
+    let mut start = 0usize;
+    lens.iter()
+        .map(|&len| {
+            if len < 0 {
+                return Ok(None);
+            }
+            let end = start + len as usize;
+            let value = packed
+                .get(start..end)
+                .ok_or_else(|| format!("{what} bounds {start}..{end} out of range"))?;
+            start = end;
+            Ok(Some(value))
+        })
+        .collect()
 }
 
 /// What a keyed operator returns (see the WIT `keyed-output`).

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::adapter::{
-    codec, decode_rows, encode_rows, parse_config, schema_of, Adapter, Descriptor, Kind,
+    codec, decode_rows, encode_rows, parse_config, schema_of, unpack, Adapter, Descriptor, Kind,
 };
 
 /// A window aggregate, used in a pipeline as
@@ -47,31 +47,12 @@ pub trait Aggregate: Sized {
     fn result(&self, accumulator: &Self::Accumulator) -> Self::Out;
 }
 
-/// Splits packed accumulators (see the WIT `accumulators`) into slices;
-/// `None` is a new accumulator.
-pub(crate) fn unpack<'a>(states: &'a [u8], lens: &[i32]) -> Result<Vec<Option<&'a [u8]>>, String> {
-    let mut start = 0usize;
-    lens.iter()
-        .map(|&len| {
-            if len < 0 {
-                return Ok(None);
-            }
-            let end = start + len as usize;
-            let state = states
-                .get(start..end)
-                .ok_or_else(|| format!("accumulator bounds {start}..{end} out of range"))?;
-            start = end;
-            Ok(Some(state))
-        })
-        .collect()
-}
-
 #[doc(hidden)]
 pub struct AggregateAdapter<A>(A);
 
 impl<A: Aggregate> AggregateAdapter<A> {
     fn decode(&self, states: &[u8], lens: &[i32]) -> Result<Vec<A::Accumulator>, String> {
-        unpack(states, lens)?
+        unpack(states, lens, "accumulator")?
             .into_iter()
             .enumerate()
             .map(|(i, bytes)| match bytes {

@@ -33,9 +33,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::adapter::{
-    Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, MapAdapter,
+    unpack, Adapter, FilterAdapter, FlatMapAdapter, KeyedAdapter, KeyedInput, MapAdapter,
 };
-use crate::aggregate::{unpack, Aggregate, AggregateAdapter};
+use crate::aggregate::{Aggregate, AggregateAdapter};
 use crate::keyed::Keyed;
 use crate::operator::{Filter, FlatMap, Map};
 
@@ -309,7 +309,7 @@ where
             &encode(&rows)?,
             &row_accumulators,
         )?;
-        let packed = unpack(&states, &lens)?;
+        let packed = unpack(&states, &lens, "accumulator")?;
         let (mut into, mut into_lens) = (packed[0].unwrap_or_default().to_vec(), vec![lens[0]]);
         for part in &packed[1..] {
             let part = part.unwrap_or_default();
