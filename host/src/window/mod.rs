@@ -194,9 +194,13 @@ impl EventTimeWindows {
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
+        self.layout().output()
+    }
+
+    fn layout(&self) -> &ResultLayout {
         match &self.kind {
-            Kind::Panes(w) => w.output_schema(),
-            Kind::Sessions(w) => w.output_schema(),
+            Kind::Panes(w) => w.layout(),
+            Kind::Sessions(w) => w.layout(),
         }
     }
 
@@ -284,11 +288,11 @@ impl EventTimeWindows {
         }
         let partials =
             batch.end_watermark != i64::MAX && self.early.as_mut().is_some_and(EarlyFiring::due);
-        let (mut out, layout) = match &mut self.kind {
-            Kind::Panes(w) => (w.process(batch, late, partials), w.layout()),
-            Kind::Sessions(w) => (w.process(batch, late, partials), w.layout()),
+        let mut out = match &mut self.kind {
+            Kind::Panes(w) => w.process(batch, late, partials),
+            Kind::Sessions(w) => w.process(batch, late, partials),
         };
-        layout.finish(&mut out)?;
+        self.layout().finish(&mut out)?;
         if partials {
             // The partial mark is the last field; early firing adds it.
             let marks = out.columns.last().expect("a window result has fields");

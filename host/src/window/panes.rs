@@ -18,7 +18,6 @@
 //! as an update (Flink's `allowedLateness` with its default trigger).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -26,7 +25,7 @@ use super::aggregate::Accumulator;
 use super::key::{Key, KeyRef};
 use super::layout::{hold_position, merge_into, retain_positions, Mark, ResultLayout};
 use super::LateRow;
-use crate::data::{Batch, BatchBuilder, Schema};
+use crate::data::{Batch, BatchBuilder};
 use crate::state::{Encoded, WindowState};
 
 /// [`WindowState`] as borrowed from the live windows: serializes exactly as
@@ -117,10 +116,6 @@ impl PaneWindows {
 
     pub(super) fn layout(&self) -> &ResultLayout {
         &self.layout
-    }
-
-    pub fn output_schema(&self) -> &Arc<Schema> {
-        self.layout.output()
     }
 
     pub fn fired_windows(&self) -> u64 {

@@ -10,7 +10,6 @@
 //! read under, results do not depend on batching.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -20,7 +19,7 @@ use super::layout::{
     hold_position, merge_into, merge_positions, retain_positions, Mark, ResultLayout,
 };
 use super::LateRow;
-use crate::data::{Batch, BatchBuilder, Schema};
+use crate::data::{Batch, BatchBuilder};
 use crate::state::{Encoded, SessionRecord, SessionState};
 
 struct Session {
@@ -65,10 +64,6 @@ impl SessionWindows {
 
     pub(super) fn layout(&self) -> &ResultLayout {
         &self.layout
-    }
-
-    pub fn output_schema(&self) -> &Arc<Schema> {
-        self.layout.output()
     }
 
     pub fn fired_windows(&self) -> u64 {
