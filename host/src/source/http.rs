@@ -12,7 +12,7 @@
 //! over the run (`http:17` is the 17th record received).
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,8 +64,8 @@ struct Intake {
     /// The next chunk's sequence number; under the lock, so that sequence
     /// numbers follow the order chunks enter the queue.
     next_seq: Mutex<(u64, Sender<RawChunk>)>,
-    records: AtomicU64,
     settings: HttpSourceSettings,
+    /// Its `records`, counted under the lock, also number the records.
     stats: Arc<SourceStats>,
 }
 
@@ -83,7 +83,6 @@ pub fn read_http(
         .build()?;
     let intake = Arc::new(Intake {
         next_seq: Mutex::new((0, out)),
-        records: AtomicU64::new(0),
         settings: source.settings.clone(),
         stats,
     });
@@ -139,13 +138,14 @@ async fn accept(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Byt
             );
         }
     }
-    let (mut records, malformed) = split(&body);
-    if let Some(bad) = &malformed {
-        records = bad.records.clone();
-    }
+    // A body that is not JSON: only its bad records go in, to be dead-lettered.
+    let (records, malformed) = match split(&body) {
+        (_, Some(bad)) => (bad.records, Some(bad.reason)),
+        (records, None) => (records, None),
+    };
     let count = records.len() as u64;
     let mut queue = intake.next_seq.lock().unwrap_or_else(|e| e.into_inner());
-    let first = intake.records.load(Ordering::Relaxed) + 1;
+    let first = intake.stats.records.load(Ordering::Relaxed) + 1;
     let mut chunk = RawChunk::new(queue.0, records.len());
     for (i, record) in records.iter().enumerate() {
         chunk.push(first + i as u64, record);
@@ -153,7 +153,6 @@ async fn accept(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Byt
     match queue.1.try_send(chunk) {
         Ok(()) => {
             queue.0 += 1;
-            intake.records.fetch_add(count, Ordering::Relaxed);
             intake.stats.records.fetch_add(count, Ordering::Relaxed);
         }
         Err(TrySendError::Full(_)) => {
@@ -175,11 +174,10 @@ async fn accept(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Byt
     }
     drop(queue);
     match malformed {
-        Some(bad) => refuse(
+        Some(reason) => refuse(
             StatusCode::BAD_REQUEST,
             format!(
-                "{}; nothing of the body was taken, and its {count} record(s) that are not JSON were dead-lettered (from http:{first})",
-                bad.reason
+                "{reason}; nothing of the body was taken, and its {count} record(s) that are not JSON were dead-lettered (from http:{first})"
             ),
         ),
         None => Json(json!({ "accepted": count, "first": first })).into_response(),
