@@ -151,32 +151,37 @@ impl Sink for WebhookSink {
         } else {
             self.settings.batch_size.max(1)
         };
-        let mut json = Vec::new();
         let mut ids = Vec::new();
-        let mut rows = (0..batch.len()).peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<usize> = rows.by_ref().take(per_request).collect();
+        let mut results: Vec<String> = Vec::new();
+        for first in (0..batch.len()).step_by(per_request) {
+            let rows = first..(first + per_request).min(batch.len());
             ids.clear();
-            let mut records = Vec::with_capacity(chunk.len());
-            for &row in &chunk {
-                json.clear();
-                serde_json::to_writer(&mut json, &JsonRow::new(batch.row(row)))?;
+            results.clear();
+            for row in rows {
+                let json = serde_json::to_string(&JsonRow::new(batch.row(row)))?;
                 let mut id = String::new();
-                super::result_id(&self.settings.id_prefix, batch, row, &json, &mut id);
+                super::result_id(
+                    &self.settings.id_prefix,
+                    batch,
+                    row,
+                    json.as_bytes(),
+                    &mut id,
+                );
                 ids.push(id);
-                records.push(serde_json::from_slice::<serde_json::Value>(&json)?);
+                results.push(json);
             }
             let body = match &self.settings.template {
-                Some(template) => template.render(|field| batch.columns[field].get(chunk[0])),
-                None if per_request == 1 => records[0].to_string(),
-                None => serde_json::Value::Array(records.clone()).to_string(),
+                Some(template) => template.render(|field| batch.columns[field].get(first)),
+                None if per_request == 1 => results[0].clone(),
+                None => format!("[{}]", results.join(",")),
             };
             if let Err(reason) = self.post(&body, &ids) {
-                self.failures
-                    .extend(records.into_iter().map(|record| SinkFailure {
+                for json in &results {
+                    self.failures.push(SinkFailure {
                         reason: reason.clone(),
-                        record,
-                    }));
+                        record: serde_json::from_str(json)?,
+                    });
+                }
             }
         }
         Ok(())
