@@ -231,7 +231,7 @@ fn read<'a>(input: &mut &'a [u8], ty: &AvroType) -> Result<Option<Read<'a>>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::readings_schema;
+    use crate::format::{columns_for, readings_schema};
 
     const AVSC: &str = r#"{"type": "record", "name": "Reading", "fields": [
         {"name": "site", "type": ["null", "string"]},
@@ -249,19 +249,11 @@ mod tests {
         out
     }
 
-    fn columns(schema: &Schema) -> Vec<ColumnBuilder> {
-        schema
-            .fields()
-            .iter()
-            .map(|f| ColumnBuilder::new(f.ty, 1))
-            .collect()
-    }
-
     #[test]
     fn reads_fields_by_name_skipping_others() {
         let schema = readings_schema();
         let reader = AvroRecordReader::parse(AVSC, &schema).unwrap();
-        let mut columns = columns(&schema);
+        let mut columns = columns_for(&schema);
         reader.decode(&schema, &mut columns, &datum(101.5)).unwrap();
         let got: Vec<String> = columns
             .into_iter()
@@ -280,7 +272,7 @@ mod tests {
             "{err}"
         );
         let reader = AvroRecordReader::parse(AVSC, &schema).unwrap();
-        let mut columns = columns(&schema);
+        let mut columns = columns_for(&schema);
         let short = &datum(1.0)[..14];
         assert!(reader
             .decode(&schema, &mut columns, short)

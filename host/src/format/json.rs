@@ -276,11 +276,7 @@ mod tests {
 
     fn decode(line: &str) -> Result<Vec<String>, String> {
         let schema = schema();
-        let mut columns: Vec<_> = schema
-            .fields()
-            .iter()
-            .map(|f| ColumnBuilder::new(f.ty, 1))
-            .collect();
+        let mut columns = crate::format::columns_for(&schema);
         decode_record(&schema, &mut columns, line.as_bytes())?;
         Ok(columns
             .into_iter()

@@ -17,3 +17,13 @@ pub(crate) fn readings_schema() -> std::sync::Arc<crate::data::Schema> {
     ])
     .unwrap()
 }
+
+/// An empty column per field of `schema`, for a format test to decode one row into.
+#[cfg(test)]
+pub(crate) fn columns_for(schema: &crate::data::Schema) -> Vec<crate::data::ColumnBuilder> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| crate::data::ColumnBuilder::new(f.ty, 1))
+        .collect()
+}
