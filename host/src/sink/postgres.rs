@@ -120,6 +120,7 @@ impl PostgresSink {
 impl Sink for PostgresSink {
     fn write(&mut self, batch: &Batch) -> io::Result<()> {
         // The last row of each id wins: a statement cannot update a row twice.
+        // (Where an id first appeared does not matter: ids are unique per statement.)
         let mut json = Vec::new();
         let mut id = String::new();
         let mut last_of: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
@@ -127,7 +128,6 @@ impl Sink for PostgresSink {
             json.clear();
             serde_json::to_writer(&mut json, &JsonRow::new(batch.row(row)))?;
             super::result_id(&self.settings.id_prefix, batch, row, &json, &mut id);
-            last_of.shift_remove(&id);
             last_of.insert(id.clone(), row);
         }
         let width = self.columns.len() + 1;
