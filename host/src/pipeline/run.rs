@@ -145,11 +145,14 @@ fn decoding_for(
     let Some(csv) = csv else {
         return Ok(Decoding::Json);
     };
-    let (Input::Lines(lines), false) = (input, !csv.header) else {
+    if !csv.header {
         let layout = CsvLayout::declared(csv.columns.as_deref(), csv.delimiter, schema);
         return Ok(Decoding::Csv(Arc::new(
             layout.expect("checked when loaded"),
         )));
+    }
+    let Input::Lines(lines) = input else {
+        unreachable!("file and stdin sources read lines");
     };
     let name = lines.name().to_string();
     let unusable = |reason: String| RunError::OpenSource {
