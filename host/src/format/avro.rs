@@ -118,10 +118,6 @@ impl AvroSchema {
         }
     }
 
-    pub fn json(&self) -> &str {
-        &self.json
-    }
-
     /// The container file's header: magic, metadata (schema, codec), sync marker.
     pub fn file_header(&self) -> Vec<u8> {
         let mut out = b"Obj\x01".to_vec();

@@ -144,20 +144,8 @@ impl AggregatePlugin {
         }))
     }
 
-    pub fn descriptor(&self) -> &Descriptor {
-        &self.descriptor
-    }
-
     pub fn output_type(&self) -> FieldType {
         self.output
-    }
-
-    /// The fields the plugin reads, from the window's input schema.
-    pub fn read_fields(&self, input: &Schema) -> Vec<Field> {
-        self.reads
-            .iter()
-            .map(|&i| input.fields()[i].clone())
-            .collect()
     }
 
     /// Encodes the fields the plugin reads, every row of `batch`.
