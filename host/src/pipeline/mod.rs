@@ -9,6 +9,7 @@ mod deliver;
 mod endpoints;
 mod error;
 mod ingest;
+mod open;
 mod progress;
 mod run;
 mod stage;
