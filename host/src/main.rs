@@ -48,9 +48,14 @@ enum Command {
         /// Results are the same whatever the number.
         #[arg(long)]
         decoders: Option<usize>,
-        /// Do not print the summary at the end.
+        /// Do not print the summary at the end, nor progress.
         #[arg(long)]
         quiet: bool,
+        /// Reading a file with standard error not a terminal (a log, a CI
+        /// job): how often to log a progress line. On a terminal a progress
+        /// bar shows instead.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        progress_every: std::time::Duration,
         /// Delete the pipeline's checkpoints and start from the beginning
         /// instead of resuming from the newest one.
         #[arg(long)]
@@ -189,6 +194,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             batch_size,
             decoders,
             quiet,
+            progress_every,
             fresh,
             admin,
         } => {
@@ -211,7 +217,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let stop = Arc::new(AtomicBool::new(false));
             install_stop_handler(stop.clone());
-            pipeline.progress = !quiet && std::io::stderr().is_terminal();
+            pipeline.progress = match (quiet, std::io::stderr().is_terminal()) {
+                (true, _) => pipeline::Progress::Off,
+                (false, true) => pipeline::Progress::Bar,
+                (false, false) => pipeline::Progress::Lines {
+                    every: progress_every,
+                },
+            };
             let summary = pipeline::run(pipeline, &stop)?;
             if !quiet {
                 eprint!("{summary}");

@@ -184,6 +184,15 @@ impl LiveHost {
         })
     }
 
+    /// Copies `input` to standard input until it ends or the host stops
+    /// reading; closing standard input is left to [`Self::finish`].
+    pub fn feed_from(&mut self, mut input: impl std::io::Read + Send + 'static) -> JoinHandle<()> {
+        let mut stdin = self.stdin.take().expect("stdin not yet fed");
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut input, &mut stdin);
+        })
+    }
+
     /// Waits for the host to finish its input.
     pub fn finish(mut self) -> Finished {
         drop(self.stdin.take());

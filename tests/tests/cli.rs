@@ -122,3 +122,78 @@ fn a_progress_bar_shows_on_a_terminal_only() {
         text(&plain.stderr)
     );
 }
+
+#[test]
+fn progress_is_logged_in_plain_lines_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, weir_tests::generated(10_000, 3, 0.0)).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    // ~100 k multiplications per row: about a second for the file, so a
+    // line every 100 ms is due several times over.
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+{head}
+[sink]
+kind = "file"
+path = "{output}"
+[[operators]]
+type = "plugin"
+path = "{plugin}"
+config = {{ mode = "slow", spin = 100000 }}
+batch_deadline = "60s"
+"#,
+            head = weir_tests::sensor_pipeline_head("slow", &input, "timestamp"),
+            output = dir.path().join("out.jsonl").display(),
+            plugin = weir_tests::plugin("hostile.wasm"),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let plain = weir(
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--progress-every",
+            "100ms",
+        ],
+        b"",
+    );
+    let took = started.elapsed();
+    let stderr = text(&plain.stderr);
+    assert!(plain.status.success(), "{stderr}");
+    assert!(!stderr.contains("ETA"), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("INFO") && l.contains(" read "))
+        .collect();
+    eprintln!("{} progress lines in {took:?}", lines.len());
+    assert!(took.as_millis() < 300 || !lines.is_empty(), "{stderr}");
+    assert!(
+        !lines.is_empty(),
+        "a run of {took:?} gave no line: {stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("% (") && l.contains(" records, ") && l.contains("left")),
+        "{stderr}"
+    );
+    let quiet = weir(
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--quiet",
+            "--progress-every",
+            "100ms",
+        ],
+        b"",
+    );
+    assert!(
+        !text(&quiet.stderr).contains("% ("),
+        "{}",
+        text(&quiet.stderr)
+    );
+}

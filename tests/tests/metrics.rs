@@ -8,6 +8,12 @@ use weir_tests::{generated, plugin, seed_query, summary_count};
 
 /// The value of the sample `name{labels…}` whose labels include `has`.
 fn sample(metrics: &str, name: &str, has: &str) -> Option<u64> {
+    sample_f64(metrics, name, has)
+        .filter(|v| v.fract() == 0.0)
+        .map(|v| v as u64)
+}
+
+fn sample_f64(metrics: &str, name: &str, has: &str) -> Option<f64> {
     metrics
         .lines()
         .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(has))
@@ -94,6 +100,35 @@ fn metrics_count_what_the_pipeline_did() {
             .unwrap_or_else(|| panic!("no fill ratio of the {queue} queue:\n{metrics}"));
         assert!((0.0..=1.0).contains(&fill), "{queue}: {fill}");
     }
+    // Histograms: every row into a stage is in one observed batch, and
+    // every batch has a time and a size.
+    let hot = r#"stage="hot""#;
+    assert_eq!(
+        sample(&metrics, "weir_stage_batch_rows_sum", hot),
+        Some(events)
+    );
+    let batches = sample(&metrics, "weir_stage_batch_rows_count", hot).unwrap();
+    assert!(batches > 0 && batches <= events);
+    assert_eq!(
+        sample(&metrics, "weir_stage_batch_duration_seconds_count", hot),
+        Some(batches)
+    );
+    let all = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(r#"weir_stage_batch_duration_seconds_bucket{le="+Inf""#)
+                && l.contains(hot)
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok());
+    assert_eq!(all, Some(batches), "the +Inf bucket holds every batch");
+    let busy = sample_f64(&metrics, "weir_stage_busy_seconds_total", hot).unwrap();
+    let in_batches = sample_f64(&metrics, "weir_stage_batch_duration_seconds_sum", hot).unwrap();
+    assert!(
+        busy >= in_batches && in_batches > 0.0,
+        "{busy} vs {in_batches}"
+    );
+    let alerts = sample(&metrics, "weir_stage_rows_out_total", r#"stage="alert""#);
+    assert_eq!(sample(&metrics, "weir_sink_results_total", ""), alerts);
     let open = sample(&metrics, "weir_window_open", r#"stage="window-2""#).unwrap();
     assert!(
         open > 0,
@@ -125,4 +160,85 @@ fn metrics_count_what_the_pipeline_did() {
         "the summary agrees on late events ({late}):\n{}",
         finished.stderr
     );
+}
+
+/// A metric that names its part once the live sampler has judged it.
+fn bottleneck(metrics: &str) -> Option<String> {
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("weir_bottleneck_info{"))?;
+    let part = line.split("part=\"").nth(1)?;
+    Some(part.split('"').next()?.to_string())
+}
+
+#[test]
+fn a_slow_plugin_is_named_the_bottleneck_and_keyed_state_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("slow.toml");
+    // `slow` spins per row, so the operator thread is saturated and the
+    // queue in front of it fills; `heat` after it keeps state per sensor.
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+name = "slow"
+source = {{ kind = "stdin" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{output}" }}
+
+[[operators]]
+type = "plugin"
+name = "slow"
+path = "{hostile}"
+config = {{ mode = "slow", spin = 200000 }}
+batch_deadline = "60s"
+
+[[operators]]
+type = "plugin"
+name = "heat"
+path = "{heat}"
+key_by = "sensor_id"
+config = {{ threshold = 60.0, duration_ms = 3600000 }}
+"#,
+            output = dir.path().join("out.ndjson").display(),
+            heat = plugin("sustained_heat.wasm"),
+            hostile = plugin("hostile.wasm"),
+        ),
+    )
+    .unwrap();
+    let mut host = LiveHost::start(&pipeline, dir.path(), &[]);
+    let feeding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = host.feed(generated(200_000, 3, 0.0).into_bytes(), feeding);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        let metrics = host.metrics();
+        if bottleneck(&metrics).as_deref() == Some("slow") {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "no bottleneck named:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let reason = metrics
+        .lines()
+        .find(|l| l.starts_with("weir_bottleneck_info{"))
+        .unwrap();
+    assert!(reason.contains("stage `slow` took"), "{reason}");
+    let (_, live) = host.get("/v1/status");
+    assert_eq!(live["state"], "running");
+
+    // Every reading is above 60 °F, so each sensor seen has state: the
+    // gauge counts distinct sensors among the rows `heat` has taken.
+    let heat = r#"stage="heat""#;
+    let keys = sample(&metrics, "weir_keyed_state_keys", heat).unwrap();
+    let bytes = sample(&metrics, "weir_keyed_state_bytes", heat).unwrap();
+    assert!((1..=1000).contains(&keys), "{keys} keys of 1000 sensors");
+    assert!(bytes >= keys * "sensor-0001".len() as u64, "{bytes} bytes");
+    assert!(sample(&metrics, "weir_keyed_state_timers", heat).is_some());
+    assert!(
+        sample(&metrics, "weir_keyed_state_keys", r#"stage="slow""#).is_none(),
+        "only keyed stages have state gauges"
+    );
+    drop(host);
+    let _ = feeder.join();
 }

@@ -3,6 +3,8 @@
 //!
 //! | method and path                 | does                                   |
 //! |---------------------------------|----------------------------------------|
+//! | `GET /`                         | the live page (see `page.rs`)          |
+//! | `GET /v1/live`                  | the live page's server-sent events     |
 //! | `GET /metrics`                  | Prometheus / OpenMetrics text          |
 //! | `GET /v1/status`                | the pipeline, its stages and counters  |
 //! | `GET /v1/plugins`               | the plugin stages                      |
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::changes::{Admin, ChangeError, ChangeReport, Component, LoadRequest};
+use super::live::Live;
 use super::token;
 use crate::pipeline::OnFailure;
 
@@ -31,12 +34,14 @@ const MAX_UPLOAD_BYTES: usize = 64 << 20;
 
 struct ApiState {
     admin: Arc<Admin>,
+    live: Arc<Live>,
     token_digest: [u8; 32],
 }
 
-pub fn router(admin: Arc<Admin>, token: &str) -> Router {
+pub fn router(admin: Arc<Admin>, live: Arc<Live>, token: &str) -> Router {
     let state = Arc::new(ApiState {
         admin,
+        live,
         token_digest: token::digest(token),
     });
     Router::new()
@@ -83,7 +88,9 @@ async fn require_token(
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
-    let text = super::metrics::render(&state.admin.controller().view());
+    let latest = state.live.latest();
+    let bottleneck = latest.as_ref().map(|sample| &sample.bottleneck);
+    let text = super::metrics::render(&state.admin.controller().view(), bottleneck);
     ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response()
 }
 

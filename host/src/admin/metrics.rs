@@ -1,13 +1,16 @@
 //! `GET /metrics`: the pipeline's counters in the Prometheus (OpenMetrics)
 //! text format, built from a snapshot at each scrape.
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::pipeline::{PipelineView, StageView};
+use super::live::Bottleneck;
+use crate::pipeline::{HistogramSnapshot, PipelineView, StageView};
 use crate::sink::DeadLetterKind;
 use crate::source::QUEUES;
 
@@ -20,7 +23,47 @@ fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub fn render(view: &PipelineView) -> String {
+/// One histogram metric with a series per stage; `scale` turns the stored
+/// integers into the metric's unit.
+#[derive(Debug)]
+struct StageHistograms {
+    name: &'static str,
+    help: &'static str,
+    scale: f64,
+    series: Vec<(Labels, HistogramSnapshot)>,
+}
+
+impl Collector for StageHistograms {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            self.name,
+            self.help,
+            None,
+            prometheus_client::metrics::MetricType::Histogram,
+        )?;
+        for (labels, snapshot) in &self.series {
+            let buckets: Vec<(f64, u64)> = snapshot
+                .bounds
+                .iter()
+                .map(|&b| b as f64 * self.scale)
+                .chain([f64::INFINITY])
+                .zip(snapshot.counts.iter().copied())
+                .collect();
+            metric
+                .encode_family(labels)?
+                .encode_histogram::<NoLabelSet>(
+                    snapshot.sum as f64 * self.scale,
+                    snapshot.count,
+                    &buckets,
+                    None,
+                )?;
+        }
+        Ok(())
+    }
+}
+
+/// `bottleneck`: the live sampler's last judgement, if it has made one.
+pub fn render(view: &PipelineView, bottleneck: Option<&Bottleneck>) -> String {
     let mut registry = Registry::with_prefix("weir");
     let pipeline = || ("pipeline", view.pipeline.clone());
 
@@ -37,17 +80,25 @@ pub fn render(view: &PipelineView) -> String {
         }
         registry.register(name, help, family);
     };
+    let counter_f64 =
+        |name: &str, help: &str, values: Vec<(Labels, f64)>, registry: &mut Registry| {
+            let family = Family::<Labels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+            for (labels, value) in values {
+                family.get_or_create(&labels).inc_by(value);
+            }
+            registry.register(name, help, family);
+        };
+    let stage_labels = |s: &StageView| {
+        vec![
+            pipeline(),
+            ("stage", s.name.clone()),
+            ("kind", s.kind.into()),
+        ]
+    };
     let per_stage = |value: fn(&StageView) -> u64| {
         view.stages
             .iter()
-            .map(|s| {
-                let labels = vec![
-                    pipeline(),
-                    ("stage", s.name.clone()),
-                    ("kind", s.kind.into()),
-                ];
-                (labels, value(s))
-            })
+            .map(|s| (stage_labels(s), value(s)))
             .collect()
     };
     let stage_counters: [(&str, &str, StageValue); 4] = [
@@ -64,6 +115,103 @@ pub fn render(view: &PipelineView) -> String {
     ];
     for (name, help, value) in stage_counters {
         counter(name, help, per_stage(value), &mut registry);
+    }
+    counter_f64(
+        "stage_busy_seconds",
+        "Time a stage spent processing: its share of the operator thread (rate() of it near 1 marks the bottleneck)",
+        view.stages
+            .iter()
+            .map(|s| (stage_labels(s), load(&s.stats.busy_ns) as f64 * 1e-9))
+            .collect(),
+        &mut registry,
+    );
+    for (name, help, scale, histogram) in [
+        (
+            "stage_batch_duration_seconds",
+            "Time a stage took per non-empty batch; for a plugin, the call into the sandbox with encoding and decoding",
+            1e-9,
+            (|s| &s.stats.batch_duration_ns) as fn(&StageView) -> &crate::pipeline::Histogram,
+        ),
+        (
+            "stage_batch_rows",
+            "Rows per non-empty batch into a stage",
+            1.0,
+            |s| &s.stats.batch_rows,
+        ),
+    ] {
+        registry.register_collector(Box::new(StageHistograms {
+            name,
+            help,
+            scale,
+            series: view
+                .stages
+                .iter()
+                .map(|s| (stage_labels(s), histogram(s).snapshot()))
+                .collect(),
+        }));
+    }
+    let keyed: Vec<_> = view
+        .stages
+        .iter()
+        .filter(|s| {
+            s.plugin
+                .as_ref()
+                .is_some_and(|p| p.settings.key_by.is_some())
+        })
+        .collect();
+    for (name, help, value) in [
+        (
+            "keyed_state_keys",
+            "Keys with state in a keyed plugin stage",
+            (|s| &s.stats.state_keys) as fn(&StageView) -> &std::sync::atomic::AtomicU64,
+        ),
+        (
+            "keyed_state_bytes",
+            "Bytes of a keyed plugin stage's state: keys and the plugin's encoded values",
+            |s| &s.stats.state_bytes,
+        ),
+        (
+            "keyed_state_timers",
+            "Event-time timers pending in a keyed plugin stage",
+            |s| &s.stats.state_timers,
+        ),
+    ] {
+        let family = Family::<Labels, Gauge>::default();
+        for stage in &keyed {
+            family
+                .get_or_create(&vec![pipeline(), ("stage", stage.name.clone())])
+                .set(load(value(stage)) as i64);
+        }
+        registry.register(name, help, family);
+    }
+    if let Some(sink) = &view.sink {
+        let name = || ("sink", sink.name.get().cloned().unwrap_or_default());
+        counter(
+            "sink_results",
+            "Results handed to the sink",
+            vec![(vec![pipeline(), name()], load(&sink.results))],
+            &mut registry,
+        );
+        counter_f64(
+            "sink_busy_seconds",
+            "Time in the sink's calls: writes, flushes, checkpoint commits",
+            vec![(vec![pipeline(), name()], load(&sink.busy_ns) as f64 * 1e-9)],
+            &mut registry,
+        );
+    }
+    if let Some(reading) = bottleneck {
+        let info = Family::<Labels, Gauge>::default();
+        info.get_or_create(&vec![
+            pipeline(),
+            ("part", reading.part.clone()),
+            ("reason", reading.reason.clone()),
+        ])
+        .set(1);
+        registry.register(
+            "bottleneck_info",
+            "The part of the pipeline holding the rest back over the last second: a stage, `sink`, `decoders`, or `none` when the pipeline keeps up with its source",
+            info,
+        );
     }
     let windows = || view.stages.iter().filter(|s| s.kind == "window");
     let window_labels = |s: &StageView| vec![pipeline(), ("stage", s.name.clone())];
@@ -197,9 +345,7 @@ pub fn render(view: &PipelineView) -> String {
             .watermark_ms
             .load(std::sync::atomic::Ordering::Relaxed);
         if watermark != i64::MIN {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = crate::format::timestamp::now_ms();
             for (name, help, value) in [
                 (
                     "watermark_timestamp_milliseconds",

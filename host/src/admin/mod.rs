@@ -1,10 +1,12 @@
-//! Operating a running pipeline: the admin HTTP API, the plugin-directory
-//! watcher, and the client the `weir plugin` commands use.
+//! Operating a running pipeline: the admin HTTP API with its live page, the
+//! plugin-directory watcher, and the client the `weir plugin` commands use.
 
 mod api;
 mod changes;
 pub mod client;
+mod live;
 mod metrics;
+mod page;
 pub mod token;
 mod watch;
 
@@ -71,6 +73,9 @@ impl AdminServer {
             .unwrap_or_else(|| token::default_token_file(addr));
         let token = token::establish(&token_file)
             .with_context(|| format!("writing the admin token to {}", token_file.display()))?;
+        let live = Arc::new(live::Live::default());
+        let page = page::router(controller.clone(), live.clone());
+        let sampler = live::sample(live.clone(), controller.clone());
         let admin = Arc::new(
             Admin::new(
                 controller,
@@ -85,7 +90,7 @@ impl AdminServer {
             true => Some(watch::watch(admin.clone()).context("watching the plugin directories")?),
             false => None,
         };
-        let router = api::router(admin, &token);
+        let router = api::router(admin, live, &token).merge(page);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -94,6 +99,7 @@ impl AdminServer {
             .name("weir-admin".into())
             .spawn(move || {
                 runtime.block_on(async move {
+                    tokio::spawn(sampler);
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => listener,
                         Err(e) => return tracing::error!("admin API: {e}"),
@@ -110,11 +116,11 @@ impl AdminServer {
             })?;
         match generated {
             true => tracing::info!(
-                "admin API on http://{addr} (token in {})",
+                "admin API on http://{addr}, live page at http://{addr}/ (token in {})",
                 token_file.display()
             ),
             false => tracing::info!(
-                "admin API on http://{addr} (token from ${})",
+                "admin API on http://{addr}, live page at http://{addr}/ (token from ${})",
                 token::TOKEN_ENV
             ),
         }

@@ -14,6 +14,13 @@ pub fn parse(text: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
+/// The host clock in epoch millis.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64)
+}
+
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-01-15T08:00:10.000Z`.
 pub fn format(millis: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(millis) {

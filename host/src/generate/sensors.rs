@@ -34,6 +34,11 @@ pub struct SensorWorkload {
     /// as fast as the output takes them).
     #[arg(long)]
     pub rate: Option<u64>,
+    /// Start event times at the host clock instead of 2026-01-15, so that a
+    /// paced stream (`--rate`) looks live: watermarks near now, windows
+    /// closing as the wall clock passes them.
+    #[arg(long)]
+    pub now: bool,
 }
 
 impl Default for SensorWorkload {
@@ -47,6 +52,7 @@ impl Default for SensorWorkload {
             late_ratio: 0.0,
             rfc3339: false,
             rate: None,
+            now: false,
         }
     }
 }
@@ -56,9 +62,13 @@ pub fn write_sensors(workload: &SensorWorkload, out: &mut (impl Write + ?Sized))
     let mut rng = ChaCha8Rng::seed_from_u64(workload.seed);
     let sensors = workload.sensors.max(1);
     let pacer = Pacer::new(workload.rate);
+    let start_ms = match workload.now {
+        true => timestamp::now_ms(),
+        false => workload.start_ms,
+    };
     for i in 0..workload.events {
         pacer.wait_for(i, out)?;
-        let natural = workload.start_ms + pacer.offset_ms(i);
+        let natural = start_ms + pacer.offset_ms(i);
         let delay = if workload.late_ratio > 0.0 && rng.random_bool(workload.late_ratio.min(1.0)) {
             rng.random_range(workload.max_disorder_ms + 2_000..=workload.max_disorder_ms + 15_000)
         } else if workload.max_disorder_ms > 0 {

@@ -10,6 +10,7 @@ use super::config::{
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
+use super::progress::Progress;
 use super::stage::{Stage, StageKind, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{AggregatePlugin, FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
@@ -44,8 +45,8 @@ pub struct Pipeline {
     /// The directory of the pipeline file: the base of its relative paths.
     pub base_dir: PathBuf,
     pub(crate) control: Option<ControlPort>,
-    /// Show a progress bar on the terminal while a file (not followed) is read.
-    pub progress: bool,
+    /// How to show progress while a file (not followed) is read.
+    pub progress: Progress,
 }
 
 impl Pipeline {
@@ -304,7 +305,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         resume: Resume::Latest,
         base_dir: base.to_path_buf(),
         control: None,
-        progress: false,
+        progress: Progress::Off,
     })
 }
 

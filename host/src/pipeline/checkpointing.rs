@@ -44,7 +44,7 @@ impl Checkpointer {
         let checkpoint = Checkpoint {
             id: self.next_id,
             pipeline: self.pipeline.clone(),
-            taken_at_ms: crate::time::FutureLimit::now_ms(),
+            taken_at_ms: crate::format::timestamp::now_ms(),
             source,
             clock,
             events,

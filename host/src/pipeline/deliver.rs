@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::data::Batch;
-use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters, Sink};
+use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters, Sink, SinkStats};
 use crate::source::kafka::OffsetCommitter;
 use crate::source::SourceStats;
 use crate::state::{Checkpoint, CheckpointStore};
@@ -37,6 +37,7 @@ pub struct Commits {
 pub fn deliver(
     sink: &mut dyn Sink,
     sink_name: &str,
+    stats: &SinkStats,
     input: Receiver<ToSink>,
     dead: &DeadLetters,
     commits: Option<&Commits>,
@@ -52,7 +53,11 @@ pub fn deliver(
         match input.recv_timeout(wait) {
             Ok(ToSink::Rows(batch)) => {
                 results += batch.len() as u64;
+                let started = Instant::now();
                 sink.write(&batch)?;
+                busy(stats, started);
+                stats.results.store(results, Ordering::Relaxed);
+                stats.recent.offer(&batch);
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
             Ok(ToSink::Checkpoint(checkpoint, offsets)) => {
@@ -61,6 +66,7 @@ pub fn deliver(
                 let id = checkpoint.id;
                 let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
                 store.stats.record(id, bytes, started.elapsed());
+                busy(stats, started);
                 if let Some(commits) = commits {
                     commit_offsets(commits, &offsets);
                 }
@@ -71,7 +77,9 @@ pub fn deliver(
         dead_letter_failures(sink, sink_name, dead)?;
         if let Some(commits) = commits {
             if progress.is_some() && last_commit.elapsed() >= commits.interval {
+                let started = Instant::now();
                 commit(sink, sink_name, dead, commits, progress.take())?;
+                busy(stats, started);
                 last_commit = Instant::now();
             }
         }
@@ -82,6 +90,11 @@ pub fn deliver(
         commit(sink, sink_name, dead, commits, progress)?;
     }
     Ok(results)
+}
+
+fn busy(stats: &SinkStats, since: Instant) {
+    let took = since.elapsed().as_nanos() as u64;
+    stats.busy_ns.fetch_add(took, Ordering::Relaxed);
 }
 
 /// Results before the checkpoint made durable, then the checkpoint written,

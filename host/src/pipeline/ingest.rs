@@ -504,7 +504,7 @@ impl Sequencer {
 
     /// Dead-letters rows stamped too far in the future (see [`FutureLimit`]).
     fn drop_future_events(&self, batch: Batch, dead: &DeadLetters) -> std::io::Result<Batch> {
-        let latest = self.future.latest(FutureLimit::now_ms());
+        let latest = self.future.latest(crate::format::timestamp::now_ms());
         if batch.event_time.iter().all(|&t| t <= latest) {
             return Ok(batch);
         }

@@ -8,9 +8,11 @@ pub mod control;
 mod deliver;
 mod endpoints;
 mod error;
+mod histogram;
 mod ingest;
 mod open;
 mod progress;
+mod recent;
 mod run;
 mod stage;
 mod summary;
@@ -19,6 +21,9 @@ pub use build::{load, parse, Pipeline, Resume};
 pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
 pub use endpoints::{SinkSpec, SourceSpec};
 pub use error::PipelineError;
+pub use histogram::{Histogram, HistogramSnapshot};
+pub use progress::Progress;
+pub use recent::RecentRows;
 pub use run::{run, RunError};
 pub use stage::{
     NativeOperator, OnFailure, Stage, StageError, StageKind, StageStats, Trial, TrialVerdict,

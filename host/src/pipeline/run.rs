@@ -14,11 +14,12 @@ use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::SourceSpec;
 use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError, Sequencer};
 use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error, Input};
+use super::progress::Progress;
 use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
 use crate::data::Batch;
 use crate::plugin::OperatorKind;
-use crate::sink::{DeadLetterKind, DeadLetters};
+use crate::sink::{DeadLetterKind, DeadLetters, SinkStats};
 use crate::source::kafka::{read_kafka, OffsetCommitter};
 use crate::source::{read_http, SourceStats};
 use crate::state::{CheckpointError, SourcePosition};
@@ -87,6 +88,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         store.is_some(),
         resumed.as_ref().map(|c| c.sink),
     )?;
+    let sink_stats = Arc::new(SinkStats::default());
+    let _ = sink_stats.name.set(sink_name.clone());
     let dead = match &pipeline.dead_letter {
         Some(path) => DeadLetters::to_file(path).map_err(|error| RunError::OpenDeadLetter {
             path: path.display().to_string(),
@@ -130,7 +133,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             path,
             follow: false,
             ..
-        } if pipeline.progress => std::fs::metadata(path).ok().map(|m| {
+        } if pipeline.progress != Progress::Off => std::fs::metadata(path).ok().map(|m| {
             let start = match resumed.as_ref().map(|c| &c.source) {
                 Some(SourcePosition::Lines { byte_offset, .. }) => *byte_offset,
                 _ => 0,
@@ -140,6 +143,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         _ => None,
     };
     let progress_done = AtomicBool::new(false);
+    let progress_style = pipeline.progress;
     let (schema, time_column, batch_size) = (
         pipeline.schema.clone(),
         pipeline.time_column,
@@ -195,7 +199,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             std::thread::Builder::new()
                 .name("weir-progress".into())
                 .spawn_scoped(scope, move || {
-                    super::progress::show(start, len, &stats, done)
+                    super::progress::show(progress_style, start, len, &stats, done)
                 })
                 .expect(spawn_error);
         }
@@ -205,6 +209,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         if let Some(control) = &control {
             control.show_dead_letters(dead.counts());
             control.show_source(source_stats.clone());
+            control.show_sink(sink_stats.clone());
             if let Some(store) = &store {
                 control.show_checkpoints(store.stats.clone());
             }
@@ -321,6 +326,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let delivered = deliver(
             sink.as_mut(),
             &sink_name,
+            &sink_stats,
             from_operators,
             dead,
             commits.as_ref(),

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
+use super::histogram::{Histogram, DURATION_BOUNDS_NS, ROW_BOUNDS};
+use super::recent::RecentRows;
 use crate::data::{Batch, Origin, Schema};
 use crate::format::timestamp;
 use crate::plugin::{PluginOperator, Processed};
@@ -65,7 +67,7 @@ pub enum Unload {
 }
 
 /// Counters of one stage, read by the admin API while the pipeline runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StageStats {
     pub batches: AtomicU64,
     pub rows_in: AtomicU64,
@@ -78,6 +80,41 @@ pub struct StageStats {
     pub window_partials: AtomicU64,
     /// Windows: (key, pane or session) pairs held now.
     pub window_open: AtomicU64,
+    /// Time spent processing, every call (empty batches that only move the
+    /// watermark included): how much of the operator thread this stage takes.
+    pub busy_ns: AtomicU64,
+    /// Time per non-empty batch: for a plugin, the call into the sandbox with
+    /// its encoding and decoding.
+    pub batch_duration_ns: Histogram,
+    pub batch_rows: Histogram,
+    /// Keyed plugins: keys with state, their encoded bytes, pending timers.
+    pub state_keys: AtomicU64,
+    pub state_bytes: AtomicU64,
+    pub state_timers: AtomicU64,
+    /// Windows: the newest results, for the live page.
+    pub recent: RecentRows,
+}
+
+impl Default for StageStats {
+    fn default() -> Self {
+        Self {
+            batches: AtomicU64::default(),
+            rows_in: AtomicU64::default(),
+            rows_out: AtomicU64::default(),
+            rows_failed: AtomicU64::default(),
+            window_results: AtomicU64::default(),
+            window_updates: AtomicU64::default(),
+            window_partials: AtomicU64::default(),
+            window_open: AtomicU64::default(),
+            busy_ns: AtomicU64::default(),
+            batch_duration_ns: Histogram::new(DURATION_BOUNDS_NS),
+            batch_rows: Histogram::new(ROW_BOUNDS),
+            state_keys: AtomicU64::default(),
+            state_bytes: AtomicU64::default(),
+            state_timers: AtomicU64::default(),
+            recent: RecentRows::default(),
+        }
+    }
 }
 
 impl StageStats {
@@ -256,6 +293,42 @@ impl Stage {
     /// Runs the batch through this stage. Rows it cannot process go where the
     /// stage's failure policy says; the rest continue.
     pub fn process(
+        &mut self,
+        batch: Batch,
+        origin: &Origin,
+        dead: &DeadLetters,
+    ) -> Result<Batch, StageError> {
+        let started = Instant::now();
+        let rows = batch.len() as u64;
+        let out = self.process_timed(batch, origin, dead)?;
+        let took = started.elapsed().as_nanos() as u64;
+        let stats = &self.stats;
+        stats.busy_ns.fetch_add(took, Ordering::Relaxed);
+        if rows > 0 {
+            stats.batch_duration_ns.observe(took);
+            stats.batch_rows.observe(rows);
+        }
+        match &self.kind {
+            StageKind::Plugin(plugin, _) => {
+                if let Some(state) = plugin.keyed_state() {
+                    stats
+                        .state_keys
+                        .store(state.keys() as u64, Ordering::Relaxed);
+                    stats
+                        .state_bytes
+                        .store(state.bytes() as u64, Ordering::Relaxed);
+                    stats
+                        .state_timers
+                        .store(state.timers() as u64, Ordering::Relaxed);
+                }
+            }
+            StageKind::Window(_) => stats.recent.offer(&out),
+            StageKind::Native(_) => {}
+        }
+        Ok(out)
+    }
+
+    fn process_timed(
         &mut self,
         mut batch: Batch,
         origin: &Origin,

@@ -154,6 +154,7 @@ impl PluginOperator {
             }
             tracing::info!(plugin = %self.descriptor.name, keys = state.keys(), "state migrated from version {version} to {ours}");
         }
+        state.recount();
         if let Some(keyed) = &mut self.keyed {
             keyed.state = state;
         }

@@ -41,6 +41,18 @@ pub trait Sink: Send {
     }
 }
 
+/// What the sink thread did, read by the admin API while the pipeline runs.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// The sink's name as dead letters and logs give it (`file:out.ndjson`).
+    pub name: std::sync::OnceLock<String>,
+    pub results: std::sync::atomic::AtomicU64,
+    /// Time in the sink's calls: writing, flushing, checkpoint commits.
+    pub busy_ns: std::sync::atomic::AtomicU64,
+    /// The newest results, for the live page.
+    pub recent: crate::pipeline::RecentRows,
+}
+
 /// A result a sink could not deliver.
 #[derive(Debug)]
 pub struct SinkFailure {

@@ -22,6 +22,17 @@ pub struct KeyedState {
     values: HashMap<Key, Vec<u8>>,
     /// Ordered by time, so the due ones are a prefix.
     timers: BTreeSet<Timer>,
+    /// Bytes of the keys and values, for the state-size gauge; counted
+    /// again by [`Self::recount`] after deserializing.
+    #[serde(skip)]
+    bytes: usize,
+}
+
+fn key_bytes(key: &Key) -> usize {
+    match key {
+        Key::Str(s) => s.len(),
+        _ => 8,
+    }
 }
 
 impl KeyedState {
@@ -31,13 +42,16 @@ impl KeyedState {
 
     /// Stores `value` for `key`; `None` forgets the key.
     pub fn set(&mut self, key: Key, value: Option<Vec<u8>>) {
-        match value {
+        let key_len = key_bytes(&key);
+        let old = match value {
             Some(value) => {
-                self.values.insert(key, value);
+                self.bytes += key_len + value.len();
+                self.values.insert(key, value)
             }
-            None => {
-                self.values.remove(&key);
-            }
+            None => self.values.remove(&key),
+        };
+        if let Some(old) = old {
+            self.bytes -= key_len + old.len();
         }
     }
 
@@ -60,6 +74,21 @@ impl KeyedState {
     /// Keys with state.
     pub fn keys(&self) -> usize {
         self.values.len()
+    }
+
+    /// Bytes of state held: keys and the plugin's encoded values.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Counts [`Self::bytes`] again, after the values were deserialized or
+    /// rewritten in place.
+    pub fn recount(&mut self) {
+        self.bytes = self
+            .values
+            .iter()
+            .map(|(k, v)| key_bytes(k) + v.len())
+            .sum();
     }
 
     pub fn timers(&self) -> usize {
@@ -90,5 +119,23 @@ mod tests {
         assert_eq!(due, vec![10, 20]);
         assert!(state.take_due(29).is_empty());
         assert_eq!(state.take_due(i64::MAX).len(), 1);
+    }
+
+    #[test]
+    fn bytes_follow_sets_replacements_and_removals() {
+        let mut state = KeyedState::default();
+        state.set(Key::Str("abc".into()), Some(vec![0; 10]));
+        state.set(Key::Int(7), Some(vec![0; 4]));
+        assert_eq!(state.bytes(), 3 + 10 + 8 + 4);
+        state.set(Key::Str("abc".into()), Some(vec![0; 2]));
+        assert_eq!(state.bytes(), 3 + 2 + 8 + 4);
+        state.set(Key::Int(7), None);
+        state.set(Key::Int(8), None);
+        assert_eq!(state.bytes(), 5);
+        let mut copy: KeyedState =
+            bincode::deserialize(&bincode::serialize(&state).unwrap()).unwrap();
+        assert_eq!(copy.bytes(), 0, "not serialized");
+        copy.recount();
+        assert_eq!(copy.bytes(), 5);
     }
 }

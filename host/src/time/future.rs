@@ -29,11 +29,4 @@ impl FutureLimit {
     pub fn max_future_ms(&self) -> i64 {
         self.max_future_ms
     }
-
-    /// The host clock in epoch millis.
-    pub fn now_ms() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64)
-    }
 }

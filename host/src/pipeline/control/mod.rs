@@ -157,6 +157,7 @@ pub fn channel(
         dead_letters: None,
         source: None,
         checkpoints: None,
+        sink: None,
     }));
     // Dropping an instance frees its linear memory and JIT state: hundreds of
     // microseconds that would otherwise stall the batch loop.
@@ -191,6 +192,11 @@ impl ControlPort {
     /// Lets the metrics show the checkpoints written.
     pub fn show_checkpoints(&self, stats: Arc<crate::state::CheckpointStats>) {
         lock(&self.view).checkpoints = Some(stats);
+    }
+
+    /// Lets the metrics and the live page show what the sink did.
+    pub fn show_sink(&self, stats: Arc<crate::sink::SinkStats>) {
+        lock(&self.view).sink = Some(stats);
     }
 
     /// Lets the metrics show the source's counters.

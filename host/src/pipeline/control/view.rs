@@ -34,6 +34,8 @@ pub struct PipelineView {
     pub source: Option<Arc<crate::source::SourceStats>>,
     #[serde(skip)]
     pub checkpoints: Option<Arc<crate::state::CheckpointStats>>,
+    #[serde(skip)]
+    pub sink: Option<Arc<crate::sink::SinkStats>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
