@@ -161,10 +161,21 @@ fn pipeline_file_errors_name_the_line_and_column() {
         ),
         (
             "source = { kind = \"stdin\", pth = \"x\" }\n",
-            "p.toml:1:10: unknown field `pth`",
+            "p.toml:1:28: unknown field `pth`",
+        ),
+        (
+            "source = { kind = \"stdin\" }\nschema = { t = \"i64\" }\nevent_time = { field = \"t\", max_out_of_orderness = \"5s\" }\n[sink]\nkind = \"console\"\nbatch_size = 10\n",
+            "p.toml:6:1: unknown field `batch_size`",
         ),
     ];
-    for (contents, expected) in cases {
+    let hints = [
+        "= hint: field types are string, f64, i64, bool and timestamp: did you mean `f64`?",
+        "",
+        "",
+        "= hint: remove it, or see the pipeline file reference",
+        "= hint: `batch_size` belongs at the top level",
+    ];
+    for ((contents, expected), hint) in cases.into_iter().zip(hints) {
         let pipeline = write(&dir, "p.toml", contents);
         let out = weir(&["validate", &pipeline], b"");
         assert!(!out.status.success());
@@ -173,6 +184,7 @@ fn pipeline_file_errors_name_the_line_and_column() {
             stderr.contains(expected),
             "expected `{expected}` in:\n{stderr}"
         );
+        assert!(stderr.contains(hint), "expected `{hint}` in:\n{stderr}");
     }
 }
 
@@ -184,9 +196,15 @@ fn a_window_on_a_missing_key_is_refused() {
     ));
     assert!(
         stderr.contains(
-            "p.toml:7:1: operator #1 (`window-1`): key_by field `sensor` is not in the input"
+            "p.toml:10:11: operator #1 (`window-1`): key_by field `sensor` is not in the input"
         ),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "10 | key_by = \"sensor\"\n   |           ^^^^^^\n   = hint: did you mean `sensor_id`?"
+        ),
+        "the line, the word and a hint:\n{stderr}"
     );
 }
 

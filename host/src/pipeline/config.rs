@@ -297,8 +297,9 @@ pub enum WindowKind {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkConfig {
-    /// Human-readable lines on standard output.
-    Console,
+    /// Human-readable lines on standard output. (A struct variant: serde
+    /// lets unknown keys past a unit variant of a tagged enum.)
+    Console {},
     /// JSON lines (or an Avro container file) written to a file, replaced at
     /// the start of each run (its directory is created if missing).
     File {

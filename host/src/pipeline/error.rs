@@ -2,13 +2,17 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// A problem in a pipeline file, located as `file:line:column` for editors.
+/// A problem in a pipeline file, located as `file:line:column` for editors,
+/// with the line itself and a hint at the fix when there is one.
 #[derive(Debug)]
 pub struct PipelineError {
     pub path: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The line of the file the error is on, when the error has a place.
+    pub source_line: Option<String>,
+    pub hint: Option<String>,
 }
 
 impl PipelineError {
@@ -19,12 +23,17 @@ impl PipelineError {
         span: Option<Range<usize>>,
         message: impl Into<String>,
     ) -> Self {
-        let (line, column) = span.map_or((1, 1), |span| line_column(text, span.start));
+        let message = message.into();
+        let offset =
+            span.map(|span| super::hint::exact_offset(&message, text, &span).unwrap_or(span.start));
+        let (line, column) = offset.map_or((1, 1), |offset| line_column(text, offset));
         Self {
             path: path.into(),
             line,
             column,
-            message: message.into(),
+            source_line: offset.and_then(|_| text.lines().nth(line - 1).map(str::to_string)),
+            hint: super::hint::hint(&message, path),
+            message,
         }
     }
 }
@@ -45,7 +54,32 @@ impl fmt::Display for PipelineError {
             self.line,
             self.column,
             self.message
-        )
+        )?;
+        // As rustc shows it: the line, a caret under the word the error is
+        // about, then the hint.
+        let gutter = " ".repeat(self.line.to_string().len());
+        if let Some(source) = &self.source_line {
+            let rest: Vec<char> = source.chars().skip(self.column - 1).collect();
+            let word = match rest.first() {
+                Some('[') => rest.iter().take_while(|c| !c.is_whitespace()).count(),
+                _ => rest
+                    .iter()
+                    .take_while(|c| c.is_alphanumeric() || "_-.".contains(**c))
+                    .count(),
+            }
+            .max(1);
+            let pad = " ".repeat(self.column - 1);
+            write!(
+                f,
+                "\n{gutter} |\n{} | {source}\n{gutter} | {pad}{}",
+                self.line,
+                "^".repeat(word)
+            )?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n{gutter} = hint: {hint}")?;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ pub mod control;
 mod deliver;
 mod endpoints;
 mod error;
+mod hint;
 mod histogram;
 mod ingest;
 mod open;
