@@ -18,7 +18,14 @@ use weir::plugin::PluginEngine;
 
 /// weir: stream processing with sandboxed WebAssembly operators.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Exit codes: 0 a run ended (or one Ctrl-C/SIGTERM stopped it); 1 an error \
+                  (a pipeline that does not load, unreadable input, a refused change); \
+                  2 a usage error; 130 a second Ctrl-C cut a run short.\n\
+                  Logs: WEIR_LOG=debug for more, --log-format json for collectors."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -132,6 +139,8 @@ enum BenchKind {
 #[derive(Subcommand)]
 enum Workload {
     /// Clicks: user_id, page (Zipf-skewed popularity), event_time.
+    ///
+    /// Example: weir generate clicks --events 100000 --output clicks.ndjson
     Clicks {
         #[command(flatten)]
         workload: ClickWorkload,
@@ -141,6 +150,8 @@ enum Workload {
     },
     /// Purchases: user_id, amount, ip, event_time, with planted fraud (a
     /// small purchase, then a large one from a new address within minutes).
+    ///
+    /// Example: weir generate payments --events 100000 --output payments.ndjson
     Payments {
         #[command(flatten)]
         workload: weir::generate::PaymentWorkload,
@@ -149,6 +160,8 @@ enum Workload {
         output: Option<PathBuf>,
     },
     /// Sensor readings: sensor_id, temperature (60–120 °F), event_time.
+    ///
+    /// Example (a live stream): weir generate sensors --rate 2000 --now --events 1000000000 | weir run pipelines/sensor-alerts-live.toml --admin
     Sensors {
         #[command(flatten)]
         workload: SensorWorkload,

@@ -52,6 +52,51 @@ fn completions_name_every_command_and_usage_errors_exit_2() {
     assert_eq!(missing.status.code(), Some(1));
 }
 
+/// The subcommands `weir <path> --help` lists.
+fn subcommands(path: &[String]) -> Vec<String> {
+    let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+    args.push("--help");
+    let help = text(&weir(&args, b"").stdout);
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let mut queue = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = queue.pop() {
+        for name in subcommands(&path) {
+            let mut command = path.clone();
+            command.push(name);
+            let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+            args.push("--help");
+            let out = weir(&args, b"");
+            assert!(out.status.success(), "{args:?}");
+            let help = text(&out.stdout);
+            assert!(
+                help.contains("Example"),
+                "`weir {}` has no example:\n{help}",
+                command.join(" ")
+            );
+            seen += 1;
+            queue.push(command);
+        }
+    }
+    assert!(seen >= 20, "{seen} commands");
+    let top = text(&weir(&["--help"], b"").stdout);
+    assert!(
+        top.contains("Exit codes: 0") && top.contains("2 a usage error"),
+        "{top}"
+    );
+}
+
 #[test]
 fn every_example_pipeline_validates() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines");

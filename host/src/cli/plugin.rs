@@ -23,12 +23,16 @@ pub struct AdminTarget {
 #[derive(Subcommand)]
 pub enum PluginAction {
     /// The plugin stages: version, content hash, counters, recent changes.
+    ///
+    /// Example: weir plugin list --admin 127.0.0.1:7370
     List {
         /// Print the API's JSON.
         #[arg(long)]
         json: bool,
     },
     /// Replace a stage's plugin by a new version, without stopping the stream.
+    ///
+    /// Example: weir plugin swap hot-readings plugins/dist/over_threshold.wasm --config '{"threshold": 110}'
     Swap {
         stage: String,
         /// The new component (a file in one of the host's plugin directories).
@@ -41,6 +45,8 @@ pub enum PluginAction {
         config: Option<String>,
     },
     /// Add a plugin stage (it must leave the rows' fields as they are).
+    ///
+    /// Example: weir plugin load plugins/dist/over_threshold.wasm --name very-hot --after hot-readings --config '{"threshold": 115}'
     Load {
         component: PathBuf,
         /// Stage name (default: the plugin's name).
@@ -54,8 +60,12 @@ pub enum PluginAction {
         config: Option<String>,
     },
     /// Remove a stage that was loaded at run time or is marked `unload = "bypass"`.
+    ///
+    /// Example: weir plugin unload very-hot
     Unload { stage: String },
     /// The pipeline's state and every stage's counters, as JSON.
+    ///
+    /// Example: weir plugin status | jq '.stages[] | {name, rows_in, rows_out}'
     Status,
     /// Start a plugin crate: an example of the kind and its test.
     ///
