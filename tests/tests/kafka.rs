@@ -430,16 +430,39 @@ batch_deadline = "60s"
     // is left out: librdkafka reports it only once offsets are committed,
     // every 5 s, which a loaded machine may not reach within this run.)
     let mut pauses_seen = false;
+    let mut metrics = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !pauses_seen && Instant::now() < deadline {
+    let partition_watermarks = "weir_partition_watermark_timestamp_milliseconds{";
+    // Partition watermarks are published after the first slow batch.
+    while !(pauses_seen && metrics.contains(partition_watermarks)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
         let Ok(mut response) = ureq::get(&format!("http://{admin}/metrics")).call() else {
             continue;
         };
-        let metrics = response.body_mut().read_to_string().unwrap_or_default();
+        metrics = response.body_mut().read_to_string().unwrap_or_default();
         pauses_seen |= metric_values(&metrics, "weir_source_pauses_total{").any(|v| v > 0.0);
     }
     assert!(pauses_seen, "pauses counted in /metrics");
+    // Each partition read so far has its own watermark: behind its newest
+    // event by the 5 s bound, so at most the newest event overall less 5 s;
+    // the pipeline's is at least the least of them.
+    let newest = json_lines(&events)
+        .iter()
+        .map(|r| r["event_time"].as_i64().unwrap())
+        .max()
+        .unwrap() as f64;
+    let partitions: Vec<f64> = metric_values(&metrics, partition_watermarks).collect();
+    assert!(!partitions.is_empty(), "{metrics}");
+    assert!(
+        partitions.iter().all(|&w| w <= newest - 5_001.0),
+        "{metrics}"
+    );
+    assert!(metric_values(&metrics, "weir_partition_idle{").all(|idle| idle == 0.0));
+    if let Some(pipeline) = metric_values(&metrics, "weir_watermark_timestamp_milliseconds{").next()
+    {
+        let least = partitions.iter().copied().fold(f64::MAX, f64::min);
+        assert!(pipeline >= least || partitions.len() < 4, "{metrics}");
+    }
     let log = wait_ok(weir, &log, Duration::from_secs(180));
     assert!(
         weir_tests::summary_count(&log, "source paused") > 0,

@@ -162,6 +162,19 @@ fn metrics_count_what_the_pipeline_did() {
     );
 }
 
+/// The first message of `GET /v1/live`: the history so far.
+fn first_live_update(addr: &str) -> serde_json::Value {
+    use std::io::BufRead;
+    let response = ureq::get(&format!("http://{addr}/v1/live"))
+        .call()
+        .expect("the live feed");
+    let mut lines = std::io::BufReader::new(response.into_body().into_reader()).lines();
+    let event = lines.next().unwrap().unwrap();
+    assert_eq!(event, "event: update");
+    let data = lines.next().unwrap().unwrap();
+    serde_json::from_str(data.strip_prefix("data: ").expect("a data line")).unwrap()
+}
+
 /// A metric that names its part once the live sampler has judged it.
 fn bottleneck(metrics: &str) -> Option<String> {
     let line = metrics
@@ -172,9 +185,12 @@ fn bottleneck(metrics: &str) -> Option<String> {
 }
 
 #[test]
-fn a_slow_plugin_is_named_the_bottleneck_and_keyed_state_is_measured() {
+fn a_slow_plugin_is_named_the_bottleneck_and_state_and_checkpoints_are_measured() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = dir.path().join("slow.toml");
+    // Far more than the run gets through before it is stopped.
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, generated(200_000, 3, 0.0)).unwrap();
     // `slow` spins per row, so the operator thread is saturated and the
     // queue in front of it fills; `heat` after it keeps state per sensor.
     std::fs::write(
@@ -182,10 +198,11 @@ fn a_slow_plugin_is_named_the_bottleneck_and_keyed_state_is_measured() {
         format!(
             r#"
 name = "slow"
-source = {{ kind = "stdin" }}
+source = {{ kind = "file", path = "{input}" }}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
 sink = {{ kind = "file", path = "{output}" }}
+checkpoint = {{ interval = "500ms" }}
 
 [[operators]]
 type = "plugin"
@@ -201,31 +218,30 @@ path = "{heat}"
 key_by = "sensor_id"
 config = {{ threshold = 60.0, duration_ms = 3600000 }}
 "#,
+            input = input.display(),
             output = dir.path().join("out.ndjson").display(),
             heat = plugin("sustained_heat.wasm"),
             hostile = plugin("hostile.wasm"),
         ),
     )
     .unwrap();
-    let mut host = LiveHost::start(&pipeline, dir.path(), &[]);
-    let feeding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let feeder = host.feed(generated(200_000, 3, 0.0).into_bytes(), feeding);
+    let host = LiveHost::start(&pipeline, dir.path(), &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
         let metrics = host.metrics();
-        if bottleneck(&metrics).as_deref() == Some("slow") {
+        let checkpointed = sample(&metrics, "weir_checkpoints_total", "").is_some_and(|n| n > 0);
+        if bottleneck(&metrics).as_deref() == Some("slow") && checkpointed {
             break metrics;
         }
         assert!(Instant::now() < deadline, "no bottleneck named:\n{metrics}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let reason = metrics
-        .lines()
-        .find(|l| l.starts_with("weir_bottleneck_info{"))
-        .unwrap();
+    // The live page's feed says why, in words.
+    let update = first_live_update(&host.addr);
+    let latest = update["samples"].as_array().unwrap().last().unwrap();
+    assert_eq!(latest["bottleneck"]["part"], "slow");
+    let reason = latest["bottleneck"]["reason"].as_str().unwrap();
     assert!(reason.contains("stage `slow` took"), "{reason}");
-    let (_, live) = host.get("/v1/status");
-    assert_eq!(live["state"], "running");
 
     // Every reading is above 60 °F, so each sensor seen has state: the
     // gauge counts distinct sensors among the rows `heat` has taken.
@@ -239,6 +255,10 @@ config = {{ threshold = 60.0, duration_ms = 3600000 }}
         sample(&metrics, "weir_keyed_state_keys", r#"stage="slow""#).is_none(),
         "only keyed stages have state gauges"
     );
+    // Checkpoints of the keyed state, every 500 ms while the run goes on.
+    let last_id = sample(&metrics, "weir_checkpoint_last_id", "").unwrap();
+    assert!(last_id >= 1);
+    assert!(sample(&metrics, "weir_checkpoint_last_bytes", "").unwrap() > 0);
+    assert!(sample(&metrics, "weir_checkpoint_last_write_microseconds", "").unwrap() > 0);
     drop(host);
-    let _ = feeder.join();
 }

@@ -201,15 +201,11 @@ pub fn render(view: &PipelineView, bottleneck: Option<&Bottleneck>) -> String {
     }
     if let Some(reading) = bottleneck {
         let info = Family::<Labels, Gauge>::default();
-        info.get_or_create(&vec![
-            pipeline(),
-            ("part", reading.part.clone()),
-            ("reason", reading.reason.clone()),
-        ])
-        .set(1);
+        info.get_or_create(&vec![pipeline(), ("part", reading.part.clone())])
+            .set(1);
         registry.register(
             "bottleneck_info",
-            "The part of the pipeline holding the rest back over the last second: a stage, `sink`, `decoders`, or `none` when the pipeline keeps up with its source",
+            "The part of the pipeline holding the rest back over the last second: a stage, `sink`, `decoders`, or `none` when the pipeline keeps up with its source (the reason, in words, is on the live page and in /v1/live)",
             info,
         );
     }
@@ -362,6 +358,36 @@ pub fn render(view: &PipelineView, bottleneck: Option<&Bottleneck>) -> String {
                 family.get_or_create(&vec![pipeline()]).set(value);
                 registry.register(name, help, family);
             }
+        }
+        let partitions = source
+            .partition_watermarks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if !partitions.is_empty() {
+            let watermarks = Family::<Labels, Gauge>::default();
+            let idle = Family::<Labels, Gauge>::default();
+            for ((topic, partition), (watermark, is_idle)) in partitions {
+                let labels = vec![
+                    pipeline(),
+                    ("topic", topic),
+                    ("partition", partition.to_string()),
+                ];
+                if watermark != i64::MIN {
+                    watermarks.get_or_create(&labels).set(watermark);
+                }
+                idle.get_or_create(&labels).set(i64::from(is_idle));
+            }
+            registry.register(
+                "partition_watermark_timestamp_milliseconds",
+                "A Kafka partition's own watermark (epoch ms); the pipeline's is the least of the partitions not idle",
+                watermarks,
+            );
+            registry.register(
+                "partition_idle",
+                "1 when a Kafka partition has been silent past idle_timeout and no longer holds the watermark back",
+                idle,
+            );
         }
         let fill = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         for (queue, permille) in QUEUES.iter().zip(&source.queue_fill_permille) {

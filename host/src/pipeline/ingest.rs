@@ -386,12 +386,20 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Events decoded so far.
     /// The watermark handed on with the last batch.
     pub fn watermark(&self) -> i64 {
         self.emitted
     }
 
+    /// Kafka: each partition's watermark and whether it is idle, by stream.
+    pub fn stream_watermarks(&self) -> Vec<(u32, i64, bool)> {
+        match &self.clock {
+            Clock::Partitioned(clock) => clock.partition_watermarks(Instant::now()),
+            Clock::Single(_) => Vec::new(),
+        }
+    }
+
+    /// Events decoded so far.
     pub fn events(&self) -> u64 {
         self.events
     }

@@ -17,7 +17,7 @@ use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_
 use super::progress::Progress;
 use super::stage::{OnFailure, Stage, StageError, StageKind};
 use super::summary::Summary;
-use crate::data::Batch;
+use crate::data::{Batch, Origin};
 use crate::plugin::OperatorKind;
 use crate::sink::{DeadLetterKind, DeadLetters, SinkStats};
 use crate::source::kafka::{read_kafka, OffsetCommitter};
@@ -270,6 +270,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                     sink_open = progress(sequencer, stages);
                                 }
                                 stats.watermark_ms.store(sequencer.watermark(), Ordering::Relaxed);
+                                publish_partition_watermarks(sequencer, origin, stats);
                                 let fill = |len: usize| (len * 1000 / CHANNEL_BATCHES) as u64;
                                 for (gauge, len) in stats.queue_fill_permille.iter().zip([
                                     decode_queue.len(),
@@ -405,4 +406,21 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }
     }
     Ok(summary)
+}
+
+fn publish_partition_watermarks(sequencer: &Sequencer, origin: &Origin, stats: &SourceStats) {
+    let partitions = sequencer.stream_watermarks();
+    if partitions.is_empty() {
+        return;
+    }
+    let mut shown = stats
+        .partition_watermarks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    shown.clear();
+    for (stream, watermark, idle) in partitions {
+        if let Some((topic, partition)) = origin.topic_partition(stream) {
+            shown.insert((topic.to_string(), partition), (watermark, idle));
+        }
+    }
 }

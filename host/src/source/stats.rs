@@ -19,6 +19,9 @@ pub struct SourceStats {
     pub bytes_read: AtomicU64,
     /// The watermark handed on with the last batch, epoch ms; `i64::MIN` before any.
     pub watermark_ms: AtomicI64,
+    /// Kafka: each (topic, partition)'s own watermark (`i64::MIN` before its
+    /// first event) and whether it is idle, after the last batch.
+    pub partition_watermarks: Mutex<BTreeMap<(String, i32), (i64, bool)>>,
     /// How full each queue between the pipeline's threads was after the last
     /// batch, in thousandths: [`QUEUES`] in order. A full queue is in front of
     /// the bottleneck: decoding, the operators, or the sink.

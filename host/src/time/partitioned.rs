@@ -113,13 +113,24 @@ impl PartitionedWatermarks {
 
     /// Partitions holding the watermark back at `now`, for metrics and logs.
     pub fn idle_partitions(&self, now: Instant) -> Vec<u32> {
-        let Some(idle) = self.idle_after else {
-            return Vec::new();
-        };
+        self.partition_watermarks(now)
+            .into_iter()
+            .filter(|&(_, _, idle)| idle)
+            .map(|(id, _, _)| id)
+            .collect()
+    }
+
+    /// Each partition's own watermark (`i64::MIN` before its first event)
+    /// and whether it is idle, so no longer holding the combined one back.
+    pub fn partition_watermarks(&self, now: Instant) -> Vec<(u32, i64, bool)> {
         self.partitions
             .iter()
-            .filter(|(_, p)| now.saturating_duration_since(p.last_heard) >= idle)
-            .map(|(&id, _)| id)
+            .map(|(&id, p)| {
+                let idle = self
+                    .idle_after
+                    .is_some_and(|idle| now.saturating_duration_since(p.last_heard) >= idle);
+                (id, p.watermark.current(), idle)
+            })
             .collect()
     }
 }
