@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use super::deliver::ToSink;
-use super::ingest::Sequencer;
+use super::sequencer::Sequencer;
 use super::stage::Stage;
 use crate::state::{Checkpoint, SinkPosition, StageState};
 

@@ -1,45 +1,37 @@
-//! Source → decode → event time and watermark, the first stages of every run.
+//! Source → decode, the first stages of every run (the sequencer, in
+//! `sequencer.rs`, comes next).
 //!
 //! Decoding is the most expensive step per event, so it runs on several
-//! threads: a reader cuts the input into chunks of lines, decoders turn chunks
-//! into typed rows in parallel, and a sequencer puts the chunks back in input
-//! order and stamps each row with its watermark. Watermarks are assigned
-//! sequentially, in input order, so results do not depend on how many
-//! decoders there are or which finishes first.
+//! threads: a reader cuts the input into chunks of lines, and decoders turn
+//! chunks into typed rows in parallel.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Origin, Schema, Value};
+use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Schema, Value};
 use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
-use crate::format::timestamp;
-use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::{LineSource, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange};
-use crate::state::{Checkpoint, ClockState, KafkaOffset, SourcePosition};
-use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
 pub struct DecodedChunk {
-    seq: u64,
-    rows: Batch,
-    failures: Vec<DecodeFailure>,
-    changes: Vec<StreamChange>,
+    pub(super) seq: u64,
+    pub(super) rows: Batch,
+    pub(super) failures: Vec<DecodeFailure>,
+    pub(super) changes: Vec<StreamChange>,
     /// Per stream, the sequence number of the chunk's last record, decoded
     /// or not: what was consumed.
-    consumed: Vec<(u32, u64)>,
-    resume_at: Option<(u64, u64)>,
+    pub(super) consumed: Vec<(u32, u64)>,
+    pub(super) resume_at: Option<(u64, u64)>,
 }
 
-struct DecodeFailure {
-    position: u64,
-    reason: String,
-    raw: Option<String>,
+pub(super) struct DecodeFailure {
+    pub(super) position: u64,
+    pub(super) reason: String,
+    pub(super) raw: Option<String>,
 }
 
 /// Schema fields a Kafka record may take from its message rather than its value.
@@ -262,274 +254,4 @@ fn fill_from_message(
         }
     }
     false
-}
-
-/// How the watermark is made: one bounded-out-of-orderness clock for a file,
-/// one per partition for Kafka.
-enum Clock {
-    Single(BoundedOutOfOrderness),
-    Partitioned(PartitionedWatermarks),
-}
-
-/// Restores input order and assigns watermarks.
-pub struct Sequencer {
-    clock: Clock,
-    future: FutureLimit,
-    pending: BTreeMap<u64, DecodedChunk>,
-    next: u64,
-    origin: Origin,
-    /// Events decoded in this run, and in the runs before the checkpoint it resumed.
-    events: u64,
-    events_before: u64,
-    /// The last watermark handed on, to notice an idle partition letting it move.
-    emitted: i64,
-    /// Per stream, the sequence number of the last record consumed (see
-    /// [`crate::data::position`]), for offset commits.
-    consumed: BTreeMap<u32, u64>,
-    /// A file's position after the last chunk accepted.
-    resume_at: Option<(u64, u64)>,
-}
-
-impl Sequencer {
-    pub fn new(
-        max_out_of_orderness_ms: i64,
-        idle_timeout: Option<Duration>,
-        future: FutureLimit,
-        origin: Origin,
-    ) -> Self {
-        let clock = match origin {
-            Origin::Kafka(_) => Clock::Partitioned(PartitionedWatermarks::new(
-                max_out_of_orderness_ms,
-                idle_timeout,
-            )),
-            Origin::Lines(_) => Clock::Single(BoundedOutOfOrderness::new(max_out_of_orderness_ms)),
-        };
-        Self {
-            clock,
-            future,
-            pending: BTreeMap::new(),
-            next: 0,
-            origin,
-            events: 0,
-            events_before: 0,
-            emitted: i64::MIN,
-            consumed: BTreeMap::new(),
-            resume_at: None,
-        }
-    }
-
-    /// Where the input stands after the last chunk accepted, for a checkpoint.
-    pub fn checkpoint(&self) -> (SourcePosition, ClockState, u64) {
-        let source = match &self.origin {
-            Origin::Lines(_) => {
-                let (byte_offset, line) = self.resume_at.unwrap_or((0, 0));
-                SourcePosition::Lines { byte_offset, line }
-            }
-            Origin::Kafka(_) => SourcePosition::Kafka(
-                self.consumed
-                    .iter()
-                    .filter_map(|(&stream, &next)| {
-                        let (topic, partition) = self.origin.topic_partition(stream)?;
-                        Some(KafkaOffset {
-                            topic: topic.to_string(),
-                            partition,
-                            next_offset: next as i64,
-                        })
-                    })
-                    .collect(),
-            ),
-        };
-        let clock = match &self.clock {
-            Clock::Single(clock) => ClockState::Single {
-                max_event_time: clock.max_event_time(),
-            },
-            Clock::Partitioned(clock) => {
-                let (emitted, streams) = clock.checkpoint();
-                ClockState::Partitioned { emitted, streams }
-            }
-        };
-        (source, clock, self.events_before + self.events)
-    }
-
-    /// Continues from a checkpoint: the watermark where it stood, the events
-    /// counted, and (Kafka) the offsets consumed, until records move them.
-    pub fn resume(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
-        match (&mut self.clock, &checkpoint.clock) {
-            (Clock::Single(clock), ClockState::Single { max_event_time }) => {
-                clock.resume(*max_event_time);
-                self.emitted = clock.current();
-            }
-            (Clock::Partitioned(clock), ClockState::Partitioned { emitted, streams }) => {
-                clock.resume(*emitted, streams.clone());
-                self.emitted = *emitted;
-            }
-            _ => return Err("the checkpoint was taken reading another kind of source".into()),
-        }
-        if let (Origin::Kafka(topics), SourcePosition::Kafka(offsets)) =
-            (&self.origin, &checkpoint.source)
-        {
-            for offset in offsets {
-                let stream = topics
-                    .iter()
-                    .position(|t| *t == offset.topic)
-                    .and_then(|index| position::kafka_stream(index, offset.partition));
-                if let Some(stream) = stream {
-                    self.consumed.insert(stream, offset.next_offset as u64);
-                }
-            }
-        }
-        if let SourcePosition::Lines { byte_offset, line } = checkpoint.source {
-            // Until a chunk moves it: a run that reads nothing new stays here.
-            self.resume_at = Some((byte_offset, line));
-        }
-        self.events_before = checkpoint.events;
-        Ok(())
-    }
-
-    /// The watermark handed on with the last batch.
-    pub fn watermark(&self) -> i64 {
-        self.emitted
-    }
-
-    /// Kafka: each partition's watermark and whether it is idle, by stream.
-    pub fn stream_watermarks(&self) -> Vec<(u32, i64, bool)> {
-        match &self.clock {
-            Clock::Partitioned(clock) => clock.partition_watermarks(Instant::now()),
-            Clock::Single(_) => Vec::new(),
-        }
-    }
-
-    /// Events decoded so far.
-    pub fn events(&self) -> u64 {
-        self.events
-    }
-
-    /// Accepts a chunk in any order; returns the batches now ready, in input order.
-    pub fn accept(
-        &mut self,
-        chunk: DecodedChunk,
-        dead: &DeadLetters,
-    ) -> std::io::Result<Vec<Batch>> {
-        self.pending.insert(chunk.seq, chunk);
-        let mut ready = Vec::new();
-        while let Some(chunk) = self.pending.remove(&self.next) {
-            self.next += 1;
-            let now = Instant::now();
-            // A partition assigned or revoked before these records; one read to
-            // its end after them (its last records are among them).
-            let (finished, changes): (Vec<StreamChange>, Vec<StreamChange>) = chunk
-                .changes
-                .iter()
-                .partition(|c| matches!(c, StreamChange::Finished(_)));
-            for change in changes {
-                self.apply(change, now);
-            }
-            for failure in &chunk.failures {
-                let record = failure
-                    .raw
-                    .clone()
-                    .map_or(serde_json::Value::Null, serde_json::Value::String);
-                dead.send(&DeadLetter {
-                    kind: DeadLetterKind::Decode,
-                    reason: &failure.reason,
-                    source: &self.origin.describe(failure.position),
-                    record,
-                })?;
-            }
-            self.consumed.extend(chunk.consumed);
-            if chunk.resume_at.is_some() {
-                self.resume_at = chunk.resume_at;
-            }
-            let mut batch = self.drop_future_events(chunk.rows, dead)?;
-            match &mut self.clock {
-                Clock::Single(clock) => {
-                    for (watermark, &event_time) in
-                        batch.watermark.iter_mut().zip(&batch.event_time)
-                    {
-                        *watermark = clock.observe(event_time);
-                    }
-                }
-                Clock::Partitioned(clock) => {
-                    let rows = batch.watermark.iter_mut().zip(&batch.event_time);
-                    for ((watermark, &event_time), &position) in rows.zip(&batch.position) {
-                        *watermark = clock.observe(position::stream_of(position), event_time, now);
-                    }
-                }
-            }
-            for change in finished {
-                self.apply(change, now);
-            }
-            batch.end_watermark = match &mut self.clock {
-                Clock::Single(clock) => clock.current(),
-                // An idle partition may have let the watermark move since the last event.
-                Clock::Partitioned(clock) => clock.current(now),
-            };
-            self.events += batch.len() as u64;
-            if !batch.is_empty() || batch.end_watermark > self.emitted {
-                self.emitted = batch.end_watermark;
-                ready.push(batch);
-            }
-        }
-        Ok(ready)
-    }
-
-    fn apply(&mut self, change: StreamChange, now: Instant) {
-        let Clock::Partitioned(clock) = &mut self.clock else {
-            return;
-        };
-        match change {
-            StreamChange::Assigned(stream) => clock.assign(stream, now),
-            StreamChange::Revoked(stream) => {
-                clock.revoke(stream, now);
-                // Another member commits it from now on.
-                self.consumed.remove(&stream);
-            }
-            // Read to its end: it no longer holds the others back.
-            StreamChange::Finished(stream) => {
-                clock.revoke(stream, now);
-            }
-        }
-    }
-
-    /// The offset to commit per stream: past everything consumed, except
-    /// input a stage still holds (`retained`: the first sequence number per
-    /// stream that an open window holds), which must be read again after a
-    /// restart.
-    pub fn commit_offsets(&self, retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
-        self.consumed
-            .iter()
-            .map(|(&stream, &last)| {
-                // Sequence numbers are offset + 1, so `last` is the next offset
-                // to read and `first - 1` the first offset still held.
-                let next = match retained.get(&stream) {
-                    Some(&first) => last.min(first - 1),
-                    None => last,
-                };
-                (stream, next)
-            })
-            .collect()
-    }
-
-    /// Dead-letters rows stamped too far in the future (see [`FutureLimit`]).
-    fn drop_future_events(&self, batch: Batch, dead: &DeadLetters) -> std::io::Result<Batch> {
-        let latest = self.future.latest(crate::format::timestamp::now_ms());
-        if batch.event_time.iter().all(|&t| t <= latest) {
-            return Ok(batch);
-        }
-        let mut kept = Vec::with_capacity(batch.len());
-        for (row, &event_time) in batch.event_time.iter().enumerate() {
-            if event_time <= latest {
-                kept.push(row as u32);
-                continue;
-            }
-            let reason = format!(
-                "implausible event time {}: more than max_future ({} ms) ahead of the host clock; \
-                 it would make every later event late",
-                timestamp::format(event_time),
-                self.future.max_future_ms()
-            );
-            dead.send_row(DeadLetterKind::Decode, &reason, &self.origin, &batch, row)?;
-        }
-        Ok(batch.gather(&kept))
-    }
 }

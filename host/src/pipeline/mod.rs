@@ -15,6 +15,7 @@ mod open;
 mod progress;
 mod recent;
 mod run;
+mod sequencer;
 mod stage;
 mod summary;
 
