@@ -127,6 +127,8 @@ fn metrics_count_what_the_pipeline_did() {
         busy >= in_batches && in_batches > 0.0,
         "{busy} vs {in_batches}"
     );
+    assert!(sample(&metrics, "weir_decoders", "").unwrap() >= 1);
+    assert!(sample_f64(&metrics, "weir_decode_busy_seconds_total", "").unwrap() > 0.0);
     let alerts = sample(&metrics, "weir_stage_rows_out_total", r#"stage="alert""#);
     assert_eq!(sample(&metrics, "weir_sink_results_total", ""), alerts);
     let open = sample(&metrics, "weir_window_open", r#"stage="window-2""#).unwrap();

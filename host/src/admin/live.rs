@@ -35,6 +35,9 @@ pub struct Sample {
     pub stages: Vec<StageSample>,
     /// Share of the last interval the sink spent in its calls.
     pub sink_busy: f64,
+    /// Share of the last interval the decoder threads spent decoding (1: all
+    /// of them all the time).
+    pub decode_busy: f64,
     pub bottleneck: Bottleneck,
 }
 
@@ -62,6 +65,7 @@ struct Counters {
     records: u64,
     results: u64,
     sink_busy_ns: u64,
+    decode_busy_ns: u64,
     /// Per stage, by name: (busy ns, batches, rows out).
     stages: Vec<(String, u64, u64, u64)>,
 }
@@ -141,6 +145,7 @@ fn counters(view: &PipelineView) -> Counters {
         records: view.source.as_ref().map_or(0, |s| load(&s.records)),
         results: view.sink.as_ref().map_or(0, |s| load(&s.results)),
         sink_busy_ns: view.sink.as_ref().map_or(0, |s| load(&s.busy_ns)),
+        decode_busy_ns: view.source.as_ref().map_or(0, |s| load(&s.decode_busy_ns)),
         stages: view
             .stages
             .iter()
@@ -180,6 +185,9 @@ fn sample_between(view: &PipelineView, before: &Counters, now: &Counters) -> Sam
         std::array::from_fn(|i| load(&s.queue_fill_permille[i]) as f64 / 1000.0)
     });
     let sink_busy = (rate(now.sink_busy_ns, before.sink_busy_ns) * 1e-9).min(1.0);
+    let decoders = view.source.as_ref().map_or(1, |s| load(&s.decoders).max(1));
+    let decode_busy =
+        (rate(now.decode_busy_ns, before.decode_busy_ns) * 1e-9 / decoders as f64).min(1.0);
     let watermark_lag_ms = view.source.as_ref().and_then(|s| {
         let watermark = s.watermark_ms.load(Ordering::Relaxed);
         (watermark != i64::MIN).then(|| crate::format::timestamp::now_ms() - watermark)
@@ -190,7 +198,15 @@ fn sample_between(view: &PipelineView, before: &Counters, now: &Counters) -> Sam
         .and_then(|s| s.name.get().cloned())
         .unwrap_or_else(|| "sink".into());
     let bottleneck = match view.state {
-        "running" => judge(&queue_fill, &stages, sink_busy, &sink_name),
+        "running" => judge(
+            &queue_fill,
+            &stages,
+            Busy {
+                sink: sink_busy,
+                decoders: decode_busy,
+            },
+            &sink_name,
+        ),
         _ => Bottleneck {
             part: "none".into(),
             reason: "the pipeline has finished".into(),
@@ -210,14 +226,22 @@ fn sample_between(view: &PipelineView, before: &Counters, now: &Counters) -> Sam
         queue_fill,
         stages,
         sink_busy,
+        decode_busy,
         bottleneck,
     }
+}
+
+/// Shares of the last interval the sink and the decoders were busy.
+struct Busy {
+    sink: f64,
+    decoders: f64,
 }
 
 /// The part in front of which work piles up. Queues fill from the back: a
 /// slow sink fills the sink queue, then the operators block and fill theirs,
 /// so the queue nearest the sink that is full points at the culprit.
-fn judge(queue_fill: &[f64; 3], stages: &[StageSample], sink_busy: f64, sink: &str) -> Bottleneck {
+fn judge(queue_fill: &[f64; 3], stages: &[StageSample], busy: Busy, sink: &str) -> Bottleneck {
+    let sink_busy = busy.sink;
     let percent = |share: f64| format!("{:.0}%", share * 100.0);
     let [decode, operators, sink_queue] = *queue_fill;
     let operator_busy: f64 = stages.iter().map(|s| s.busy).sum();
@@ -244,12 +268,13 @@ fn judge(queue_fill: &[f64; 3], stages: &[StageSample], sink_busy: f64, sink: &s
                 percent(operator_busy.min(1.0))
             ),
         )
-    } else if decode >= SATURATED {
+    } else if decode >= SATURATED || busy.decoders >= SATURATED {
         (
             "decoders".to_string(),
             format!(
-                "the decode queue is {} full: decoding the input is the slowest step (more --decoders may help)",
-                percent(decode)
+                "the decode queue is {} full and the decoders were busy {}: decoding the input is the slowest step (more --decoders may help)",
+                percent(decode),
+                percent(busy.decoders)
             ),
         )
     } else {
@@ -283,13 +308,21 @@ mod tests {
     #[test]
     fn names_the_part_in_front_of_the_fullest_queue_nearest_the_sink() {
         let stages = [stage("filter", 0.1), stage("alert", 0.85)];
-        let part = |fill: [f64; 3], sink_busy| judge(&fill, &stages, sink_busy, "file:out").part;
+        let busy = |sink, decoders| Busy { sink, decoders };
+        let part = |fill: [f64; 3], sink| judge(&fill, &stages, busy(sink, 0.5), "file:out").part;
         assert_eq!(part([1.0, 1.0, 1.0], 0.95), "sink");
         assert_eq!(part([1.0, 1.0, 0.1], 0.01), "alert");
         assert_eq!(part([1.0, 0.0, 0.0], 0.01), "alert", "operators busy");
         let idle = [stage("filter", 0.1), stage("alert", 0.2)];
-        assert_eq!(judge(&[1.0, 0.1, 0.0], &idle, 0.0, "x").part, "decoders");
-        let calm = judge(&[0.0, 0.1, 0.0], &idle, 0.0, "x");
+        assert_eq!(
+            judge(&[1.0, 0.1, 0.0], &idle, busy(0.0, 0.5), "x").part,
+            "decoders"
+        );
+        assert_eq!(
+            judge(&[0.2, 0.1, 0.0], &idle, busy(0.0, 0.9), "x").part,
+            "decoders"
+        );
+        let calm = judge(&[0.0, 0.1, 0.0], &idle, busy(0.0, 0.1), "x");
         assert_eq!(calm.part, "none");
         assert!(calm.reason.contains("keeps up"), "{}", calm.reason);
     }

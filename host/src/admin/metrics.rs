@@ -323,6 +323,17 @@ pub fn render(view: &PipelineView, bottleneck: Option<&Bottleneck>) -> String {
                 load(&source.offset_commits),
             ),
         ];
+        counter_f64(
+            "decode_busy_seconds",
+            "Time the decoder threads spent decoding, all of them together; rate() over weir_decoders near 1 marks decoding as the bottleneck",
+            vec![(vec![pipeline()], load(&source.decode_busy_ns) as f64 * 1e-9)],
+            &mut registry,
+        );
+        let decoders = Family::<Labels, Gauge>::default();
+        decoders
+            .get_or_create(&vec![pipeline()])
+            .set(load(&source.decoders) as i64);
+        registry.register("decoders", "Decoder threads", decoders);
         for (name, help, value) in source_counters {
             counter(name, help, vec![(vec![pipeline()], value)], &mut registry);
         }

@@ -139,6 +139,7 @@ pub fn decode_chunks(
     decoding: &Decoding,
     input: Receiver<RawChunk>,
     out: Sender<DecodedChunk>,
+    stats: &SourceStats,
 ) {
     let mut decoder = match decoding {
         Decoding::Json => LineDecoder::Json,
@@ -146,7 +147,10 @@ pub fn decode_chunks(
         Decoding::Avro(reader) => LineDecoder::Avro(reader.clone()),
     };
     for chunk in input {
+        let started = std::time::Instant::now();
         let decoded = decode_chunk(schema, time_column, message_fields, &mut decoder, chunk);
+        let took = started.elapsed().as_nanos() as u64;
+        stats.decode_busy_ns.fetch_add(took, Ordering::Relaxed);
         if out.send(decoded).is_err() {
             return;
         }

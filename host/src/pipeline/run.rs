@@ -151,6 +151,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         pipeline.batch_size,
     );
     let decoders = pipeline.decoders.unwrap_or_else(decoder_threads).max(1);
+    source_stats
+        .decoders
+        .store(decoders as u64, Ordering::Relaxed);
     let stages = &mut pipeline.stages;
     let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
     let (to_sequencer, from_decoders) = crossbeam_channel::bounded(CHANNEL_BATCHES);
@@ -191,7 +194,15 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             std::thread::Builder::new()
                 .name(format!("weir-decode-{i}"))
                 .spawn_scoped(scope, move || {
-                    decode_chunks(schema, time_column, message_fields, decoding, input, output)
+                    decode_chunks(
+                        schema,
+                        time_column,
+                        message_fields,
+                        decoding,
+                        input,
+                        output,
+                        stats,
+                    )
                 })
                 .expect(spawn_error);
         }

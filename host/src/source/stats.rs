@@ -15,6 +15,9 @@ pub struct SourceStats {
     /// Kafka consumer lag by (topic, partition), from librdkafka's statistics
     /// (every 5 s): messages behind the partition's end.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Decoder threads, and the time they spent decoding (all of them).
+    pub decoders: AtomicU64,
+    pub decode_busy_ns: AtomicU64,
     /// A file source: bytes read from the start of the file.
     pub bytes_read: AtomicU64,
     /// The watermark handed on with the last batch, epoch ms; `i64::MIN` before any.
