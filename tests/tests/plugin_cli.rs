@@ -92,8 +92,9 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
     for (name, kind) in [
         ("my-filter", "filter"),
         ("my-map", "map"),
-        ("my-alert", "flat-map"),
-        ("my-detector", "keyed"),
+        // The names for flat-map and keyed, which clap takes as aliases.
+        ("my-alert", "alert"),
+        ("my-detector", "stateful"),
         ("my-aggregate", "aggregate"),
     ] {
         let out = weir(

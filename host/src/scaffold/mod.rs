@@ -14,9 +14,12 @@ pub enum PluginKind {
     Filter,
     /// Adds fields to each row.
     Map,
-    /// Emits zero or more rows per row: alerts, splits.
+    /// Emits zero or more rows per row: alerts, splits (alias: alert).
+    #[value(alias = "alert")]
     FlatMap,
-    /// Keeps a state per key and sets event-time timers: detectors.
+    /// Keeps a state per key and sets event-time timers: detectors (alias:
+    /// stateful).
+    #[value(alias = "stateful")]
     Keyed,
     /// A window aggregate: an accumulator per window and key.
     Aggregate,
