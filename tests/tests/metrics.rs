@@ -264,3 +264,60 @@ config = {{ threshold = 60.0, duration_ms = 3600000 }}
     assert!(sample(&metrics, "weir_checkpoint_last_write_microseconds", "").unwrap() > 0);
     drop(host);
 }
+
+/// A page left open must not keep the host alive: when the input ends, the
+/// live feed sends the final state and ends, and the process exits.
+#[test]
+fn an_open_live_feed_ends_with_the_run_and_does_not_hold_the_host() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let filter = plugin("over_threshold.wasm");
+    std::fs::write(
+        &pipeline,
+        seed_query(
+            r#"{ kind = "stdin" }"#,
+            filter.as_ref(),
+            &dir.path().join("out.jsonl"),
+            None,
+        ),
+    )
+    .unwrap();
+    let mut host = LiveHost::start(&pipeline, dir.path(), &[]);
+    host.send(generated(5_000, 4, 0.0).as_bytes());
+    let feed = ureq::get(&format!("http://{}/v1/live", host.addr))
+        .call()
+        .expect("the live feed");
+    let reader = std::thread::spawn(move || {
+        let lines = std::io::BufReader::new(feed.into_body().into_reader()).lines();
+        // Every update's state, until the server ends the stream.
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| {
+                let update: serde_json::Value =
+                    serde_json::from_str(l.strip_prefix("data: ")?).ok()?;
+                Some(update["state"].as_str()?.to_string())
+            })
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(host.finish());
+    });
+    let finished = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the host did not exit while a live feed was open");
+    assert!(finished.success, "{}", finished.stderr);
+    let states = reader.join().unwrap();
+    assert_eq!(
+        states.first().map(String::as_str),
+        Some("running"),
+        "{states:?}"
+    );
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("finished"),
+        "{states:?}"
+    );
+}

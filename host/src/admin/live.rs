@@ -76,6 +76,8 @@ pub struct Live {
     /// Samples taken so far; the live streams wait for it to move.
     taken: AtomicU64,
     changed: tokio::sync::Notify,
+    /// The host is shutting down: streams send a last update and end.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 fn load(n: &AtomicU64) -> u64 {
@@ -95,15 +97,25 @@ impl Live {
         self.taken.load(Ordering::Acquire)
     }
 
-    /// Waits until a sample newer than number `seen` is taken.
+    /// Waits until a sample newer than number `seen` is taken, or the host
+    /// is closing.
     pub async fn wait_past(&self, seen: u64) {
         loop {
             let notified = self.changed.notified();
-            if self.taken() > seen {
+            if self.taken() > seen || self.is_closed() {
                 return;
             }
             notified.await;
         }
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Sample>> {

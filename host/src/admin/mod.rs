@@ -46,6 +46,7 @@ pub struct AdminServer {
     pub addr: SocketAddr,
     pub token_file: Option<PathBuf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    live: Arc<live::Live>,
     thread: Option<std::thread::JoinHandle<()>>,
     _watcher: Option<watch::DirectoryWatcher>,
 }
@@ -90,7 +91,7 @@ impl AdminServer {
             true => Some(watch::watch(admin.clone()).context("watching the plugin directories")?),
             false => None,
         };
-        let router = api::router(admin, live, &token).merge(page);
+        let router = api::router(admin, live.clone(), &token).merge(page);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -128,6 +129,7 @@ impl AdminServer {
             addr,
             token_file: generated.then_some(token_file),
             shutdown: Some(shutdown),
+            live,
             thread: Some(thread),
             _watcher: watcher,
         })
@@ -136,6 +138,9 @@ impl AdminServer {
 
 impl Drop for AdminServer {
     fn drop(&mut self) {
+        // Live page streams never end by themselves; the graceful shutdown
+        // would wait for them.
+        self.live.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

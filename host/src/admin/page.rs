@@ -95,6 +95,8 @@ struct Cursor {
     samples_sent: Option<u64>,
     sink_rows: u64,
     stage_rows: HashMap<String, u64>,
+    /// The last update has been sent.
+    ended: bool,
 }
 
 async fn stream(
@@ -105,11 +107,19 @@ async fn stream(
         samples_sent: None,
         sink_rows: 0,
         stage_rows: HashMap::new(),
+        ended: false,
     };
     let updates = futures_util::stream::unfold(cursor, |mut cursor| async move {
+        if cursor.ended {
+            return None;
+        }
         if let Some(sent) = cursor.samples_sent {
             cursor.state.live.wait_past(sent).await;
         }
+        // The host is shutting down: one last update (the pipeline's final
+        // state), then the stream ends, so that an open page does not hold
+        // the server's graceful shutdown, and with it the process, forever.
+        cursor.ended = cursor.state.live.is_closed();
         let update = cursor.next_update();
         let event = Event::default()
             .event("update")
