@@ -20,22 +20,26 @@ fn sample_f64(metrics: &str, name: &str, has: &str) -> Option<f64> {
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
+/// The seed query on standard input, written to `dir/p.toml`: results to
+/// `dir/out.jsonl`, dead letters to `dir/dead.jsonl`.
+fn seed_query_on_stdin(dir: &std::path::Path) -> std::path::PathBuf {
+    let pipeline = dir.join("p.toml");
+    let filter = plugin("over_threshold.wasm");
+    let text = seed_query(
+        r#"{ kind = "stdin" }"#,
+        filter.as_ref(),
+        &dir.join("out.jsonl"),
+        Some(&dir.join("dead.jsonl")),
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    pipeline
+}
+
 #[test]
 fn metrics_count_what_the_pipeline_did() {
     let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("out.jsonl");
-    let pipeline = dir.path().join("p.toml");
+    let pipeline = seed_query_on_stdin(dir.path());
     let filter = plugin("over_threshold.wasm");
-    std::fs::write(
-        &pipeline,
-        seed_query(
-            r#"{ kind = "stdin" }"#,
-            filter.as_ref(),
-            &output,
-            Some(&dir.path().join("dead.jsonl")),
-        ),
-    )
-    .unwrap();
     let mut host = LiveHost::start(&pipeline, dir.path(), &["--trial-batches", "0"]);
     let events = 20_000;
     let input = generated(events, 9, 0.02);
@@ -271,18 +275,7 @@ config = {{ threshold = 60.0, duration_ms = 3600000 }}
 fn an_open_live_feed_ends_with_the_run_and_does_not_hold_the_host() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("p.toml");
-    let filter = plugin("over_threshold.wasm");
-    std::fs::write(
-        &pipeline,
-        seed_query(
-            r#"{ kind = "stdin" }"#,
-            filter.as_ref(),
-            &dir.path().join("out.jsonl"),
-            None,
-        ),
-    )
-    .unwrap();
+    let pipeline = seed_query_on_stdin(dir.path());
     let mut host = LiveHost::start(&pipeline, dir.path(), &[]);
     host.send(generated(5_000, 4, 0.0).as_bytes());
     let feed = ureq::get(&format!("http://{}/v1/live", host.addr))
