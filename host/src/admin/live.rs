@@ -89,8 +89,15 @@ impl Live {
         self.lock().back().cloned()
     }
 
-    pub fn history(&self) -> Vec<Sample> {
-        self.lock().iter().cloned().collect()
+    /// The samples taken after the first `sent` (all kept ones for
+    /// `None`), and how many have been taken in all: read under one lock, so
+    /// that a sample pushed meanwhile is neither skipped nor sent twice.
+    pub fn since(&self, sent: Option<u64>) -> (Vec<Sample>, u64) {
+        let samples = self.lock();
+        let taken = self.taken();
+        let new = sent.map_or(samples.len(), |sent| taken.saturating_sub(sent) as usize);
+        let skip = samples.len().saturating_sub(new);
+        (samples.iter().skip(skip).cloned().collect(), taken)
     }
 
     pub fn taken(&self) -> u64 {
@@ -128,8 +135,9 @@ impl Live {
             samples.pop_front();
         }
         samples.push_back(sample);
-        drop(samples);
+        // Counted under the lock, so [`Self::since`] sees the two agree.
         self.taken.fetch_add(1, Ordering::Release);
+        drop(samples);
         self.changed.notify_waiters();
     }
 }

@@ -132,16 +132,7 @@ async fn stream(
 
 impl Cursor {
     fn next_update(&mut self) -> Update {
-        let live = &self.state.live;
-        let taken = live.taken();
-        let samples = match self.samples_sent {
-            None => live.history(),
-            Some(sent) => {
-                let new = taken.saturating_sub(sent) as usize;
-                let history = live.history();
-                history[history.len().saturating_sub(new)..].to_vec()
-            }
-        };
+        let (samples, taken) = self.state.live.since(self.samples_sent);
         self.samples_sent = Some(taken);
         let view = self.state.controller.view();
         let results = match &view.sink {

@@ -300,7 +300,7 @@ impl Stage {
     ) -> Result<Batch, StageError> {
         let started = Instant::now();
         let rows = batch.len() as u64;
-        let out = self.process_timed(batch, origin, dead)?;
+        let out = self.process_untimed(batch, origin, dead)?;
         let took = started.elapsed().as_nanos() as u64;
         let stats = &self.stats;
         stats.busy_ns.fetch_add(took, Ordering::Relaxed);
@@ -328,7 +328,7 @@ impl Stage {
         Ok(out)
     }
 
-    fn process_timed(
+    fn process_untimed(
         &mut self,
         mut batch: Batch,
         origin: &Origin,
