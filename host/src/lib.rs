@@ -11,6 +11,7 @@ pub mod format;
 pub mod generate;
 pub mod pipeline;
 pub mod plugin;
+pub mod redact;
 pub mod scaffold;
 pub mod sink;
 pub mod source;

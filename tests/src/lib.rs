@@ -44,6 +44,14 @@ pub fn weir_binary() -> PathBuf {
 
 /// Runs `weir` with `args`, feeding `stdin`.
 pub fn weir(args: &[&str], stdin: &[u8]) -> Output {
+    let (child, feeder) = spawn_weir(args, stdin);
+    let output = child.wait_with_output().expect("waiting for weir");
+    feeder.join().expect("stdin feeder");
+    output
+}
+
+/// Starts `weir` with `args` and a thread writing `stdin` to it.
+fn spawn_weir(args: &[&str], stdin: &[u8]) -> (std::process::Child, std::thread::JoinHandle<()>) {
     use std::io::Write;
     let mut child = Command::new(weir_binary())
         .args(args)
@@ -57,9 +65,97 @@ pub fn weir(args: &[&str], stdin: &[u8]) -> Output {
     let feeder = std::thread::spawn(move || {
         let _ = input.write_all(&stdin);
     });
-    let output = child.wait_with_output().expect("waiting for weir");
-    feeder.join().expect("stdin feeder");
-    output
+    (child, feeder)
+}
+
+/// What [`weir_bounded`] saw: the run's output, or the bound it broke.
+pub enum Bounded {
+    Finished(Output),
+    /// Still running after the time bound; killed.
+    TimedOut(String),
+    /// Its resident memory passed the bound (MiB); killed.
+    OutOfBounds(u64, String),
+}
+
+/// Runs `weir` as [`weir`] does, but kills it once it has run `limit` or its
+/// resident memory passes `max_rss_mib`: for tests of defects that made the
+/// host hang or eat the machine's memory, which must fail, not take the
+/// machine down with them.
+pub fn weir_bounded(
+    args: &[&str],
+    stdin: &[u8],
+    limit: std::time::Duration,
+    max_rss_mib: u64,
+) -> Bounded {
+    use std::io::Read;
+    let (mut child, feeder) = spawn_weir(args, stdin);
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = std::time::Instant::now();
+    let verdict = loop {
+        if let Some(status) = child.try_wait().expect("waiting for weir") {
+            break Ok(status);
+        }
+        let rss = rss_mib(child.id());
+        if rss > max_rss_mib {
+            break Err(Some(rss));
+        }
+        if started.elapsed() > limit {
+            break Err(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    if verdict.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = feeder.join();
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    match verdict {
+        Ok(status) => Bounded::Finished(Output {
+            status,
+            stdout,
+            stderr,
+        }),
+        Err(None) => Bounded::TimedOut(text(&stderr)),
+        Err(Some(rss)) => Bounded::OutOfBounds(rss, text(&stderr)),
+    }
+}
+
+impl Bounded {
+    /// The output of a run that stayed within its bounds; panics naming the
+    /// bound it broke otherwise.
+    pub fn within_bounds(self) -> Output {
+        match self {
+            Bounded::Finished(output) => output,
+            Bounded::TimedOut(stderr) => {
+                panic!("weir was still running at the time bound:\n{stderr}")
+            }
+            Bounded::OutOfBounds(rss, stderr) => {
+                panic!("weir's memory reached {rss} MiB, over its bound:\n{stderr}")
+            }
+        }
+    }
+}
+
+/// A process's resident memory in MiB (0 once it is gone).
+fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 /// `weir generate sensors` output: `events` readings from `seed`, a

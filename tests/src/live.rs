@@ -193,6 +193,43 @@ impl LiveHost {
         })
     }
 
+    /// Sends SIGTERM, as an operator stopping the host does, and waits for
+    /// it to exit: `None` if it was still running after `limit` (then it
+    /// is killed when dropped).
+    pub fn terminate(mut self, limit: Duration) -> Option<Finished> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("waiting for weir") {
+                return Some(Finished {
+                    success: status.success(),
+                    stderr: self.stderr(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// `GET path` as text, whatever the status.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut response = self
+            .agent
+            .get(self.url(path))
+            .call()
+            .expect("admin API reachable");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+
     /// Waits for the host to finish its input.
     pub fn finish(mut self) -> Finished {
         drop(self.stdin.take());

@@ -35,6 +35,14 @@ impl Receiver {
     pub fn start(
         script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
     ) -> Self {
+        Self::start_at("/hook", script)
+    }
+
+    /// As [`Receiver::start`], serving at `path` (e.g. one holding a secret).
+    pub fn start_at(
+        path: &str,
+        script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -45,10 +53,10 @@ impl Receiver {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("binding a local port");
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
         let state = (received.clone(), script);
         let app = Router::new().route(
-            "/hook",
+            path,
             post(move |headers: HeaderMap, body: Bytes| async move {
                 let (received, script) = state;
                 let body = String::from_utf8_lossy(&body).into_owned();

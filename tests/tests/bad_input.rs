@@ -334,3 +334,207 @@ fn a_corrupt_compiled_component_in_the_cache_is_recompiled() {
         "the entry is rewritten"
     );
 }
+
+/// 0001-01-01 and 9999-12-31T23:59:59.999, the range weir accepts.
+const EVENT_TIME_MIN: i64 = -62_135_596_800_000;
+const EVENT_TIME_MAX: i64 = 253_402_300_799_999;
+
+/// Event times from the whole `i64` range — its edges, the accepted range's
+/// edges and 400 drawn at random (seed printed) — among ordinary readings.
+fn readings_at_extreme_times() -> (String, Vec<i64>) {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("extreme event times seeded with {seed}");
+    let mut state = seed;
+    let mut times = vec![
+        i64::MIN,
+        i64::MIN + 1,
+        -9_223_372_036_854_775_000,
+        EVENT_TIME_MIN - 1,
+        EVENT_TIME_MIN,
+        -1,
+        0,
+        EVENT_TIME_MAX,
+        EVENT_TIME_MAX + 1,
+        i64::MAX - 1,
+        i64::MAX,
+    ];
+    for i in 0..400 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Three quarters from the whole range, a quarter inside the accepted one.
+        times.push(if i % 4 == 3 {
+            EVENT_TIME_MIN + (state % (EVENT_TIME_MAX - EVENT_TIME_MIN) as u64) as i64
+        } else {
+            state as i64
+        });
+    }
+    let mut lines = String::new();
+    let base = 1_768_464_000_000i64;
+    for (i, &t) in times.iter().enumerate() {
+        for j in 0..3 {
+            let ordinary = base + (i * 3 + j) as i64 * 700;
+            lines += &format!(
+                "{{\"sensor_id\":\"s{}\",\"temperature\":101,\"event_time\":{ordinary}}}\n",
+                j % 2
+            );
+        }
+        lines += &format!("{{\"sensor_id\":\"x\",\"temperature\":101,\"event_time\":{t}}}\n");
+    }
+    (lines, times)
+}
+
+/// One event time near `i64::MIN` once made a window fire without end until
+/// the host was killed for its memory. Every window kind, with and without
+/// allowed lateness, over event times from the whole `i64` range: the run
+/// ends, within bounded memory, with each time outside the accepted range
+/// dead-lettered as such, and every accepted event counted once.
+#[test]
+fn event_times_across_the_whole_i64_range_never_take_a_window_down() {
+    let (input, times) = readings_at_extreme_times();
+    let outside = times
+        .iter()
+        .filter(|&&t| !(EVENT_TIME_MIN..=EVENT_TIME_MAX).contains(&t))
+        .count();
+    let windows = [
+        r#"kind = "tumbling"
+size = "10s""#,
+        r#"kind = "tumbling"
+size = "10s"
+allowed_lateness = "30s""#,
+        r#"kind = "sliding"
+size = "10s"
+slide = "5s""#,
+        r#"kind = "session"
+gap = "5s""#,
+    ];
+    for window in windows {
+        let dir = tempfile::tempdir().unwrap();
+        let (output, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+        let pipeline = write(
+            &dir,
+            "p.toml",
+            &format!(
+                r#"
+source = {{ kind = "stdin" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{}" }}
+dead_letter = {{ path = "{}" }}
+
+[[operators]]
+type = "window"
+{window}
+key_by = "sensor_id"
+aggregates = {{ n = "count" }}
+"#,
+                output.display(),
+                dead.display()
+            ),
+        );
+        let out = weir_bounded(
+            &["run", &pipeline],
+            input.as_bytes(),
+            std::time::Duration::from_secs(120),
+            1024,
+        )
+        .within_bounds();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{window}:\n{stderr}");
+        let letters = json_lines(&fs::read_to_string(&dead).unwrap());
+        let refused = letters
+            .iter()
+            .filter(|l| {
+                l["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("outside the range weir accepts")
+            })
+            .count();
+        assert_eq!(
+            refused, outside,
+            "{window}: each time outside the range is refused once"
+        );
+        let records = summary_count(&stderr, "records read");
+        assert_eq!(records, times.len() as u64 * 4);
+        if !window.contains("sliding") {
+            // Every event is in one window's count, or dead-lettered.
+            // An update carries the window's whole new count: the last row
+            // of each window counts.
+            let mut last = std::collections::BTreeMap::new();
+            for row in json_lines(&fs::read_to_string(&output).unwrap()) {
+                let window = (
+                    row["sensor_id"].to_string(),
+                    row["window_start"].to_string(),
+                );
+                last.insert(window, row["n"].as_u64().unwrap());
+            }
+            let counted: u64 = last.values().sum();
+            assert_eq!(
+                counted + letters.len() as u64,
+                records,
+                "{window}: counted {counted}, dead-lettered {}",
+                letters.len()
+            );
+        }
+    }
+}
+
+/// A component built against another version of weir's WIT is refused,
+/// naming both versions, even when its functions have the same shapes.
+#[test]
+fn a_plugin_built_against_another_wit_version_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = fs::read(plugin("over_threshold.wasm")).unwrap();
+    let needle: &[u8] = b"weir:plugin/types@0.3.0";
+    let mut patched = Vec::with_capacity(bytes.len());
+    let mut rest = &bytes[..];
+    let mut replaced = 0;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        patched.extend_from_slice(&rest[..at]);
+        patched.extend_from_slice(b"weir:plugin/types@0.2.0");
+        rest = &rest[at + needle.len()..];
+        replaced += 1;
+    }
+    patched.extend_from_slice(rest);
+    assert!(replaced > 0, "the component names its WIT package");
+    let old = dir.path().join("old.wasm");
+    fs::write(&old, patched).unwrap();
+    let stderr = refused(&stdin_pipeline(
+        r#"{ temperature = "f64", event_time = "i64" }"#,
+        &format!(
+            "type = \"plugin\"\npath = \"{}\"\nconfig = {{ threshold = 1.0 }}",
+            old.display()
+        ),
+    ));
+    assert!(
+        stderr.contains("built against weir:plugin@0.2.0")
+            && stderr.contains("this host implements weir:plugin@0.3.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_json_file_is_not_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        &dir,
+        "in.ndjson",
+        "\u{feff}{\"sensor_id\":\"s1\",\"temperature\":101,\"event_time\":1000}\n",
+    );
+    let (output, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    let pipeline = write(
+        &dir,
+        "p.toml",
+        &sensor_pipeline(data.as_ref(), &output, &dead),
+    );
+    let out = weir(&["run", &pipeline], b"");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(summary_count(&stderr, "events in"), 1, "{stderr}");
+    assert!(stderr.contains("undecodable 0"), "{stderr}");
+}

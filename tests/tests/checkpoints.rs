@@ -66,26 +66,28 @@ fn generate_readings(path: &Path, events: u64) {
     assert!(generated.status.success(), "{}", text(&generated.stderr));
 }
 
-/// Runs `make(output)` once without checkpoints, then with checkpoints every
-/// 25 ms, SIGKILLed at ten random moments and resumed each time: the results
-/// file must always hold a prefix of the uninterrupted run's results, and
-/// end equal to them.
-fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> String) {
-    let expected_out = dir.join("expected.jsonl");
+/// Runs `make(output, dead_letters)` once without checkpoints, then with
+/// checkpoints every 25 ms, SIGKILLed at ten random moments and resumed each
+/// time: the results file and the dead-letter file must always hold a prefix
+/// of the uninterrupted run's, and end equal to them.
+fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path, &Path) -> String) {
+    let (expected_out, expected_dead) =
+        (dir.join("expected.jsonl"), dir.join("expected.dead.jsonl"));
     let reference = dir.join("reference.toml");
-    std::fs::write(&reference, make(&expected_out)).unwrap();
+    std::fs::write(&reference, make(&expected_out, &expected_dead)).unwrap();
     let started = Instant::now();
     run_to_end(&reference, &[]);
     let uninterrupted = started.elapsed();
     let expected = std::fs::read_to_string(&expected_out).unwrap();
     assert!(expected.lines().count() > 1_000, "a real amount of results");
+    let expected_dead = std::fs::read_to_string(&expected_dead).unwrap_or_default();
 
-    let output = dir.join("out.jsonl");
+    let (output, dead) = (dir.join("out.jsonl"), dir.join("dead.jsonl"));
     let checkpoints = dir.join("checkpoints");
     let pipeline = dir.join("checkpointed.toml");
     std::fs::write(
         &pipeline,
-        checkpointed(&make(&output), &checkpoints, "25ms"),
+        checkpointed(&make(&output, &dead), &checkpoints, "25ms"),
     )
     .unwrap();
 
@@ -134,6 +136,12 @@ fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> S
             "after kill {kills}, the output is not a prefix of the expected results ({} bytes)",
             so_far.len()
         );
+        let dead_so_far = std::fs::read_to_string(&dead).unwrap_or_default();
+        assert!(
+            expected_dead.starts_with(&dead_so_far),
+            "after kill {kills}, the dead letters are not a prefix of the expected ones ({} bytes)",
+            dead_so_far.len()
+        );
         // Once, damage the newest checkpoint: the next run must fall back to
         // the one before it, and still end exactly right.
         if kills == 5 {
@@ -159,6 +167,16 @@ fn killed_and_resumed_equals_uninterrupted(dir: &Path, make: &dyn Fn(&Path) -> S
         got == expected,
         "the resumed output differs from the uninterrupted run's"
     );
+    let got_dead = std::fs::read_to_string(&dead).unwrap_or_default();
+    assert_eq!(
+        got_dead.lines().count(),
+        expected_dead.lines().count(),
+        "dead letters lost or repeated across the kills"
+    );
+    assert!(
+        got_dead == expected_dead,
+        "the resumed dead letters differ from the uninterrupted run's"
+    );
     assert!(
         !Path::new(&format!("{}.pending", output.display())).exists(),
         "the staging file is gone once everything is committed"
@@ -170,10 +188,16 @@ fn sigkill_at_ten_random_points_loses_and_duplicates_no_result() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("readings.ndjson");
     generate_readings(&input, 4_000_000);
-    let dead = dir.path().join("dead.jsonl");
-    killed_and_resumed_equals_uninterrupted(dir.path(), &|output| {
-        sensor_pipeline(&input, output, &dead)
+    killed_and_resumed_equals_uninterrupted(dir.path(), &|output, dead| {
+        sensor_pipeline(&input, output, dead)
     });
+    // Late readings: the dead letters compared above are a real number.
+    let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+    assert!(
+        dead.lines().count() > 500,
+        "{} dead letters",
+        dead.lines().count()
+    );
 }
 
 #[test]
@@ -183,8 +207,9 @@ fn keyed_plugin_state_and_timers_survive_sigkill() {
     generate_readings(&input, 2_000_000);
     let heat = weir_tests::plugin("sustained_heat.wasm");
     let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
-    killed_and_resumed_equals_uninterrupted(dir.path(), &|output| {
-        weir_tests::heat_pipeline(&source, Path::new(&heat), output)
+    killed_and_resumed_equals_uninterrupted(dir.path(), &|output, dead| {
+        let pipeline = weir_tests::heat_pipeline(&source, Path::new(&heat), output);
+        format!("{pipeline}\n[dead_letter]\npath = \"{}\"\n", dead.display())
     });
 }
 
@@ -196,7 +221,7 @@ fn plugin_aggregates_and_late_updates_survive_sigkill() {
     let input = dir.path().join("readings.ndjson");
     generate_readings(&input, 1_500_000);
     let percentile = weir_tests::plugin("percentile.wasm");
-    killed_and_resumed_equals_uninterrupted(dir.path(), &|output| {
+    killed_and_resumed_equals_uninterrupted(dir.path(), &|output, dead| {
         let head = weir_tests::sensor_pipeline_head("p95-checkpointed", &input, "timestamp");
         format!(
             r#"{head}
@@ -217,7 +242,7 @@ path = "{output}"
 path = "{dead}"
 "#,
             output = output.display(),
-            dead = dir.path().join("dead.jsonl").display(),
+            dead = dead.display(),
         )
     });
 }

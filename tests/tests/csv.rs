@@ -171,3 +171,75 @@ fn bad_csv_settings_are_refused_when_the_pipeline_loads() {
         text(&run.stderr)
     );
 }
+
+/// A quoted field may hold a newline (RFC 4180): the record continues on the
+/// next line instead of splitting into a dead letter and an invented
+/// reading. A quote never closed is one dead letter naming it; NaN,
+/// infinities and overflow are refused as in JSON.
+#[test]
+fn quoted_newlines_stay_in_their_record_and_non_finite_numbers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output, dead) = (
+        dir.path().join("in.csv"),
+        dir.path().join("out.jsonl"),
+        dir.path().join("dead.jsonl"),
+    );
+    std::fs::write(
+        &input,
+        "sensor_id,temperature,event_time\n\
+         \"sensor-0001\n-north\",101.5,1000\n\
+         plain,102.5,1001\n\
+         nan,NaN,1002\n\
+         inf,inf,1003\n\
+         huge,1e999,1004\n\
+         \"say \"\"hi\"\"\",103.5,1005\n\
+         \"never closed,104.5,1006\n\
+         after,105.5,1007\n",
+    )
+    .unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+source = {{ kind = "file", path = "{}", format = "csv" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "file", path = "{}" }}
+dead_letter = {{ path = "{}" }}
+"#,
+            input.display(),
+            output.display(),
+            dead.display()
+        ),
+    )
+    .unwrap();
+    let out = weir(&["run", pipeline.to_str().unwrap()], b"");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let ids: Vec<String> = json_lines(&std::fs::read_to_string(&output).unwrap())
+        .iter()
+        .map(|r| r["sensor_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["sensor-0001\n-north", "plain", "say \"hi\""]);
+    let letters = json_lines(&std::fs::read_to_string(&dead).unwrap());
+    let reasons: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|l| (l["source"].as_str().unwrap(), l["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    for (i, line) in [5, 6, 7].into_iter().enumerate() {
+        assert!(reasons[i].0.ends_with(&format!(":{line}")), "{reasons:?}");
+        assert!(
+            reasons[i].1.contains("is not a finite number"),
+            "{reasons:?}"
+        );
+    }
+    // The unclosed quote swallows the rest of the file: one record, at its first line.
+    assert!(reasons[3].0.ends_with(":9"), "{reasons:?}");
+    assert!(
+        reasons[3].1.contains("quoted field is never closed"),
+        "{reasons:?}"
+    );
+    assert_eq!(summary_count(&stderr, "records read"), 7);
+}

@@ -37,6 +37,13 @@ struct Outcome {
 }
 
 fn run_hostile(config: &str, extra: &str, input: &str) -> Outcome {
+    run_plugin("hostile.wasm", config, extra, input)
+}
+
+/// Runs `wasm` (from plugins/dist) with `config` and `extra` operator keys
+/// over `input`, bounded in time and memory: a hostile plugin that gets
+/// past the sandbox fails the test instead of hanging or exhausting the machine.
+fn run_plugin(wasm: &str, config: &str, extra: &str, input: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (data, output, dead) = (
         dir.path().join("in.ndjson"),
@@ -64,11 +71,17 @@ config = {config}
             data = data.display(),
             output = output.display(),
             dead = dead.display(),
-            plugin = plugin("hostile.wasm"),
+            plugin = plugin(wasm),
         ),
     )
     .unwrap();
-    let run = weir(&["run", pipeline.to_str().unwrap()], b"");
+    let run = weir_bounded(
+        &["run", pipeline.to_str().unwrap()],
+        b"",
+        std::time::Duration::from_secs(150),
+        2048,
+    )
+    .within_bounds();
     // A run stopped early may not have written a file at all.
     let lines = |path: &std::path::Path| json_lines(&fs::read_to_string(path).unwrap_or_default());
     Outcome {
@@ -319,4 +332,217 @@ fn a_very_slow_plugin_slows_the_run_but_loses_nothing_and_a_row_past_the_budget_
         &input,
     );
     assert_contained(&stuck, &poisoned, "cpu deadline");
+}
+
+/// Every row of the run is accounted for: out or dead-lettered, and each
+/// dead letter's reason holds `reason_part`.
+fn assert_refused_everywhere(outcome: &Outcome, reason_part: &str) {
+    assert!(outcome.ok, "the host must survive: {}", outcome.stderr);
+    assert_eq!(
+        outcome.out.len() + outcome.dead.len(),
+        3_000,
+        "in = out + dead-lettered"
+    );
+    assert!(!outcome.dead.is_empty());
+    for letter in &outcome.dead {
+        let reason = letter["reason"].as_str().unwrap();
+        assert!(reason.contains(reason_part), "{reason}");
+    }
+}
+
+#[test]
+fn a_plugin_sleeping_in_a_wasi_call_does_not_hold_the_pipeline() {
+    // Each poison row asks to sleep a minute: a host call that the CPU
+    // deadline cannot interrupt. Inside a plugin, time stands still.
+    let (input, _) = input();
+    let outcome = run_hostile(
+        r#"{ mode = "sleep", trigger = 666.0, spin = 60000 }"#,
+        "",
+        &input,
+    );
+    assert!(outcome.ok, "{}", outcome.stderr);
+    assert_eq!(outcome.out.len(), 3_000);
+    assert!(outcome.dead.is_empty());
+}
+
+#[test]
+fn a_filter_returning_a_row_twice_fails_its_batch_instead_of_forging_rows() {
+    let (input, _) = input();
+    for (config, reason) in [
+        (r#"{ mode = "duplicate" }"#, "twice"),
+        (r#"{ mode = "repeat-first", count = 4000000 }"#, "twice"),
+    ] {
+        let outcome = run_plugin("rogue.wasm", config, "", &input);
+        assert_refused_everywhere(&outcome, reason);
+        assert!(outcome.out.is_empty(), "{config}: no row passes");
+        assert!(
+            !outcome
+                .stderr
+                .contains("filtered out              18446744"),
+            "{}",
+            outcome.stderr
+        );
+    }
+    // Rows out of order fail the batch, which is split to find the rows to
+    // blame (single rows have no order to get wrong) until the split budget
+    // runs out: every row is accounted for, and what passes is in order.
+    let backwards = run_plugin("rogue.wasm", r#"{ mode = "descending" }"#, "", &input);
+    assert_refused_everywhere(&backwards, "out of order");
+    let times: Vec<i64> = backwards
+        .out
+        .iter()
+        .map(|r| r["event_time"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "rows in input order");
+    let honest = run_plugin("rogue.wasm", r#"{ mode = "pass" }"#, "", &input);
+    assert_eq!(honest.out.len(), 3_000, "{}", honest.stderr);
+}
+
+#[test]
+fn a_flat_map_amplifying_past_max_fan_out_fails_and_the_limit_is_configurable() {
+    let (input, _) = input();
+    let amplify = r#"{ mode = "amplify", width = 3 }"#;
+    let refused = run_hostile(amplify, "max_fan_out = 2", &input);
+    assert_refused_everywhere(&refused, "max_fan_out");
+    assert!(refused.out.is_empty());
+    let allowed = run_hostile(amplify, "max_fan_out = 3", &input);
+    assert!(allowed.dead.is_empty(), "{:?}", allowed.dead.first());
+    assert_eq!(allowed.out.len(), 9_000);
+}
+
+#[test]
+fn a_plugin_flooding_the_host_log_is_capped_and_cannot_forge_lines() {
+    let (input, _) = input();
+    let outcome = run_hostile(
+        r#"{ mode = "log", trigger = 666.0, width = 100 }"#,
+        "",
+        &input,
+    );
+    assert!(outcome.ok, "{}", outcome.stderr.len());
+    assert_eq!(outcome.out.len(), 3_000);
+    // 300 messages of 1 MiB: at most 20 lines per batch of 4 KiB each are logged.
+    assert!(
+        outcome.stderr.len() < 1 << 20,
+        "{} bytes of log",
+        outcome.stderr.len()
+    );
+    assert!(
+        !outcome
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "a plugin forged a log line"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("more lines of plugin output in this batch were not logged"),
+        "{}",
+        &outcome.stderr[..outcome.stderr.len().min(4000)]
+    );
+}
+
+#[test]
+fn keyed_timers_are_capped_and_impossible_times_refused() {
+    let (input, _) = input();
+    // 2,000 new timers a row: 6 M over the run, past the default cap of 2 M.
+    let flood = run_plugin(
+        "hostile_keyed.wasm",
+        r#"{ mode = "flood", count = 2000 }"#,
+        r#"key_by = "sensor_id""#,
+        &input,
+    );
+    assert!(flood.ok, "{}", flood.stderr);
+    assert!(!flood.dead.is_empty());
+    assert!(
+        flood
+            .dead
+            .iter()
+            .all(|d| d["reason"].as_str().unwrap().contains("max_timers")),
+        "{:?}",
+        flood.dead.first()
+    );
+    for at in [i64::MIN, i64::MAX, -62_135_596_800_001] {
+        let outcome = run_plugin(
+            "hostile_keyed.wasm",
+            &format!(r#"{{ mode = "at", at = {at} }}"#),
+            r#"key_by = "sensor_id""#,
+            &input,
+        );
+        assert_refused_everywhere(&outcome, "impossible time");
+    }
+}
+
+/// `weir validate` on a pipeline of one plugin at `path`, bounded in time.
+fn validate_plugin(path: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    fs::write(
+        &pipeline,
+        format!(
+            r#"
+source = {{ kind = "stdin" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
+sink = {{ kind = "console" }}
+
+[[operators]]
+type = "plugin"
+path = "{path}"
+config = {{ mode = "pass" }}
+"#
+        ),
+    )
+    .unwrap();
+    weir_bounded(
+        &["validate", pipeline.to_str().unwrap()],
+        b"",
+        std::time::Duration::from_secs(60),
+        2048,
+    )
+    .within_bounds()
+}
+
+#[test]
+fn a_plugin_lying_in_its_description_is_refused_at_load_quickly() {
+    let huge = validate_plugin(&plugin("rogue_huge_name.wasm"));
+    let stderr = text(&huge.stderr);
+    assert!(!huge.status.success());
+    assert!(
+        stderr.contains("bytes long, over the limit of 128"),
+        "{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    assert!(
+        stderr.len() < 10_000,
+        "the 10 MB name is not echoed: {} bytes",
+        stderr.len()
+    );
+
+    let wide = validate_plugin(&plugin("rogue_many_fields.wasm"));
+    let stderr = text(&wide.stderr);
+    assert!(!wide.status.success());
+    assert!(
+        stderr.contains("declares 200001 fields, over the limit of 1024"),
+        "{stderr}"
+    );
+
+    // `describe` asks to sleep five minutes; the bound is one.
+    let sleepy = validate_plugin(&plugin("rogue_sleepy_describe.wasm"));
+    assert!(sleepy.status.success(), "{}", text(&sleepy.stderr));
+}
+
+#[test]
+fn a_fifo_in_place_of_a_component_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("plugin.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = validate_plugin(fifo.to_str().unwrap());
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not a regular file"), "{stderr}");
 }

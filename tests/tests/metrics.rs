@@ -314,3 +314,83 @@ fn an_open_live_feed_ends_with_the_run_and_does_not_hold_the_host() {
         "{states:?}"
     );
 }
+
+/// The status line of a raw HTTP/1.1 request to `addr` with `headers`
+/// (each `Name: value`), as a browser under an attacker's page would send it.
+fn raw_status(addr: &str, method: &str, path: &str, headers: &[String]) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for header in headers {
+        request += &format!("{header}\r\n");
+    }
+    request += "\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+/// DNS rebinding and cross-site requests: a page on another site, its name
+/// re-resolved to 127.0.0.1, must not read the admin API or change the
+/// pipeline; the address itself, localhost and named hosts still work.
+#[test]
+fn the_admin_api_refuses_rebound_names_and_other_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = seed_query_on_stdin(dir.path());
+    let host = LiveHost::start(&pipeline, dir.path(), &["--admin-host", "weir.internal"]);
+    let port = host.addr.rsplit(':').next().unwrap().to_string();
+    let get = |path: &str, headers: &[String]| raw_status(&host.addr, "GET", path, headers);
+    for path in ["/metrics", "/v1/status", "/v1/live", "/"] {
+        let rebound = get(path, &[format!("Host: evil.example:{port}")]);
+        assert_eq!(rebound, 403, "{path} answered a rebound name");
+        let cross = get(
+            path,
+            &[
+                format!("Host: 127.0.0.1:{port}"),
+                "Origin: http://evil.example".into(),
+            ],
+        );
+        assert_eq!(cross, 403, "{path} answered another origin");
+    }
+    for allowed in [
+        format!("Host: 127.0.0.1:{port}"),
+        format!("Host: localhost:{port}"),
+        format!("Host: weir.internal:{port}"),
+    ] {
+        assert_eq!(
+            get("/v1/status", std::slice::from_ref(&allowed)),
+            200,
+            "{allowed}"
+        );
+    }
+    let same_origin = get(
+        "/v1/status",
+        &[
+            format!("Host: 127.0.0.1:{port}"),
+            format!("Origin: http://127.0.0.1:{port}"),
+        ],
+    );
+    assert_eq!(same_origin, 200);
+    // A change with the right token, but from another site's page.
+    let change = raw_status(
+        &host.addr,
+        "DELETE",
+        "/v1/plugins/hot",
+        &[
+            format!("Host: 127.0.0.1:{port}"),
+            "Origin: https://evil.example".into(),
+            format!("Authorization: Bearer {}", host.token),
+        ],
+    );
+    assert_eq!(change, 403);
+    assert_eq!(host.get("/v1/plugins").0, 200);
+}

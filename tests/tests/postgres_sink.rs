@@ -169,3 +169,38 @@ fn late_updates_leave_one_row_per_window_with_its_final_count() {
         "the update replaced the first result of (a, 0)"
     );
 }
+
+/// A connection that fails names the server, never the password in its URL
+/// or in a key-value connection string.
+#[test]
+fn a_failed_connection_never_prints_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, "").unwrap();
+    // Port 1 on loopback: nothing listens there.
+    for url in [
+        "postgres://weir:hunter2SECRET@127.0.0.1:1/db",
+        "host=127.0.0.1 port=1 user=weir password=hunter2SECRET dbname=db",
+    ] {
+        let pipeline = dir.path().join("p.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                r#"
+source = {{ kind = "file", path = "{}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
+sink = {{ kind = "postgres", url = "{url}", table = "alerts" }}
+"#,
+                input.display()
+            ),
+        )
+        .unwrap();
+        let out = weir(&["run", pipeline.to_str().unwrap()], b"");
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("cannot connect to PostgreSQL"), "{stderr}");
+        assert!(stderr.contains("127.0.0.1"), "{stderr}");
+        assert!(!stderr.contains("hunter2SECRET"), "{stderr}");
+    }
+}

@@ -214,6 +214,7 @@ fn respond(result: Result<Result<ChangeReport, ChangeError>, tokio::task::JoinEr
         }
         ChangeError::RolledBack(_) => (StatusCode::UNPROCESSABLE_ENTITY, "rolled-back"),
         ChangeError::Stopped(_) => (StatusCode::SERVICE_UNAVAILABLE, "refused"),
+        ChangeError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
     };
     tracing::warn!(%status, "admin change {outcome}: {error}");
     (

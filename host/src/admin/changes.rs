@@ -66,7 +66,14 @@ pub enum ChangeError {
     Refused(String),
     #[error(transparent)]
     Stopped(#[from] PipelineStopped),
+    /// Waited [`CHANGE_WAIT`] for another change or for the operators.
+    #[error("{0}")]
+    Busy(String),
 }
+
+/// How long a change waits for the one before it, and for the operators to
+/// take it, before the request is answered.
+pub const CHANGE_WAIT: Duration = Duration::from_secs(30);
 
 /// A request to add a stage.
 pub struct LoadRequest {
@@ -122,6 +129,31 @@ impl Admin {
         })
     }
 
+    /// Changes are made one at a time; one waiting longer than
+    /// [`CHANGE_WAIT`] for the one before is refused, not left hanging.
+    fn one_at_a_time(&self) -> Result<std::sync::MutexGuard<'_, ()>, ChangeError> {
+        let deadline = std::time::Instant::now() + CHANGE_WAIT;
+        loop {
+            match self.serial.try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return Ok(poisoned.into_inner())
+                }
+                Err(std::sync::TryLockError::WouldBlock)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(ChangeError::Busy(format!(
+                        "another change has been in progress for over {} s; try again when it ends",
+                        CHANGE_WAIT.as_secs()
+                    )))
+                }
+            }
+        }
+    }
+
     pub fn controller(&self) -> &Controller {
         &self.controller
     }
@@ -139,7 +171,7 @@ impl Admin {
         component: Component,
         config_json: Option<String>,
     ) -> Result<ChangeReport, ChangeError> {
-        let _serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = self.one_at_a_time()?;
         let view = self.stage(stage)?;
         let Some(current) = &view.plugin else {
             return Err(ChangeError::NotPlugin(stage.into(), view.kind));
@@ -230,7 +262,7 @@ impl Admin {
     /// Adds a plugin stage. It must pass rows on with the fields it finds,
     /// since the stages after it were checked against them.
     pub fn load(&self, request: LoadRequest) -> Result<ChangeReport, ChangeError> {
-        let _serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = self.one_at_a_time()?;
         let pipeline = self.controller.view();
         let input: Arc<Schema> = match &request.after {
             None => pipeline.source_schema.clone(),
@@ -291,7 +323,7 @@ impl Admin {
     }
 
     pub fn unload(&self, stage: &str) -> Result<ChangeReport, ChangeError> {
-        let _serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = self.one_at_a_time()?;
         self.stage(stage)?;
         let events = self.controller.submit(Change::Remove {
             stage: stage.into(),
@@ -337,8 +369,11 @@ impl Admin {
             (true, Some(dir)) => dir.join(path),
             _ => path.to_path_buf(),
         };
+        // Errors name the path as asked, shortened, never where a link
+        // leads: the answer must not map the host's files.
+        let asked = shorten_path(path);
         let canonical = joined.canonicalize().map_err(|e| ChangeError::Unreadable {
-            path: joined.display().to_string(),
+            path: asked.clone(),
             reason: e.to_string(),
         })?;
         if self
@@ -349,7 +384,7 @@ impl Admin {
             Ok(canonical)
         } else {
             Err(ChangeError::OutsideDirectories {
-                path: canonical.display().to_string(),
+                path: asked,
                 allowed: if self.plugin_dirs.is_empty() {
                     "none configured".into()
                 } else {
@@ -364,15 +399,29 @@ impl Admin {
     }
 }
 
+/// At most 200 characters of a path, for an answer.
+fn shorten_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    let mut shown: String = text.chars().take(200).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// The first event of a change: how long it paused the pipeline, and for a
 /// swap the row where the new version took over; or why it was refused.
 fn applied(
     events: &crossbeam_channel::Receiver<ChangeEvent>,
 ) -> Result<(Duration, Option<u64>), ChangeError> {
-    match events.recv() {
+    match events.recv_timeout(CHANGE_WAIT) {
         Ok(ChangeEvent::Applied { pause, at_row }) => Ok((pause, at_row)),
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(ChangeError::Busy(format!(
+            "the pipeline did not take the change within {} s: its operators are busy with a batch (a plugin may be stuck until its deadline). The change is still queued and is applied when they get to it",
+            CHANGE_WAIT.as_secs()
+        ))),
         Ok(ChangeEvent::Refused(reason)) => Err(ChangeError::Refused(reason)),
         Ok(other) => unreachable!("a change is applied or refused first, got {other:?}"),
-        Err(_) => Err(PipelineStopped.into()),
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(PipelineStopped.into()),
     }
 }

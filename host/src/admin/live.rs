@@ -164,7 +164,7 @@ fn counters(view: &PipelineView) -> Counters {
         at: Instant::now(),
         records: view.source.as_ref().map_or(0, |s| load(&s.records)),
         results: view.sink.as_ref().map_or(0, |s| load(&s.results)),
-        sink_busy_ns: view.sink.as_ref().map_or(0, |s| load(&s.busy_ns)),
+        sink_busy_ns: view.sink.as_ref().map_or(0, |s| s.busy_ns_now()),
         decode_busy_ns: view.source.as_ref().map_or(0, |s| load(&s.decode_busy_ns)),
         stages: view
             .stages

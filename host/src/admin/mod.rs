@@ -4,6 +4,7 @@
 mod api;
 mod changes;
 pub mod client;
+mod guard;
 mod live;
 mod metrics;
 mod page;
@@ -39,6 +40,9 @@ pub struct AdminOptions {
     pub trial_batches: u32,
     /// How long a swap request waits for its trial's verdict.
     pub trial_wait: Duration,
+    /// Host names the API answers under, besides IP addresses and
+    /// `localhost` (see `guard.rs`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The admin API, serving until dropped.
@@ -91,7 +95,10 @@ impl AdminServer {
             true => Some(watch::watch(admin.clone()).context("watching the plugin directories")?),
             false => None,
         };
-        let router = api::router(admin, live.clone(), &token).merge(page);
+        let allowed = Arc::new(guard::AllowedHosts(options.allowed_hosts));
+        let router = api::router(admin, live.clone(), &token).merge(page).layer(
+            axum::middleware::from_fn_with_state(allowed, guard::refuse_foreign_browsers),
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

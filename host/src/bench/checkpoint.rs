@@ -203,6 +203,7 @@ fn one_big_checkpoint(
             },
         ],
         sink: SinkPosition::None,
+        dead_letter_bytes: 0,
     };
     let store = CheckpointStore::open(CheckpointSettings {
         dir: dir.to_path_buf(),

@@ -19,6 +19,11 @@ pub struct AdminArgs {
     /// Allow --admin on an address other than loopback.
     #[arg(long, requires = "admin")]
     pub admin_allow_remote: bool,
+    /// A host name the admin API answers under (repeatable). IP addresses
+    /// and localhost always work; other names are refused, which stops DNS
+    /// rebinding from a web page.
+    #[arg(long, value_name = "NAME", requires = "admin")]
+    pub admin_host: Vec<String>,
     /// Where to write the generated bearer token (mode 0600). Default:
     /// ~/.local/state/weir/admin-PORT.token. $WEIR_ADMIN_TOKEN replaces it.
     #[arg(long, value_name = "FILE", requires = "admin")]
@@ -70,6 +75,7 @@ pub fn serve_admin(
         watch: args.watch,
         trial_batches: args.trial_batches,
         trial_wait: args.trial_wait,
+        allowed_hosts: args.admin_host,
     };
     AdminServer::start(options, pipeline.controller(), engine)
 }

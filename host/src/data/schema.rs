@@ -61,10 +61,9 @@ pub struct Schema {
 
 impl Schema {
     pub fn new(fields: Vec<Field>) -> Result<Arc<Self>, SchemaError> {
-        for (i, field) in fields.iter().enumerate() {
-            if fields[..i].iter().any(|f| f.name == field.name) {
-                return Err(SchemaError::Duplicate(field.name.clone()));
-            }
+        let mut seen = std::collections::HashSet::with_capacity(fields.len());
+        if let Some(field) = fields.iter().find(|f| !seen.insert(f.name.as_str())) {
+            return Err(SchemaError::Duplicate(field.name.clone()));
         }
         Ok(Arc::new(Self {
             fields,
@@ -113,15 +112,24 @@ impl Schema {
     pub fn merged_with(&self, added: &[Field]) -> Arc<Self> {
         let mut fields = self.fields.clone();
         let mut identity = self.identity.clone();
+        // By name, so a plugin declaring many fields costs linear time.
+        let mut positions: std::collections::HashMap<String, usize> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         for field in added {
-            match fields.iter().position(|f| f.name == field.name) {
+            match positions.get(&field.name).copied() {
                 Some(existing) => {
                     fields[existing].ty = field.ty;
                     if identity.contains(&existing) {
                         identity.clear();
                     }
                 }
-                None => fields.push(field.clone()),
+                None => {
+                    positions.insert(field.name.clone(), fields.len());
+                    fields.push(field.clone());
+                }
             }
         }
         Arc::new(Self { fields, identity })

@@ -199,6 +199,10 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
     Ok(head)
 }
 
+fn finite_or_error(v: f64) -> Result<f64, String> {
+    super::finite(v).ok_or_else(|| format!("{v} is not a finite number"))
+}
+
 /// Reads one value of `ty`; `None` for null.
 fn read<'a>(input: &mut &'a [u8], ty: &AvroType) -> Result<Option<Read<'a>>, String> {
     Ok(Some(match ty {
@@ -207,10 +211,12 @@ fn read<'a>(input: &mut &'a [u8], ty: &AvroType) -> Result<Option<Read<'a>>, Str
         AvroType::Int | AvroType::Long => Read::Long(read_long(input)?),
         AvroType::TimestampMillis => Read::Millis(read_long(input)?),
         AvroType::TimestampMicros => Read::Millis(read_long(input)?.div_euclid(1000)),
-        AvroType::Float => {
-            Read::Double(f32::from_le_bytes(take(input, 4)?.try_into().unwrap()) as f64)
-        }
-        AvroType::Double => Read::Double(f64::from_le_bytes(take(input, 8)?.try_into().unwrap())),
+        AvroType::Float => Read::Double(finite_or_error(f32::from_le_bytes(
+            take(input, 4)?.try_into().unwrap(),
+        ) as f64)?),
+        AvroType::Double => Read::Double(finite_or_error(f64::from_le_bytes(
+            take(input, 8)?.try_into().unwrap(),
+        ))?),
         AvroType::String => {
             let len = read_long(input)?;
             let len = usize::try_from(len).map_err(|_| format!("a string of length {len}"))?;

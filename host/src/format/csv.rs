@@ -1,9 +1,11 @@
 //! CSV records (one per line) decoded against the pipeline schema, by the
 //! column names of a header line or by declared columns.
 //!
-//! A record is one line: a quoted field cannot hold a newline. Columns the
+//! A record ends at a newline outside quotes (see `source::QuotedRecords`);
+//! a quote never closed is an error. Columns the
 //! schema does not name are ignored; every schema field must have a column.
-//! Values are parsed by the field's type: `f64` and `i64` as numbers, `bool`
+//! Values are parsed by the field's type: `f64` (finite: no `NaN`, `inf` or
+//! overflow such as `1e999`, as in JSON) and `i64` as numbers, `bool`
 //! as `true`/`false`, `timestamp` as epoch milliseconds or text (RFC 3339,
 //! `YYYY-MM-DD HH:MM:SS[.fff]`); an empty value is an error except for strings.
 
@@ -166,6 +168,11 @@ impl CsvDecoder {
         columns: &mut [ColumnBuilder],
         line: &[u8],
     ) -> Result<(), String> {
+        if memchr::memchr_iter(b'"', line).count() % 2 == 1 {
+            return Err(
+                "a quoted field is never closed (the record has an odd number of `\"`)".into(),
+            );
+        }
         self.fields.read(&mut self.reader, line)?;
         let width = self.layout.names.len();
         if self.fields.len() != width {
@@ -186,7 +193,10 @@ impl CsvDecoder {
             };
             values.push(match field.ty {
                 FieldType::String => Value::String(text),
-                FieldType::F64 => Value::F64(text.trim().parse().map_err(|_| bad("a number"))?),
+                FieldType::F64 => Value::F64(
+                    super::finite(text.trim().parse().map_err(|_| bad("a number"))?)
+                        .ok_or_else(|| bad("a finite number"))?,
+                ),
                 FieldType::I64 => Value::I64(text.trim().parse().map_err(|_| bad("an integer"))?),
                 FieldType::Bool => Value::Bool(match text.trim() {
                     "true" => true,

@@ -46,6 +46,9 @@ pub fn decode_record_filling(
             e.valid_up_to()
         )
     })?;
+    // Editors on Windows start a UTF-8 file with a byte-order mark; it is no
+    // part of the record.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let mut de = serde_json::Deserializer::from_str(line);
     RecordSeed {
         schema,
@@ -282,6 +285,14 @@ mod tests {
             .into_iter()
             .map(|c| format!("{:?}", c.finish().get(0)))
             .collect())
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_record_is_skipped() {
+        let schema = crate::format::readings_schema();
+        let mut columns = crate::format::columns_for(&schema);
+        let line = "\u{feff}{\"sensor_id\":\"s\",\"temperature\":1.5,\"event_time\":1000}";
+        decode_record_filling(&schema, &mut columns, line.as_bytes(), &mut |_, _| false).unwrap();
     }
 
     #[test]

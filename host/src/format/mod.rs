@@ -6,6 +6,14 @@ pub mod csv;
 pub mod json;
 pub mod timestamp;
 
+/// One rule for numbers in every format: finite ones only. JSON cannot
+/// write `NaN` or infinities and refuses overflow such as `1e999`; CSV
+/// and Avro values that would be one of them are refused the same way,
+/// rather than reaching aggregates as values no sink can write.
+pub fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
 /// The sensor readings schema the format tests decode into.
 #[cfg(test)]
 pub(crate) fn readings_schema() -> std::sync::Arc<crate::data::Schema> {

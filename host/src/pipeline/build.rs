@@ -39,6 +39,8 @@ pub struct Pipeline {
     pub sink: SinkSpec,
     pub dead_letter: Option<PathBuf>,
     pub checkpoint: Option<CheckpointSettings>,
+    /// See the pipeline file's `shutdown_timeout`.
+    pub shutdown_timeout: std::time::Duration,
     /// Whether to resume from the newest checkpoint, if there is one, or
     /// delete the checkpoints and start afresh.
     pub resume: Resume,
@@ -131,6 +133,8 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 memory_mib,
                 batch_deadline,
                 max_output_mib,
+                max_fan_out,
+                max_timers,
                 on_failure,
                 quarantine_after,
                 unload,
@@ -141,14 +145,14 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                         format!("operator #{number}: config cannot be passed as JSON: {e}"),
                     )
                 })?;
-                let defaults = PluginLimits::default();
-                let limits = PluginLimits {
-                    memory_bytes: memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
-                    batch_deadline: batch_deadline
-                        .map_or(defaults.batch_deadline, Millis::duration),
-                    max_output_bytes: max_output_mib
-                        .map_or(defaults.max_output_bytes, |mib| mib << 20),
-                };
+                let limits = plugin_limits(&LimitSettings {
+                    memory_mib,
+                    batch_deadline,
+                    max_output_mib,
+                    max_fan_out,
+                    max_timers,
+                })
+                .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
                 let mut policy = FailurePolicy::default();
                 if let Some(after) = quarantine_after {
                     policy.quarantine_after = after;
@@ -302,6 +306,9 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         sink,
         dead_letter: file.dead_letter.map(|d| base.join(d.path)),
         checkpoint,
+        shutdown_timeout: file
+            .shutdown_timeout
+            .map_or(std::time::Duration::from_secs(30), Millis::duration),
         resume: Resume::Latest,
         base_dir: base.to_path_buf(),
         control: None,
@@ -360,16 +367,12 @@ fn aggregate_spec(
     };
     let config_json = serde_json::to_string(&plugin.config)
         .map_err(|e| format!("aggregate `{name}`: config cannot be passed as JSON: {e}"))?;
-    let defaults = PluginLimits::default();
-    let limits = PluginLimits {
-        memory_bytes: plugin
-            .memory_mib
-            .map_or(defaults.memory_bytes, |mib| mib << 20),
-        batch_deadline: plugin
-            .batch_deadline
-            .map_or(defaults.batch_deadline, Millis::duration),
-        ..defaults
-    };
+    let limits = plugin_limits(&LimitSettings {
+        memory_mib: plugin.memory_mib,
+        batch_deadline: plugin.batch_deadline,
+        ..LimitSettings::default()
+    })
+    .map_err(|e| format!("aggregate `{name}`: {e}"))?;
     let loaded = AggregatePlugin::load(
         engine,
         &base.join(&plugin.plugin),
@@ -380,4 +383,44 @@ fn aggregate_spec(
     )
     .map_err(|e| format!("aggregate `{name}`: {e}"))?;
     Ok(AggregateSpec::plugin(name, loaded))
+}
+
+/// A plugin's limits as the pipeline file gives them.
+#[derive(Default)]
+struct LimitSettings {
+    memory_mib: Option<usize>,
+    batch_deadline: Option<Millis>,
+    max_output_mib: Option<usize>,
+    max_fan_out: Option<usize>,
+    max_timers: Option<usize>,
+}
+
+/// The limits, each checked against its range: a limit exists to bound the
+/// host, so a value that would not (or would overflow) is refused.
+fn plugin_limits(settings: &LimitSettings) -> Result<PluginLimits, String> {
+    let defaults = PluginLimits::default();
+    let within =
+        |key: &str, value: Option<usize>, range: std::ops::RangeInclusive<usize>| match value {
+            Some(v) if !range.contains(&v) => Err(format!(
+                "`{key} = {v}` is out of range; it takes {} to {}",
+                range.start(),
+                range.end()
+            )),
+            other => Ok(other),
+        };
+    let memory_mib = within("memory_mib", settings.memory_mib, 1..=4096)?;
+    let output_mib = within("max_output_mib", settings.max_output_mib, 1..=1024)?;
+    let deadline_ms = settings.batch_deadline.map(|d| d.0 as usize);
+    within("batch_deadline", deadline_ms, 10..=600_000)?;
+    Ok(PluginLimits {
+        memory_bytes: memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
+        batch_deadline: settings
+            .batch_deadline
+            .map_or(defaults.batch_deadline, Millis::duration),
+        max_output_bytes: output_mib.map_or(defaults.max_output_bytes, |mib| mib << 20),
+        max_fan_out: within("max_fan_out", settings.max_fan_out, 1..=1_000_000)?
+            .unwrap_or(defaults.max_fan_out),
+        max_timers: within("max_timers", settings.max_timers, 1..=100_000_000)?
+            .unwrap_or(defaults.max_timers),
+    })
 }

@@ -23,11 +23,12 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// `resumed`: the checkpoint this run continues from, if any.
-    pub fn new(pipeline: &str, interval: Duration, resumed: Option<&Checkpoint>) -> Self {
+    /// `first_id`: the id of the first checkpoint this run writes, above
+    /// every checkpoint file present (see [`crate::state::CheckpointStore::next_id`]).
+    pub fn new(pipeline: &str, interval: Duration, first_id: u64) -> Self {
         Self {
             pipeline: pipeline.into(),
-            next_id: resumed.map_or(1, |c| c.id + 1),
+            next_id: first_id,
             interval,
             last: Instant::now(),
         }
@@ -50,6 +51,7 @@ impl Checkpointer {
             events,
             stages: stages.iter().map(Stage::checkpoint).collect(),
             sink: SinkPosition::None,
+            dead_letter_bytes: 0,
         };
         self.next_id += 1;
         self.last = Instant::now();

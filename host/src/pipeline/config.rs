@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::data::FieldType;
 use crate::pipeline::{OnFailure, Unload};
 use crate::source::kafka::StartFrom;
+use crate::time::range::DURATION_MAX_MS;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +28,10 @@ pub struct PipelineFile {
     pub sink: Spanned<SinkConfig>,
     pub dead_letter: Option<DeadLetterConfig>,
     pub checkpoint: Option<Spanned<CheckpointConfig>>,
+    /// After a stop is asked for (Ctrl-C, SIGTERM), how long the sink may
+    /// keep trying to deliver; what it has not delivered by then is
+    /// dead-lettered. Default 30 s.
+    pub shutdown_timeout: Option<Millis>,
 }
 
 /// Periodic checkpoints, from which `weir run` resumes after a stop or crash.
@@ -209,6 +214,10 @@ pub enum OperatorConfig {
         batch_deadline: Option<Millis>,
         /// Cap on what one batch may emit, in MiB.
         max_output_mib: Option<usize>,
+        /// Cap on rows a flat-map or keyed plugin emits per input row.
+        max_fan_out: Option<usize>,
+        /// Cap on timers a keyed plugin holds pending.
+        max_timers: Option<usize>,
         /// What happens to rows the plugin fails on.
         #[serde(default)]
         on_failure: OnFailure,
@@ -397,18 +406,27 @@ impl<'de> Deserialize<'de> for Millis {
             Number(i64),
             Text(String),
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(ms) if ms >= 0 => Ok(Millis(ms)),
-            Raw::Number(ms) => Err(serde::de::Error::custom(format!(
-                "a duration cannot be negative ({ms})"
-            ))),
+        let ms = match Raw::deserialize(deserializer)? {
+            Raw::Number(ms) if ms >= 0 => ms,
+            Raw::Number(ms) => {
+                return Err(serde::de::Error::custom(format!(
+                    "a duration cannot be negative ({ms})"
+                )))
+            }
             Raw::Text(text) => humantime::parse_duration(&text)
-                .map(|d| Millis(d.as_millis().min(i64::MAX as u128) as i64))
+                .map(|d| d.as_millis().min(i64::MAX as u128) as i64)
                 .map_err(|e| {
                     serde::de::Error::custom(format!(
                         "`{text}` is not a duration ({e}); write e.g. \"5s\" or \"250ms\""
                     ))
-                }),
+                })?,
+        };
+        // Window bounds add durations to event times: bounded, they cannot wrap.
+        if ms > DURATION_MAX_MS {
+            return Err(serde::de::Error::custom(format!(
+                "a duration of {ms} ms is over the limit of 100 years ({DURATION_MAX_MS} ms)"
+            )));
         }
+        Ok(Millis(ms))
     }
 }

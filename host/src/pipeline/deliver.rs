@@ -2,14 +2,17 @@
 //! gives up on, and commit source offsets once what came before them is
 //! acknowledged.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::data::Batch;
-use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters, Sink, SinkStats};
+use crate::format::json::JsonRow;
+use crate::sink::{
+    DeadLetter, DeadLetterKind, DeadLetters, Sink, SinkContext, SinkFailure, SinkStats,
+};
 use crate::source::kafka::OffsetCommitter;
 use crate::source::SourceStats;
 use crate::state::{Checkpoint, CheckpointStore};
@@ -23,6 +26,9 @@ pub enum ToSink {
     /// A checkpoint covering every result before it, and the Kafka offsets
     /// (stream, next offset) to commit once it is written.
     Checkpoint(Box<Checkpoint>, Vec<(u32, u64)>),
+    /// Dead letters the operators staged (see [`DeadLetters::staged`]),
+    /// written here so that the file follows the order of the input.
+    DeadLetters(Vec<u8>),
 }
 
 pub struct Commits {
@@ -34,6 +40,7 @@ pub struct Commits {
 /// Writes everything from `input` to `sink` until the operators finish;
 /// returns the number of results written. Checkpoints written are counted
 /// in the store's stats.
+#[allow(clippy::too_many_arguments)]
 pub fn deliver(
     sink: &mut dyn Sink,
     sink_name: &str,
@@ -42,8 +49,10 @@ pub fn deliver(
     dead: &DeadLetters,
     commits: Option<&Commits>,
     checkpoints: Option<&CheckpointStore>,
+    shutdown: (&AtomicBool, Duration),
 ) -> std::io::Result<u64> {
     let mut results = 0;
+    let mut context = SinkContext::new(stats, dead, sink_name, shutdown.0, shutdown.1);
     let mut progress: Option<Vec<(u32, u64)>> = None;
     let mut last_commit = Instant::now();
     // Wake up at the commit interval even when nothing arrives, so the last
@@ -53,20 +62,27 @@ pub fn deliver(
         match input.recv_timeout(wait) {
             Ok(ToSink::Rows(batch)) => {
                 results += batch.len() as u64;
-                let started = Instant::now();
-                sink.write(&batch)?;
-                busy(stats, started);
-                stats.results.store(results, Ordering::Relaxed);
+                stats.start_busy();
+                if context.past_deadline() {
+                    abandon(&batch, &mut context, stats)?;
+                } else {
+                    context.begin_batch();
+                    sink.write(&batch, &mut context)?;
+                    context.end_batch(batch.len() as u64);
+                }
+                stats.end_busy();
                 stats.recent.offer(&batch);
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
+            Ok(ToSink::DeadLetters(lines)) => dead.write_staged(&lines)?,
             Ok(ToSink::Checkpoint(checkpoint, offsets)) => {
                 let store = checkpoints.expect("checkpoints are sent only with a store");
                 let started = Instant::now();
+                stats.start_busy();
                 let id = checkpoint.id;
                 let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
                 store.stats.record(id, bytes, started.elapsed());
-                busy(stats, started);
+                stats.end_busy();
                 if let Some(commits) = commits {
                     commit_offsets(commits, &offsets);
                 }
@@ -77,9 +93,9 @@ pub fn deliver(
         dead_letter_failures(sink, sink_name, dead)?;
         if let Some(commits) = commits {
             if progress.is_some() && last_commit.elapsed() >= commits.interval {
-                let started = Instant::now();
+                stats.start_busy();
                 commit(sink, sink_name, dead, commits, progress.take())?;
-                busy(stats, started);
+                stats.end_busy();
                 last_commit = Instant::now();
             }
         }
@@ -92,9 +108,22 @@ pub fn deliver(
     Ok(results)
 }
 
-fn busy(stats: &SinkStats, since: Instant) {
-    let took = since.elapsed().as_nanos() as u64;
-    stats.busy_ns.fetch_add(took, Ordering::Relaxed);
+/// The run is stopping and its shutdown_timeout has passed: what reaches the
+/// sink now is dead-lettered, not tried, so the stop ends in bounded time.
+fn abandon(batch: &Batch, context: &mut SinkContext<'_>, stats: &SinkStats) -> std::io::Result<()> {
+    let reason = context.abandon_reason();
+    for row in 0..batch.len() {
+        let record = serde_json::to_value(JsonRow::new(batch.row(row)))?;
+        context.failed(SinkFailure {
+            reason: reason.clone(),
+            record,
+        })?;
+    }
+    context.done(batch.len() as u64);
+    stats
+        .abandoned
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    Ok(())
 }
 
 /// Results before the checkpoint made durable, then the checkpoint written,
@@ -109,7 +138,8 @@ fn write_checkpoint(
 ) -> std::io::Result<u64> {
     checkpoint.sink = sink.pre_commit()?;
     dead_letter_failures(sink, sink_name, dead)?;
-    dead.flush()?;
+    dead.sync()?;
+    checkpoint.dead_letter_bytes = dead.position();
     let bytes = store.write(&checkpoint).map_err(std::io::Error::other)?;
     sink.commit()?;
     tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");

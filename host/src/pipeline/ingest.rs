@@ -14,7 +14,9 @@ use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Schem
 use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
-use crate::source::{LineSource, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange};
+use crate::source::{
+    LineSource, QuotedRecords, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange,
+};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
 pub struct DecodedChunk {
@@ -57,11 +59,14 @@ impl ReadError {
     }
 }
 
-/// Reads `source` into chunks of up to `chunk_lines` lines until its end or
-/// `stop`. Sets `complete` when the end of the input was reached. Counts the
-/// records (non-blank lines) read in `stats`.
+/// Reads `source` into chunks of up to `chunk_lines` records until its end
+/// or `stop`. Sets `complete` when the end of the input was reached. Counts
+/// the records (non-blank lines) read in `stats`. A record is a line, or
+/// with `quoted` (CSV) as many lines as a quoted field spans.
+#[allow(clippy::too_many_arguments)]
 pub fn read_chunks(
     mut source: LineSource,
+    quoted: bool,
     chunk_lines: usize,
     out: Sender<RawChunk>,
     stop: &AtomicBool,
@@ -70,6 +75,7 @@ pub fn read_chunks(
 ) -> Result<(), ReadError> {
     let mut chunk = RawChunk::new(0, chunk_lines);
     let mut line = Vec::new();
+    let mut records = quoted.then(QuotedRecords::default);
     let read_error = |source: &LineSource, error| ReadError {
         source_name: source.name().into(),
         error,
@@ -87,18 +93,33 @@ pub fn read_chunks(
                 break;
             }
             ReadOutcome::Wait => {}
-            ReadOutcome::Line if line.iter().all(u8::is_ascii_whitespace) => {}
+            ReadOutcome::Line
+                if line.iter().all(u8::is_ascii_whitespace)
+                    && !records.as_ref().is_some_and(QuotedRecords::is_open) => {}
             outcome => {
                 let too_long = match outcome {
                     ReadOutcome::TooLong(bytes) => bytes,
                     _ => 0,
                 };
-                chunk.push(source.line_number(), &line).too_long = too_long;
-                stats.records.fetch_add(1, Ordering::Relaxed);
+                let before = chunk.records.len();
+                match &mut records {
+                    Some(records) => records.push_line(
+                        source.line_number(),
+                        &line,
+                        too_long,
+                        source.max_line_bytes(),
+                        &mut chunk,
+                    ),
+                    None => chunk.push(source.line_number(), &line).too_long = too_long,
+                }
+                let added = (chunk.records.len() - before) as u64;
+                stats.records.fetch_add(added, Ordering::Relaxed);
             }
         }
-        let ready = chunk.records.len() >= chunk_lines
-            || (!chunk.records.is_empty() && source.would_wait());
+        let open = records.as_ref().is_some_and(QuotedRecords::is_open);
+        let ready = !open
+            && (chunk.records.len() >= chunk_lines
+                || (!chunk.records.is_empty() && source.would_wait()));
         if ready {
             chunk.resume_at = source.resume_position();
             if let Some((offset, _)) = chunk.resume_at {
@@ -109,6 +130,13 @@ pub fn read_chunks(
                 return Ok(()); // downstream stopped; its error is reported there
             }
         }
+    }
+    if let Some(records) = &mut records {
+        let before = chunk.records.len();
+        records.finish(&mut chunk);
+        stats
+            .records
+            .fetch_add((chunk.records.len() - before) as u64, Ordering::Relaxed);
     }
     if !chunk.records.is_empty() {
         chunk.resume_at = source.resume_position();

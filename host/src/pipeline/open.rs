@@ -167,7 +167,7 @@ pub(super) fn open_sink(
         ),
         SinkSpec::Webhook(settings) => (
             Box::new(WebhookSink::new(settings.clone())),
-            settings.url.clone(),
+            crate::redact::endpoint(&settings.url),
         ),
         SinkSpec::Postgres(settings) => (
             Box::new(

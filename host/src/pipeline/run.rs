@@ -12,7 +12,7 @@ use super::checkpointing::Checkpointer;
 use super::control::ControlPort;
 use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::SourceSpec;
-use super::ingest::{decode_chunks, read_chunks, MessageFields, ReadError};
+use super::ingest::{decode_chunks, read_chunks, Decoding, MessageFields, ReadError};
 use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error, Input};
 use super::progress::Progress;
 use super::sequencer::Sequencer;
@@ -91,13 +91,18 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     )?;
     let sink_stats = Arc::new(SinkStats::default());
     let _ = sink_stats.name.set(sink_name.clone());
-    let dead = match &pipeline.dead_letter {
-        Some(path) => DeadLetters::to_file(path).map_err(|error| RunError::OpenDeadLetter {
-            path: path.display().to_string(),
-            error,
+    let resume_dead_letters = resumed.as_ref().map(|c| c.dead_letter_bytes);
+    let dead_out = match &pipeline.dead_letter {
+        Some(path) => DeadLetters::to_file(path, resume_dead_letters).map_err(|error| {
+            RunError::OpenDeadLetter {
+                path: path.display().to_string(),
+                error,
+            }
         })?,
         None => DeadLetters::to_stderr(),
     };
+    // The operators' dead letters reach the file through the sink thread.
+    let dead = dead_out.staged();
     let (commits, message_fields, idle_timeout) = match &input {
         Input::Kafka(consumer, settings) => (
             Some(Commits {
@@ -126,7 +131,15 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     }
     let mut checkpointer = store
         .as_ref()
-        .map(|s| Checkpointer::new(&pipeline.name, s.settings().interval, resumed.as_ref()));
+        .map(|s| {
+            let first_id = s.next_id()?;
+            Ok::<_, RunError>(Checkpointer::new(
+                &pipeline.name,
+                s.settings().interval,
+                first_id,
+            ))
+        })
+        .transpose()?;
     let complete = AtomicBool::new(false);
     // A bounded file on a terminal: (where reading starts, the file's length).
     let progress = match &pipeline.source {
@@ -151,6 +164,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         pipeline.batch_size,
     );
     let decoders = pipeline.decoders.unwrap_or_else(decoder_threads).max(1);
+    let shutdown_timeout = pipeline.shutdown_timeout;
     source_stats
         .decoders
         .store(decoders as u64, Ordering::Relaxed);
@@ -168,13 +182,20 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let stats: &SourceStats = &source_stats;
         let http_stats = source_stats.clone();
         let spawn_error = "spawning a pipeline thread";
+        let quoted = matches!(decoding, Decoding::Csv(_));
         let reader = std::thread::Builder::new()
             .name("weir-read".into())
             .spawn_scoped(scope, move || match input {
-                Input::Lines(source) => {
-                    read_chunks(source, batch_size, to_decoders, stop, complete, stats)
-                        .map_err(RunError::Read)
-                }
+                Input::Lines(source) => read_chunks(
+                    source,
+                    quoted,
+                    batch_size,
+                    to_decoders,
+                    stop,
+                    complete,
+                    stats,
+                )
+                .map_err(RunError::Read),
                 Input::Http(source) => read_http(source, to_decoders, stop, http_stats)
                     .map_err(|error| RunError::Read(ReadError::new("http", error))),
                 Input::Kafka(consumer, settings) => read_kafka(
@@ -231,14 +252,20 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             .spawn_scoped(
                 scope,
                 move || -> (Result<(), StageError>, Option<ControlPort>) {
+                    // Staged dead letters go first, so the sink writes them in
+                    // input order. False when the sink has gone away; it reports why.
+                    let send = |message: ToSink| -> bool {
+                        let lines = dead.take_staged();
+                        (lines.is_empty() || to_sink.send(ToSink::DeadLetters(lines)).is_ok())
+                            && to_sink.send(message).is_ok()
+                    };
                     let run_stages =
                         |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
                             let mut batch = batch;
                             for stage in stages.iter_mut() {
                                 batch = stage.process(batch, origin, dead)?;
                             }
-                            // False when the sink has gone away; it reports why.
-                            Ok(batch.is_empty() || to_sink.send(ToSink::Rows(batch)).is_ok())
+                            Ok(batch.is_empty() || send(ToSink::Rows(batch)))
                         };
                     let progress = |sequencer: &Sequencer, stages: &[Stage]| {
                         let mut retained = BTreeMap::new();
@@ -246,7 +273,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                             stage.retained(&mut retained);
                         }
                         let offsets = sequencer.commit_offsets(&retained);
-                        to_sink.send(ToSink::Progress(offsets)).is_ok()
+                        send(ToSink::Progress(offsets))
                     };
                     let requests = control
                         .as_ref()
@@ -293,8 +320,12 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                 }
                                 if let Some(checkpointer) = checkpointer.as_mut().filter(|c| c.due()) {
                                     if sink_open {
-                                        sink_open = to_sink.send(checkpointer.take(sequencer, stages)).is_ok();
+                                        sink_open = send(checkpointer.take(sequencer, stages));
                                     }
+                                }
+                                let lines = dead.take_staged();
+                                if sink_open && !lines.is_empty() {
+                                    sink_open = to_sink.send(ToSink::DeadLetters(lines)).is_ok();
                                 }
                                 if !sink_open {
                                     break Ok(());
@@ -327,7 +358,11 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                         progress(sequencer, stages);
                     }
                     if let (Some(checkpointer), true) = (checkpointer.as_mut(), result.is_ok()) {
-                        let _ = to_sink.send(checkpointer.take(sequencer, stages));
+                        send(checkpointer.take(sequencer, stages));
+                    }
+                    let lines = dead.take_staged();
+                    if !lines.is_empty() {
+                        let _ = to_sink.send(ToSink::DeadLetters(lines));
                     }
                     if let Some(control) = &mut control {
                         control.finish(stages);
@@ -341,9 +376,10 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             &sink_name,
             &sink_stats,
             from_operators,
-            dead,
+            &dead_out,
             commits.as_ref(),
             store.as_ref(),
+            (stop, shutdown_timeout),
         );
         let read = reader.join().expect("the reader thread panicked");
         let (processed, control) = operators.join().expect("the operator thread panicked");
@@ -361,7 +397,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     read?;
     let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
 
-    dead.flush().map_err(RunError::DeadLetter)?;
+    dead_out.flush().map_err(RunError::DeadLetter)?;
 
     let mut summary = Summary {
         pipeline: pipeline.name.clone(),
@@ -372,6 +408,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         late_events: dead.count(DeadLetterKind::Late),
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         sink_failures: dead.count(DeadLetterKind::Sink),
+        abandoned_at_shutdown: load(&sink_stats.abandoned),
         offset_commits: load(&source_stats.offset_commits),
         results_out,
         checkpoints: store.as_ref().map_or(0, |s| load(&s.stats.written)),
@@ -402,7 +439,12 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             }
             StageKind::Plugin(plugin, on_failure) => {
                 if plugin.descriptor().kind == OperatorKind::Filter {
-                    summary.filtered += stage.rows_in() - stage.rows_out() - stage.rows_failed();
+                    // Checked: a filter never passes on more rows than it was given
+                    // (enforced on its output), but a count must never wrap.
+                    summary.filtered += stage
+                        .rows_in()
+                        .saturating_sub(stage.rows_out())
+                        .saturating_sub(stage.rows_failed());
                 }
                 if *on_failure == OnFailure::Skip {
                     summary.plugin_skipped += stage.rows_failed();

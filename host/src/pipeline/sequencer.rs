@@ -12,7 +12,7 @@ use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
 use crate::source::StreamChange;
 use crate::state::{Checkpoint, ClockState, KafkaOffset, SourcePosition};
-use crate::time::{BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
+use crate::time::{range, BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
 /// How the watermark is made: one bounded-out-of-orderness clock for a file,
 /// one per partition for Kafka.
@@ -190,7 +190,7 @@ impl Sequencer {
             if chunk.resume_at.is_some() {
                 self.resume_at = chunk.resume_at;
             }
-            let mut batch = self.drop_future_events(chunk.rows, dead)?;
+            let mut batch = self.drop_implausible_events(chunk.rows, dead)?;
             match &mut self.clock {
                 Clock::Single(clock) => {
                     for (watermark, &event_time) in
@@ -260,24 +260,32 @@ impl Sequencer {
             .collect()
     }
 
-    /// Dead-letters rows stamped too far in the future (see [`FutureLimit`]).
-    fn drop_future_events(&self, batch: Batch, dead: &DeadLetters) -> std::io::Result<Batch> {
-        let latest = self.future.latest(crate::format::timestamp::now_ms());
-        if batch.event_time.iter().all(|&t| t <= latest) {
+    /// Dead-letters rows whose event time is outside the range weir accepts
+    /// (see [`crate::time::range`]) or too far in the future (see [`FutureLimit`]).
+    fn drop_implausible_events(&self, batch: Batch, dead: &DeadLetters) -> std::io::Result<Batch> {
+        let latest = self
+            .future
+            .latest(crate::format::timestamp::now_ms())
+            .min(range::EVENT_TIME_MAX);
+        let plausible = |t: i64| (range::EVENT_TIME_MIN..=latest).contains(&t);
+        if batch.event_time.iter().all(|&t| plausible(t)) {
             return Ok(batch);
         }
         let mut kept = Vec::with_capacity(batch.len());
         for (row, &event_time) in batch.event_time.iter().enumerate() {
-            if event_time <= latest {
+            if plausible(event_time) {
                 kept.push(row as u32);
                 continue;
             }
-            let reason = format!(
-                "implausible event time {}: more than max_future ({} ms) ahead of the host clock; \
-                 it would make every later event late",
-                timestamp::format(event_time),
-                self.future.max_future_ms()
-            );
+            let reason = match range::refuse_event_time(event_time) {
+                Some(reason) => reason,
+                None => format!(
+                    "implausible event time {}: more than max_future ({} ms) ahead of the host clock; \
+                     it would make every later event late",
+                    timestamp::format(event_time),
+                    self.future.max_future_ms()
+                ),
+            };
             dead.send_row(DeadLetterKind::Decode, &reason, &self.origin, &batch, row)?;
         }
         Ok(batch.gather(&kept))

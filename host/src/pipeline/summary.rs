@@ -19,6 +19,9 @@ pub struct Summary {
     pub plugin_skipped: u64,
     /// Results the sink could not deliver (dead-lettered).
     pub sink_failures: u64,
+    /// Of the sink failures: results dead-lettered untried because the
+    /// shutdown timeout had passed.
+    pub abandoned_at_shutdown: u64,
     /// Times the source paused because the pipeline was full (Kafka).
     pub source_pauses: u64,
     /// Source offsets committed (Kafka).
@@ -100,6 +103,13 @@ impl fmt::Display for Summary {
             self.plugin_failures,
             self.sink_failures
         )?;
+        if self.abandoned_at_shutdown > 0 {
+            writeln!(
+                f,
+                "  not tried at stop  {:>12}  (the sink was still busy after shutdown_timeout; dead-lettered)",
+                self.abandoned_at_shutdown
+            )?;
+        }
         if self.source_pauses > 0 {
             writeln!(
                 f,

@@ -49,23 +49,51 @@ pub fn decode_rows(fields: &[Field], count: usize, bytes: &[u8]) -> Result<Vec<C
         .map(|f| ColumnBuilder::new(f.ty, count))
         .collect();
     let mut de = bincode::Deserializer::from_slice(bytes, codec());
+    let mut consumed = 0;
     for row in 0..count {
         for (field, column) in fields.iter().zip(&mut columns) {
-            let bad = |e: bincode::Error| format!("emitted row {row}, field `{}`: {e}", field.name);
-            match field.ty {
+            let bad = |e: bincode::Error| {
+                let what = match *e {
+                    // bincode's message for a short buffer is "io error: " alone.
+                    bincode::ErrorKind::Io(_) => format!(
+                        "the rows end early ({} bytes for {count} rows)",
+                        bytes.len()
+                    ),
+                    other => other.to_string(),
+                };
+                format!("emitted row {row}, field `{}`: {what}", field.name)
+            };
+            // Fixint encoding: bytes read are known from the value.
+            consumed += match field.ty {
                 FieldType::String => {
-                    column.push(Value::String(<&str>::deserialize(&mut de).map_err(bad)?))
+                    let text = <&str>::deserialize(&mut de).map_err(bad)?;
+                    column.push(Value::String(text));
+                    8 + text.len()
                 }
-                FieldType::F64 => column.push(Value::F64(f64::deserialize(&mut de).map_err(bad)?)),
-                FieldType::I64 => column.push(Value::I64(i64::deserialize(&mut de).map_err(bad)?)),
+                FieldType::F64 => {
+                    column.push(Value::F64(f64::deserialize(&mut de).map_err(bad)?));
+                    8
+                }
+                FieldType::I64 => {
+                    column.push(Value::I64(i64::deserialize(&mut de).map_err(bad)?));
+                    8
+                }
                 FieldType::Timestamp => {
-                    column.push(Value::Timestamp(i64::deserialize(&mut de).map_err(bad)?))
+                    column.push(Value::Timestamp(i64::deserialize(&mut de).map_err(bad)?));
+                    8
                 }
                 FieldType::Bool => {
-                    column.push(Value::Bool(bool::deserialize(&mut de).map_err(bad)?))
+                    column.push(Value::Bool(bool::deserialize(&mut de).map_err(bad)?));
+                    1
                 }
-            }
+            };
         }
+    }
+    let rest = bytes.len() - consumed;
+    if rest > 0 {
+        return Err(format!(
+            "{rest} bytes follow the {count} emitted rows; the rows and their count disagree"
+        ));
     }
     Ok(columns.into_iter().map(ColumnBuilder::finish).collect())
 }
@@ -120,6 +148,23 @@ mod tests {
     fn truncated_output_is_an_error_naming_the_row_and_field() {
         let fields = vec![Field::new("n", FieldType::I64)];
         let err = decode_rows(&fields, 2, &7i64.to_le_bytes()).unwrap_err();
-        assert!(err.starts_with("emitted row 1, field `n`"), "{err}");
+        assert_eq!(
+            err,
+            "emitted row 1, field `n`: the rows end early (8 bytes for 2 rows)"
+        );
+    }
+
+    #[test]
+    fn bytes_after_the_last_row_are_an_error() {
+        let fields = vec![Field::new("s", FieldType::String)];
+        let mut bytes = 2u64.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"hiXYZ");
+        let err = decode_rows(&fields, 1, &bytes).unwrap_err();
+        assert!(
+            err.starts_with("3 bytes follow the 1 emitted rows"),
+            "{err}"
+        );
+        bytes.truncate(10);
+        assert_eq!(decode_rows(&fields, 1, &bytes).unwrap().len(), 1);
     }
 }

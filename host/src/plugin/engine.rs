@@ -22,6 +22,12 @@ pub struct PluginLimits {
     pub batch_deadline: Duration,
     /// What one batch may emit (row indices and encoded rows together).
     pub max_output_bytes: usize,
+    /// Rows a flat-map or keyed plugin may emit per input row, on average
+    /// over a batch: bounds amplification, which the byte limit alone does
+    /// not (a row index is four bytes).
+    pub max_fan_out: usize,
+    /// Timers a keyed plugin may hold pending at once, over all its keys.
+    pub max_timers: usize,
 }
 
 impl Default for PluginLimits {
@@ -30,6 +36,8 @@ impl Default for PluginLimits {
             memory_bytes: 64 << 20,
             batch_deadline: Duration::from_secs(1),
             max_output_bytes: 16 << 20,
+            max_fan_out: 1000,
+            max_timers: 2_000_000,
         }
     }
 }
@@ -61,6 +69,7 @@ impl PluginEngine {
         // Rust's std on wasm32-wasip2 imports WASI; each instance gets an empty
         // context (no files, env, args, sockets; frozen clocks), see `instance.rs`.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
+        super::clocks::link_clocks_that_never_wait(&mut linker).map_err(link_error)?;
         Operator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link_error)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -95,9 +104,9 @@ impl PluginEngine {
     /// Reads, compiles and links a component, ready to be instantiated any
     /// number of times (a fresh instance after a trap costs microseconds).
     pub fn prepare(&self, path: &Path) -> Result<PreparedPlugin, PluginError> {
-        let bytes = std::fs::read(path).map_err(|e| PluginError::Read {
+        let bytes = read_component(path).map_err(|reason| PluginError::Read {
             path: path.into(),
-            reason: e.to_string(),
+            reason,
         })?;
         self.prepare_bytes(&bytes, path)
     }
@@ -117,6 +126,10 @@ impl PluginEngine {
                 path: origin.into(),
                 reason: describe(&e),
             })?;
+        check_wit_version(&self.engine, &component).map_err(|reason| PluginError::Instantiate {
+            path: origin.into(),
+            reason,
+        })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -132,6 +145,64 @@ impl PluginEngine {
             content_hash,
         })
     }
+}
+
+/// The version of the `weir:plugin` WIT package this host implements.
+pub const WIT_VERSION: &str = "0.3.0";
+
+/// Refuses a component built against another version of weir's WIT, naming
+/// both versions: linking alone would say only that a function is missing,
+/// or accept it when the shapes happen to match.
+fn check_wit_version(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+) -> Result<(), String> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
+        let Some(interface) = name.strip_prefix("weir:plugin/") else {
+            continue;
+        };
+        let version = interface.split_once('@').map(|(_, v)| v).unwrap_or("none");
+        if version != WIT_VERSION {
+            return Err(format!(
+                "it was built against weir:plugin@{version} (it imports `{name}`); this host implements weir:plugin@{WIT_VERSION}. Rebuild it with this weir's plugin SDK"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The largest component file read.
+pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
+/// A component file's bytes. Only a regular file is read, and only up to
+/// [`MAX_COMPONENT_BYTES`]: a FIFO or a device in a plugin directory would
+/// block the reader or never end.
+fn read_component(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    // Asked before opening: opening a FIFO for reading waits for a writer.
+    if !std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .is_file()
+    {
+        return Err("not a regular file".into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let metadata = file.metadata().map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    if metadata.len() > MAX_COMPONENT_BYTES {
+        return Err(format!(
+            "{} bytes, over the limit of {MAX_COMPONENT_BYTES} bytes for a component",
+            metadata.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_COMPONENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// A compiled, linked plugin component.

@@ -1,6 +1,5 @@
 //! One sandboxed plugin instance: its own store, memory limit and CPU deadline.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -71,7 +70,14 @@ pub(crate) struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
-    plugin: Arc<str>,
+    /// `host.log` goes through the stderr stream's budget.
+    log: PluginOutput,
+}
+
+impl PluginState {
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
 }
 
 impl WasiView for PluginState {
@@ -85,18 +91,61 @@ impl WasiView for PluginState {
 
 impl host::Host for PluginState {
     fn log(&mut self, level: types::LogLevel, message: String) {
-        let plugin = &*self.plugin;
-        match level {
-            types::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            types::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            types::LogLevel::Info => tracing::info!(plugin, "{message}"),
-            types::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            types::LogLevel::Error => tracing::error!(plugin, "{message}"),
-        }
+        let level = match level {
+            types::LogLevel::Trace => tracing::Level::TRACE,
+            types::LogLevel::Debug => tracing::Level::DEBUG,
+            types::LogLevel::Info => tracing::Level::INFO,
+            types::LogLevel::Warn => tracing::Level::WARN,
+            types::LogLevel::Error => tracing::Level::ERROR,
+        };
+        self.log.log(level, &message);
     }
 }
 
 impl types::Host for PluginState {}
+
+/// Bounds on what a plugin may say about itself. Its name and version are
+/// copied into every log line and dead letter about it, and its fields are
+/// matched against the pipeline's on load, outside any CPU budget.
+pub const MAX_NAME_BYTES: usize = 128;
+pub const MAX_FIELDS: usize = 1024;
+const MAX_MIGRATIONS: usize = 256;
+
+/// Refuses a description too large, or with names that cannot be printed.
+fn check_described(described: &types::Descriptor) -> Result<(), String> {
+    let name = |what: &str, text: &str| -> Result<(), String> {
+        if text.len() > MAX_NAME_BYTES {
+            return Err(format!(
+                "the plugin's {what} is {} bytes long, over the limit of {MAX_NAME_BYTES}",
+                text.len()
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(format!(
+                "the plugin's {what} {text:?} holds control characters"
+            ));
+        }
+        Ok(())
+    };
+    name("name", &described.name)?;
+    name("version", &described.version)?;
+    let fields = described.reads.len() + described.emits.len();
+    if fields > MAX_FIELDS {
+        return Err(format!(
+            "the plugin declares {fields} fields, over the limit of {MAX_FIELDS}"
+        ));
+    }
+    for field in described.reads.iter().chain(&described.emits) {
+        name("field name", &field.name)?;
+    }
+    if described.migrates_from.len() > MAX_MIGRATIONS {
+        return Err(format!(
+            "the plugin migrates from {} state versions, over the limit of {MAX_MIGRATIONS}",
+            described.migrates_from.len()
+        ));
+    }
+    Ok(())
+}
 
 /// Time stands still inside a plugin: results must depend on the events alone,
 /// so that replays give the same output.
@@ -162,7 +211,7 @@ impl PluginInstance {
                 .instances(16)
                 .trap_on_grow_failure(true)
                 .build(),
-            plugin: path.display().to_string().into(),
+            log: stderr.clone(),
         };
         let mut store = Store::new(&prepared.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -176,9 +225,15 @@ impl PluginInstance {
             .pre
             .instantiate(&mut store)
             .map_err(|e| instantiate(describe(&e)))?;
-        let described = bindings
-            .call_describe(&mut store)
-            .map_err(|e| instantiate(describe(&e)))?;
+        let described = bindings.call_describe(&mut store).map_err(|e| {
+            let (kind, message) = classify(&e);
+            let limit = match kind {
+                TrapKind::Deadline => " (the plugin's batch_deadline applies to `describe` too)",
+                _ => "",
+            };
+            instantiate(format!("`describe` trapped ({kind}){limit}: {message}"))
+        })?;
+        check_described(&described).map_err(instantiate)?;
         let descriptor = Descriptor {
             kind: match described.kind {
                 types::OperatorKind::Filter => OperatorKind::Filter,
@@ -194,7 +249,6 @@ impl PluginInstance {
             name: described.name,
             version: described.version,
         };
-        store.data_mut().plugin = descriptor.name.as_str().into();
         stdout.set_plugin(&descriptor.name);
         stderr.set_plugin(&descriptor.name);
         Ok(Self {

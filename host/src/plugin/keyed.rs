@@ -14,6 +14,7 @@ use super::instance::OperatorKind;
 use super::operator::PluginOperator;
 use crate::data::{Batch, Column, ColumnBuilder, Field, FieldType, Schema};
 use crate::state::{KeyedState, Timer};
+use crate::time::range;
 use crate::window::{Key, KeyRef};
 
 pub(super) struct KeyedPart {
@@ -317,7 +318,10 @@ impl PluginOperator {
             self.after_error(error);
         }
         let output = result?;
-        let size = output.parents.len() * 4 + output.rows.len() + output.states.len();
+        let size = output.parents.len() * 4
+            + output.rows.len()
+            + output.states.len()
+            + output.timers.len() * std::mem::size_of::<types::Timer>();
         if size > self.limits.max_output_bytes {
             return Err(self.invalid(format!(
                 "returned {size} bytes of rows and state, over the limit of {} bytes (max_output_mib)",
@@ -339,6 +343,21 @@ impl PluginOperator {
         }
         if let Some(bad) = output.timers.iter().find(|t| t.key as usize >= keys) {
             return Err(self.invalid(format!("set a timer for key index {}", bad.key)));
+        }
+        if let Some(reason) = output
+            .timers
+            .iter()
+            .find_map(|t| range::refuse_event_time(t.at))
+        {
+            return Err(self.invalid(format!("set a timer at an impossible time: {reason}")));
+        }
+        let pending = self.keyed.as_ref().map_or(0, |k| k.state.timers());
+        if pending.saturating_add(output.timers.len()) > self.limits.max_timers {
+            return Err(self.invalid(format!(
+                "set {} timers with {pending} pending, over the limit of {} (max_timers)",
+                output.timers.len(),
+                self.limits.max_timers
+            )));
         }
         Ok(output)
     }

@@ -4,6 +4,7 @@
 mod aggregate;
 mod bindings;
 mod cache;
+mod clocks;
 mod codec;
 mod engine;
 mod error;

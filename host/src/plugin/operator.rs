@@ -117,14 +117,16 @@ impl PluginOperator {
             OperatorKind::Filter => (input.clone(), Vec::new()),
             OperatorKind::Map | OperatorKind::FlatMap => {
                 let output = input.merged_with(&descriptor.emits);
+                let positions: std::collections::HashMap<&str, usize> = output
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.name.as_str(), i))
+                    .collect();
                 let targets = descriptor
                     .emits
                     .iter()
-                    .map(|f| {
-                        output
-                            .index_of(&f.name)
-                            .expect("merged schema holds every emitted field")
-                    })
+                    .map(|f| positions[f.name.as_str()])
                     .collect();
                 (output, targets)
             }
@@ -396,15 +398,43 @@ impl PluginOperator {
         }
     }
 
-    /// Output rows must name input rows of the batch, in ascending order.
+    /// Output rows must name input rows of the batch: a filter or a map each
+    /// at most once and in order (strictly ascending), a flat-map or keyed
+    /// plugin in order and at most `max_fan_out` rows per input row.
     pub(super) fn check_parents(&self, parents: &[u32], rows: usize) -> Result<(), PluginError> {
         if let Some(bad) = parents.iter().find(|&&p| p as usize >= rows) {
             return Err(self.invalid(format!(
                 "returned row index {bad}, but the batch has {rows} rows"
             )));
         }
-        if parents.windows(2).any(|w| w[0] > w[1]) {
-            return Err(self.invalid("returned row indices out of order".into()));
+        let once_each = matches!(
+            self.descriptor.kind,
+            OperatorKind::Filter | OperatorKind::Map
+        );
+        if let Some(pair) = parents
+            .windows(2)
+            .find(|w| w[0] > w[1] || (once_each && w[0] == w[1]))
+        {
+            let what = if pair[0] == pair[1] {
+                format!(
+                    "returned row index {} twice; a {} passes each row on at most once",
+                    pair[0], self.descriptor.kind
+                )
+            } else {
+                format!(
+                    "returned row indices out of order ({} before {})",
+                    pair[0], pair[1]
+                )
+            };
+            return Err(self.invalid(what));
+        }
+        let most = rows.saturating_mul(self.limits.max_fan_out);
+        if parents.len() > most {
+            return Err(self.invalid(format!(
+                "emitted {} rows for a batch of {rows}, over the limit of {} per input row (max_fan_out)",
+                parents.len(),
+                self.limits.max_fan_out
+            )));
         }
         Ok(())
     }

@@ -107,13 +107,35 @@ impl PluginOutput {
         }
     }
 
+    /// A message from the plugin's `host.log` import: held to the same
+    /// length and per-batch budget as its output lines, so it cannot flood
+    /// the host's log or forge lines of it.
+    pub fn log(&self, level: tracing::Level, message: &str) {
+        let mut state = self.state();
+        if state.logged_this_batch >= LINES_PER_BATCH {
+            state.suppressed_this_batch += 1;
+            return;
+        }
+        state.logged_this_batch += 1;
+        let line = printable(&message.as_bytes()[..message.len().min(MAX_LINE)]);
+        let plugin = &*state.plugin;
+        match level {
+            tracing::Level::TRACE => tracing::trace!(plugin, "{line}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{line}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{line}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{line}"),
+            tracing::Level::ERROR => tracing::error!(plugin, "{line}"),
+        }
+    }
+
     fn emit(&self, state: &mut State, line: String) {
         if line.trim().is_empty() {
             return;
         }
         if state.logged_this_batch < LINES_PER_BATCH {
             state.logged_this_batch += 1;
-            tracing::info!(plugin = &*state.plugin, stream = self.stream, "{line}");
+            let shown = printable(line.as_bytes());
+            tracing::info!(plugin = &*state.plugin, stream = self.stream, "{shown}");
         } else {
             state.suppressed_this_batch += 1;
         }
@@ -122,6 +144,24 @@ impl PluginOutput {
         }
         state.recent.push_back(line);
     }
+}
+
+/// Plugin text as one line of the host's log: invalid UTF-8 replaced, and
+/// control characters (newlines, carriage returns, terminal escapes)
+/// escaped, so a plugin can neither start a forged log line nor repaint the
+/// operator's terminal.
+fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 impl IsTerminal for PluginOutput {
@@ -200,6 +240,20 @@ mod tests {
         );
         out.begin_batch();
         assert!(out.recent().is_empty());
+    }
+
+    #[test]
+    fn log_messages_share_the_budget_and_cannot_forge_lines() {
+        let out = PluginOutput::new("stderr", "p");
+        out.begin_batch();
+        for _ in 0..(LINES_PER_BATCH + 7) {
+            out.log(tracing::Level::INFO, &"x".repeat(10 << 20));
+        }
+        assert_eq!(out.state().suppressed_this_batch, 7);
+        assert_eq!(
+            printable(b"ok\n2026-01-01 INFO admin API: token accepted\r\x1b[2J"),
+            "ok\\n2026-01-01 INFO admin API: token accepted\\r\\u{1b}[2J"
+        );
     }
 
     #[test]

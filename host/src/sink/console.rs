@@ -24,7 +24,7 @@ impl Default for ConsoleSink {
 }
 
 impl Sink for ConsoleSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+    fn write(&mut self, batch: &Batch, _: &mut super::SinkContext<'_>) -> io::Result<()> {
         for row in 0..batch.len() {
             for (i, (name, value)) in batch.row(row).enumerate() {
                 let separator = if i == 0 { "" } else { "  " };

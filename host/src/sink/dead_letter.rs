@@ -2,7 +2,7 @@
 //! came from: nothing is dropped silently.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,46 +55,154 @@ pub struct DeadLetter<'a> {
 
 /// The dead-letter output, shared by every stage. Dead letters are rare, so a
 /// lock is cheaper than another thread.
+///
+/// In a run, the operator thread writes to a [`staged`](Self::staged)
+/// handle whose lines travel to the sink thread in order with the results,
+/// and only the sink thread writes the file. The file's length when a
+/// checkpoint is written then covers exactly the input before it, and a
+/// resume truncates the file to that length before the input after it is
+/// read again: dead letters are exactly-once, as results are.
 pub struct DeadLetters {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<Output>,
     counts: Arc<DeadLetterCounts>,
+}
+
+enum Output {
+    File {
+        file: BufWriter<File>,
+        /// Bytes in the file, written or not yet flushed.
+        len: u64,
+    },
+    Stream(Box<dyn Write + Send>),
+    Staged(Vec<u8>),
+}
+
+impl Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::File { file, len } => {
+                file.write_all(bytes)?;
+                *len += bytes.len() as u64;
+                Ok(bytes.len())
+            }
+            Self::Stream(out) => out.write(bytes),
+            Self::Staged(buffer) => buffer.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::File { file, .. } => file.flush(),
+            Self::Stream(out) => out.flush(),
+            Self::Staged(_) => Ok(()),
+        }
+    }
 }
 
 /// Dead letters so far, by [`DeadLetterKind`] (shared with the metrics).
 pub type DeadLetterCounts = [AtomicU64; 4];
 
 impl DeadLetters {
-    pub fn to_file(path: &Path) -> io::Result<Self> {
+    /// Dead letters to `path`: a new file, or with `resume_at` (the length
+    /// a checkpoint recorded) the file as it stood at that checkpoint, to
+    /// be appended to.
+    pub fn to_file(path: &Path, resume_at: Option<u64>) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)?;
         }
-        let file = File::create(path)?;
-        Ok(Self::new(Box::new(BufWriter::new(file))))
+        let Some(resume_at) = resume_at else {
+            let file = BufWriter::new(File::create(path)?);
+            return Ok(Self::new(Output::File { file, len: 0 }));
+        };
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(path)?;
+        let found = file.metadata()?.len();
+        if found > resume_at {
+            // Written after the checkpoint: the input behind them is read again.
+            file.set_len(resume_at)?;
+        } else if found < resume_at {
+            tracing::warn!(
+                path = %path.display(),
+                "the dead-letter file is {found} bytes, shorter than the {resume_at} bytes the checkpoint recorded; appending to it as it is"
+            );
+        }
+        let len = file.seek(io::SeekFrom::End(0))?;
+        Ok(Self::new(Output::File {
+            file: BufWriter::new(file),
+            len,
+        }))
     }
 
     pub fn to_stderr() -> Self {
-        Self::new(Box::new(io::stderr()))
+        Self::new(Output::Stream(Box::new(io::stderr())))
     }
 
     pub fn discard() -> Self {
-        Self::new(Box::new(io::sink()))
+        Self::new(Output::Stream(Box::new(io::sink())))
     }
 
-    fn new(out: Box<dyn Write + Send>) -> Self {
+    fn new(out: Output) -> Self {
         Self {
             out: Mutex::new(out),
             counts: Default::default(),
         }
     }
 
+    /// A handle that keeps its dead letters until [`take_staged`](Self::take_staged)
+    /// and counts them with this one.
+    pub fn staged(&self) -> Self {
+        Self {
+            out: Mutex::new(Output::Staged(Vec::new())),
+            counts: self.counts.clone(),
+        }
+    }
+
+    /// The lines a staged handle holds, to be written with
+    /// [`write_staged`](Self::write_staged) on the writing side.
+    pub fn take_staged(&self) -> Vec<u8> {
+        match &mut *self.lock() {
+            Output::Staged(buffer) => std::mem::take(buffer),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Writes lines from a staged handle (already counted there).
+    pub fn write_staged(&self, lines: &[u8]) -> io::Result<()> {
+        self.lock().write_all(lines)
+    }
+
+    /// Bytes in the dead-letter file, flushed or not: what a checkpoint records.
+    pub fn position(&self) -> u64 {
+        match &*self.lock() {
+            Output::File { len, .. } => *len,
+            _ => 0,
+        }
+    }
+
+    /// Flushes, and for a file makes what was written durable.
+    pub fn sync(&self) -> io::Result<()> {
+        let mut out = self.lock();
+        out.flush()?;
+        match &*out {
+            Output::File { file, .. } => file.get_ref().sync_data(),
+            _ => Ok(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Output> {
+        self.out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn send(&self, letter: &DeadLetter<'_>) -> io::Result<()> {
         self.counts[letter.kind as usize].fetch_add(1, Ordering::Relaxed);
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        serde_json::to_writer(&mut *out, letter)?;
-        out.write_all(b"\n")
+        let mut line = serde_json::to_vec(letter)?;
+        line.push(b'\n');
+        self.lock().write_all(&line)
     }
 
     /// Dead-letters row `row` of `batch`, recording the row as JSON and its
@@ -127,9 +235,6 @@ impl DeadLetters {
     }
 
     pub fn flush(&self) -> io::Result<()> {
-        self.out
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .flush()
+        self.lock().flush()
     }
 }

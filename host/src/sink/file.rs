@@ -154,7 +154,7 @@ fn reconcile(
 }
 
 impl Sink for JsonFileSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+    fn write(&mut self, batch: &Batch, _: &mut super::SinkContext<'_>) -> io::Result<()> {
         if let Some((schema, block)) = &mut self.avro {
             if !batch.is_empty() {
                 block.clear();
@@ -246,7 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         let mut sink = JsonFileSink::staged(&path, None).unwrap();
-        sink.write(&batch(&[1, 2])).unwrap();
+        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[1, 2]), cx)).unwrap();
         let position = sink.pre_commit().unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
@@ -254,7 +254,7 @@ mod tests {
             "not before the commit"
         );
         sink.commit().unwrap();
-        sink.write(&batch(&[3])).unwrap();
+        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[3]), cx)).unwrap();
         sink.flush().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"n\":1}\n{\"n\":2}\n");
         drop(sink);
@@ -269,10 +269,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         let mut sink = JsonFileSink::staged(&path, None).unwrap();
-        sink.write(&batch(&[1])).unwrap();
+        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[1]), cx)).unwrap();
         sink.pre_commit().unwrap();
         sink.commit().unwrap();
-        sink.write(&batch(&[2, 3])).unwrap();
+        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[2, 3]), cx)).unwrap();
         let position = sink.pre_commit().unwrap();
         // The checkpoint is written; the process dies before `commit`, and
         // even tore the results file.

@@ -170,7 +170,7 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+    fn write(&mut self, batch: &Batch, _: &mut super::SinkContext<'_>) -> io::Result<()> {
         let key_column = self.settings.key_column.map(|i| &batch.columns[i]);
         for row in 0..batch.len() {
             self.value.clear();

@@ -72,7 +72,10 @@ impl PostgresSink {
     pub fn connect(settings: PostgresSettings, results: &Schema) -> io::Result<Self> {
         let mut client = Client::connect(&settings.url, NoTls).map_err(|e| {
             sql_error(
-                &format!("cannot connect to PostgreSQL ({})", settings.url),
+                &format!(
+                    "cannot connect to PostgreSQL ({})",
+                    crate::redact::connection(&settings.url)
+                ),
                 e,
             )
         })?;
@@ -118,7 +121,7 @@ impl PostgresSink {
 }
 
 impl Sink for PostgresSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+    fn write(&mut self, batch: &Batch, _: &mut super::SinkContext<'_>) -> io::Result<()> {
         // The last row of each id wins: a statement cannot update a row twice.
         // (Where an id first appeared does not matter: ids are unique per statement.)
         let mut json = Vec::new();

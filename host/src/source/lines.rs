@@ -159,6 +159,10 @@ impl LineSource {
         }
     }
 
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -5,9 +5,11 @@ mod chunk;
 mod http;
 pub mod kafka;
 mod lines;
+mod quoted;
 mod stats;
 
 pub use chunk::{RawChunk, RawRecord, StreamChange};
 pub use http::{read_http, HttpSource, HttpSourceSettings};
 pub use lines::{LineSource, ReadOutcome};
+pub use quoted::QuotedRecords;
 pub use stats::{SourceStats, QUEUES};

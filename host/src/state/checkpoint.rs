@@ -26,6 +26,9 @@ pub struct Checkpoint {
     pub stages: Vec<StageCheckpoint>,
     /// Filled in by the sink side just before the checkpoint is written.
     pub sink: SinkPosition,
+    /// The dead-letter file's length, filled in with `sink`: a resume
+    /// truncates the file to it (see [`crate::sink::DeadLetters`]).
+    pub dead_letter_bytes: u64,
 }
 
 /// State encoded when the checkpoint is taken. The operator thread encodes

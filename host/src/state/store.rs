@@ -17,7 +17,7 @@ use super::Checkpoint;
 const MAGIC: &[u8; 8] = b"WEIRCKPT";
 /// Bumped whenever [`Checkpoint`]'s encoding changes; older files are refused
 /// with a message rather than misread.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 /// magic, format version, payload length, CRC-32 of the payload.
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
@@ -131,6 +131,16 @@ impl CheckpointStore {
         Ok(None)
     }
 
+    /// The id for the next checkpoint: above every checkpoint file present,
+    /// damaged ones included, so that a new checkpoint is always the newest
+    /// and pruning can never remove it in favour of a file that does not read.
+    pub fn next_id(&self) -> Result<u64, CheckpointError> {
+        Ok(self
+            .list()?
+            .first()
+            .map_or(1, |(id, _)| id.saturating_add(1)))
+    }
+
     /// Deletes every checkpoint: a fresh start must not be resumed from old ones.
     pub fn clear(&self) -> Result<(), CheckpointError> {
         for (_, path) in self.list()? {
@@ -166,7 +176,13 @@ impl CheckpointStore {
         File::open(&self.settings.dir)
             .and_then(|dir| dir.sync_all())
             .map_err(write_error)?;
-        for (_, old) in self.list()?.into_iter().skip(self.settings.keep.max(1)) {
+        // Only files older than this one: it must survive its own pruning
+        // whatever else is in the directory.
+        let older = self
+            .list()?
+            .into_iter()
+            .filter(|(id, _)| *id < checkpoint.id);
+        for (_, old) in older.skip(self.settings.keep.max(1) - 1) {
             if let Err(e) = fs::remove_file(&old) {
                 tracing::warn!("cannot remove old checkpoint {}: {e}", old.display());
             }
@@ -231,6 +247,7 @@ mod tests {
             events: id,
             stages: Vec::new(),
             sink: SinkPosition::None,
+            dead_letter_bytes: 0,
         }
     }
 
@@ -275,6 +292,29 @@ mod tests {
             .to_string()
             .contains("bad header"));
         assert_eq!(store.latest().unwrap().unwrap().id, 1);
+    }
+
+    #[test]
+    fn after_corrupt_checkpoints_new_ones_are_numbered_above_them_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), 2);
+        store.write(&checkpoint(1)).unwrap();
+        for id in [2, 3, 4] {
+            fs::write(store.path_of(id), b"WEIRCKPT garbage").unwrap();
+        }
+        assert_eq!(store.latest().unwrap().unwrap().id, 1);
+        // Three restarts in a row, each writing one checkpoint.
+        for _ in 0..3 {
+            let id = store.next_id().unwrap();
+            store.write(&checkpoint(id)).unwrap();
+            assert_eq!(
+                store.latest().unwrap().unwrap().id,
+                id,
+                "the newest is kept"
+            );
+        }
+        assert_eq!(store.latest().unwrap().unwrap().id, 7);
+        assert_eq!(store.list().unwrap().len(), 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod future;
 mod partitioned;
 mod processing;
+pub mod range;
 mod watermark;
 
 pub use future::FutureLimit;

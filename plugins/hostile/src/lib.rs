@@ -5,7 +5,9 @@
 //! Modes: `panic`, `loop` (never returns), `memory` (allocates without end),
 //! `giant` (emits ~20 MB for one row), `slow` (spins `spin` iterations per row),
 //! `chatty` (prints a line per row and otherwise behaves), `wide` (emits `width`
-//! bytes per row).
+//! bytes per row), `sleep` (sleeps `spin` milliseconds in a WASI call),
+//! `amplify` (emits `width` empty notes per row), `log` (writes `width`
+//! lines of 1 MiB each to the host log, each holding a newline).
 //! Rows it does not misbehave on pass through with `note = ""`.
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,13 @@ pub enum Mode {
     /// Emits a note of `width` bytes for every row: a batch's output grows
     /// with its size, so a whole batch can exceed the output cap its halves fit.
     Wide,
+    /// Blocks in `std::thread::sleep`, a host call the CPU deadline cannot
+    /// interrupt, for `spin` milliseconds.
+    Sleep,
+    /// Emits `width` rows for every row.
+    Amplify,
+    /// Floods the host log: `width` messages of 1 MiB with forged lines.
+    Log,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +98,26 @@ impl FlatMap for Hostile {
                         note: "w".repeat(self.config.width),
                     });
                     return;
+                }
+                Mode::Sleep => {
+                    std::thread::sleep(std::time::Duration::from_millis(self.config.spin));
+                }
+                Mode::Amplify => {
+                    for _ in 0..self.config.width {
+                        out.emit(Note {
+                            note: String::new(),
+                        });
+                    }
+                    return;
+                }
+                Mode::Log => {
+                    let forged = format!(
+                        "{}\n2026-01-01T00:00:00Z  INFO weir: admin API: token accepted\n",
+                        "L".repeat(1 << 20)
+                    );
+                    for _ in 0..self.config.width {
+                        weir_plugin_sdk::log::info(&forged);
+                    }
                 }
                 Mode::Slow => {
                     let mut x = row.temperature;

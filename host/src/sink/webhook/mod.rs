@@ -6,7 +6,9 @@
 //! 5xx, 408 or 429 status, a timeout or a connection error is retried with
 //! exponential backoff (honouring `Retry-After`), and a result whose
 //! request still fails after `max_retries` retries, or is refused with
-//! another 4xx, is dead-lettered with the reason. Each request carries the
+//! another 4xx, is dead-lettered with the reason at once. Once the run is
+//! asked to stop, retries end at `shutdown_timeout` and what is left is
+//! dead-lettered, so a dead endpoint cannot hold a stop. Each request carries the
 //! results' deterministic ids (`Idempotency-Key` for one result, `weir-ids`
 //! for a batch; see [`super::result_id`]), so the receiver can drop the
 //! repeats a replay after a crash sends.
@@ -14,10 +16,9 @@
 mod template;
 
 use std::io;
-use std::thread::sleep;
 use std::time::Duration;
 
-use super::{Sink, SinkFailure};
+use super::{Sink, SinkContext, SinkFailure};
 use crate::data::Batch;
 use crate::format::json::JsonRow;
 pub use template::Template;
@@ -43,7 +44,8 @@ pub struct WebhookSettings {
 pub struct WebhookSink {
     agent: ureq::Agent,
     settings: WebhookSettings,
-    failures: Vec<SinkFailure>,
+    /// The URL as printed (see [`crate::redact::endpoint`]).
+    shown_url: String,
 }
 
 /// Why a request did not succeed, and whether trying again may help.
@@ -62,17 +64,25 @@ impl WebhookSink {
             .into();
         Self {
             agent,
+            shown_url: crate::redact::endpoint(&settings.url),
             settings,
-            failures: Vec::new(),
         }
     }
 
-    /// POSTs `body`, retrying as the module says; the error is the reason
-    /// for the dead letter.
-    fn post(&self, body: &str, ids: &[String]) -> Result<(), String> {
+    /// POSTs `body`, retrying as the module says, until the shutdown
+    /// deadline at the latest; the error is the reason for the dead letter.
+    fn post(
+        &self,
+        body: &str,
+        ids: &[String],
+        context: &mut SinkContext<'_>,
+    ) -> Result<(), String> {
         let mut backoff = self.settings.retry_backoff;
         let mut attempts = 0;
         loop {
+            if context.past_deadline() {
+                return Err(context.abandon_reason());
+            }
             attempts += 1;
             let failed = match self.attempt(body, ids) {
                 Ok(()) => return Ok(()),
@@ -86,11 +96,11 @@ impl WebhookSink {
                 };
                 return Err(format!(
                     "webhook POST {}: {} ({tries})",
-                    self.settings.url, failed.reason
+                    self.shown_url, failed.reason
                 ));
             }
-            tracing::warn!(url = %self.settings.url, attempt = attempts, "webhook request failed, retrying: {}", failed.reason);
-            sleep(failed.retry_after.unwrap_or(backoff).min(MAX_WAIT));
+            tracing::warn!(url = %self.shown_url, attempt = attempts, "webhook request failed, retrying: {}", failed.reason);
+            context.sleep(failed.retry_after.unwrap_or(backoff).min(MAX_WAIT));
             backoff = (backoff * 2).min(MAX_WAIT);
         }
     }
@@ -108,7 +118,7 @@ impl WebhookSink {
             request = request.header(name, value);
         }
         let mut response = request.send(body).map_err(|e| Failed {
-            reason: e.to_string(),
+            reason: e.to_string().replace(&self.settings.url, &self.shown_url),
             retry: true,
             retry_after: None,
         })?;
@@ -145,7 +155,7 @@ impl WebhookSink {
 }
 
 impl Sink for WebhookSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+    fn write(&mut self, batch: &Batch, context: &mut SinkContext<'_>) -> io::Result<()> {
         let per_request = if self.settings.template.is_some() {
             1
         } else {
@@ -175,14 +185,15 @@ impl Sink for WebhookSink {
                 None if per_request == 1 => results[0].clone(),
                 None => format!("[{}]", results.join(",")),
             };
-            if let Err(reason) = self.post(&body, &ids) {
+            if let Err(reason) = self.post(&body, &ids, context) {
                 for json in &results {
-                    self.failures.push(SinkFailure {
+                    context.failed(SinkFailure {
                         reason: reason.clone(),
                         record: serde_json::from_str(json)?,
-                    });
+                    })?;
                 }
             }
+            context.done(results.len() as u64);
         }
         Ok(())
     }
@@ -190,9 +201,5 @@ impl Sink for WebhookSink {
     /// Every request has been answered when `write` returns.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-
-    fn take_failures(&mut self) -> Vec<SinkFailure> {
-        std::mem::take(&mut self.failures)
     }
 }
