@@ -172,6 +172,22 @@ impl Broker {
         expected: usize,
         quiet: Duration,
     ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let (consumer, _) = self.reader_from_start(topic);
+        let mut out = Vec::new();
+        let mut last = Instant::now();
+        while out.len() < expected && last.elapsed() < quiet {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+                let bytes = |b: Option<&[u8]>| b.unwrap_or_default().to_vec();
+                out.push((bytes(message.key()), bytes(message.payload())));
+                last = Instant::now();
+            }
+        }
+        out
+    }
+
+    /// A consumer assigned every partition of `topic` from its beginning,
+    /// and the partitions.
+    fn reader_from_start(&self, topic: &str) -> (BaseConsumer, Vec<i32>) {
         let consumer: BaseConsumer = self
             .config()
             .set("group.id", "weir-test-reader")
@@ -181,19 +197,47 @@ impl Broker {
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .expect("topic metadata");
+        let partitions: Vec<i32> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| p.id())
+            .collect();
         let mut list = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            list.add_partition_offset(topic, partition.id(), Offset::Beginning)
+        for &partition in &partitions {
+            list.add_partition_offset(topic, partition, Offset::Beginning)
                 .expect("partition");
         }
         consumer.assign(&list).expect("assign");
+        (consumer, partitions)
+    }
+
+    /// Every message of `topic` as (key, value), read from the start of each
+    /// partition to the high watermark it has when asked: all there is, not
+    /// a count decided beforehand. Panics if that takes over `limit`.
+    pub fn read_to_end(&self, topic: &str, limit: Duration) -> Vec<(String, String)> {
+        let (consumer, partitions) = self.reader_from_start(topic);
+        let ends: BTreeMap<i32, i64> = partitions
+            .into_iter()
+            .map(|partition| {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                    .expect("watermarks");
+                (partition, high)
+            })
+            .collect();
+        let mut next: BTreeMap<i32, i64> = ends.keys().map(|&p| (p, 0)).collect();
+        let deadline = Instant::now() + limit;
         let mut out = Vec::new();
-        let mut last = Instant::now();
-        while out.len() < expected && last.elapsed() < quiet {
+        while next.iter().any(|(p, &n)| n < ends[p]) {
+            assert!(
+                Instant::now() < deadline,
+                "{topic} not read to its end in {limit:?}: at {next:?} of {ends:?}"
+            );
             if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                let bytes = |b: Option<&[u8]>| b.unwrap_or_default().to_vec();
-                out.push((bytes(message.key()), bytes(message.payload())));
-                last = Instant::now();
+                let text =
+                    |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+                out.push((text(message.key()), text(message.payload())));
+                next.insert(message.partition(), message.offset() + 1);
             }
         }
         out

@@ -546,3 +546,34 @@ fn a_fifo_in_place_of_a_component_is_refused_without_blocking() {
     assert!(!out.status.success());
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
+
+/// The limits a pipeline sets are the ones enforced, in both directions: a
+/// plugin within the defaults passes them, and fails under tighter ones.
+#[test]
+fn configured_limits_are_honoured_where_the_defaults_let_the_same_plugin_pass() {
+    let (input, poisoned) = input();
+    // 40 MiB for each poison row: within the default 64 MiB, not within 32.
+    let hoard = r#"{ mode = "hoard", trigger = 666.0, width = 40 }"#;
+    let roomy = run_hostile(hoard, "", &input);
+    assert!(roomy.ok, "{}", roomy.stderr);
+    assert!(roomy.dead.is_empty(), "{:?}", roomy.dead.first());
+    assert_eq!(roomy.out.len(), 3_000);
+    assert_contained(
+        &run_hostile(hoard, "memory_mib = 32", &input),
+        &poisoned,
+        "memory limit",
+    );
+
+    // About 0.3 s of work for each poison row (measured on the 2-core VM):
+    // within the default 1 s budget, past a 50 ms one.
+    let work = r#"{ mode = "slow", trigger = 666.0, spin = 250000000 }"#;
+    let patient = run_hostile(work, "", &input);
+    assert!(patient.ok, "{}", patient.stderr);
+    assert!(patient.dead.is_empty(), "{:?}", patient.dead.first());
+    assert_eq!(patient.out.len(), 3_000);
+    assert_contained(
+        &run_hostile(work, r#"batch_deadline = "50ms""#, &input),
+        &poisoned,
+        "cpu deadline",
+    );
+}

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use weir_tests::live::{rebuilt_copy, LiveHost};
 use weir_tests::{
-    generated, json_lines, own_plugin_copy, plugin, seed_query, summary_count, text, weir,
+    generated, json_lines, own_plugin_copy, parse_alerts, parse_readings, plugin, reference_alerts,
+    seed_query, summary_count, text, weir,
 };
 
 /// The seed query on standard input, its filter at `filter`.
@@ -19,6 +20,13 @@ fn stdin_sensor_pipeline(filter: &Path, output: &Path) -> String {
 
 fn generate(events: u64, seed: u64) -> Vec<u8> {
     generated(events, seed, 0.0).into_bytes()
+}
+
+/// The seed query's alerts over `input` by the reference model, in weir's
+/// output order (window end, then sensor).
+fn model_alerts(input: &[u8]) -> Vec<weir_tests::Alert> {
+    let readings = parse_readings(&String::from_utf8_lossy(input));
+    reference_alerts(&readings, 5_000, 100.0, 5).0
 }
 
 fn outcome(body: &Value) -> &str {
@@ -35,6 +43,7 @@ fn a_hundred_swaps_between_identical_builds_change_no_result() {
     std::fs::copy(plugin("over_threshold.wasm"), &a).unwrap();
     rebuilt_copy(&a, &b, "b");
     let input = generate(1_000_000, 11);
+    let expected_alerts = model_alerts(&input);
 
     let reference_out = dir.path().join("reference.jsonl");
     let reference_pipeline = dir.path().join("reference.toml");
@@ -79,6 +88,8 @@ fn a_hundred_swaps_between_identical_builds_change_no_result() {
     let got = std::fs::read_to_string(&swapped_out).unwrap();
     assert!(expected.lines().count() > 100, "the workload raises alerts");
     assert!(got == expected, "results differ after 100 swaps");
+    // And both are the alerts the plain reference model raises.
+    assert_eq!(parse_alerts(&got), expected_alerts);
     pauses.sort_unstable();
     eprintln!(
         "swap pause p50 {} µs, max {} µs",
@@ -387,7 +398,8 @@ fn a_new_file_in_a_watched_directory_is_swapped_in() {
     };
     let before = hash(&host);
     let busy = Arc::new(AtomicBool::new(true));
-    let feeder = host.feed(generate(200_000, 3), busy.clone());
+    let input = generate(200_000, 3);
+    let feeder = host.feed(input.clone(), busy.clone());
     // Written elsewhere and renamed in, as deploy tools do.
     let staged = dir.path().join("staged.wasm");
     rebuilt_copy(&filter, &staged, "v2");
@@ -405,6 +417,9 @@ fn a_new_file_in_a_watched_directory_is_swapped_in() {
     feeder.join().unwrap();
     let finished = host.finish();
     assert!(finished.success, "{}", finished.stderr);
+    let got = parse_alerts(&std::fs::read_to_string(&output).unwrap());
+    assert!(got.len() > 10, "the workload raises alerts");
+    assert_eq!(got, model_alerts(&input), "the swap changed the results");
 }
 
 #[test]

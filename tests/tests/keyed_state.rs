@@ -2,7 +2,7 @@
 //! carried across swaps (with a migration when the state type changes), and
 //! refused when a new version cannot read it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,16 +64,18 @@ fn streaks_alert_by_timer_when_quiet_and_by_reading_when_broken_late() {
     );
 }
 
-fn streaks(jsonl: &str) -> BTreeSet<(String, String)> {
-    json_lines(jsonl)
-        .iter()
-        .map(|a| {
-            (
-                a["sensor_id"].as_str().unwrap().to_string(),
-                a["hot_since"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+/// Each (sensor, hot since) alerted, with how many times: a multiset, so
+/// an alert raised twice is caught.
+fn streaks(jsonl: &str) -> BTreeMap<(String, String), usize> {
+    let mut counted = BTreeMap::new();
+    for a in json_lines(jsonl) {
+        let streak = (
+            a["sensor_id"].as_str().unwrap().to_string(),
+            a["hot_since"].as_str().unwrap().to_string(),
+        );
+        *counted.entry(streak).or_insert(0) += 1;
+    }
+    counted
 }
 
 #[test]
@@ -96,6 +98,7 @@ fn state_survives_a_swap_with_a_migration_and_a_swap_that_cannot_read_it_is_refu
     assert!(run.status.success(), "{}", text(&run.stderr));
     let expected = streaks(&std::fs::read_to_string(&reference_out).unwrap());
     assert!(expected.len() > 100, "the workload has hot streaks");
+    assert!(expected.values().all(|&n| n == 1), "one alert per streak");
 
     let output = dir.path().join("swapped.jsonl");
     let pipeline = dir.path().join("swapped.toml");

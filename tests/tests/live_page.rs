@@ -105,7 +105,12 @@ fn the_live_page_shows_counters_rising_results_arriving_and_the_plugins() {
         "script errors on the page"
     );
     assert_eq!(seen["state"], "running");
-    assert!(seen["events_later"].as_u64() > seen["events_first"].as_u64());
+    let events = |key: &str| {
+        seen[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("the page showed no `{key}`: {seen:#}"))
+    };
+    assert!(events("events_later") > events("events_first"));
 
     // Every alert on the page is one the sink wrote, with the same count.
     let written: Vec<_> = json_lines(&std::fs::read_to_string(&output).unwrap());

@@ -133,8 +133,12 @@ fn metrics_count_what_the_pipeline_did() {
     );
     assert!(sample(&metrics, "weir_decoders", "").unwrap() >= 1);
     assert!(sample_f64(&metrics, "weir_decode_busy_seconds_total", "").unwrap() > 0.0);
-    let alerts = sample(&metrics, "weir_stage_rows_out_total", r#"stage="alert""#);
-    assert_eq!(sample(&metrics, "weir_sink_results_total", ""), alerts);
+    let alerts = sample(&metrics, "weir_stage_rows_out_total", r#"stage="alert""#)
+        .unwrap_or_else(|| panic!("no rows-out count for the alert stage:\n{metrics}"));
+    assert_eq!(
+        sample(&metrics, "weir_sink_results_total", ""),
+        Some(alerts)
+    );
     let open = sample(&metrics, "weir_window_open", r#"stage="window-2""#).unwrap();
     assert!(
         open > 0,

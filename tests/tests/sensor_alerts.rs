@@ -180,6 +180,29 @@ fn a_plugin_sees_no_files_environment_clock_or_network() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.ndjson");
     let pipeline = dir.path().join("p.toml");
+    // A listener the probe is told to connect to: a connection that gets
+    // through is seen here, whatever error the probe then reports.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    fs::write(dir.path().join("beside.txt"), "the pipeline's directory").unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let paths = [
+        "/".to_string(),
+        ".".to_string(),
+        "/etc/passwd".to_string(),
+        "/tmp".to_string(),
+        "/proc/self/environ".to_string(),
+        dir.path().display().to_string(),
+        dir.path().join("beside.txt").display().to_string(),
+        cwd.display().to_string(),
+        "Cargo.toml".to_string(),
+    ];
+    let paths_toml = paths
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     fs::write(
         &pipeline,
         format!(
@@ -192,6 +215,7 @@ sink = {{ kind = "file", path = "{output}" }}
 [[operators]]
 type = "plugin"
 path = "{probe}"
+config = {{ port = {port}, paths = [{paths_toml}] }}
 "#,
             output = output.display(),
             probe = plugin("sandbox_probe.wasm")
@@ -206,10 +230,9 @@ path = "{probe}"
     assert!(out.status.success(), "{}", text(&out.stderr));
     let probe: serde_json::Value =
         serde_json::from_str(fs::read_to_string(&output).unwrap().trim()).unwrap();
-    assert!(
-        probe["files"].as_str().unwrap().starts_with("denied"),
-        "{probe}"
-    );
+    assert_eq!(probe["files_open"], 0, "{probe}");
+    let files = probe["files"].as_str().unwrap();
+    assert_eq!(files.matches(": denied").count(), paths.len(), "{probe}");
     assert_eq!(probe["env_vars"], 0, "{probe}");
     assert_eq!(
         probe["wall_clock_ms"], 0,
@@ -219,4 +242,8 @@ path = "{probe}"
         probe["network"].as_str().unwrap().starts_with("denied"),
         "{probe}"
     );
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the plugin reached the listener: {other:?}"),
+    }
 }

@@ -279,7 +279,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     let stop = AtomicBool::new(false);
     let mut rates = [Vec::new(), Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
-    let mut results = [0, 0];
+    let mut results = [(0, 0), (0, 0)];
     for run in 0..options.runs {
         for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest")] {
             let mut pipeline = load(options, &data, &engine, variant == 1)?;
@@ -294,24 +294,30 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
                 "the bench input is incomplete: {data:?}"
             );
             eprintln!(
-                "run {}: {:<6} {:.2} M events/s, {cpu_ns:.0} ns CPU/event",
+                "run {}: {:<6} {:.2} M events/s, {cpu_ns:.0} ns CPU/event, {} results (digest {:016x})",
                 run + 1,
                 name,
-                summary.events_per_second() / 1e6
+                summary.events_per_second() / 1e6,
+                summary.results_out,
+                summary.results_digest
             );
             rates[variant].push(summary.events_per_second());
             cpu[variant].push(cpu_ns);
             if variant < 2 {
-                results[variant] = summary.results_out;
+                results[variant] = (summary.results_out, summary.results_digest);
             }
         }
+        // Every run: the same alerts, in the same order, not just as many.
+        anyhow::ensure!(
+            results[0] == results[1],
+            "run {}: Wasm and native disagree: {} alerts (digest {:016x}) vs {} (digest {:016x})",
+            run + 1,
+            results[0].0,
+            results[0].1,
+            results[1].0,
+            results[1].1
+        );
     }
-    anyhow::ensure!(
-        results[0] == results[1],
-        "Wasm and native disagree: {} vs {} alerts",
-        results[0],
-        results[1]
-    );
     let (filter_wasm_ns, filter_native_ns) = filter_stage_cost(options, &data, &engine)?;
     let [wasm, native, ingest] = rates;
     let [wasm_cpu, native_cpu, ingest_cpu] = cpu;
@@ -324,7 +330,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         native_cpu_ns: median(native_cpu),
         ingest_events_per_s: median(ingest),
         ingest_cpu_ns: median(ingest_cpu),
-        results: results[0],
+        results: results[0].0,
         filter_wasm_ns,
         filter_native_ns,
         peak_rss_mib: peak_rss_mib(),

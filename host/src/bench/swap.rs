@@ -35,6 +35,11 @@ pub struct SwapReport {
     pub burst_swaps: usize,
     /// Time the operator thread stopped to switch versions, sorted.
     pub pauses: Vec<Duration>,
+    /// Swaps whose report carried no pause: counted, never taken as 0 µs.
+    pub missing_pauses: usize,
+    /// Swaps to a build never compiled before (compile, check, instantiate,
+    /// trial): the whole request's time and the pause, per swap.
+    pub cold: Vec<(Duration, Option<Duration>)>,
 }
 
 impl fmt::Display for SwapReport {
@@ -70,13 +75,34 @@ impl fmt::Display for SwapReport {
             self.burst_events_per_s / 1e6,
             self.burst_events_per_s / self.steady_events_per_s
         )?;
-        write!(
+        writeln!(
             f,
-            "| swap pause, operator thread ({} swaps) | p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs |",
+            "| swap pause, operator thread ({} warm swaps{}) | p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs |",
             self.pauses.len(),
+            match self.missing_pauses {
+                0 => String::new(),
+                n => format!("; {n} reported no pause and are left out"),
+            },
             at(0.5),
             at(0.99),
             at(1.0)
+        )?;
+        let cold: Vec<String> = self
+            .cold
+            .iter()
+            .map(|(request, pause)| match pause {
+                Some(pause) => format!(
+                    "{:.0} ms (pause {:.0} µs)",
+                    request.as_secs_f64() * 1e3,
+                    pause.as_secs_f64() * 1e6
+                ),
+                None => format!("{:.0} ms (no pause reported)", request.as_secs_f64() * 1e3),
+            })
+            .collect();
+        write!(
+            f,
+            "| cold swap, first compile of a new build (request to verdict) | {} |",
+            cold.join(", ")
         )
     }
 }
@@ -114,7 +140,7 @@ pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
 
     let mut rates = [Vec::new(), Vec::new(), Vec::new()];
     let mut swaps = [0, 0, 0];
-    let mut pauses = Vec::new();
+    let mut pauses = Pauses::default();
     for run in 0..common.runs {
         let variants: [Option<Schedule>; 3] = [None, Some(Some(options.interval)), Some(None)];
         for (variant, swapping) in variants.into_iter().enumerate() {
@@ -136,8 +162,9 @@ pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
             swaps[variant] = done;
         }
     }
+    let cold = cold_swaps(options, &data, &engine, &original, &variants)?;
     let _ = std::fs::remove_dir_all(&variants);
-    pauses.sort_unstable();
+    pauses.measured.sort_unstable();
     let [steady, periodic, burst] = rates;
     Ok(SwapReport {
         events: common.events,
@@ -147,8 +174,78 @@ pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
         interval: options.interval,
         burst_events_per_s: median(burst),
         burst_swaps: swaps[2],
-        pauses,
+        pauses: pauses.measured,
+        missing_pauses: pauses.missing,
+        cold,
     })
+}
+
+/// Pauses reported by swaps, and how many swaps reported none.
+#[derive(Default)]
+struct Pauses {
+    measured: Vec<Duration>,
+    missing: usize,
+}
+
+/// Three swaps, each to a build with bytes never seen before, so each
+/// compiles (nothing in the cache): the request's time and its pause. A
+/// compile can outlast a run, so runs are repeated (at most ten) until
+/// three swaps were made.
+fn cold_swaps(
+    options: &SwapBenchOptions,
+    data: &Path,
+    engine: &Arc<PluginEngine>,
+    original: &Path,
+    dir: &Path,
+) -> anyhow::Result<Vec<(Duration, Option<Duration>)>> {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut cold = Vec::new();
+    let mut builds = 0;
+    for _ in 0..10 {
+        if cold.len() >= 3 {
+            break;
+        }
+        let mut pipeline = load(&options.common, data, engine, false)?;
+        let stage = pipeline.stages[0].name.clone();
+        let admin = Admin::new(
+            pipeline.controller(),
+            engine.clone(),
+            &[dir.to_path_buf()],
+            options.trial_batches,
+            Duration::from_secs(60),
+        )?;
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let swapper = scope.spawn(|| -> anyhow::Result<()> {
+                while cold.len() < 3 && admin.controller().is_running() {
+                    builds += 1;
+                    let build = dir.join(format!("cold-{builds}.wasm"));
+                    rebuilt_copy(original, &build, &format!("cold-{nonce}-{builds}"))?;
+                    let started = std::time::Instant::now();
+                    match admin.swap(&stage, Component::Path(build), None) {
+                        Ok(report) if report.outcome == "swapped" => cold.push((
+                            started.elapsed(),
+                            report.pause_us.map(Duration::from_micros),
+                        )),
+                        // The run ended before the new build took over.
+                        _ if !admin.controller().is_running() => break,
+                        Ok(report) => {
+                            anyhow::bail!("cold swap did not complete: {}", report.message)
+                        }
+                        Err(e) => anyhow::bail!("cold swap failed: {e}"),
+                    }
+                }
+                Ok(())
+            });
+            let summary = pipeline::run(pipeline, &stop);
+            swapper.join().expect("swapper thread")?;
+            summary?;
+            Ok(())
+        })?;
+    }
+    Ok(cold)
 }
 
 /// One run; `swapping` is `None` for no swaps at all. Returns events/s and
@@ -159,7 +256,7 @@ fn measure(
     engine: &Arc<PluginEngine>,
     builds: &[&Path; 2],
     swapping: Option<Schedule>,
-    pauses: &mut Vec<Duration>,
+    pauses: &mut Pauses,
 ) -> anyhow::Result<(f64, usize)> {
     let mut pipeline = load(&options.common, data, engine, false)?;
     let stage = pipeline.stages[0].name.clone();
@@ -188,7 +285,10 @@ fn measure(
                 let next = builds[(done + 1) % 2];
                 match admin.swap(&stage, Component::Path(next.to_path_buf()), None) {
                     Ok(report) if report.outcome == "swapped" => {
-                        pauses.push(Duration::from_micros(report.pause_us.unwrap_or(0)));
+                        match report.pause_us {
+                            Some(us) => pauses.measured.push(Duration::from_micros(us)),
+                            None => pauses.missing += 1,
+                        }
                         done += 1;
                     }
                     // The run ended while the swap was on its way or on trial.

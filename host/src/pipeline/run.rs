@@ -409,6 +409,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         plugin_failures: dead.count(DeadLetterKind::Plugin),
         sink_failures: dead.count(DeadLetterKind::Sink),
         abandoned_at_shutdown: load(&sink_stats.abandoned),
+        results_digest: load(&sink_stats.digest),
         offset_commits: load(&source_stats.offset_commits),
         results_out,
         checkpoints: store.as_ref().map_or(0, |s| load(&s.stats.written)),

@@ -39,6 +39,8 @@ pub struct Summary {
     pub window_partials: u64,
     pub open_windows_discarded: u64,
     pub results_out: u64,
+    /// See [`crate::sink::SinkStats::digest`]; 0 unless the sink is null.
+    pub results_digest: u64,
     pub checkpoints: u64,
     /// Size of the last checkpoint, bytes.
     pub checkpoint_bytes: u64,

@@ -46,6 +46,26 @@ impl<'a> SinkContext<'a> {
         self.stats.results.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Folds `batch`'s rows, as JSON, into [`SinkStats::digest`] (FNV-1a):
+    /// equal digests mean equal results in equal order.
+    pub fn digest(&mut self, batch: &crate::data::Batch) -> io::Result<()> {
+        let mut digest = self.stats.digest.load(Ordering::Relaxed);
+        let mut json = Vec::new();
+        for row in 0..batch.len() {
+            json.clear();
+            serde_json::to_writer(
+                &mut json,
+                &crate::format::json::JsonRow::new(batch.row(row)),
+            )?;
+            json.push(b'\n');
+            for &byte in &json {
+                digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        self.stats.digest.store(digest, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// A result the sink gave up on: dead-lettered now, not when the batch ends.
     pub fn failed(&mut self, failure: SinkFailure) -> io::Result<()> {
         self.dead.send(&DeadLetter {

@@ -7,7 +7,8 @@
 //! `chatty` (prints a line per row and otherwise behaves), `wide` (emits `width`
 //! bytes per row), `sleep` (sleeps `spin` milliseconds in a WASI call),
 //! `amplify` (emits `width` empty notes per row), `log` (writes `width`
-//! lines of 1 MiB each to the host log, each holding a newline).
+//! lines of 1 MiB each to the host log, each holding a newline), `hoard`
+//! (allocates `width` MiB at once, then behaves).
 //! Rows it does not misbehave on pass through with `note = ""`.
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ pub enum Mode {
     Amplify,
     /// Floods the host log: `width` messages of 1 MiB with forged lines.
     Log,
+    /// Holds `width` MiB for the row: a bounded allocation, to show where
+    /// the memory limit lies.
+    Hoard,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +122,10 @@ impl FlatMap for Hostile {
                     for _ in 0..self.config.width {
                         weir_plugin_sdk::log::info(&forged);
                     }
+                }
+                Mode::Hoard => {
+                    let hoard = vec![1u8; self.config.width << 20];
+                    std::hint::black_box(&hoard);
                 }
                 Mode::Slow => {
                     let mut x = row.temperature;
