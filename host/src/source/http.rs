@@ -2,7 +2,10 @@
 //! JSON object, a JSON array of objects, or NDJSON.
 //!
 //! A request is answered 200 only once its events are in the pipeline's
-//! input queue. When the queue is full (the pipeline is behind), the request
+//! input queue: accepted, not durable (the answer says `"durable": false`).
+//! On a clean stop (Ctrl-C, SIGTERM) every accepted event is processed, and
+//! results the sink cannot deliver within `shutdown_timeout` are
+//! dead-lettered; a crash loses what was queued. When the queue is full (the pipeline is behind), the request
 //! is answered 429 with `Retry-After` and nothing of it is taken, so weir
 //! never buffers without bound and a client that retries loses nothing.
 //! A body that is not JSON is answered 400 with the reason: none of its
@@ -180,7 +183,9 @@ async fn accept(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Byt
                 "{reason}; nothing of the body was taken, and its {count} record(s) that are not JSON were dead-lettered (from http:{first})"
             ),
         ),
-        None => Json(json!({ "accepted": count, "first": first })).into_response(),
+        // Queued, not durable (this source has no checkpoints): say so.
+        None => Json(json!({ "accepted": count, "first": first, "durable": false }))
+            .into_response(),
     }
 }
 

@@ -55,12 +55,12 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
 
     let output = dir.path().join("alerts.jsonl");
     let checkpoints = dir.path().join("checkpoints");
-    // Every run joins the same consumer group, as a restarted service would:
-    // the group must hand a SIGKILLed member's partitions to the next member
-    // (after the killed one's 6 s session times out), and the resume position
-    // comes from the checkpoint. Earlier sessions saw tansu leave a new
-    // member unassigned for over a minute here and used a group per run;
-    // with tansu 0.6.0 on 2026-12-05 two runs passed in 22 s each.
+    // tansu 0.6 does not reliably hand a SIGKILLed member's partitions to the
+    // next member of its group: one member in the same group was left with
+    // an empty assignment for over 60 s (seen again on 2026-12-05 under
+    // load, after two runs in one group had passed). Where to resume comes
+    // from the checkpoint, not from the group, so each restart joins a group
+    // of its own; the last one commits its offsets.
     let pipeline_for = |group: &str| {
         pipeline_with(
             &broker,
@@ -77,7 +77,7 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
     let mut kills = 0;
     for round in 0..3u64 {
         let before = checkpoint_count(&checkpoints);
-        let pipeline = pipeline_for("exactly-once");
+        let pipeline = pipeline_for(&format!("exactly-once-{round}"));
         let mut child = start_weir_with(&pipeline, &log, &[]);
         // Kill it once it has made progress (a new checkpoint), at a moment
         // that varies from round to round.
@@ -108,7 +108,7 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
         }
     }
     assert!(kills >= 2, "the run ended before it could be killed twice");
-    let pipeline = pipeline_for("exactly-once");
+    let pipeline = pipeline_for("exactly-once-final");
     let log_text = wait_done(
         start_weir_with(&pipeline, &log, &[]),
         &log,
@@ -119,7 +119,10 @@ fn a_kafka_run_killed_and_resumed_writes_every_alert_once() {
     got.sort();
     assert_eq!(got.len(), expected.len(), "no alert lost, none twice");
     assert_eq!(got, expected);
-    let committed: i64 = broker.committed("exactly-once", READINGS, 4).values().sum();
+    let committed: i64 = broker
+        .committed("exactly-once-final", READINGS, 4)
+        .values()
+        .sum();
     assert_eq!(
         committed, 60_000,
         "offsets committed with the last checkpoint"

@@ -100,13 +100,17 @@ fn every_command_has_help_with_an_example() {
 #[test]
 fn every_example_pipeline_validates() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines");
-    // sensor-alerts-http.toml reads its secret from the environment.
-    std::env::set_var("WEIR_INGEST_SECRET", "example");
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("pipelines/") {
         let path = entry.expect("dir entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let out = weir(&["validate", path.to_str().expect("utf-8 path")], b"");
+            // sensor-alerts-http.toml reads its secret from the environment;
+            // set for the child only (the tests share one process).
+            let out = std::process::Command::new(weir_tests::weir_binary())
+                .args(["validate", path.to_str().expect("utf-8 path")])
+                .env("WEIR_INGEST_SECRET", "example")
+                .output()
+                .expect("running weir validate");
             assert!(
                 out.status.success(),
                 "{}: {}",
@@ -241,4 +245,58 @@ batch_deadline = "60s"
         "{}",
         text(&quiet.stderr)
     );
+}
+
+/// The repository root, from this crate's manifest.
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Every path the code map names exists, and every relative link of the
+/// README and the book leads to a file: neither can go stale unnoticed.
+#[test]
+fn the_code_map_and_the_book_links_point_at_what_exists() {
+    let root = repo_root();
+    let map = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let mut named = 0;
+    for line in map.lines().filter(|l| l.starts_with("| `")) {
+        let path = line.split('`').nth(1).unwrap();
+        assert!(
+            root.join(path).exists(),
+            "docs/architecture.md names {path}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named > 30, "the code map names {named} paths");
+    let mut pages = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut links = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (_, rest) in text.match_indices("](").map(|(i, _)| ((), &text[i + 2..])) {
+            let target = rest.split(')').next().unwrap();
+            if target.starts_with("http") || target.starts_with('#') || target.contains(' ') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            let resolved = page.parent().unwrap().join(file);
+            assert!(
+                resolved.exists(),
+                "{} links to {target}, which does not exist",
+                page.display()
+            );
+            links += 1;
+        }
+    }
+    assert!(links > 20, "{links} links checked");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.lines().count() <= 200, "the README is one page");
 }

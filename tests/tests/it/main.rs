@@ -1,0 +1,29 @@
+//! The end-to-end tests, one module per feature, in one test binary: each
+//! binary links wasmtime and rdkafka, so 24 of them cost minutes of linking
+//! on every cold build. Run one module with `cargo test -p weir-tests --test
+//! it kafka::`.
+
+mod aggregate_plugins;
+mod avro;
+mod bad_input;
+mod checkpoints;
+mod cli;
+mod clicks;
+mod csv;
+mod file_tail;
+mod hostile_plugins;
+mod hot_swap;
+mod http_source;
+mod kafka;
+mod kafka_avro;
+mod kafka_exactly_once;
+mod keyed_state;
+mod lifecycle;
+mod live_page;
+mod metrics;
+mod plugin_cli;
+mod postgres_sink;
+mod properties;
+mod sensor_alerts;
+mod webhook;
+mod windows;
