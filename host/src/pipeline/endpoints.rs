@@ -53,8 +53,10 @@ pub enum SinkSpec {
     Kafka(KafkaSinkSettings),
     Webhook(WebhookSettings),
     Postgres(PostgresSettings),
-    /// Count and discard (benchmarks).
-    Null,
+    /// Count and discard (benchmarks); `digest` also digests the results.
+    Null {
+        digest: bool,
+    },
 }
 
 const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);

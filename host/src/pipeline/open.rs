@@ -180,7 +180,13 @@ pub(super) fn open_sink(
             ),
             format!("postgres:{}", settings.table),
         ),
-        SinkSpec::Null => (Box::new(NullSink::default()), "null".into()),
+        SinkSpec::Null { digest } => (
+            Box::new(NullSink {
+                rows: 0,
+                digest: *digest,
+            }),
+            "null".into(),
+        ),
     })
 }
 
