@@ -90,6 +90,16 @@ fn post(
 
 /// POSTs `body` until it is taken, waiting as each 429 asks; returns the 429s seen.
 fn post_until_taken(agent: &ureq::Agent, url: &str, body: &str) -> usize {
+    post_counting_refusals(agent, url, body, &std::sync::atomic::AtomicUsize::new(0))
+}
+
+/// As [`post_until_taken`], adding each 429 to `refusals` as it comes.
+fn post_counting_refusals(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    refusals: &std::sync::atomic::AtomicUsize,
+) -> usize {
     let mut refused = 0;
     loop {
         let (status, answer, retry_after) = post(agent, url, body, Some("s3cret"));
@@ -97,6 +107,7 @@ fn post_until_taken(agent: &ureq::Agent, url: &str, body: &str) -> usize {
             200 => return refused,
             429 => {
                 refused += 1;
+                refusals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let seconds: u64 = retry_after
                     .expect("429 says when to retry")
                     .parse()
@@ -194,9 +205,18 @@ fn events_posted_as_objects_arrays_and_ndjson_reach_the_sink_once_each() {
 #[test]
 fn a_pipeline_that_falls_behind_answers_429_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // The sink is slow: every result waits 2 ms for a webhook's answer.
-    let receiver = Receiver::start(|_, _| {
-        std::thread::sleep(Duration::from_millis(2));
+    // The sink holds every answer until a poster has been refused (at most
+    // 60 s): the pipeline falls behind by construction, not because a slow
+    // endpoint happened to be slower than the posters on this machine.
+    let refusals = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = refusals.clone();
+    let receiver = Receiver::start(move |_, _| {
+        let held = Instant::now();
+        while seen.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && held.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         (200, None)
     });
     let port = free_port();
@@ -209,14 +229,15 @@ fn a_pipeline_that_falls_behind_answers_429_and_loses_nothing() {
     let refused: usize = std::thread::scope(|scope| {
         let posters: Vec<_> = (0..4)
             .map(|poster| {
-                let url = &url;
+                let (url, refusals) = (&url, &refusals);
                 scope.spawn(move || {
                     let agent = agent();
                     (0..50)
                         .map(|request| {
                             let first = (poster * 50 + request) * 10;
                             let body: Vec<Value> = (first..first + 10).map(reading).collect();
-                            post_until_taken(&agent, url, &Value::Array(body).to_string())
+                            let body = Value::Array(body).to_string();
+                            post_counting_refusals(&agent, url, &body, refusals)
                         })
                         .sum::<usize>()
                 })
