@@ -3,7 +3,9 @@
 //! goes to a log or a CI job. `weir run` decides which; the summary is the
 //! same either way.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressStyle};
@@ -24,8 +26,14 @@ pub enum Progress {
 /// How often the bar is redrawn and the line timer checked.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Shows progress of a file of `len` bytes read from `start` until `done`.
-pub fn show(style: Progress, start: u64, len: u64, stats: &SourceStats, done: &AtomicBool) {
+/// Waits up to [`POLL`]; false once the run is done (`done`'s sender dropped).
+fn still_running(done: &Receiver<()>) -> bool {
+    matches!(done.recv_timeout(POLL), Err(RecvTimeoutError::Timeout))
+}
+
+/// Shows progress of a file of `len` bytes read from `start` until `done`
+/// disconnects.
+pub fn show(style: Progress, start: u64, len: u64, stats: &SourceStats, done: &Receiver<()>) {
     match style {
         Progress::Off => {}
         Progress::Bar => bar(start, len, stats, done),
@@ -33,7 +41,7 @@ pub fn show(style: Progress, start: u64, len: u64, stats: &SourceStats, done: &A
     }
 }
 
-fn bar(start: u64, len: u64, stats: &SourceStats, done: &AtomicBool) {
+fn bar(start: u64, len: u64, stats: &SourceStats, done: &Receiver<()>) {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(
@@ -43,19 +51,20 @@ fn bar(start: u64, len: u64, stats: &SourceStats, done: &AtomicBool) {
     );
     bar.set_position(start);
     bar.reset_eta();
-    while !done.load(Ordering::Relaxed) {
+    loop {
         bar.set_position(stats.bytes_read.load(Ordering::Relaxed).max(start));
         bar.set_message(format!("{} records", stats.records.load(Ordering::Relaxed)));
-        std::thread::sleep(POLL);
+        if !still_running(done) {
+            break;
+        }
     }
     bar.finish_and_clear();
 }
 
-fn lines(every: Duration, start: u64, len: u64, stats: &SourceStats, done: &AtomicBool) {
+fn lines(every: Duration, start: u64, len: u64, stats: &SourceStats, done: &Receiver<()>) {
     let began = Instant::now();
     let mut next = began + every;
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(POLL);
+    while still_running(done) {
         if Instant::now() < next {
             continue;
         }

@@ -156,7 +156,9 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }),
         _ => None,
     };
-    let progress_done = AtomicBool::new(false);
+    // Dropped when the run is done: the progress thread wakes at once,
+    // instead of at its next poll, which would hold every run up to 100 ms.
+    let (progress_done, progress_wait) = crossbeam_channel::bounded::<()>(0);
     let progress_style = pipeline.progress;
     let (schema, time_column, batch_size) = (
         pipeline.schema.clone(),
@@ -228,7 +230,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 .expect(spawn_error);
         }
         if let Some((start, len)) = progress {
-            let (stats, done) = (source_stats.clone(), &progress_done);
+            let (stats, done) = (source_stats.clone(), &progress_wait);
             std::thread::Builder::new()
                 .name("weir-progress".into())
                 .spawn_scoped(scope, move || {
@@ -383,7 +385,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         );
         let read = reader.join().expect("the reader thread panicked");
         let (processed, control) = operators.join().expect("the operator thread panicked");
-        progress_done.store(true, Ordering::Relaxed);
+        drop(progress_done);
         let processed = processed.map(|()| control);
         (read, processed, delivered)
     });
