@@ -94,6 +94,11 @@ enum Command {
     ///
     /// Example: weir completions bash > ~/.local/share/bash-completion/completions/weir
     Completions { shell: clap_complete::Shell },
+    /// Print the JSON Schema of the pipeline file, for editors (taplo, Even
+    /// Better TOML) to complete and check pipeline files.
+    ///
+    /// Example: weir schema > pipeline.schema.json
+    Schema,
     /// Measure the seed query with Wasm plugins against the same logic compiled natively.
     ///
     /// Example: weir bench --events 10000000
@@ -282,6 +287,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin { target, action } => plugin_command(target, action),
+        Command::Schema => {
+            println!("{}", weir::pipeline::config::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "weir", &mut std::io::stdout());

@@ -11,7 +11,7 @@ use crate::pipeline::{OnFailure, Unload};
 use crate::source::kafka::StartFrom;
 use crate::time::range::DURATION_MAX_MS;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineFile {
     /// Shown in logs and the summary; defaults to the file's stem.
@@ -19,14 +19,19 @@ pub struct PipelineFile {
     /// Rows per batch: the unit of work and of Wasm calls.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    #[schemars(with = "SourceConfig")]
     pub source: Spanned<SourceConfig>,
     /// Field name → type, in the order rows are laid out.
+    #[schemars(with = "IndexMap<String, FieldType>")]
     pub schema: Spanned<IndexMap<String, FieldType>>,
     pub event_time: EventTimeConfig,
     #[serde(default)]
+    #[schemars(with = "Vec<OperatorConfig>")]
     pub operators: Vec<Spanned<OperatorConfig>>,
+    #[schemars(with = "SinkConfig")]
     pub sink: Spanned<SinkConfig>,
     pub dead_letter: Option<DeadLetterConfig>,
+    #[schemars(with = "Option<CheckpointConfig>")]
     pub checkpoint: Option<Spanned<CheckpointConfig>>,
     /// After a stop is asked for (Ctrl-C, SIGTERM), how long the sink may
     /// keep trying to deliver; what it has not delivered by then is
@@ -35,7 +40,7 @@ pub struct PipelineFile {
 }
 
 /// Periodic checkpoints, from which `weir run` resumes after a stop or crash.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointConfig {
     /// Where checkpoint files go, relative to the pipeline file; defaults to
@@ -51,7 +56,7 @@ fn default_batch_size() -> usize {
     1024
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceConfig {
     /// A newline-delimited file, read as a stream.
@@ -82,7 +87,7 @@ pub enum SourceConfig {
     Http(HttpSourceConfig),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSourceConfig {
     /// `address:port` to listen on (default `127.0.0.1:8080`).
@@ -104,7 +109,7 @@ pub struct HttpSourceConfig {
     pub format: Format,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSourceConfig {
     /// `host:port[,host:port…]`
@@ -146,7 +151,7 @@ fn default_max_line_bytes() -> usize {
     1 << 20
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// One JSON object per line.
@@ -159,7 +164,7 @@ pub enum Format {
 }
 
 /// How a file sink writes results.
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SinkFormat {
     /// One JSON object per line.
@@ -170,7 +175,7 @@ pub enum SinkFormat {
 }
 
 /// How CSV records are laid out.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvConfig {
     /// Whether the first line names the columns (default true).
@@ -182,19 +187,21 @@ pub struct CsvConfig {
     pub columns: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventTimeConfig {
     /// A `timestamp` or `i64` (epoch millis) field of the schema.
+    #[schemars(with = "String")]
     pub field: Spanned<String>,
     /// How far behind the newest event an event may arrive and still be on time.
+    #[schemars(with = "Millis")]
     pub max_out_of_orderness: Spanned<Millis>,
     /// Events stamped further than this ahead of the host's clock are
     /// dead-lettered instead of advancing the watermark (default one day).
     pub max_future: Option<Millis>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OperatorConfig {
     /// A WebAssembly component built with the plugin SDK.
@@ -205,6 +212,7 @@ pub enum OperatorConfig {
         path: PathBuf,
         /// Passed to the plugin's `init`, as JSON.
         #[serde(default)]
+        #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
         config: toml::Table,
         /// For keyed plugins: the field whose value is the key their state is kept by.
         key_by: Option<String>,
@@ -257,7 +265,7 @@ pub enum OperatorConfig {
 }
 
 /// One window aggregate: an expression the host computes, or a plugin.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(
     untagged,
     expecting = "an aggregate expression such as \"count\" or \"max(temperature)\", or a plugin table such as { plugin = \"p95.wasm\", field = \"temperature\", config = { quantile = 0.95 } } (keys: plugin, field, config, memory_mib, batch_deadline)"
@@ -267,7 +275,7 @@ pub enum AggregateConfig {
     Plugin(PluginAggregateConfig),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginAggregateConfig {
     /// Path to the aggregate's `.wasm` component, relative to the pipeline file.
@@ -277,6 +285,7 @@ pub struct PluginAggregateConfig {
     pub field: Option<String>,
     /// Passed to the plugin's `init`, as JSON.
     #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub config: toml::Table,
     /// Linear memory cap for this plugin, in MiB.
     pub memory_mib: Option<usize>,
@@ -284,7 +293,7 @@ pub struct PluginAggregateConfig {
     pub batch_deadline: Option<Millis>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WindowTime {
     #[default]
@@ -292,7 +301,7 @@ pub enum WindowTime {
     Processing,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WindowKind {
     #[default]
@@ -303,7 +312,7 @@ pub enum WindowKind {
     Session,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkConfig {
     /// Human-readable lines on standard output. (A struct variant: serde
@@ -324,7 +333,7 @@ pub enum SinkConfig {
     Postgres(PostgresSinkConfig),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSinkConfig {
     /// `host=… port=… user=… password=… dbname=…` or `postgres://…`.
@@ -335,7 +344,7 @@ pub struct PostgresSinkConfig {
     pub create_table: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSinkConfig {
     /// `http://` or `https://`.
@@ -357,7 +366,7 @@ pub struct WebhookSinkConfig {
     pub headers: IndexMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSinkConfig {
     pub bootstrap_servers: String,
@@ -379,12 +388,19 @@ pub struct KafkaSinkConfig {
     pub format: SinkFormat,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterConfig {
     /// JSON lines with the reason and source position of every record that
     /// could not be processed. Without it, dead letters go to standard error.
     pub path: PathBuf,
+}
+
+/// The pipeline file's JSON Schema, derived from the types the parser uses,
+/// so the two cannot drift apart (`weir schema`; docs/pipeline.schema.json).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(PipelineFile);
+    serde_json::to_string_pretty(&schema).expect("a schema is JSON")
 }
 
 /// A duration: `"5s"`, `"250ms"`, `"1m 30s"`, or a number of milliseconds.
@@ -395,6 +411,24 @@ impl Millis {
     /// Never negative: deserializing refuses negative durations.
     pub fn duration(self) -> std::time::Duration {
         std::time::Duration::from_millis(self.0.max(0) as u64)
+    }
+}
+
+/// A duration as the pipeline file takes it: text such as `"5s"`, or a
+/// whole number of milliseconds.
+impl schemars::JsonSchema for Millis {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: text such as \"5s\", \"250ms\" or \"1m 30s\", or a number of milliseconds; at most 100 years.",
+            "anyOf": [
+                { "type": "string" },
+                { "type": "integer", "minimum": 0, "maximum": DURATION_MAX_MS }
+            ]
+        })
     }
 }
 

@@ -20,7 +20,7 @@ pub trait NativeOperator: Send {
 }
 
 /// What happens to the rows a plugin fails on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnFailure {
     /// Send them to the dead-letter output with the reason (the default).
@@ -56,7 +56,7 @@ pub enum StageKind {
 }
 
 /// Whether a stage may be unloaded while the pipeline runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unload {
     /// Unloading would change what the pipeline computes: refused.

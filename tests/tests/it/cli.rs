@@ -300,3 +300,37 @@ fn the_code_map_and_the_book_links_point_at_what_exists() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     assert!(readme.lines().count() <= 200, "the README is one page");
 }
+
+/// `weir schema` prints the JSON Schema derived from the parser's own types;
+/// the copy in docs/ must be what it prints, so editors never get a stale
+/// one. Regenerate with `weir schema > docs/pipeline.schema.json`.
+#[test]
+fn the_checked_in_pipeline_schema_is_the_one_weir_prints() {
+    let out = weir(&["schema"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let checked_in =
+        std::fs::read_to_string(repo_root().join("docs/pipeline.schema.json")).unwrap();
+    assert!(
+        printed == checked_in,
+        "docs/pipeline.schema.json is stale: run `weir schema > docs/pipeline.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    for key in [
+        "source",
+        "schema",
+        "event_time",
+        "operators",
+        "sink",
+        "shutdown_timeout",
+    ] {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "{key} is in the schema"
+        );
+    }
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "unknown keys are refused"
+    );
+}

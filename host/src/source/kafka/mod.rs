@@ -24,7 +24,7 @@ pub use topics::create_topics;
 
 /// Where a partition starts the first time this process is given it; after
 /// that, and after a rebalance, the group's committed offset decides.
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StartFrom {
     /// The group's committed offset; the earliest one if none was committed.
