@@ -1,9 +1,20 @@
-//! Credentials kept out of everything weir prints.
+//! What weir prints of text that came from outside: credentials left out
+//! and long text cut short.
 //!
 //! A webhook URL is often the secret itself (a Slack incoming webhook's
 //! path is its token), and a PostgreSQL URL may carry a password. Logs,
 //! dead letters, error messages, `/v1/status` and the live page name such
 //! an endpoint by the forms below, never by the URL as configured.
+
+/// At most `max_chars` characters of `text`, with `…` when it was longer:
+/// a header or path from a request is echoed in an answer, never in full.
+pub fn shortened(text: &str, max_chars: usize) -> String {
+    let mut shown: String = text.chars().take(max_chars).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
 
 /// An HTTP endpoint as it may be shown: scheme, host and port. The
 /// credentials, path and query are left out: any of them may be the secret.

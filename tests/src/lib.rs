@@ -68,6 +68,22 @@ fn spawn_weir(args: &[&str], stdin: &[u8]) -> (std::process::Child, std::thread:
     (child, feeder)
 }
 
+/// A stdin pipeline with `schema` (an inline table) and one operator table,
+/// its results on the console.
+pub fn stdin_pipeline(schema: &str, operator: &str) -> String {
+    format!(
+        r#"
+source = {{ kind = "stdin" }}
+schema = {schema}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "console" }}
+
+[[operators]]
+{operator}
+"#
+    )
+}
+
 /// What [`weir_bounded`] saw: the run's output, or the bound it broke.
 pub enum Bounded {
     Finished(Output),

@@ -371,7 +371,7 @@ impl Admin {
         };
         // Errors name the path as asked, shortened, never where a link
         // leads: the answer must not map the host's files.
-        let asked = shorten_path(path);
+        let asked = crate::redact::shortened(&path.display().to_string(), 200);
         let canonical = joined.canonicalize().map_err(|e| ChangeError::Unreadable {
             path: asked.clone(),
             reason: e.to_string(),
@@ -397,16 +397,6 @@ impl Admin {
             })
         }
     }
-}
-
-/// At most 200 characters of a path, for an answer.
-fn shorten_path(path: &Path) -> String {
-    let text = path.display().to_string();
-    let mut shown: String = text.chars().take(200).collect();
-    if shown.len() < text.len() {
-        shown.push('…');
-    }
-    shown
 }
 
 /// The first event of a change: how long it paused the pipeline, and for a

@@ -21,6 +21,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::redact::shortened;
+
 /// Host names accepted besides IP addresses and `localhost`.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedHosts(pub Vec<String>);
@@ -46,7 +48,7 @@ fn check(allowed: &AllowedHosts, headers: &HeaderMap) -> Result<(), String> {
     if !host.is_empty() && !host_allowed(allowed, host) {
         return Err(format!(
             "the Host header `{}` is not this server's address; pass --admin-host NAME to serve under that name",
-            shorten(host)
+            shortened(host, 100)
         ));
     }
     if text("sec-fetch-site") == Some("cross-site") {
@@ -59,7 +61,7 @@ fn check(allowed: &AllowedHosts, headers: &HeaderMap) -> Result<(), String> {
         if !same {
             return Err(format!(
                 "requests from pages of another origin (`{}`) are refused",
-                shorten(origin)
+                shortened(origin, 100)
             ));
         }
     }
@@ -81,15 +83,6 @@ fn host_allowed(allowed: &AllowedHosts, host: &str) -> bool {
     name.parse::<std::net::Ipv4Addr>().is_ok()
         || name.eq_ignore_ascii_case("localhost")
         || allowed.0.iter().any(|a| a.eq_ignore_ascii_case(name))
-}
-
-/// At most 100 characters of a header, for an error message.
-fn shorten(text: &str) -> String {
-    let mut shown: String = text.chars().take(100).collect();
-    if shown.len() < text.len() {
-        shown.push('…');
-    }
-    shown
 }
 
 #[cfg(test)]

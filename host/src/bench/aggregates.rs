@@ -45,8 +45,7 @@ impl fmt::Display for AggregateReport {
             "| window | aggregate | throughput | results | vs the host's max |"
         )?;
         writeln!(f, "|---|---|---|---|---|")?;
-        let table = self.variants.chunks(2);
-        for pair in table {
+        for pair in self.variants.chunks(2) {
             let native = pair[0].2;
             for (window, aggregate, rate, results) in pair {
                 writeln!(

@@ -187,6 +187,35 @@ struct Pauses {
     missing: usize,
 }
 
+/// Runs the bench pipeline once while `swapper` makes changes through an
+/// admin API over `plugin_dirs`, given the filter stage's name; returns the
+/// run's summary and what `swapper` returned.
+fn run_while_swapping<T: Send>(
+    options: &SwapBenchOptions,
+    data: &Path,
+    engine: &Arc<PluginEngine>,
+    plugin_dirs: &[std::path::PathBuf],
+    trial_wait: Duration,
+    swapper: impl FnOnce(&Admin, &str) -> anyhow::Result<T> + Send,
+) -> anyhow::Result<(pipeline::Summary, T)> {
+    let mut pipeline = load(&options.common, data, engine, false)?;
+    let stage = pipeline.stages[0].name.clone();
+    let admin = Admin::new(
+        pipeline.controller(),
+        engine.clone(),
+        plugin_dirs,
+        options.trial_batches,
+        trial_wait,
+    )?;
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let swapping = scope.spawn(|| swapper(&admin, &stage));
+        let summary = pipeline::run(pipeline, &stop);
+        let swapped = swapping.join().expect("swapper thread")?;
+        Ok((summary?, swapped))
+    })
+}
+
 /// Three swaps, each to a build with bytes never seen before, so each
 /// compiles (nothing in the cache): the request's time and its pause. A
 /// compile can outlast a run, so runs are repeated (at most ten) until
@@ -207,43 +236,36 @@ fn cold_swaps(
         if cold.len() >= 3 {
             break;
         }
-        let mut pipeline = load(&options.common, data, engine, false)?;
-        let stage = pipeline.stages[0].name.clone();
-        let admin = Admin::new(
-            pipeline.controller(),
-            engine.clone(),
-            &[dir.to_path_buf()],
-            options.trial_batches,
-            Duration::from_secs(60),
-        )?;
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let swapper = scope.spawn(|| -> anyhow::Result<()> {
-                while cold.len() < 3 && admin.controller().is_running() {
-                    builds += 1;
-                    let build = dir.join(format!("cold-{builds}.wasm"));
-                    rebuilt_copy(original, &build, &format!("cold-{nonce}-{builds}"))?;
-                    let started = std::time::Instant::now();
-                    match admin.swap(&stage, Component::Path(build), None) {
-                        Ok(report) if report.outcome == "swapped" => cold.push((
-                            started.elapsed(),
-                            report.pause_us.map(Duration::from_micros),
-                        )),
-                        // The run ended before the new build took over.
-                        _ if !admin.controller().is_running() => break,
-                        Ok(report) => {
-                            anyhow::bail!("cold swap did not complete: {}", report.message)
-                        }
-                        Err(e) => anyhow::bail!("cold swap failed: {e}"),
+        let dirs = [dir.to_path_buf()];
+        let swapper = |admin: &Admin, stage: &str| -> anyhow::Result<()> {
+            while cold.len() < 3 && admin.controller().is_running() {
+                builds += 1;
+                let build = dir.join(format!("cold-{builds}.wasm"));
+                rebuilt_copy(original, &build, &format!("cold-{nonce}-{builds}"))?;
+                let started = std::time::Instant::now();
+                match admin.swap(stage, Component::Path(build), None) {
+                    Ok(report) if report.outcome == "swapped" => cold.push((
+                        started.elapsed(),
+                        report.pause_us.map(Duration::from_micros),
+                    )),
+                    // The run ended before the new build took over.
+                    _ if !admin.controller().is_running() => break,
+                    Ok(report) => {
+                        anyhow::bail!("cold swap did not complete: {}", report.message)
                     }
+                    Err(e) => anyhow::bail!("cold swap failed: {e}"),
                 }
-                Ok(())
-            });
-            let summary = pipeline::run(pipeline, &stop);
-            swapper.join().expect("swapper thread")?;
-            summary?;
+            }
             Ok(())
-        })?;
+        };
+        run_while_swapping(
+            options,
+            data,
+            engine,
+            &dirs,
+            Duration::from_secs(60),
+            swapper,
+        )?;
     }
     Ok(cold)
 }
@@ -258,54 +280,47 @@ fn measure(
     swapping: Option<Schedule>,
     pauses: &mut Pauses,
 ) -> anyhow::Result<(f64, usize)> {
-    let mut pipeline = load(&options.common, data, engine, false)?;
-    let stage = pipeline.stages[0].name.clone();
     let dirs: Vec<_> = builds
         .iter()
         .filter_map(|b| b.parent().map(Path::to_path_buf))
         .collect();
-    let admin = Admin::new(
-        pipeline.controller(),
-        engine.clone(),
-        &dirs,
-        options.trial_batches,
-        Duration::from_secs(10),
-    )?;
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let swapper = scope.spawn(|| -> anyhow::Result<usize> {
-            let Some(schedule) = swapping else {
-                return Ok(0);
-            };
-            let mut done = 0;
-            while admin.controller().is_running() {
-                if let Some(interval) = schedule {
-                    std::thread::sleep(interval);
-                }
-                let next = builds[(done + 1) % 2];
-                match admin.swap(&stage, Component::Path(next.to_path_buf()), None) {
-                    Ok(report) if report.outcome == "swapped" => {
-                        match report.pause_us {
-                            Some(us) => pauses.measured.push(Duration::from_micros(us)),
-                            None => pauses.missing += 1,
-                        }
-                        done += 1;
-                    }
-                    // The run ended while the swap was on its way or on trial.
-                    Ok(_) | Err(_) if !admin.controller().is_running() => break,
-                    Ok(report) => anyhow::bail!("swap did not complete: {}", report.message),
-                    Err(e) => anyhow::bail!("swap failed: {e}"),
-                }
+    let swapper = |admin: &Admin, stage: &str| -> anyhow::Result<usize> {
+        let Some(schedule) = swapping else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        while admin.controller().is_running() {
+            if let Some(interval) = schedule {
+                std::thread::sleep(interval);
             }
-            Ok(done)
-        });
-        let summary = pipeline::run(pipeline, &stop);
-        let done = swapper.join().expect("swapper thread")?;
-        let summary = summary?;
-        anyhow::ensure!(
-            summary.events_in == options.common.events,
-            "the bench input is incomplete: {data:?}"
-        );
-        Ok((summary.events_per_second(), done))
-    })
+            let next = builds[(done + 1) % 2];
+            match admin.swap(stage, Component::Path(next.to_path_buf()), None) {
+                Ok(report) if report.outcome == "swapped" => {
+                    match report.pause_us {
+                        Some(us) => pauses.measured.push(Duration::from_micros(us)),
+                        None => pauses.missing += 1,
+                    }
+                    done += 1;
+                }
+                // The run ended while the swap was on its way or on trial.
+                Ok(_) | Err(_) if !admin.controller().is_running() => break,
+                Ok(report) => anyhow::bail!("swap did not complete: {}", report.message),
+                Err(e) => anyhow::bail!("swap failed: {e}"),
+            }
+        }
+        Ok(done)
+    };
+    let (summary, done) = run_while_swapping(
+        options,
+        data,
+        engine,
+        &dirs,
+        Duration::from_secs(10),
+        swapper,
+    )?;
+    anyhow::ensure!(
+        summary.events_in == options.common.events,
+        "the bench input is incomplete: {data:?}"
+    );
+    Ok((summary.events_per_second(), done))
 }

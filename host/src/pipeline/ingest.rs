@@ -101,8 +101,7 @@ pub fn read_chunks(
                     ReadOutcome::TooLong(bytes) => bytes,
                     _ => 0,
                 };
-                let before = chunk.records.len();
-                match &mut records {
+                let added = match &mut records {
                     Some(records) => records.push_line(
                         source.line_number(),
                         &line,
@@ -110,9 +109,11 @@ pub fn read_chunks(
                         source.max_line_bytes(),
                         &mut chunk,
                     ),
-                    None => chunk.push(source.line_number(), &line).too_long = too_long,
-                }
-                let added = (chunk.records.len() - before) as u64;
+                    None => {
+                        chunk.push(source.line_number(), &line).too_long = too_long;
+                        1
+                    }
+                };
                 stats.records.fetch_add(added, Ordering::Relaxed);
             }
         }
@@ -132,11 +133,8 @@ pub fn read_chunks(
         }
     }
     if let Some(records) = &mut records {
-        let before = chunk.records.len();
-        records.finish(&mut chunk);
-        stats
-            .records
-            .fetch_add((chunk.records.len() - before) as u64, Ordering::Relaxed);
+        let added = records.finish(&mut chunk);
+        stats.records.fetch_add(added, Ordering::Relaxed);
     }
     if !chunk.records.is_empty() {
         chunk.resume_at = source.resume_position();

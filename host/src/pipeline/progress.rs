@@ -4,10 +4,9 @@
 //! same either way.
 
 use std::sync::atomic::Ordering;
-
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressStyle};
 
 use crate::source::SourceStats;

@@ -254,12 +254,16 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             .spawn_scoped(
                 scope,
                 move || -> (Result<(), StageError>, Option<ControlPort>) {
-                    // Staged dead letters go first, so the sink writes them in
-                    // input order. False when the sink has gone away; it reports why.
-                    let send = |message: ToSink| -> bool {
+                    // The dead letters staged so far, to the sink thread. False
+                    // when the sink has gone away; it reports why.
+                    let send_dead_letters = || -> bool {
                         let lines = dead.take_staged();
-                        (lines.is_empty() || to_sink.send(ToSink::DeadLetters(lines)).is_ok())
-                            && to_sink.send(message).is_ok()
+                        lines.is_empty() || to_sink.send(ToSink::DeadLetters(lines)).is_ok()
+                    };
+                    // Staged dead letters go first, so the sink writes them in
+                    // input order.
+                    let send = |message: ToSink| -> bool {
+                        send_dead_letters() && to_sink.send(message).is_ok()
                     };
                     let run_stages =
                         |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
@@ -325,10 +329,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                         sink_open = send(checkpointer.take(sequencer, stages));
                                     }
                                 }
-                                let lines = dead.take_staged();
-                                if sink_open && !lines.is_empty() {
-                                    sink_open = to_sink.send(ToSink::DeadLetters(lines)).is_ok();
-                                }
+                                sink_open = sink_open && send_dead_letters();
                                 if !sink_open {
                                     break Ok(());
                                 }
@@ -362,10 +363,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                     if let (Some(checkpointer), true) = (checkpointer.as_mut(), result.is_ok()) {
                         send(checkpointer.take(sequencer, stages));
                     }
-                    let lines = dead.take_staged();
-                    if !lines.is_empty() {
-                        let _ = to_sink.send(ToSink::DeadLetters(lines));
-                    }
+                    send_dead_letters();
                     if let Some(control) = &mut control {
                         control.finish(stages);
                     }

@@ -189,9 +189,6 @@ fn read_component(path: &Path) -> Result<Vec<u8>, String> {
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let metadata = file.metadata().map_err(|e| e.to_string())?;
-    if !metadata.is_file() {
-        return Err("not a regular file".into());
-    }
     if metadata.len() > MAX_COMPONENT_BYTES {
         return Err(format!(
             "{} bytes, over the limit of {MAX_COMPONENT_BYTES} bytes for a component",

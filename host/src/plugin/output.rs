@@ -26,6 +26,20 @@ struct State {
     recent: VecDeque<String>,
 }
 
+impl State {
+    /// Takes one line from this batch's budget; false, and the line counted
+    /// as suppressed, once it is spent.
+    fn within_budget(&mut self) -> bool {
+        if self.logged_this_batch < LINES_PER_BATCH {
+            self.logged_this_batch += 1;
+            true
+        } else {
+            self.suppressed_this_batch += 1;
+            false
+        }
+    }
+}
+
 /// One of a plugin's output streams. Clones share their state.
 #[derive(Clone)]
 pub struct PluginOutput {
@@ -112,11 +126,9 @@ impl PluginOutput {
     /// the host's log or forge lines of it.
     pub fn log(&self, level: tracing::Level, message: &str) {
         let mut state = self.state();
-        if state.logged_this_batch >= LINES_PER_BATCH {
-            state.suppressed_this_batch += 1;
+        if !state.within_budget() {
             return;
         }
-        state.logged_this_batch += 1;
         let line = printable(&message.as_bytes()[..message.len().min(MAX_LINE)]);
         let plugin = &*state.plugin;
         match level {
@@ -132,12 +144,9 @@ impl PluginOutput {
         if line.trim().is_empty() {
             return;
         }
-        if state.logged_this_batch < LINES_PER_BATCH {
-            state.logged_this_batch += 1;
+        if state.within_budget() {
             let shown = printable(line.as_bytes());
             tracing::info!(plugin = &*state.plugin, stream = self.stream, "{shown}");
-        } else {
-            state.suppressed_this_batch += 1;
         }
         if state.recent.len() == RECENT_LINES {
             state.recent.pop_front();

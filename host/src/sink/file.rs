@@ -232,6 +232,11 @@ mod tests {
     use super::*;
     use crate::data::{BatchBuilder, Field, FieldType, Schema, Value};
 
+    /// Writes a batch of `values` as a run not stopping would.
+    fn write(sink: &mut JsonFileSink, values: &[i64]) {
+        crate::sink::context::with_test_context(|cx| sink.write(&batch(values), cx)).unwrap();
+    }
+
     fn batch(values: &[i64]) -> Batch {
         let schema = Schema::new(vec![Field::new("n", FieldType::I64)]).unwrap();
         let mut b = BatchBuilder::new(schema, values.len());
@@ -246,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         let mut sink = JsonFileSink::staged(&path, None).unwrap();
-        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[1, 2]), cx)).unwrap();
+        write(&mut sink, &[1, 2]);
         let position = sink.pre_commit().unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
@@ -254,7 +259,7 @@ mod tests {
             "not before the commit"
         );
         sink.commit().unwrap();
-        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[3]), cx)).unwrap();
+        write(&mut sink, &[3]);
         sink.flush().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"n\":1}\n{\"n\":2}\n");
         drop(sink);
@@ -269,10 +274,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         let mut sink = JsonFileSink::staged(&path, None).unwrap();
-        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[1]), cx)).unwrap();
+        write(&mut sink, &[1]);
         sink.pre_commit().unwrap();
         sink.commit().unwrap();
-        crate::sink::context::with_test_context(|cx| sink.write(&batch(&[2, 3]), cx)).unwrap();
+        write(&mut sink, &[2, 3]);
         let position = sink.pre_commit().unwrap();
         // The checkpoint is written; the process dies before `commit`, and
         // even tore the results file.

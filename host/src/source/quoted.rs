@@ -26,7 +26,8 @@ impl QuotedRecords {
     }
 
     /// Takes line `number`, or the length of a line over the limit
-    /// (`too_long`), and pushes the record it ends, if any, to `chunk`.
+    /// (`too_long`), and pushes the record it ends, if any, to `chunk`;
+    /// returns the records pushed (0 or 1).
     pub fn push_line(
         &mut self,
         number: u64,
@@ -34,7 +35,7 @@ impl QuotedRecords {
         too_long: usize,
         max_bytes: usize,
         chunk: &mut RawChunk,
-    ) {
+    ) -> u64 {
         if !self.open {
             self.first_line = number;
             self.record.clear();
@@ -50,18 +51,23 @@ impl QuotedRecords {
         } else {
             self.record.extend_from_slice(line);
         }
-        if !self.open {
-            self.push_record(chunk);
+        if self.open {
+            return 0;
         }
+        self.push_record(chunk);
+        1
     }
 
     /// The end of the input: a record still open has a quote never closed;
     /// it goes on as it is, and the decoder refuses it, naming that.
-    pub fn finish(&mut self, chunk: &mut RawChunk) {
-        if self.open {
-            self.open = false;
-            self.push_record(chunk);
+    /// Returns the records pushed (0 or 1).
+    pub fn finish(&mut self, chunk: &mut RawChunk) -> u64 {
+        if !self.open {
+            return 0;
         }
+        self.open = false;
+        self.push_record(chunk);
+        1
     }
 
     fn push_record(&mut self, chunk: &mut RawChunk) {

@@ -10,21 +10,6 @@ fn write(dir: &tempfile::TempDir, name: &str, contents: &str) -> String {
     path.display().to_string()
 }
 
-/// A stdin pipeline with `schema` (an inline table) and one operator table.
-fn stdin_pipeline(schema: &str, operator: &str) -> String {
-    format!(
-        r#"
-source = {{ kind = "stdin" }}
-schema = {schema}
-event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
-sink = {{ kind = "console" }}
-
-[[operators]]
-{operator}
-"#
-    )
-}
-
 /// Writes `pipeline` as `p.toml`, checks that `weir validate` refuses it, and
 /// returns what it said.
 fn refused(pipeline: &str) -> String {

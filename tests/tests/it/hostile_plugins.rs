@@ -479,18 +479,9 @@ fn validate_plugin(path: &str) -> std::process::Output {
     let pipeline = dir.path().join("p.toml");
     fs::write(
         &pipeline,
-        format!(
-            r#"
-source = {{ kind = "stdin" }}
-schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
-event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
-sink = {{ kind = "console" }}
-
-[[operators]]
-type = "plugin"
-path = "{path}"
-config = {{ mode = "pass" }}
-"#
+        stdin_pipeline(
+            r#"{ sensor_id = "string", temperature = "f64", event_time = "i64" }"#,
+            &format!("type = \"plugin\"\npath = \"{path}\"\nconfig = {{ mode = \"pass\" }}"),
         ),
     )
     .unwrap();
