@@ -16,9 +16,18 @@ use weir::generate::{write_clicks, write_sensors, ClickWorkload, SensorWorkload}
 use weir::pipeline;
 use weir::plugin::PluginEngine;
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaFormat {
+    /// JSON Schema, for editors.
+    Json,
+    /// The book's reference page.
+    Markdown,
+}
+
 /// weir: stream processing with sandboxed WebAssembly operators.
 #[derive(Parser)]
 #[command(
+    name = "weir",
     version,
     about,
     after_help = "Exit codes: 0 a run ended (or one Ctrl-C/SIGTERM stopped it); 1 an error \
@@ -98,7 +107,12 @@ enum Command {
     /// Better TOML) to complete and check pipeline files.
     ///
     /// Example: weir schema > pipeline.schema.json
-    Schema,
+    ///
+    /// `--format markdown` prints the same facts as the book's reference page.
+    Schema {
+        #[arg(long, value_enum, default_value = "json")]
+        format: SchemaFormat,
+    },
     /// Measure the seed query with Wasm plugins against the same logic compiled natively.
     ///
     /// Example: weir bench --events 10000000
@@ -287,8 +301,15 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin { target, action } => plugin_command(target, action),
-        Command::Schema => {
-            println!("{}", weir::pipeline::config::json_schema());
+        Command::Schema { format } => {
+            let schema = weir::pipeline::config::json_schema();
+            match format {
+                SchemaFormat::Json => println!("{schema}"),
+                SchemaFormat::Markdown => {
+                    let schema = serde_json::from_str(&schema)?;
+                    print!("{}", weir::pipeline::reference::markdown(&schema));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {

@@ -78,7 +78,8 @@ pub enum PluginAction {
         /// Where to create it (default: plugins/ in a weir checkout, else here).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The weir checkout's plugin-sdk, for a plugin outside the checkout.
+        /// A plugin-sdk folder to use (default outside a checkout: the SDK this
+        /// weir carries, written once to $XDG_DATA_HOME/weir).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -188,7 +189,8 @@ pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Resu
 }
 
 /// In a weir checkout (a `plugins/` beside a `plugin-sdk/`) the crate joins
-/// the workspace; elsewhere it stands alone and needs `--sdk`.
+/// the workspace; elsewhere it stands alone, with the SDK from `--sdk` or
+/// else the one this binary carries.
 pub fn new_plugin(
     name: &str,
     kind: weir::scaffold::PluginKind,
@@ -197,13 +199,21 @@ pub fn new_plugin(
 ) -> anyhow::Result<ExitCode> {
     use weir::scaffold::Sdk;
     let in_checkout = Path::new("plugin-sdk/Cargo.toml").exists() && Path::new("plugins").is_dir();
+    let bundled: PathBuf;
     let (dir, sdk) = match (dir, sdk) {
         (None, None) if in_checkout => (Path::new("plugins"), Sdk::Workspace),
         (Some(dir), None) if in_checkout && dir == Path::new("plugins") => (dir, Sdk::Workspace),
         (dir, Some(sdk)) => (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk)),
         (dir, None) => {
-            let sdk = Path::new("plugin-sdk");
-            (dir.unwrap_or(Path::new(".")), Sdk::Path(sdk))
+            let Some(root) = weir::scaffold::bundled_sdk_root() else {
+                anyhow::bail!("neither $XDG_DATA_HOME nor $HOME is set, so there is nowhere to put the plugin SDK: pass --sdk");
+            };
+            bundled = weir::scaffold::export_bundled_sdk(&root)?;
+            println!(
+                "plugin SDK (the one this weir carries): {}",
+                bundled.display()
+            );
+            (dir.unwrap_or(Path::new(".")), Sdk::Path(&bundled))
         }
     };
     let root = weir::scaffold::new_plugin(name, kind, dir, sdk)?;

@@ -14,6 +14,7 @@ mod ingest;
 mod open;
 mod progress;
 mod recent;
+pub mod reference;
 mod run;
 mod sequencer;
 mod stage;

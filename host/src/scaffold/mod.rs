@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 mod build;
+mod bundled;
 
 pub use build::{build_plugin, BuildError, Built};
+pub use bundled::{default_root as bundled_sdk_root, export as export_bundled_sdk};
 
 /// What the new plugin does with rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,8 +33,10 @@ pub enum ScaffoldError {
     Name(String),
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
-    #[error("no plugin SDK at {0}: pass --sdk with the path to the weir checkout's plugin-sdk")]
+    #[error("no plugin SDK at {0}: pass --sdk with the path to a weir checkout's plugin-sdk, or leave --sdk out to use the SDK this weir carries")]
     NoSdk(PathBuf),
+    #[error("the SDK this weir carries cannot be written out: {0}")]
+    Bundle(String),
     #[error("writing {path}: {error}")]
     Write {
         path: PathBuf,

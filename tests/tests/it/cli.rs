@@ -334,3 +334,39 @@ fn the_checked_in_pipeline_schema_is_the_one_weir_prints() {
         "unknown keys are refused"
     );
 }
+
+/// The book's reference page is rendered from the same schema; a stale copy
+/// fails here. Regenerate with
+/// `weir schema --format markdown > docs/pipeline-reference.md`.
+#[test]
+fn the_checked_in_pipeline_reference_is_the_one_weir_prints() {
+    let out = weir(&["schema", "--format", "markdown"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let checked_in =
+        std::fs::read_to_string(repo_root().join("docs/pipeline-reference.md")).unwrap();
+    assert!(
+        printed == checked_in,
+        "docs/pipeline-reference.md is stale: run `weir schema --format markdown > docs/pipeline-reference.md`"
+    );
+    for heading in [
+        "## The top level",
+        "## SourceConfig",
+        "### `kind = \"kafka\"`",
+        "## SinkConfig",
+    ] {
+        assert!(printed.contains(heading), "{heading} is in the reference");
+    }
+    assert!(printed.contains("| `max_out_of_orderness` | [Duration](#duration) | yes |"));
+}
+
+#[test]
+fn version_names_the_command() {
+    let out = weir(&["--version"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("weir "),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -84,9 +84,21 @@ fn scaffold_target() -> std::path::PathBuf {
         .join("scaffold-test")
 }
 
+/// `weir plugin new` outside a checkout, with no `--sdk`: the SDK comes from
+/// the binary, written under `data`.
+fn new_plugin_outside_a_checkout(name: &str, kind: &str, dir: &Path, data: &Path) -> Output {
+    std::process::Command::new(weir_binary())
+        .args(["plugin", "new", name, "--kind", kind])
+        .current_dir(dir)
+        .env("XDG_DATA_HOME", data)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
     let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
     let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
     for (name, kind) in [
@@ -97,20 +109,7 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
         ("my-detector", "stateful"),
         ("my-aggregate", "aggregate"),
     ] {
-        let out = weir(
-            &[
-                "plugin",
-                "new",
-                name,
-                "--kind",
-                kind,
-                "--dir",
-                dir.path().to_str().unwrap(),
-                "--sdk",
-                sdk.to_str().unwrap(),
-            ],
-            b"",
-        );
+        let out = new_plugin_outside_a_checkout(name, kind, dir.path(), data.path());
         assert!(out.status.success(), "{}", text(&out.stderr));
         let crate_dir = dir.path().join(name);
         // The workspace's versions, so the build reuses what is compiled.
@@ -123,6 +122,18 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
             text(&test.stdout)
         );
     }
+    // One copy of the SDK, shared by every plugin; none of the checkout's.
+    let written: Vec<_> = std::fs::read_dir(data.path().join("weir"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let manifest = std::fs::read_to_string(dir.path().join("my-map/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(written[0].to_str().unwrap()),
+        "{manifest}"
+    );
+    assert!(!manifest.contains(sdk.to_str().unwrap()), "{manifest}");
     let again = weir(
         &[
             "plugin",
@@ -136,6 +147,25 @@ fn new_plugins_of_every_kind_pass_their_tests_and_one_runs_as_a_component() {
         b"",
     );
     assert!(text(&again.stderr).contains("already exists"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let with_sdk = weir(
+        &[
+            "plugin",
+            "new",
+            "my-other",
+            "--dir",
+            elsewhere.path().to_str().unwrap(),
+            "--sdk",
+            sdk.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(with_sdk.status.success(), "{}", text(&with_sdk.stderr));
+    let manifest = std::fs::read_to_string(elsewhere.path().join("my-other/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(sdk.canonicalize().unwrap().to_str().unwrap()),
+        "{manifest}"
+    );
 
     let alert = dir.path().join("my-alert");
     let out = dir.path().join("dist");
