@@ -17,6 +17,14 @@ use weir::pipeline;
 use weir::plugin::PluginEngine;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    /// Graphviz.
+    Dot,
+    Mermaid,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum SchemaFormat {
     /// JSON Schema, for editors.
     Json,
@@ -64,6 +72,11 @@ enum Command {
         /// Results are the same whatever the number.
         #[arg(long)]
         decoders: Option<usize>,
+        /// Instances of the operators, each on its own thread (overrides the
+        /// pipeline's `parallelism`; 1 to 128). Results are the same whatever
+        /// the number.
+        #[arg(long)]
+        parallelism: Option<usize>,
         /// Do not print the summary at the end, nor progress.
         #[arg(long)]
         quiet: bool,
@@ -83,6 +96,18 @@ enum Command {
     ///
     /// Example: weir validate pipelines/sensor-alerts.toml
     Validate { pipeline: PathBuf },
+    /// Print the pipeline's dataflow graph: sources, operators, sinks, and
+    /// how rows cross each edge.
+    ///
+    /// Example: weir explain pipelines/sensor-alerts.toml --format dot | dot -Tsvg > plan.svg
+    Explain {
+        pipeline: PathBuf,
+        /// As `weir run --parallelism`.
+        #[arg(long)]
+        parallelism: Option<usize>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
     /// Write a deterministic workload as NDJSON.
     ///
     /// Example: weir generate sensors --events 100000 --seed 7 --output sensors.ndjson
@@ -153,6 +178,11 @@ enum BenchKind {
     ///
     /// Example: weir bench aggregates --events 5000000 --runs 3
     Aggregates(weir::bench::AggregateBenchOptions),
+    /// The keyed sustained-heat pipeline and the seed query at parallelism
+    /// 1 against 2 (or --parallelism), alternating in the same run.
+    ///
+    /// Example: weir bench parallel --events 5000000 --runs 3
+    Parallel(weir::bench::ParallelBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -225,6 +255,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             pipeline: path,
             batch_size,
             decoders,
+            parallelism,
             quiet,
             progress_every,
             fresh,
@@ -242,6 +273,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(threads) = decoders {
                 anyhow::ensure!(threads > 0, "--decoders must be at least 1");
                 pipeline.decoders = Some(threads);
+            }
+            if let Some(instances) = parallelism {
+                let max = weir::data::KEY_GROUPS;
+                anyhow::ensure!(
+                    (1..=max).contains(&instances),
+                    "--parallelism must be between 1 and {max}, got {instances}"
+                );
+                pipeline.parallelism = instances;
             }
             let _admin = match admin.admin {
                 Some(listen) => Some(serve_admin(listen, admin, &mut pipeline, engine.clone())?),
@@ -270,6 +309,27 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             for stage in &pipeline.stages {
                 println!("  {} → {}", stage.name, stage.output_schema());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            pipeline: path,
+            parallelism,
+            format,
+        } => {
+            let engine = PluginEngine::new()?;
+            let mut pipeline = load(&path, &engine)?;
+            if let Some(instances) = parallelism {
+                pipeline.parallelism = instances.clamp(1, weir::data::KEY_GROUPS);
+            }
+            let plan = weir::pipeline::plan::Plan::of(&pipeline);
+            print!(
+                "{}",
+                match format {
+                    PlanFormat::Text => plan.text(),
+                    PlanFormat::Dot => plan.dot(),
+                    PlanFormat::Mermaid => plan.mermaid(),
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { workload } => {
@@ -332,6 +392,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(BenchKind::Windows(options)) => {
                     println!("{}", weir::bench::run_windows(&options)?)
+                }
+                Some(BenchKind::Parallel(options)) => {
+                    println!("{}", weir::bench::run_parallel(&options)?)
                 }
             }
             std::io::stdout().flush()?;

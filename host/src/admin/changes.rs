@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::data::Schema;
 use crate::pipeline::control::PipelineStopped;
-use crate::pipeline::{Change, ChangeEvent, Controller, OnFailure, Stage, StageKind, StageView};
+use crate::pipeline::{Change, ChangeEvent, Controller, OnFailure, PluginStage, Stage, StageView};
 use crate::plugin::{
     FailurePolicy, PluginEngine, PluginError, PluginLimits, PluginOperator, PreparedPlugin,
 };
@@ -299,7 +299,7 @@ impl Admin {
         );
         let stage = Stage::new(
             name.clone(),
-            StageKind::Plugin(Box::new(operator), request.on_failure),
+            Box::new(PluginStage::new(Box::new(operator), request.on_failure)),
             input,
         );
         let events = self.controller.submit(Change::Insert {

@@ -19,8 +19,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::live::{Live, Sample};
-use crate::pipeline::{Controller, PipelineView, RecentRows};
+use crate::pipeline::{Controller, PipelineView};
 use crate::sink::DeadLetterKind;
+use crate::sink::RecentRows;
 
 const PAGE: &str = include_str!("page/index.html");
 

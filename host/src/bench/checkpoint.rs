@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{median, scratch_dir, seed_query_operators, write_workload};
+use crate::data::Key;
 use crate::data::{BatchBuilder, Field, FieldType, Schema, Value};
 use crate::generate::{write_sensors, SensorWorkload};
 use crate::pipeline;
@@ -18,7 +19,7 @@ use crate::state::{
     Checkpoint, CheckpointSettings, CheckpointStore, ClockState, Encoded, KeyedState, PluginState,
     PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
 };
-use crate::window::{AggregateSpec, EventTimeWindows, Key, WindowShape, WindowSpec};
+use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckpointBenchOptions {

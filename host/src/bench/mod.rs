@@ -5,12 +5,14 @@ mod aggregates;
 mod checkpoint;
 mod kafka;
 mod native;
+mod parallel;
 mod swap;
 mod windows;
 
 pub use aggregates::{run_aggregates, AggregateBenchOptions, AggregateReport};
 pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
+pub use parallel::{run_parallel, ParallelBenchOptions, ParallelReport};
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
 pub use windows::{run_windows, WindowBenchOptions, WindowReport};
 
@@ -26,7 +28,7 @@ use anyhow::Context;
 use crate::data::{Batch, BatchBuilder};
 use crate::format::json::decode_record;
 use crate::generate::{write_sensors, SensorWorkload};
-use crate::pipeline::{self, Pipeline, SinkSpec, StageKind};
+use crate::pipeline::{self, NativeStage, Pipeline, SinkSpec};
 use crate::plugin::PluginEngine;
 use crate::source::{LineSource, ReadOutcome};
 
@@ -196,11 +198,15 @@ fn load(
     pipeline.sink = SinkSpec::Null { digest: true };
     if native {
         let filter_input = pipeline.schema.clone();
-        pipeline.stages[0].kind =
-            StageKind::Native(Box::new(native::OverThreshold::new(&filter_input, 100.0)));
+        pipeline.stages[0].operator = Box::new(NativeStage(Box::new(native::OverThreshold::new(
+            &filter_input,
+            100.0,
+        ))));
         let alert_input = pipeline.stages[1].output_schema().clone();
-        pipeline.stages[2].kind =
-            StageKind::Native(Box::new(native::SpikeAlert::new(&alert_input, 5)));
+        pipeline.stages[2].operator = Box::new(NativeStage(Box::new(native::SpikeAlert::new(
+            &alert_input,
+            5,
+        ))));
     }
     Ok(pipeline)
 }

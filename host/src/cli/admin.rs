@@ -55,12 +55,8 @@ pub fn serve_admin(
         let mut dirs: Vec<PathBuf> = pipeline
             .stages
             .iter()
-            .filter_map(|stage| match &stage.kind {
-                pipeline::StageKind::Plugin(plugin, _) => {
-                    plugin.prepared().path.parent().map(Path::to_path_buf)
-                }
-                _ => None,
-            })
+            .filter_map(|stage| stage.plugin())
+            .filter_map(|p| p.plugin.prepared().path.parent().map(Path::to_path_buf))
             .collect();
         dirs.dedup();
         dirs

@@ -10,8 +10,9 @@ use super::config::{
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
+use super::operator::{PluginStage, WindowStage};
 use super::progress::Progress;
-use super::stage::{Stage, StageKind, Unload};
+use super::stage::{Stage, Unload};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::{AggregatePlugin, FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
 use crate::state::CheckpointSettings;
@@ -28,6 +29,8 @@ pub struct Pipeline {
     pub batch_size: usize,
     /// Decoder threads; `None` picks one per core (at most four).
     pub decoders: Option<usize>,
+    /// Instances of the operators (see [`super::parallel`]).
+    pub parallelism: usize,
     pub source: SourceSpec,
     pub schema: Arc<Schema>,
     /// Index in `schema` of the event-time field.
@@ -92,6 +95,17 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 file.batch_size
             ),
         ));
+    }
+    if let Some(parallelism) = file.parallelism {
+        if !(1..=crate::data::KEY_GROUPS).contains(&parallelism) {
+            return Err(at(
+                0..0,
+                format!(
+                    "parallelism must be between 1 and {} (the number of key groups), got {parallelism}",
+                    crate::data::KEY_GROUPS
+                ),
+            ));
+        }
     }
     let schema_span = file.schema.span();
     let fields: Vec<Field> = file
@@ -174,7 +188,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 }
                 let mut stage = Stage::new(
                     name,
-                    StageKind::Plugin(Box::new(plugin), on_failure),
+                    Box::new(PluginStage::new(Box::new(plugin), on_failure)),
                     current.clone(),
                 );
                 stage.unload = unload;
@@ -215,7 +229,11 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
                 };
                 let window = EventTimeWindows::new(&spec, &current)
                     .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                Stage::new(name, StageKind::Window(Box::new(window)), current.clone())
+                Stage::new(
+                    name,
+                    Box::new(WindowStage(Box::new(window))),
+                    current.clone(),
+                )
             }
         };
         if stages.iter().any(|s: &Stage| s.name == stage.name) {
@@ -294,6 +312,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         name,
         batch_size: file.batch_size,
         decoders: None,
+        parallelism: file.parallelism.unwrap_or(1),
         source,
         schema,
         time_column,

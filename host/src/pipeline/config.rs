@@ -37,6 +37,10 @@ pub struct PipelineFile {
     /// keep trying to deliver; what it has not delivered by then is
     /// dead-lettered. Default 30 s.
     pub shutdown_timeout: Option<Millis>,
+    /// Instances of the operators, each on its own thread with its own
+    /// state (1 to 128; default 1). Rows are divided by the key the stages
+    /// hold state by; results are the same at any parallelism.
+    pub parallelism: Option<usize>,
 }
 
 /// Periodic checkpoints, from which `weir run` resumes after a stop or crash.

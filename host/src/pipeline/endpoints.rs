@@ -41,6 +41,51 @@ impl SourceSpec {
             SourceSpec::Http(_) => Origin::Lines("http".into()),
         }
     }
+
+    /// One line for `weir explain`; secrets are never part of it.
+    pub fn describe(&self) -> String {
+        let format = |csv: &Option<CsvSettings>| if csv.is_some() { "csv" } else { "json" };
+        match self {
+            SourceSpec::File {
+                path, follow, csv, ..
+            } => format!(
+                "{} {} ({})",
+                if *follow { "tail" } else { "file" },
+                path.display(),
+                format(csv)
+            ),
+            SourceSpec::Stdin { csv, .. } => format!("stdin ({})", format(csv)),
+            SourceSpec::Kafka(settings) => format!(
+                "kafka {} topics {} group {}",
+                settings.bootstrap_servers,
+                settings.topics.join(", "),
+                settings.group_id
+            ),
+            SourceSpec::Http(settings) => {
+                format!("http POST {}{}", settings.listen, settings.path)
+            }
+        }
+    }
+}
+
+impl SinkSpec {
+    /// One line for `weir explain`; secrets are never part of it.
+    pub fn describe(&self) -> String {
+        match self {
+            SinkSpec::Console => "console".into(),
+            SinkSpec::File { path, avro } => format!(
+                "file {} ({})",
+                path.display(),
+                if avro.is_some() { "avro" } else { "json" }
+            ),
+            SinkSpec::Kafka(settings) => format!("kafka topic {}", settings.topic),
+            SinkSpec::Webhook(settings) => {
+                format!("webhook {}", crate::redact::endpoint(&settings.url))
+            }
+            SinkSpec::Postgres(settings) => format!("postgres table {}", settings.table),
+            SinkSpec::Null { .. } => "null".into(),
+        }
+    }
 }
 
 pub enum SinkSpec {

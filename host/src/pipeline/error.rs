@@ -2,6 +2,10 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::ingest::ReadError;
+use super::stage::StageError;
+use crate::state::CheckpointError;
+
 /// A problem in a pipeline file, located as `file:line:column` for editors,
 /// with the line itself and a hint at the fix when there is one.
 #[derive(Debug)]
@@ -95,4 +99,35 @@ mod tests {
         assert_eq!(line_column("ab\ncd\nef", 4), (2, 2));
         assert_eq!(line_column("ab\ncd\nef", 6), (3, 1));
     }
+}
+
+/// Why a run stopped with an error (a pipeline that loaded, then failed).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot open the source {path}: {error}")]
+    OpenSource { path: String, error: std::io::Error },
+    #[error("cannot open the sink {path}: {error}")]
+    OpenSink { path: String, error: std::io::Error },
+    #[error("cannot open the dead-letter output {path}: {error}")]
+    OpenDeadLetter { path: String, error: std::io::Error },
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    #[error("writing results: {0}")]
+    Sink(std::io::Error),
+    #[error("writing dead letters: {0}")]
+    DeadLetter(std::io::Error),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot start the operators' instances: {0}")]
+    Parallel(String),
+    #[error("cannot resume from checkpoint {id} in {dir}: {reason}; run with --fresh to discard the checkpoints and start over")]
+    Resume {
+        id: u64,
+        dir: String,
+        reason: String,
+    },
 }

@@ -12,24 +12,28 @@ mod hint;
 mod histogram;
 mod ingest;
 mod open;
+pub mod operator;
+pub mod parallel;
+pub mod plan;
 mod progress;
-mod recent;
 pub mod reference;
 mod run;
 mod sequencer;
 mod stage;
 mod summary;
 
+pub use crate::sink::RecentRows;
 pub use build::{load, parse, Pipeline, Resume};
 pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
 pub use endpoints::{SinkSpec, SourceSpec};
 pub use error::PipelineError;
+pub use error::RunError;
 pub use histogram::{Histogram, HistogramSnapshot};
-pub use progress::Progress;
-pub use recent::RecentRows;
-pub use run::{run, RunError};
-pub use stage::{
-    NativeOperator, OnFailure, Stage, StageError, StageKind, StageStats, Trial, TrialVerdict,
-    Unload,
+pub use operator::{
+    NativeOperator, NativeStage, Operator, OperatorContext, PluginStage, Trial, TrialVerdict,
+    WindowStage,
 };
+pub use progress::Progress;
+pub use run::run;
+pub use stage::{OnFailure, Stage, StageError, StageStats, Unload};
 pub use summary::Summary;

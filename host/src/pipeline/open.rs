@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::build::{Pipeline, Resume};
 use super::checkpointing;
 use super::endpoints::{SinkSpec, SourceSpec};
+use super::error::RunError;
 use super::ingest::Decoding;
-use super::run::RunError;
 use crate::data::Schema;
 use crate::format::csv::CsvLayout;
 use crate::sink::{

@@ -12,51 +12,24 @@ use super::checkpointing::Checkpointer;
 use super::control::ControlPort;
 use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::SourceSpec;
+use super::error::RunError;
 use super::ingest::{decode_chunks, read_chunks, Decoding, MessageFields, ReadError};
 use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error, Input};
+use super::parallel;
 use super::progress::Progress;
 use super::sequencer::Sequencer;
-use super::stage::{OnFailure, Stage, StageError, StageKind};
+use super::stage::{Stage, StageError};
 use super::summary::Summary;
 use crate::data::{Batch, Origin};
-use crate::plugin::OperatorKind;
 use crate::sink::{DeadLetterKind, DeadLetters, SinkStats};
 use crate::source::kafka::{read_kafka, OffsetCommitter};
 use crate::source::{read_http, SourceStats};
-use crate::state::{CheckpointError, SourcePosition};
+use crate::state::SourcePosition;
 use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
 
 /// Batches in flight between two stages.
 const CHANNEL_BATCHES: usize = 4;
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot open the source {path}: {error}")]
-    OpenSource { path: String, error: std::io::Error },
-    #[error("cannot open the sink {path}: {error}")]
-    OpenSink { path: String, error: std::io::Error },
-    #[error("cannot open the dead-letter output {path}: {error}")]
-    OpenDeadLetter { path: String, error: std::io::Error },
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    #[error("Kafka: {0}")]
-    Kafka(String),
-    #[error("writing results: {0}")]
-    Sink(std::io::Error),
-    #[error("writing dead letters: {0}")]
-    DeadLetter(std::io::Error),
-    #[error(transparent)]
-    Stage(#[from] StageError),
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    #[error("cannot resume from checkpoint {id} in {dir}: {reason}; run with --fresh to discard the checkpoints and start over")]
-    Resume {
-        id: u64,
-        dir: String,
-        reason: String,
-    },
-}
 
 /// Decoder threads: one per core, at most four (beyond that the reader and
 /// the operators are the bottleneck).
@@ -170,6 +143,27 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     source_stats
         .decoders
         .store(decoders as u64, Ordering::Relaxed);
+    let parallelism = parallel::choose(
+        pipeline.parallelism,
+        &pipeline.stages,
+        &pipeline.schema,
+        pipeline.control.is_some(),
+    );
+    if let Some(reason) = &parallelism.limited_by {
+        tracing::info!(
+            asked = pipeline.parallelism,
+            "the operators run as one instance: {reason}"
+        );
+    }
+    let instances = (parallelism.instances > 1)
+        .then(|| {
+            (0..parallelism.instances)
+                .map(|i| parallel::instance_stages(&pipeline.stages, i, parallelism.instances))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(RunError::Parallel)?;
+    let processing_ticks = pipeline.stages.iter().any(Stage::needs_ticks);
     let stages = &mut pipeline.stages;
     let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
     let (to_sequencer, from_decoders) = crossbeam_channel::bounded(CHANNEL_BATCHES);
@@ -179,6 +173,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
 
     let (read, processed, results_out) = std::thread::scope(|scope| {
         let (dead, complete, sequencer, schema) = (&dead, &complete, &mut sequencer, &schema);
+        let checkpointer = &mut checkpointer;
         let decoding = &decoding;
         let origin = &origin;
         let stats: &SourceStats = &source_stats;
@@ -249,7 +244,50 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 control.show_checkpoints(store.stats.clone());
             }
         }
-        let operators = std::thread::Builder::new()
+        let publish_source_gauges = {
+            let (decode_queue, from_decoders, to_sink) =
+                (decode_queue.clone(), from_decoders.clone(), to_sink.clone());
+            move |sequencer: &Sequencer| {
+                stats
+                    .watermark_ms
+                    .store(sequencer.watermark(), Ordering::Relaxed);
+                publish_partition_watermarks(sequencer, origin, stats);
+                let fill = |len: usize| (len * 1000 / CHANNEL_BATCHES) as u64;
+                for (gauge, len) in stats.queue_fill_permille.iter().zip([
+                    decode_queue.len(),
+                    from_decoders.len(),
+                    to_sink.len(),
+                ]) {
+                    gauge.store(fill(len), Ordering::Relaxed);
+                }
+            }
+        };
+        let (operators, parallel_threads) = if let Some(instances) = instances {
+            let ticks = if processing_ticks {
+                crossbeam_channel::tick(PROCESSING_TICK)
+            } else {
+                crossbeam_channel::never()
+            };
+            let parts = parallel::Parts {
+                instances,
+                partitioner: parallel::Partitioner::new(&parallelism),
+                sequencer,
+                checkpointer: Option::as_mut(checkpointer),
+                chunks: from_decoders,
+                ticks,
+                to_sink,
+                dead,
+                origin,
+                schema: schema.clone(),
+                track_offsets,
+                complete,
+            };
+            (
+                None,
+                Some(parallel::spawn(scope, parts, publish_source_gauges)),
+            )
+        } else {
+            let operators = std::thread::Builder::new()
             .name("weir-operators".into())
             .spawn_scoped(
                 scope,
@@ -314,16 +352,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                                 if track_offsets && sink_open {
                                     sink_open = progress(sequencer, stages);
                                 }
-                                stats.watermark_ms.store(sequencer.watermark(), Ordering::Relaxed);
-                                publish_partition_watermarks(sequencer, origin, stats);
-                                let fill = |len: usize| (len * 1000 / CHANNEL_BATCHES) as u64;
-                                for (gauge, len) in stats.queue_fill_permille.iter().zip([
-                                    decode_queue.len(),
-                                    from_decoders.len(),
-                                    to_sink.len(),
-                                ]) {
-                                    gauge.store(fill(len), Ordering::Relaxed);
-                                }
+                                publish_source_gauges(sequencer);
                                 if let Some(checkpointer) = checkpointer.as_mut().filter(|c| c.due()) {
                                     if sink_open {
                                         sink_open = send(checkpointer.take(sequencer, stages));
@@ -371,6 +400,8 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 },
             )
             .expect(spawn_error);
+            (Some(operators), None)
+        };
         let delivered = deliver(
             sink.as_mut(),
             &sink_name,
@@ -382,9 +413,19 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
             (stop, shutdown_timeout),
         );
         let read = reader.join().expect("the reader thread panicked");
-        let (processed, control) = operators.join().expect("the operator thread panicked");
+        let (processed, control, instance_stages) = match (operators, parallel_threads) {
+            (Some(operators), _) => {
+                let (processed, control) = operators.join().expect("the operator thread panicked");
+                (processed, control, Vec::new())
+            }
+            (None, Some(threads)) => {
+                let (stages, processed) = threads.join();
+                (processed, None, stages)
+            }
+            (None, None) => unreachable!("the operators run on one thread or several"),
+        };
         drop(progress_done);
-        let processed = processed.map(|()| control);
+        let processed = processed.map(|()| (control, instance_stages));
         (read, processed, delivered)
     });
     let results_out = match results_out {
@@ -393,7 +434,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => return Err(RunError::Sink(e)),
     };
-    let control = processed?;
+    let (control, instance_stages) = processed?;
     read?;
     let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
 
@@ -431,33 +472,19 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         summary
             .stages
             .push((stage.name.clone(), stage.rows_in(), stage.rows_out()));
-        match &stage.kind {
-            StageKind::Window(window) => {
-                summary.windows_fired += window.fired_windows();
-                summary.window_updates += window.updates();
-                summary.window_partials += window.partials();
-                summary.open_windows_discarded += window.open_windows() as u64;
-            }
-            StageKind::Plugin(plugin, on_failure) => {
-                if plugin.descriptor().kind == OperatorKind::Filter {
-                    // Checked: a filter never passes on more rows than it was given
-                    // (enforced on its output), but a count must never wrap.
-                    summary.filtered += stage
-                        .rows_in()
-                        .saturating_sub(stage.rows_out())
-                        .saturating_sub(stage.rows_failed());
-                }
-                if *on_failure == OnFailure::Skip {
-                    summary.plugin_skipped += stage.rows_failed();
-                }
-                summary.plugin_restarts += plugin.restarts;
-                if let Some(reason) = plugin.quarantined() {
-                    summary
-                        .quarantined
-                        .push((stage.name.clone(), reason.to_string()));
-                }
-            }
-            StageKind::Native(_) => {}
+    }
+    summary.parallelism = parallelism.instances;
+    // Run in parallel, the stages' instances did the work; their counters
+    // are shared, so they are counted once.
+    let ran = if instance_stages.is_empty() {
+        vec![std::mem::take(&mut pipeline.stages)]
+    } else {
+        instance_stages
+    };
+    for (i, stages) in ran.iter().enumerate() {
+        for stage in stages {
+            let shared = (i == 0).then_some(&*stage.stats);
+            stage.operator.summarize(&stage.name, shared, &mut summary);
         }
     }
     Ok(summary)

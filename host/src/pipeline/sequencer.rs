@@ -246,18 +246,8 @@ impl Sequencer {
     /// stream that an open window holds), which must be read again after a
     /// restart.
     pub fn commit_offsets(&self, retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
-        self.consumed
-            .iter()
-            .map(|(&stream, &last)| {
-                // Sequence numbers are offset + 1, so `last` is the next offset
-                // to read and `first - 1` the first offset still held.
-                let next = match retained.get(&stream) {
-                    Some(&first) => last.min(first - 1),
-                    None => last,
-                };
-                (stream, next)
-            })
-            .collect()
+        let consumed: Vec<(u32, u64)> = self.consumed.iter().map(|(&s, &l)| (s, l)).collect();
+        hold_back(&consumed, retained)
     }
 
     /// Dead-letters rows whose event time is outside the range weir accepts
@@ -290,4 +280,20 @@ impl Sequencer {
         }
         Ok(batch.gather(&kept))
     }
+}
+
+/// Per stream, the offset to commit: `consumed` (the next offset to read),
+/// held back to the first input a stage still holds (`retained`, a sequence
+/// number: offset + 1), which must be read again after a restart.
+pub fn hold_back(consumed: &[(u32, u64)], retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
+    consumed
+        .iter()
+        .map(|&(stream, last)| {
+            let next = match retained.get(&stream) {
+                Some(&first) => last.min(first - 1),
+                None => last,
+            };
+            (stream, next)
+        })
+        .collect()
 }

@@ -5,19 +5,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::histogram::{Histogram, DURATION_BOUNDS_NS, ROW_BOUNDS};
-use super::recent::RecentRows;
+use super::operator::{Operator, OperatorContext, PluginStage, Trial};
 use crate::data::{Batch, Origin, Schema};
-use crate::format::timestamp;
-use crate::plugin::{PluginOperator, Processed};
-use crate::sink::{row_position, DeadLetterKind, DeadLetters};
-use crate::state::{Encoded, PluginState, StageCheckpoint, StageState};
-use crate::window::EventTimeWindows;
-
-/// An operator compiled into the host, for built-ins and benchmark baselines.
-pub trait NativeOperator: Send {
-    fn output_schema(&self) -> &Arc<Schema>;
-    fn process(&mut self, batch: &Batch) -> Batch;
-}
+use crate::sink::{DeadLetters, RecentRows};
+use crate::state::StageCheckpoint;
 
 /// What happens to the rows a plugin fails on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
@@ -47,12 +38,6 @@ pub enum StageError {
     /// A failure the stage cannot contain to rows (an aggregate plugin's).
     #[error("stage `{stage}` failed and stopped the pipeline: {reason}; a restart resumes from the last checkpoint")]
     Failed { stage: String, reason: String },
-}
-
-pub enum StageKind {
-    Plugin(Box<PluginOperator>, OnFailure),
-    Window(Box<EventTimeWindows>),
-    Native(Box<dyn NativeOperator>),
 }
 
 /// Whether a stage may be unloaded while the pipeline runs.
@@ -129,30 +114,11 @@ impl StageStats {
     }
 }
 
-/// A plugin version that has just replaced another, until it has proved
-/// itself on `batches_left` batches. The version it replaced stays loaded so
-/// that a failing batch can be run again on it.
-pub struct Trial {
-    pub previous: Box<PluginOperator>,
-    pub batches_left: u32,
-}
-
-/// How a trial ended.
-pub enum TrialVerdict {
-    /// The new version stays; `retired` is the version it replaced.
-    Kept { retired: Box<PluginOperator> },
-    /// The new version failed rows the old one processed; the old one is back.
-    RolledBack {
-        rejected: Box<PluginOperator>,
-        reason: String,
-        /// Rows the stage had received before the batch that was run again.
-        at_row: u64,
-    },
-}
-
+/// A named operator in the pipeline with its counters and the admin
+/// settings that concern it.
 pub struct Stage {
     pub name: String,
-    pub kind: StageKind,
+    pub operator: Box<dyn Operator>,
     /// The rows this stage receives; a replacement must accept them.
     pub input: Arc<Schema>,
     pub stats: Arc<StageStats>,
@@ -161,23 +127,18 @@ pub struct Stage {
     pub added_at_run_time: bool,
     /// When the current plugin version started serving.
     pub loaded_at: SystemTime,
-    pub trial: Option<Trial>,
-    /// Set when a trial ends; taken by the control loop.
-    pub verdict: Option<TrialVerdict>,
 }
 
 impl Stage {
-    pub fn new(name: impl Into<String>, kind: StageKind, input: Arc<Schema>) -> Self {
+    pub fn new(name: impl Into<String>, operator: Box<dyn Operator>, input: Arc<Schema>) -> Self {
         Self {
             name: name.into(),
-            kind,
+            operator,
             input,
             stats: Arc::default(),
             unload: Unload::Refuse,
             added_at_run_time: false,
             loaded_at: SystemTime::now(),
-            trial: None,
-            verdict: None,
         }
     }
 
@@ -191,46 +152,37 @@ impl Stage {
         self.stats.rows_failed()
     }
 
+    /// The plugin stage, if this is one.
+    pub fn plugin(&self) -> Option<&PluginStage> {
+        self.operator.as_plugin()
+    }
+
+    pub fn plugin_mut(&mut self) -> Option<&mut PluginStage> {
+        self.operator.as_plugin_mut()
+    }
+
+    /// The version that was replaced, while a new one is on trial.
+    pub fn trial(&self) -> Option<&Trial> {
+        self.plugin().and_then(|p| p.trial.as_ref())
+    }
+
     /// Adds the earliest input position per stream this stage still holds
     /// (open windows), which offset commits must not pass.
     pub fn retained(&self, earliest: &mut std::collections::BTreeMap<u32, u64>) {
-        if let StageKind::Window(window) = &self.kind {
-            window.retained(earliest);
-        }
+        self.operator.retained(earliest);
     }
 
     /// What this stage computes, as far as its state depends on it.
     pub fn fingerprint(&self) -> String {
-        match &self.kind {
-            StageKind::Window(window) => window.fingerprint().to_string(),
-            StageKind::Plugin(plugin, _) => match plugin.key_by() {
-                Some(key) => format!("plugin {} key_by={key}", plugin.descriptor().name),
-                None => format!("plugin {}", plugin.descriptor().name),
-            },
-            StageKind::Native(_) => "native".into(),
-        }
+        self.operator.fingerprint()
     }
 
     /// The stage's state now, for a checkpoint.
     pub fn checkpoint(&self) -> StageCheckpoint {
-        let state = match &self.kind {
-            StageKind::Window(window) => window.checkpoint(),
-            StageKind::Plugin(plugin, _) => match plugin.keyed_state() {
-                Some(keyed) => StageState::Plugin(PluginState {
-                    plugin: plugin.version(),
-                    state_version: plugin.descriptor().state_version,
-                    keyed: Encoded::encode(keyed),
-                }),
-                None => StageState::Stateless {
-                    plugin: Some(plugin.version()),
-                },
-            },
-            StageKind::Native(_) => StageState::Stateless { plugin: None },
-        };
         StageCheckpoint {
             name: self.name.clone(),
             fingerprint: self.fingerprint(),
-            state,
+            state: self.operator.snapshot(),
         }
     }
 
@@ -244,50 +196,16 @@ impl Stage {
                 self.fingerprint()
             ));
         }
-        match (&mut self.kind, checkpoint.state) {
-            (
-                StageKind::Window(window),
-                state @ (StageState::Window(_) | StageState::Sessions(_)),
-            ) => window.restore(state),
-            (StageKind::Plugin(plugin, _), StageState::Stateless { plugin: Some(then) }) => {
-                let now = plugin.version();
-                if now != then {
-                    tracing::info!(
-                        stage = %self.name,
-                        "the plugin changed since the checkpoint: {} {} ({}) then, {} {} ({}) now",
-                        then.name, then.version, short(&then.hash), now.name, now.version, short(&now.hash)
-                    );
-                }
-                Ok(())
-            }
-            (_, StageState::Stateless { .. }) => Ok(()),
-            (StageKind::Plugin(plugin, _), StageState::Plugin(saved)) => {
-                let keyed = saved.keyed.decode()?;
-                let keys = keyed.keys();
-                plugin
-                    .adopt_state(saved.state_version, keyed)
-                    .map_err(|(reason, _)| reason)?;
-                tracing::info!(stage = %self.name, keys, "keyed state restored");
-                Ok(())
-            }
-            _ => Err(format!(
-                "stage `{}` holds a different kind of state in the checkpoint",
-                self.name
-            )),
-        }
+        self.operator.restore(&self.name, checkpoint.state)
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
-        match &self.kind {
-            StageKind::Plugin(p, _) => p.output_schema(),
-            StageKind::Window(w) => w.output_schema(),
-            StageKind::Native(n) => n.output_schema(),
-        }
+        self.operator.output_schema()
     }
 
     /// Whether the stage must be called while no rows come (a processing-time window).
     pub fn needs_ticks(&self) -> bool {
-        matches!(&self.kind, StageKind::Window(window) if window.needs_ticks())
+        self.operator.needs_ticks()
     }
 
     /// Runs the batch through this stage. Rows it cannot process go where the
@@ -299,188 +217,28 @@ impl Stage {
         dead: &DeadLetters,
     ) -> Result<Batch, StageError> {
         let started = Instant::now();
-        let rows = batch.len() as u64;
-        let out = self.process_untimed(batch, origin, dead)?;
-        let took = started.elapsed().as_nanos() as u64;
         let stats = &self.stats;
+        let rows = batch.len() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        let first_row = stats.rows_in.fetch_add(rows, Ordering::Relaxed);
+        let mut cx = OperatorContext {
+            stage: &self.name,
+            origin,
+            dead,
+            stats,
+            first_row,
+        };
+        let out = self.operator.process(batch, &mut cx)?;
+        stats
+            .rows_out
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        let took = started.elapsed().as_nanos() as u64;
         stats.busy_ns.fetch_add(took, Ordering::Relaxed);
         if rows > 0 {
             stats.batch_duration_ns.observe(took);
             stats.batch_rows.observe(rows);
         }
-        match &self.kind {
-            StageKind::Plugin(plugin, _) => {
-                if let Some(state) = plugin.keyed_state() {
-                    stats
-                        .state_keys
-                        .store(state.keys() as u64, Ordering::Relaxed);
-                    stats
-                        .state_bytes
-                        .store(state.bytes() as u64, Ordering::Relaxed);
-                    stats
-                        .state_timers
-                        .store(state.timers() as u64, Ordering::Relaxed);
-                }
-            }
-            StageKind::Window(_) => stats.recent.offer(&out),
-            StageKind::Native(_) => {}
-        }
+        self.operator.publish(stats, &out);
         Ok(out)
     }
-
-    fn process_untimed(
-        &mut self,
-        mut batch: Batch,
-        origin: &Origin,
-        dead: &DeadLetters,
-    ) -> Result<Batch, StageError> {
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        let first_row = self
-            .stats
-            .rows_in
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let out = match &mut self.kind {
-            StageKind::Native(operator) => operator.process(&batch),
-            StageKind::Plugin(plugin, on_failure) => {
-                let processed = match self.trial.take() {
-                    Some(trial) if !batch.is_empty() => {
-                        let (processed, trial, verdict) =
-                            run_trial(plugin, trial, &batch, first_row);
-                        self.trial = trial;
-                        if verdict.is_some() {
-                            self.verdict = verdict;
-                        }
-                        processed
-                    }
-                    trial => {
-                        self.trial = trial;
-                        plugin.process(&batch)
-                    }
-                };
-                for failure in &processed.failures {
-                    let row = failure.row as usize;
-                    let reason = format!(
-                        "{} (plugin version {})",
-                        failure.error,
-                        plugin.descriptor().version
-                    );
-                    match on_failure {
-                        OnFailure::DeadLetter => {
-                            dead.send_row(DeadLetterKind::Plugin, &reason, origin, &batch, row)?
-                        }
-                        OnFailure::Skip => {}
-                        OnFailure::Stop => {
-                            return Err(StageError::Stopped {
-                                stage: self.name.clone(),
-                                position: row_position(origin, &batch, row),
-                                reason,
-                            })
-                        }
-                    }
-                }
-                if *on_failure == OnFailure::Skip && !processed.failures.is_empty() {
-                    tracing::warn!(stage = %self.name, rows = processed.failures.len(), "skipped rows the plugin failed on");
-                }
-                self.stats
-                    .rows_failed
-                    .fetch_add(processed.failures.len() as u64, Ordering::Relaxed);
-                processed.batch
-            }
-            StageKind::Window(window) => {
-                let mut late = Vec::new();
-                let out =
-                    window
-                        .process(&mut batch, &mut late)
-                        .map_err(|reason| StageError::Failed {
-                            stage: self.name.clone(),
-                            reason,
-                        })?;
-                for row in &late {
-                    let lateness = match row.allowed_lateness_ms {
-                        0 => String::new(),
-                        ms => format!(
-                            " and its allowed lateness of {} had passed",
-                            humantime::format_duration(std::time::Duration::from_millis(ms as u64))
-                        ),
-                    };
-                    let reason = format!(
-                        "late: event time {} is behind the watermark {}; its window [{}, {}) had already fired{lateness}",
-                        timestamp::format(batch.event_time[row.row]),
-                        timestamp::format(batch.watermark[row.row]),
-                        timestamp::format(row.window_start),
-                        timestamp::format(row.window_end),
-                    );
-                    dead.send_row(DeadLetterKind::Late, &reason, origin, &batch, row.row)?;
-                }
-                self.stats
-                    .rows_failed
-                    .fetch_add(late.len() as u64, Ordering::Relaxed);
-                let stats = &self.stats;
-                stats
-                    .window_results
-                    .store(window.fired_windows(), Ordering::Relaxed);
-                stats
-                    .window_updates
-                    .store(window.updates(), Ordering::Relaxed);
-                stats
-                    .window_partials
-                    .store(window.partials(), Ordering::Relaxed);
-                stats
-                    .window_open
-                    .store(window.open_windows() as u64, Ordering::Relaxed);
-                out
-            }
-        };
-        self.stats
-            .rows_out
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
-        Ok(out)
-    }
-}
-
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
-}
-
-/// One batch of a trial. If the new version fails rows, the batch is run
-/// again on the previous version; when that one fails fewer rows, the new
-/// version is rolled back and the previous version's result is used, so each
-/// row's result comes from exactly one version. (Rows both versions fail on
-/// are bad input, not a bad version.)
-fn run_trial(
-    plugin: &mut Box<PluginOperator>,
-    mut trial: Trial,
-    batch: &Batch,
-    first_row: u64,
-) -> (Processed, Option<Trial>, Option<TrialVerdict>) {
-    let processed = plugin.process(batch);
-    if !processed.failures.is_empty() {
-        let fallback = trial.previous.process(batch);
-        if fallback.failures.len() < processed.failures.len() {
-            let reason = format!(
-                "version {} failed {} of {} rows of its first batches (version {} failed {}): {}",
-                plugin.descriptor().version,
-                processed.failures.len(),
-                batch.len(),
-                trial.previous.descriptor().version,
-                fallback.failures.len(),
-                processed.failures[0].error
-            );
-            let rejected = std::mem::replace(plugin, trial.previous);
-            let verdict = TrialVerdict::RolledBack {
-                rejected,
-                reason,
-                at_row: first_row,
-            };
-            return (fallback, None, Some(verdict));
-        }
-    }
-    trial.batches_left = trial.batches_left.saturating_sub(1);
-    if trial.batches_left == 0 {
-        let verdict = TrialVerdict::Kept {
-            retired: trial.previous,
-        };
-        return (processed, None, Some(verdict));
-    }
-    (processed, Some(trial), None)
 }

@@ -52,6 +52,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// False when stopped before the end of the input.
     pub completed: bool,
+    /// Instances the operators ran as.
+    pub parallelism: usize,
 }
 
 impl Summary {
@@ -118,6 +120,9 @@ impl fmt::Display for Summary {
                 "  source paused      {:>12}  times (the pipeline was full)",
                 self.source_pauses
             )?;
+        }
+        if self.parallelism > 1 {
+            writeln!(f, "  operator instances {:>12}", self.parallelism)?;
         }
         if let Some(id) = self.resumed_from {
             writeln!(f, "  resumed from checkpoint {id}")?;

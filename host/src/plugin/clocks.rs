@@ -12,7 +12,7 @@
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
 
-use super::instance::PluginState;
+use super::state::PluginState;
 
 /// The monotonic clock's interface, as `wasmtime_wasi` 48 links it; guests
 /// importing an older 0.2 version are matched to it.

@@ -11,7 +11,7 @@ use wasmtime::{Config, Engine};
 use super::bindings::{Operator, OperatorPre};
 use super::cache::ComponentCache;
 use super::error::{describe, PluginError};
-use super::instance::PluginState;
+use super::state::PluginState;
 
 /// Resources one plugin instance may use.
 #[derive(Debug, Clone, Copy)]

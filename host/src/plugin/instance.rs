@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
 
-use super::bindings::weir::plugin::{host, types};
+use super::bindings::weir::plugin::types;
 use super::bindings::Operator;
 use super::engine::{PluginLimits, PreparedPlugin, EPOCH_TICK};
 use super::error::{classify, describe, PluginError, TrapKind};
 use super::output::PluginOutput;
+pub(crate) use super::state::PluginState;
 use crate::data::{Field, FieldType};
 
 /// What a plugin says about itself.
@@ -65,44 +66,6 @@ impl std::fmt::Display for OperatorKind {
         })
     }
 }
-
-pub(crate) struct PluginState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    /// `host.log` goes through the stderr stream's budget.
-    log: PluginOutput,
-}
-
-impl PluginState {
-    pub(crate) fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
-    }
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl host::Host for PluginState {
-    fn log(&mut self, level: types::LogLevel, message: String) {
-        let level = match level {
-            types::LogLevel::Trace => tracing::Level::TRACE,
-            types::LogLevel::Debug => tracing::Level::DEBUG,
-            types::LogLevel::Info => tracing::Level::INFO,
-            types::LogLevel::Warn => tracing::Level::WARN,
-            types::LogLevel::Error => tracing::Level::ERROR,
-        };
-        self.log.log(level, &message);
-    }
-}
-
-impl types::Host for PluginState {}
 
 /// Bounds on what a plugin may say about itself. Its name and version are
 /// copied into every log line and dead letter about it, and its fields are

@@ -13,9 +13,9 @@ use super::error::PluginError;
 use super::instance::OperatorKind;
 use super::operator::PluginOperator;
 use crate::data::{Batch, Column, ColumnBuilder, Field, FieldType, Schema};
+use crate::data::{Key, KeyRef};
 use crate::state::{KeyedState, Timer};
 use crate::time::range;
-use crate::window::{Key, KeyRef};
 
 pub(super) struct KeyedPart {
     pub field: Field,

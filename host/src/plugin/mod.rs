@@ -13,6 +13,7 @@ mod keyed;
 mod operator;
 mod output;
 mod sample;
+mod state;
 
 pub use aggregate::{AggregatePlugin, EncodedRows, Pending};
 pub use cache::ComponentCache;

@@ -170,6 +170,19 @@ impl PluginOperator {
         &self.prepared
     }
 
+    /// A new instance of the same component with the same settings and no
+    /// state: another parallel instance of its stage.
+    pub fn replicate(&self, input: &Arc<Schema>) -> Result<Self, PluginError> {
+        Self::new(
+            self.prepared.clone(),
+            &self.config_json,
+            input,
+            self.limits,
+            self.policy,
+        )?
+        .keyed_by(self.key_by(), input)
+    }
+
     /// What a replacement for this operator is built with: the same config,
     /// limits and failure policy.
     pub fn settings(&self) -> PluginSettings {

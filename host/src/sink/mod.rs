@@ -6,6 +6,7 @@ mod dead_letter;
 mod file;
 mod kafka;
 mod postgres;
+mod recent;
 mod result_id;
 mod webhook;
 
@@ -15,6 +16,7 @@ pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind
 pub use file::JsonFileSink;
 pub use kafka::{KafkaSink, KafkaSinkSettings};
 pub use postgres::{PostgresSettings, PostgresSink};
+pub use recent::RecentRows;
 pub use result_id::result_id;
 pub use webhook::{Template, WebhookSettings, WebhookSink};
 
@@ -66,7 +68,7 @@ pub struct SinkStats {
     /// stuck in one long call is busy all along, not only once it returns.
     busy_since_ns: std::sync::atomic::AtomicU64,
     /// The newest results, for the live page.
-    pub recent: crate::pipeline::RecentRows,
+    pub recent: RecentRows,
 }
 
 /// Nanoseconds since the first call, on the monotonic clock (never 0).

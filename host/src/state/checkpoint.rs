@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::KeyedState;
-use crate::window::{Accumulator, Key};
+use crate::data::Key;
+use crate::window::Accumulator;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checkpoint {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::window::{Key, KeyRef};
+use crate::data::{Key, KeyRef};
 
 /// A timer: fires for `key` once the watermark reaches `at`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -93,6 +93,20 @@ impl KeyedState {
 
     pub fn timers(&self) -> usize {
         self.timers.len()
+    }
+
+    /// Takes in another instance's keys and timers (their keys are disjoint).
+    pub fn absorb(&mut self, other: KeyedState) {
+        self.values.extend(other.values);
+        self.timers.extend(other.timers);
+        self.recount();
+    }
+
+    /// Keeps the keys, and the timers of the keys, that `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&Key) -> bool) {
+        self.values.retain(|key, _| keep(key));
+        self.timers.retain(|timer| keep(&timer.key));
+        self.recount();
     }
 
     /// Every stored value, to be rewritten by a state migration.

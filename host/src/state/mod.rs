@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod keyed;
+pub mod rescale;
 mod store;
 
 pub use checkpoint::{

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use hashbrown::HashSet;
 
-use super::key::{Key, KeyRef};
 use super::plugin_accumulator::PluginAccumulator;
 use crate::data::{Column, ColumnBuilder, FieldType, Schema, Value};
+use crate::data::{Key, KeyRef};
 use crate::plugin::{AggregatePlugin, EncodedRows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::aggregate::{Accumulator, AggregateInput, AggregateSpec};
-use super::key::KeyRef;
 use super::plugin_accumulator::PluginAccumulator;
+use crate::data::KeyRef;
 use crate::data::{Batch, BatchBuilder, Column, Field, FieldType, Schema, Value};
 use crate::plugin::AggregatePlugin;
 

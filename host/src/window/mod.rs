@@ -2,7 +2,6 @@
 //! sliding windows over panes, and session windows.
 
 mod aggregate;
-mod key;
 mod layout;
 #[cfg(test)]
 mod model;
@@ -16,7 +15,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use aggregate::{Accumulator, AggregateFn, AggregateSpec};
-pub use key::{Key, KeyRef};
 
 use crate::data::{Batch, Schema};
 use crate::state::StageState;
@@ -113,6 +111,8 @@ pub struct EventTimeWindows {
     partials: u64,
     /// What this window computes, to match it with checkpointed state.
     fingerprint: String,
+    description: String,
+    spec: WindowSpec,
 }
 
 impl EventTimeWindows {
@@ -175,6 +175,7 @@ impl EventTimeWindows {
             "{shape}{time} key_by={:?} aggregates={:?}{lateness}{early}",
             spec.key_by, spec.aggregates
         );
+        let description = describe(spec);
         let clock = (spec.time == WindowTime::Processing).then(ProcessingClock::new);
         let early = spec.early_fire_every_ms.map(|every_ms| {
             let clock = ProcessingClock::new();
@@ -190,7 +191,24 @@ impl EventTimeWindows {
             early,
             partials: 0,
             fingerprint,
+            description,
+            spec: spec.clone(),
         })
+    }
+
+    /// A new, empty window computing the same: another parallel instance.
+    pub fn replicate(&self, input: &Schema) -> Result<Self, String> {
+        Self::new(&self.spec, input)
+    }
+
+    /// The field results are grouped by; `None` for one global group.
+    pub fn key_by(&self) -> Option<&str> {
+        self.spec.key_by.as_deref()
+    }
+
+    /// What it computes, for people: `tumbling 10s by sensor_id: count, …`.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     pub fn output_schema(&self) -> &Arc<Schema> {
@@ -302,4 +320,60 @@ impl EventTimeWindows {
         }
         Ok(out)
     }
+}
+
+fn describe(spec: &WindowSpec) -> String {
+    let ms =
+        |ms: i64| humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64));
+    let mut out = match spec.shape {
+        WindowShape::Tumbling { size_ms } => format!("tumbling {}", ms(size_ms)),
+        WindowShape::Sliding { size_ms, slide_ms } => {
+            format!("sliding {} every {}", ms(size_ms), ms(slide_ms))
+        }
+        WindowShape::Session { gap_ms } => format!("session gap {}", ms(gap_ms)),
+    };
+    if spec.time == WindowTime::Processing {
+        out.push_str(" (processing time)");
+    }
+    if let Some(key) = &spec.key_by {
+        out.push_str(&format!(" by {key}"));
+    }
+    let aggregates: Vec<String> = spec
+        .aggregates
+        .iter()
+        .map(|a| match (&a.field, a.function) {
+            (None, _) => a.name.clone(),
+            (Some(field), AggregateFn::Plugin) => format!("{} = plugin({field})", a.name),
+            (Some(field), function) => {
+                format!(
+                    "{} = {}({field})",
+                    a.name,
+                    snake_case(&format!("{function:?}"))
+                )
+            }
+        })
+        .collect();
+    out.push_str(&format!(": {}", aggregates.join(", ")));
+    if spec.allowed_lateness_ms > 0 {
+        out.push_str(&format!(
+            "; allowed lateness {}",
+            ms(spec.allowed_lateness_ms)
+        ));
+    }
+    if let Some(every) = spec.early_fire_every_ms {
+        out.push_str(&format!("; early results every {}", ms(every)));
+    }
+    out
+}
+
+/// `CountDistinct` → `count_distinct`: the name the pipeline file uses.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }

@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
-use super::key::{Key, KeyRef};
 use super::layout::{hold_position, merge_into, retain_positions, Mark, ResultLayout};
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder};
+use crate::data::{Key, KeyRef};
 use crate::state::{Encoded, WindowState};
 
 /// [`WindowState`] as borrowed from the live windows: serializes exactly as

@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use hashbrown::HashMap;
 
 use super::aggregate::Accumulator;
-use super::key::Key;
 use super::layout::{
     hold_position, merge_into, merge_positions, retain_positions, Mark, ResultLayout,
 };
 use super::LateRow;
+use crate::data::Key;
 use crate::data::{Batch, BatchBuilder};
 use crate::state::{Encoded, SessionRecord, SessionState};
 

@@ -370,3 +370,49 @@ fn version_names_the_command() {
         text(&out.stdout)
     );
 }
+
+/// `weir explain` prints the graph the run would execute, in each format.
+#[test]
+fn explain_prints_the_dataflow_graph_in_text_dot_and_mermaid() {
+    let pipeline = repo_root().join("pipelines/sensor-alerts.toml");
+    let pipeline = pipeline.to_str().unwrap();
+    let out = weir(&["explain", pipeline], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    let order = [
+        "[source] source — file",
+        "[time] watermarks — event time `event_time`, watermark = newest − 5s",
+        "[operator] hot-readings — plugin over-threshold",
+        "[operator] hot-per-sensor — window tumbling 10s by sensor_id: count, max_temperature = max(temperature)",
+        "[operator] spike-alert — plugin spike-alert",
+        "[sink] sink — console",
+    ];
+    let places: Vec<usize> = order
+        .iter()
+        .map(|line| {
+            plan.find(line)
+                .unwrap_or_else(|| panic!("{line} in {plan}"))
+        })
+        .collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "{plan}");
+    assert!(plan.contains("→ hot-per-sensor (forward)"), "{plan}");
+    assert!(
+        plan.contains("emits sensor_id (string), window_start (timestamp)"),
+        "{plan}"
+    );
+
+    let dot = text(&weir(&["explain", pipeline, "--format", "dot"], b"").stdout);
+    assert!(dot.starts_with("digraph \"sensor-alerts\" {"), "{dot}");
+    assert_eq!(dot.matches(" -> ").count(), 5, "{dot}");
+    let mermaid = text(&weir(&["explain", pipeline, "--format", "mermaid"], b"").stdout);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert_eq!(mermaid.matches("-->|forward|").count(), 5, "{mermaid}");
+
+    let missing = weir(&["explain", "no-such-pipeline.toml"], b"");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("no-such-pipeline.toml"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
 
-use super::stage::{Stage, StageKind, Trial, TrialVerdict, Unload};
+use super::operator::{Trial, TrialVerdict};
+use super::stage::{Stage, Unload};
 use crate::data::Schema;
 use crate::plugin::PluginOperator;
 
@@ -262,14 +263,15 @@ impl ControlPort {
         trial_batches: u32,
     ) -> Result<bool, String> {
         let stage = find(stages, name)?;
-        if stage.trial.is_some() {
+        if stage.trial().is_some() {
             return Err(format!(
                 "stage `{name}` is still trying a new version; swap again once it is kept or rolled back"
             ));
         }
-        let StageKind::Plugin(current, _) = &mut stage.kind else {
+        let Some(plugin_stage) = stage.plugin_mut() else {
             return Err(format!("stage `{name}` is not a plugin"));
         };
+        let current = &mut plugin_stage.plugin;
         if operator.output_schema() != current.output_schema() {
             return Err(format!(
                 "the new version outputs {}, the stage outputs {}",
@@ -294,16 +296,17 @@ impl ControlPort {
             trial_batches = 0;
         }
         let previous = std::mem::replace(current, operator);
-        stage.loaded_at = SystemTime::now();
-        if trial_batches == 0 {
+        let on_trial = trial_batches > 0;
+        if on_trial {
+            plugin_stage.trial = Some(Trial {
+                previous,
+                batches_left: trial_batches,
+            });
+        } else {
             self.retire_operator(previous);
-            return Ok(false);
         }
-        stage.trial = Some(Trial {
-            previous,
-            batches_left: trial_batches,
-        });
-        Ok(true)
+        stage.loaded_at = SystemTime::now();
+        Ok(on_trial)
     }
 
     fn insert(
@@ -351,13 +354,13 @@ impl ControlPort {
                  swap it instead, or mark it `unload = \"bypass\"` in the pipeline file (filters only)"
             ));
         }
-        if stage.trial.is_some() {
+        if stage.trial().is_some() {
             return Err(format!(
                 "stage `{name}` is trying a new version; unload it once that is kept or rolled back"
             ));
         }
         let stage = stages.remove(index);
-        if let StageKind::Plugin(operator, _) = stage.kind {
+        if let Some(operator) = stage.operator.into_plugin() {
             self.retire_operator(operator);
         }
         Ok(false)
@@ -385,7 +388,7 @@ impl ControlPort {
         let mut changed = false;
         if !self.trials.is_empty() {
             for stage in stages.iter_mut() {
-                let Some(verdict) = stage.verdict.take() else {
+                let Some(verdict) = stage.plugin_mut().and_then(|p| p.verdict.take()) else {
                     continue;
                 };
                 let reply = self.trials.remove(&stage.name);
@@ -417,7 +420,7 @@ impl ControlPort {
                 .iter()
                 .zip(&self.shown)
                 .any(|(stage, shown)| shown_state(stage) != *shown);
-        if changed || shown_differs || stages.iter().any(|s| s.trial.is_some()) {
+        if changed || shown_differs || stages.iter().any(|s| s.trial().is_some()) {
             self.publish(stages);
         }
     }
@@ -472,10 +475,9 @@ impl ControlPort {
 }
 
 fn shown_state(stage: &Stage) -> (u64, bool) {
-    match &stage.kind {
-        StageKind::Plugin(p, _) => (p.restarts, p.quarantined().is_some()),
-        _ => (0, false),
-    }
+    stage.plugin().map_or((0, false), |p| {
+        (p.plugin.restarts, p.plugin.quarantined().is_some())
+    })
 }
 
 fn removable(stage: &Stage) -> bool {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::ChangeRecord;
 use crate::data::Schema;
 use crate::format::timestamp;
-use crate::pipeline::stage::{Stage, StageKind, StageStats};
+use crate::pipeline::stage::{Stage, StageStats};
 use crate::plugin::PluginSettings;
 use crate::sink::DeadLetterCounts;
 
@@ -90,30 +90,27 @@ pub struct TrialView {
 }
 
 pub(super) fn stage_view(stage: &Stage) -> StageView {
-    let (kind, plugin) = match &stage.kind {
-        StageKind::Plugin(p, _) => {
-            let descriptor = p.descriptor();
-            let plugin = PluginView {
-                name: descriptor.name.clone(),
-                version: descriptor.version.clone(),
-                kind: descriptor.kind.to_string(),
-                content_hash: p.prepared().content_hash.clone(),
-                component: p.prepared().path.display().to_string(),
-                loaded_at: rfc3339(stage.loaded_at),
-                restarts: p.restarts,
-                quarantined: p.quarantined().map(|e| e.to_string()),
-                on_trial: stage.trial.as_ref().map(|t| TrialView {
-                    previous_version: t.previous.descriptor().version.clone(),
-                    previous_hash: t.previous.prepared().content_hash.clone(),
-                    batches_left: t.batches_left,
-                }),
-                settings: p.settings(),
-            };
-            ("plugin", Some(plugin))
+    let plugin = stage.plugin().map(|stage_plugin| {
+        let p = &stage_plugin.plugin;
+        let descriptor = p.descriptor();
+        PluginView {
+            name: descriptor.name.clone(),
+            version: descriptor.version.clone(),
+            kind: descriptor.kind.to_string(),
+            content_hash: p.prepared().content_hash.clone(),
+            component: p.prepared().path.display().to_string(),
+            loaded_at: rfc3339(stage.loaded_at),
+            restarts: p.restarts,
+            quarantined: p.quarantined().map(|e| e.to_string()),
+            on_trial: stage_plugin.trial.as_ref().map(|t| TrialView {
+                previous_version: t.previous.descriptor().version.clone(),
+                previous_hash: t.previous.prepared().content_hash.clone(),
+                batches_left: t.batches_left,
+            }),
+            settings: p.settings(),
         }
-        StageKind::Window(_) => ("window", None),
-        StageKind::Native(_) => ("native", None),
-    };
+    });
+    let kind = stage.operator.kind();
     StageView {
         name: stage.name.clone(),
         kind,
