@@ -2,7 +2,6 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::ingest::ReadError;
 use super::stage::StageError;
 use crate::state::CheckpointError;
 
@@ -111,7 +110,7 @@ pub enum RunError {
     #[error("cannot open the dead-letter output {path}: {error}")]
     OpenDeadLetter { path: String, error: std::io::Error },
     #[error(transparent)]
-    Read(#[from] ReadError),
+    Source(#[from] crate::source::SourceError),
     #[error("Kafka: {0}")]
     Kafka(String),
     #[error("writing results: {0}")]

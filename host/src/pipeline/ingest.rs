@@ -1,11 +1,11 @@
-//! Source → decode, the first stages of every run (the sequencer, in
-//! `sequencer.rs`, comes next).
+//! Decoding, the step after the source (`source/`) and before the
+//! sequencer (`sequencer.rs`).
 //!
 //! Decoding is the most expensive step per event, so it runs on several
-//! threads: a reader cuts the input into chunks of lines, and decoders turn
-//! chunks into typed rows in parallel.
+//! threads: the source cuts its input into chunks of records, and decoders
+//! turn chunks into typed rows in parallel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -14,9 +14,7 @@ use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Schem
 use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
-use crate::source::{
-    LineSource, QuotedRecords, RawChunk, RawRecord, ReadOutcome, SourceStats, StreamChange,
-};
+use crate::source::{RawChunk, RawRecord, SourceStats, StreamChange};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
 pub struct DecodedChunk {
@@ -36,112 +34,7 @@ pub(super) struct DecodeFailure {
     pub(super) raw: Option<String>,
 }
 
-/// Schema fields a Kafka record may take from its message rather than its value.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MessageFields {
-    pub key: Option<usize>,
-    pub timestamp: Option<usize>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("reading {source_name}: {error}")]
-pub struct ReadError {
-    source_name: String,
-    error: std::io::Error,
-}
-
-impl ReadError {
-    pub fn new(source_name: &str, error: std::io::Error) -> Self {
-        Self {
-            source_name: source_name.into(),
-            error,
-        }
-    }
-}
-
-/// Reads `source` into chunks of up to `chunk_lines` records until its end
-/// or `stop`. Sets `complete` when the end of the input was reached. Counts
-/// the records (non-blank lines) read in `stats`. A record is a line, or
-/// with `quoted` (CSV) as many lines as a quoted field spans.
-#[allow(clippy::too_many_arguments)]
-pub fn read_chunks(
-    mut source: LineSource,
-    quoted: bool,
-    chunk_lines: usize,
-    out: Sender<RawChunk>,
-    stop: &AtomicBool,
-    complete: &AtomicBool,
-    stats: &SourceStats,
-) -> Result<(), ReadError> {
-    let mut chunk = RawChunk::new(0, chunk_lines);
-    let mut line = Vec::new();
-    let mut records = quoted.then(QuotedRecords::default);
-    let read_error = |source: &LineSource, error| ReadError {
-        source_name: source.name().into(),
-        error,
-    };
-    loop {
-        if !source.wait_for_input(stop) {
-            break;
-        }
-        match source
-            .read_line(&mut line)
-            .map_err(|e| read_error(&source, e))?
-        {
-            ReadOutcome::Eof => {
-                complete.store(true, Ordering::SeqCst);
-                break;
-            }
-            ReadOutcome::Wait => {}
-            ReadOutcome::Line
-                if line.iter().all(u8::is_ascii_whitespace)
-                    && !records.as_ref().is_some_and(QuotedRecords::is_open) => {}
-            outcome => {
-                let too_long = match outcome {
-                    ReadOutcome::TooLong(bytes) => bytes,
-                    _ => 0,
-                };
-                let added = match &mut records {
-                    Some(records) => records.push_line(
-                        source.line_number(),
-                        &line,
-                        too_long,
-                        source.max_line_bytes(),
-                        &mut chunk,
-                    ),
-                    None => {
-                        chunk.push(source.line_number(), &line).too_long = too_long;
-                        1
-                    }
-                };
-                stats.records.fetch_add(added, Ordering::Relaxed);
-            }
-        }
-        let open = records.as_ref().is_some_and(QuotedRecords::is_open);
-        let ready = !open
-            && (chunk.records.len() >= chunk_lines
-                || (!chunk.records.is_empty() && source.would_wait()));
-        if ready {
-            chunk.resume_at = source.resume_position();
-            if let Some((offset, _)) = chunk.resume_at {
-                stats.bytes_read.store(offset, Ordering::Relaxed);
-            }
-            let next = chunk.next();
-            if out.send(std::mem::replace(&mut chunk, next)).is_err() {
-                return Ok(()); // downstream stopped; its error is reported there
-            }
-        }
-    }
-    if let Some(records) = &mut records {
-        let added = records.finish(&mut chunk);
-        stats.records.fetch_add(added, Ordering::Relaxed);
-    }
-    if !chunk.records.is_empty() {
-        chunk.resume_at = source.resume_position();
-        let _ = out.send(chunk);
-    }
-    Ok(())
-}
+pub use crate::source::MessageFields;
 
 /// How records are decoded.
 pub enum Decoding {

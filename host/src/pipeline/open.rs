@@ -14,29 +14,24 @@ use crate::format::csv::CsvLayout;
 use crate::sink::{
     ConsoleSink, JsonFileSink, KafkaSink, NullSink, PostgresSink, Sink, WebhookSink,
 };
-use crate::source::kafka::{self, KafkaConsumer, KafkaSourceSettings};
-use crate::source::{HttpSource, LineSource, ReadOutcome, SourceStats};
+use crate::source::kafka;
+use crate::source::{
+    HttpSource, KafkaInput, LineSource, LinesInput, ReadOutcome, Source, SourceStats,
+};
 use crate::state::{Checkpoint, CheckpointStore, SinkPosition, SourcePosition};
-
-/// Where a run reads from, opened.
-pub(super) enum Input {
-    Lines(LineSource),
-    Kafka(Arc<KafkaConsumer>, KafkaSourceSettings),
-    Http(HttpSource),
-}
 
 /// Opens the source, at `resume`'s position when a checkpoint is resumed.
 pub(super) fn open_input(
     source: &SourceSpec,
     stats: &Arc<SourceStats>,
     resume: Option<&SourcePosition>,
-) -> Result<Input, RunError> {
+) -> Result<Box<dyn Source>, RunError> {
     Ok(match source {
         SourceSpec::File {
             path,
             follow,
             max_line_bytes,
-            ..
+            csv,
         } => {
             let (offset, line) = match resume {
                 Some(SourcePosition::Lines { byte_offset, line }) => (*byte_offset, *line),
@@ -47,22 +42,27 @@ pub(super) fn open_input(
             } else {
                 LineSource::open_at(path, *max_line_bytes, offset, line)
             };
-            Input::Lines(source.map_err(|error| RunError::OpenSource {
-                path: path.display().to_string(),
-                error,
-            })?)
-        }
-        SourceSpec::Stdin { max_line_bytes, .. } => {
-            Input::Lines(LineSource::stdin(*max_line_bytes))
-        }
-        SourceSpec::Http(settings) => {
-            Input::Http(HttpSource::bind(settings.clone()).map_err(|error| {
-                RunError::OpenSource {
-                    path: format!("http://{}{}", settings.listen, settings.path),
+            Box::new(LinesInput {
+                lines: source.map_err(|error| RunError::OpenSource {
+                    path: path.display().to_string(),
                     error,
-                }
-            })?)
+                })?,
+                quoted: csv.is_some(),
+            })
         }
+        SourceSpec::Stdin {
+            max_line_bytes,
+            csv,
+        } => Box::new(LinesInput {
+            lines: LineSource::stdin(*max_line_bytes),
+            quoted: csv.is_some(),
+        }),
+        SourceSpec::Http(settings) => Box::new(HttpSource::bind(settings.clone()).map_err(
+            |error| RunError::OpenSource {
+                path: format!("http://{}{}", settings.listen, settings.path),
+                error,
+            },
+        )?),
         SourceSpec::Kafka(settings) => {
             let mut settings = settings.clone();
             if let Some(SourcePosition::Kafka(offsets)) = resume {
@@ -71,10 +71,10 @@ pub(super) fn open_input(
                     .map(|o| (o.topic.clone(), o.partition, o.next_offset))
                     .collect();
             }
-            Input::Kafka(
-                kafka::connect(&settings, stats.clone()).map_err(RunError::Kafka)?,
+            Box::new(KafkaInput {
+                consumer: kafka::connect(&settings, stats.clone()).map_err(RunError::Kafka)?,
                 settings,
-            )
+            })
         }
     })
 }
@@ -84,7 +84,7 @@ pub(super) fn open_input(
 /// file's first line.
 pub(super) fn decoding_for(
     source: &SourceSpec,
-    input: &mut Input,
+    input: &mut dyn Source,
     schema: &Schema,
 ) -> Result<Decoding, RunError> {
     let (csv, path) = match source {
@@ -104,7 +104,7 @@ pub(super) fn decoding_for(
             layout.expect("checked when loaded"),
         )));
     }
-    let Input::Lines(lines) = input else {
+    let Some(lines) = input.lines_mut() else {
         unreachable!("file and stdin sources read lines");
     };
     let name = lines.name().to_string();

@@ -72,8 +72,15 @@ struct Intake {
     stats: Arc<SourceStats>,
 }
 
+impl super::Source for HttpSource {
+    fn run(self: Box<Self>, cx: super::SourceContext<'_>) -> Result<(), super::SourceError> {
+        read_http(*self, cx.out, cx.stop, cx.stats.clone())
+            .map_err(|error| super::SourceError::Read(super::ReadError::new("http", error)))
+    }
+}
+
 /// Serves the endpoint until `stop` is set; events go to `out`.
-pub fn read_http(
+fn read_http(
     source: HttpSource,
     out: Sender<RawChunk>,
     stop: &AtomicBool,

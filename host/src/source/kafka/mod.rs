@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::data::Origin;
 use crate::source::SourceStats;
 pub use context::ReaderContext;
-pub use read::read_kafka;
+use read::read_kafka;
 pub use topics::create_topics;
 
 /// Where a partition starts the first time this process is given it; after
@@ -133,5 +133,50 @@ impl OffsetCommitter {
         self.consumer
             .commit(&list, CommitMode::Sync)
             .map_err(|e| format!("committing offsets: {e}"))
+    }
+}
+
+/// Kafka topics as a [`crate::source::Source`]: a connected consumer.
+pub struct KafkaInput {
+    pub consumer: Arc<KafkaConsumer>,
+    pub settings: KafkaSourceSettings,
+}
+
+impl crate::source::Source for KafkaInput {
+    fn run(
+        self: Box<Self>,
+        cx: crate::source::SourceContext<'_>,
+    ) -> Result<(), crate::source::SourceError> {
+        read_kafka(
+            &self.consumer,
+            &self.settings,
+            cx.chunk_records,
+            cx.out,
+            cx.stop,
+            cx.complete,
+            cx.stats,
+        )
+        .map_err(crate::source::SourceError::Kafka)
+    }
+
+    fn message_fields(&self) -> crate::source::MessageFields {
+        crate::source::MessageFields {
+            key: self.settings.key_field,
+            timestamp: self.settings.timestamp_field,
+        }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.settings.idle_timeout
+    }
+
+    fn offset_committer(
+        &self,
+        origin: &crate::data::Origin,
+    ) -> Option<(OffsetCommitter, Duration)> {
+        Some((
+            OffsetCommitter::new(self.consumer.clone(), origin.clone()),
+            self.settings.commit_interval,
+        ))
     }
 }

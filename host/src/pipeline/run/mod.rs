@@ -2,31 +2,33 @@
 //! joined by bounded channels. A slow stage blocks the one before it —
 //! backpressure — so memory stays bounded whatever the input rate.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::build::Pipeline;
 use super::checkpointing::Checkpointer;
-use super::control::ControlPort;
 use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::SourceSpec;
 use super::error::RunError;
-use super::ingest::{decode_chunks, read_chunks, Decoding, MessageFields, ReadError};
-use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error, Input};
+use super::ingest::decode_chunks;
+use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error};
 use super::parallel;
 use super::progress::Progress;
 use super::sequencer::Sequencer;
-use super::stage::{Stage, StageError};
+use super::stage::Stage;
 use super::summary::Summary;
-use crate::data::{Batch, Origin};
-use crate::sink::{DeadLetterKind, DeadLetters, SinkStats};
-use crate::source::kafka::{read_kafka, OffsetCommitter};
-use crate::source::{read_http, SourceStats};
+use crate::data::Origin;
+use crate::sink::{DeadLetters, SinkStats};
+use crate::source::{SourceContext, SourceStats};
 use crate::state::SourcePosition;
 use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
+
+mod serial;
+mod totals;
+
+use totals::{summarize_stages, RunTotals};
 
 /// Batches in flight between two stages.
 const CHANNEL_BATCHES: usize = 4;
@@ -49,7 +51,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         &source_stats,
         resumed.as_ref().map(|c| &c.source),
     )?;
-    let decoding = decoding_for(&pipeline.source, &mut input, &pipeline.schema)?;
+    let decoding = decoding_for(&pipeline.source, input.as_mut(), &pipeline.schema)?;
     let results = pipeline
         .stages
         .last()
@@ -76,21 +78,14 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     };
     // The operators' dead letters reach the file through the sink thread.
     let dead = dead_out.staged();
-    let (commits, message_fields, idle_timeout) = match &input {
-        Input::Kafka(consumer, settings) => (
-            Some(Commits {
-                committer: OffsetCommitter::new(consumer.clone(), origin.clone()),
-                interval: settings.commit_interval,
-                stats: source_stats.clone(),
-            }),
-            MessageFields {
-                key: settings.key_field,
-                timestamp: settings.timestamp_field,
-            },
-            settings.idle_timeout,
-        ),
-        Input::Lines(_) | Input::Http(_) => (None, MessageFields::default(), None),
-    };
+    let commits = input
+        .offset_committer(&origin)
+        .map(|(committer, interval)| Commits {
+            committer,
+            interval,
+            stats: source_stats.clone(),
+        });
+    let (message_fields, idle_timeout) = (input.message_fields(), input.idle_timeout());
     let mut sequencer = Sequencer::new(
         pipeline.max_out_of_orderness_ms,
         idle_timeout,
@@ -177,34 +172,18 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         let decoding = &decoding;
         let origin = &origin;
         let stats: &SourceStats = &source_stats;
-        let http_stats = source_stats.clone();
+        let shared_stats = source_stats.clone();
         let spawn_error = "spawning a pipeline thread";
-        let quoted = matches!(decoding, Decoding::Csv(_));
         let reader = std::thread::Builder::new()
             .name("weir-read".into())
-            .spawn_scoped(scope, move || match input {
-                Input::Lines(source) => read_chunks(
-                    source,
-                    quoted,
-                    batch_size,
-                    to_decoders,
+            .spawn_scoped(scope, move || {
+                input.run(SourceContext {
+                    out: to_decoders,
+                    chunk_records: batch_size,
                     stop,
                     complete,
-                    stats,
-                )
-                .map_err(RunError::Read),
-                Input::Http(source) => read_http(source, to_decoders, stop, http_stats)
-                    .map_err(|error| RunError::Read(ReadError::new("http", error))),
-                Input::Kafka(consumer, settings) => read_kafka(
-                    &consumer,
-                    &settings,
-                    batch_size,
-                    to_decoders,
-                    stop,
-                    complete,
-                    stats,
-                )
-                .map_err(RunError::Kafka),
+                    stats: &shared_stats,
+                })
             })
             .expect(spawn_error);
         for i in 0..decoders {
@@ -235,7 +214,7 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
         }
         let decode_queue = from_reader.clone();
         drop((from_reader, to_sequencer));
-        let mut control = pipeline.control.take();
+        let control = pipeline.control.take();
         if let Some(control) = &control {
             control.show_dead_letters(dead.counts());
             control.show_source(source_stats.clone());
@@ -287,119 +266,23 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
                 Some(parallel::spawn(scope, parts, publish_source_gauges)),
             )
         } else {
+            let operators = serial::SerialOperators {
+                stages,
+                sequencer,
+                checkpointer: Option::as_mut(checkpointer),
+                control,
+                to_sink,
+                dead,
+                origin,
+                schema: schema.clone(),
+                track_offsets,
+            };
             let operators = std::thread::Builder::new()
-            .name("weir-operators".into())
-            .spawn_scoped(
-                scope,
-                move || -> (Result<(), StageError>, Option<ControlPort>) {
-                    // The dead letters staged so far, to the sink thread. False
-                    // when the sink has gone away; it reports why.
-                    let send_dead_letters = || -> bool {
-                        let lines = dead.take_staged();
-                        lines.is_empty() || to_sink.send(ToSink::DeadLetters(lines)).is_ok()
-                    };
-                    // Staged dead letters go first, so the sink writes them in
-                    // input order.
-                    let send = |message: ToSink| -> bool {
-                        send_dead_letters() && to_sink.send(message).is_ok()
-                    };
-                    let run_stages =
-                        |batch: Batch, stages: &mut [Stage]| -> Result<bool, StageError> {
-                            let mut batch = batch;
-                            for stage in stages.iter_mut() {
-                                batch = stage.process(batch, origin, dead)?;
-                            }
-                            Ok(batch.is_empty() || send(ToSink::Rows(batch)))
-                        };
-                    let progress = |sequencer: &Sequencer, stages: &[Stage]| {
-                        let mut retained = BTreeMap::new();
-                        for stage in stages {
-                            stage.retained(&mut retained);
-                        }
-                        let offsets = sequencer.commit_offsets(&retained);
-                        send(ToSink::Progress(offsets))
-                    };
-                    let requests = control
-                        .as_ref()
-                        .map_or_else(crossbeam_channel::never, |c| c.requests());
-                    // Processing-time windows close by the clock, rows or not.
-                    let ticks = if stages.iter().any(Stage::needs_ticks) {
-                        crossbeam_channel::tick(PROCESSING_TICK)
-                    } else {
-                        crossbeam_channel::never()
-                    };
-                    let result = 'batches: loop {
-                        crossbeam_channel::select! {
-                            recv(from_decoders) -> chunk => {
-                                let Ok(chunk) = chunk else { break Ok(()) };
-                                let batches = match sequencer.accept(chunk, dead) {
-                                    Ok(batches) => batches,
-                                    Err(e) => break Err(StageError::DeadLetter(e)),
-                                };
-                                let mut sink_open = true;
-                                for batch in batches {
-                                    match run_stages(batch, stages) {
-                                        Ok(open) => sink_open &= open,
-                                        Err(e) => break 'batches Err(e),
-                                    }
-                                    if let Some(control) = &mut control {
-                                        control.after_batch(stages);
-                                    }
-                                    if !sink_open {
-                                        break;
-                                    }
-                                }
-                                if track_offsets && sink_open {
-                                    sink_open = progress(sequencer, stages);
-                                }
-                                publish_source_gauges(sequencer);
-                                if let Some(checkpointer) = checkpointer.as_mut().filter(|c| c.due()) {
-                                    if sink_open {
-                                        sink_open = send(checkpointer.take(sequencer, stages));
-                                    }
-                                }
-                                sink_open = sink_open && send_dead_letters();
-                                if !sink_open {
-                                    break Ok(());
-                                }
-                            }
-                            recv(ticks) -> _ => {
-                                let tick = Batch::empty(schema.clone(), sequencer.watermark());
-                                match run_stages(tick, stages) {
-                                    Ok(true) => {}
-                                    Ok(false) => break Ok(()),
-                                    Err(e) => break Err(e),
-                                }
-                            }
-                            recv(requests) -> request => {
-                                if let (Ok(request), Some(control)) = (request, &mut control) {
-                                    control.apply(request, stages);
-                                }
-                            }
-                        }
-                    };
-                    // The end of a bounded input: the watermark jumps to the end of
-                    // time and every remaining window fires, as Flink does.
-                    let result = match result {
-                        Ok(()) if complete.load(Ordering::SeqCst) => {
-                            run_stages(Batch::empty(schema.clone(), i64::MAX), stages).map(drop)
-                        }
-                        other => other,
-                    };
-                    if track_offsets && result.is_ok() {
-                        progress(sequencer, stages);
-                    }
-                    if let (Some(checkpointer), true) = (checkpointer.as_mut(), result.is_ok()) {
-                        send(checkpointer.take(sequencer, stages));
-                    }
-                    send_dead_letters();
-                    if let Some(control) = &mut control {
-                        control.finish(stages);
-                    }
-                    (result, control)
-                },
-            )
-            .expect(spawn_error);
+                .name("weir-operators".into())
+                .spawn_scoped(scope, move || {
+                    operators.run(from_decoders, complete, publish_source_gauges)
+                })
+                .expect(spawn_error);
             (Some(operators), None)
         };
         let delivered = deliver(
@@ -436,57 +319,26 @@ pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunErro
     };
     let (control, instance_stages) = processed?;
     read?;
-    let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
-
     dead_out.flush().map_err(RunError::DeadLetter)?;
-
-    let mut summary = Summary {
-        pipeline: pipeline.name.clone(),
-        records_read: load(&source_stats.records),
-        source_pauses: load(&source_stats.pauses),
-        events_in: sequencer.events(),
-        decode_failures: dead.count(DeadLetterKind::Decode),
-        late_events: dead.count(DeadLetterKind::Late),
-        plugin_failures: dead.count(DeadLetterKind::Plugin),
-        sink_failures: dead.count(DeadLetterKind::Sink),
-        abandoned_at_shutdown: load(&sink_stats.abandoned),
-        results_digest: load(&sink_stats.digest),
-        offset_commits: load(&source_stats.offset_commits),
+    let ran = RunTotals {
+        sequencer: &sequencer,
+        dead: &dead,
+        source: &source_stats,
+        sink: &sink_stats,
+        store: store.as_ref(),
         results_out,
-        checkpoints: store.as_ref().map_or(0, |s| load(&s.stats.written)),
-        checkpoint_bytes: store.as_ref().map_or(0, |s| load(&s.stats.last_bytes)),
-        checkpoint_time: store.as_ref().map_or(Duration::ZERO, |s| {
-            Duration::from_micros(load(&s.stats.total_write_us))
-        }),
         resumed_from: resumed.as_ref().map(|c| c.id),
         elapsed: started.elapsed(),
         completed: complete.load(Ordering::SeqCst),
-        ..Summary::default()
     };
+    let mut summary = ran.summary(&pipeline.name);
     if let Some(control) = &control {
         let (changes, retired_restarts) = control.totals();
         summary.plugin_changes = changes;
         summary.plugin_restarts += retired_restarts;
     }
-    for stage in &pipeline.stages {
-        summary
-            .stages
-            .push((stage.name.clone(), stage.rows_in(), stage.rows_out()));
-    }
-    summary.parallelism = parallelism.instances;
-    // Run in parallel, the stages' instances did the work; their counters
-    // are shared, so they are counted once.
-    let ran = if instance_stages.is_empty() {
-        vec![std::mem::take(&mut pipeline.stages)]
-    } else {
-        instance_stages
-    };
-    for (i, stages) in ran.iter().enumerate() {
-        for stage in stages {
-            let shared = (i == 0).then_some(&*stage.stats);
-            stage.operator.summarize(&stage.name, shared, &mut summary);
-        }
-    }
+    let stages = std::mem::take(&mut pipeline.stages);
+    summarize_stages(&mut summary, stages, instance_stages, parallelism.instances);
     Ok(summary)
 }
 
