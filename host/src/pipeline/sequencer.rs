@@ -297,3 +297,143 @@ pub fn hold_back(consumed: &[(u32, u64)], retained: &BTreeMap<u32, u64>) -> Vec<
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::data::{ColumnBuilder, Field, FieldType, Schema, Value};
+
+    fn schema() -> Arc<Schema> {
+        Schema::new(vec![Field::new("t", FieldType::Timestamp)]).unwrap()
+    }
+
+    /// Chunk `seq` of rows with these event times, at lines `first_line..`.
+    fn chunk(seq: u64, first_line: u64, times: &[i64]) -> DecodedChunk {
+        let mut column = ColumnBuilder::new(FieldType::Timestamp, times.len());
+        for &t in times {
+            column.push(Value::Timestamp(t));
+        }
+        let rows = Batch {
+            schema: schema(),
+            columns: vec![column.finish()],
+            event_time: times.to_vec(),
+            watermark: vec![0; times.len()],
+            position: (first_line..).take(times.len()).collect(),
+            end_watermark: i64::MIN,
+        };
+        DecodedChunk {
+            seq,
+            rows,
+            failures: Vec::new(),
+            changes: Vec::new(),
+            consumed: Vec::new(),
+            resume_at: None,
+        }
+    }
+
+    fn sequencer() -> Sequencer {
+        Sequencer::new(
+            5_000,
+            None,
+            FutureLimit::new(i64::MAX),
+            Origin::Lines("test".into()),
+        )
+    }
+
+    /// Every row's watermark, batch by batch, with the batch's end watermark.
+    fn stamped(batches: &[Batch]) -> Vec<(Vec<i64>, i64)> {
+        batches
+            .iter()
+            .map(|b| (b.watermark.clone(), b.end_watermark))
+            .collect()
+    }
+
+    #[test]
+    fn chunks_out_of_order_come_out_in_input_order() {
+        let dead = DeadLetters::to_stderr().staged();
+        let mut sequencer = sequencer();
+        let later = sequencer
+            .accept(chunk(1, 3, &[20_000, 9_000]), &dead)
+            .unwrap();
+        assert!(later.is_empty(), "chunk 1 waits for chunk 0");
+        let ready = sequencer
+            .accept(chunk(0, 0, &[10_000, 12_000, 11_000]), &dead)
+            .unwrap();
+        let positions: Vec<u64> = ready.iter().flat_map(|b| b.position.clone()).collect();
+        assert_eq!(positions, [0, 1, 2, 3, 4]);
+        // The watermark after each row: the largest time so far, less the
+        // bound and 1 ms; it never goes back.
+        assert_eq!(
+            stamped(&ready),
+            [
+                (vec![4_999, 6_999, 6_999], 6_999),
+                (vec![14_999, 14_999], 14_999)
+            ]
+        );
+        assert_eq!(sequencer.events(), 5);
+        assert_eq!(sequencer.watermark(), 14_999);
+    }
+
+    #[test]
+    fn watermarks_do_not_depend_on_how_the_input_was_cut() {
+        let times = [1_000, 30_000, 2_000, 31_000, 29_000, 50_000, 40_000];
+        let dead = DeadLetters::to_stderr().staged();
+        let per_row = |cuts: &[usize]| -> Vec<i64> {
+            let mut sequencer = sequencer();
+            let (mut start, mut rows) = (0, Vec::new());
+            for (seq, &end) in cuts.iter().enumerate() {
+                let piece = chunk(seq as u64, start as u64, &times[start..end]);
+                for batch in sequencer.accept(piece, &dead).unwrap() {
+                    rows.extend(batch.watermark);
+                }
+                start = end;
+            }
+            rows
+        };
+        let whole = per_row(&[7]);
+        assert_eq!(per_row(&[1, 2, 3, 4, 5, 6, 7]), whole);
+        assert_eq!(per_row(&[3, 7]), whole);
+    }
+
+    #[test]
+    fn implausible_times_are_dead_lettered_not_passed_on() {
+        let dead = DeadLetters::to_stderr().staged();
+        let mut sequencer = sequencer();
+        let year_10000 = range::EVENT_TIME_MAX + 1;
+        let ready = sequencer
+            .accept(chunk(0, 0, &[1_000, year_10000, 2_000]), &dead)
+            .unwrap();
+        let times: Vec<i64> = ready.iter().flat_map(|b| b.event_time.clone()).collect();
+        assert_eq!(times, [1_000, 2_000]);
+        assert_eq!(sequencer.watermark(), -3_001, "the bad time moved nothing");
+        let letters = String::from_utf8(dead.take_staged()).unwrap();
+        assert_eq!(letters.lines().count(), 1, "{letters}");
+        assert!(letters.contains(r#""source":"test:1""#), "{letters}");
+        assert!(
+            letters.contains("outside the range weir accepts"),
+            "{letters}"
+        );
+    }
+
+    #[test]
+    fn an_empty_chunk_that_moves_nothing_yields_no_batch() {
+        let dead = DeadLetters::to_stderr().staged();
+        let mut sequencer = sequencer();
+        assert_eq!(
+            sequencer
+                .accept(chunk(0, 0, &[10_000]), &dead)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(sequencer
+            .accept(chunk(1, 1, &[]), &dead)
+            .unwrap()
+            .is_empty());
+        // A row behind the watermark is passed on (late is the window's call).
+        let behind = sequencer.accept(chunk(2, 1, &[1]), &dead).unwrap();
+        assert_eq!(stamped(&behind), [(vec![4_999], 4_999)]);
+    }
+}

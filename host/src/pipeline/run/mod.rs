@@ -20,12 +20,14 @@ use super::stage::Stage;
 use super::summary::Summary;
 use crate::data::Origin;
 use crate::sink::{DeadLetters, SinkStats};
-use crate::source::{SourceContext, SourceStats};
+use crate::source::{Source, SourceContext, SourceStats};
 use crate::state::SourcePosition;
 use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
 
 mod serial;
+#[cfg(test)]
+mod tests;
 mod totals;
 
 use totals::{summarize_stages, RunTotals};
@@ -40,17 +42,29 @@ fn decoder_threads() -> usize {
 }
 
 /// Runs `pipeline` to the end of its input, or until `stop` is set.
-pub fn run(mut pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
+pub fn run(pipeline: Pipeline, stop: &AtomicBool) -> Result<Summary, RunError> {
+    run_reading(pipeline, stop, None)
+}
+
+/// [`run`], reading `source` when given instead of the pipeline's own.
+pub(crate) fn run_reading(
+    mut pipeline: Pipeline,
+    stop: &AtomicBool,
+    source: Option<Box<dyn Source>>,
+) -> Result<Summary, RunError> {
     let started = Instant::now();
     let origin = pipeline.source.origin();
     let source_stats = Arc::new(SourceStats::default());
     source_stats.watermark_ms.store(i64::MIN, Ordering::Relaxed);
     let (store, resumed) = open_checkpoints(&mut pipeline)?;
-    let mut input = open_input(
-        &pipeline.source,
-        &source_stats,
-        resumed.as_ref().map(|c| &c.source),
-    )?;
+    let mut input = match source {
+        Some(source) => source,
+        None => open_input(
+            &pipeline.source,
+            &source_stats,
+            resumed.as_ref().map(|c| &c.source),
+        )?,
+    };
     let decoding = decoding_for(&pipeline.source, input.as_mut(), &pipeline.schema)?;
     let results = pipeline
         .stages
