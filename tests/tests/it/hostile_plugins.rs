@@ -44,6 +44,17 @@ fn run_hostile(config: &str, extra: &str, input: &str) -> Outcome {
 /// over `input`, bounded in time and memory: a hostile plugin that gets
 /// past the sandbox fails the test instead of hanging or exhausting the machine.
 fn run_plugin(wasm: &str, config: &str, extra: &str, input: &str) -> Outcome {
+    run_plugin_at(1, wasm, config, extra, input)
+}
+
+/// [`run_plugin`] with the operators as `parallelism` instances.
+fn run_plugin_at(
+    parallelism: usize,
+    wasm: &str,
+    config: &str,
+    extra: &str,
+    input: &str,
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (data, output, dead) = (
         dir.path().join("in.ndjson"),
@@ -56,6 +67,7 @@ fn run_plugin(wasm: &str, config: &str, extra: &str, input: &str) -> Outcome {
         &pipeline,
         format!(
             r#"
+parallelism = {parallelism}
 source = {{ kind = "file", path = "{data}" }}
 schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
 event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
@@ -238,6 +250,54 @@ fn skip_drops_and_counts_the_failing_rows() {
     assert!(outcome.dead.is_empty());
     assert_eq!(outcome.out.len(), 2_997);
     assert_eq!(summary_count(&outcome.stderr, "plugin rows skipped"), 3);
+}
+
+/// Run as two instances, a failing plugin's rows are still each accounted
+/// for once, and `stop` still ends the run naming the row.
+#[test]
+fn failures_at_parallelism_two_are_contained_and_stop_names_the_row() {
+    let (input, _) = input();
+    let skipped = run_plugin_at(
+        2,
+        "hostile.wasm",
+        r#"{ mode = "panic", trigger = 666.0 }"#,
+        r#"on_failure = "skip""#,
+        &input,
+    );
+    assert!(skipped.ok, "{}", skipped.stderr);
+    assert_eq!(summary_count(&skipped.stderr, "operator instances"), 2);
+    assert_eq!(skipped.out.len(), 2_997);
+    assert_eq!(summary_count(&skipped.stderr, "plugin rows skipped"), 3);
+    let dead_lettered = run_plugin_at(
+        2,
+        "hostile.wasm",
+        r#"{ mode = "panic", trigger = 666.0 }"#,
+        "",
+        &input,
+    );
+    assert!(dead_lettered.ok, "{}", dead_lettered.stderr);
+    assert_eq!(
+        (dead_lettered.out.len(), dead_lettered.dead.len()),
+        (2_997, 3)
+    );
+    let stopped = run_plugin_at(
+        2,
+        "hostile.wasm",
+        r#"{ mode = "panic", trigger = 666.0 }"#,
+        r#"on_failure = "stop""#,
+        &input,
+    );
+    assert!(!stopped.ok);
+    assert!(
+        stopped
+            .stderr
+            .contains("stage `hostile` stopped the pipeline (on_failure = \"stop\") at ")
+            && stopped
+                .stderr
+                .contains("in.ndjson:500: plugin `hostile` trapped (panic)"),
+        "{}",
+        stopped.stderr
+    );
 }
 
 #[test]

@@ -80,6 +80,17 @@ fn alerts_on_topic(broker: &Broker, expected: usize) -> Vec<Alert> {
 
 #[test]
 fn alerts_from_a_partitioned_topic_equal_the_file_run() {
+    partitioned_topic_run(1);
+}
+
+/// Two operator instances behind a partitioned topic: the same alerts, and
+/// offsets committed (from both instances' progress) to the end.
+#[test]
+fn alerts_at_parallelism_two_equal_the_file_run_and_commit_every_offset() {
+    partitioned_topic_run(2);
+}
+
+fn partitioned_topic_run(parallelism: usize) {
     let broker = broker_with_topics();
     let dir = tempfile::tempdir().expect("temp dir");
     let events = generated(20_000, 7, 0.0);
@@ -97,9 +108,17 @@ fn alerts_from_a_partitioned_topic_equal_the_file_run() {
     );
 
     let pipeline = sensor_pipeline(&broker, dir.path(), "equal-test", "bounded = true");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, format!("parallelism = {parallelism}\n{text}")).unwrap();
     let log = dir.path().join("weir.stderr");
     let log = wait_ok(start_weir(&pipeline, &log), &log, Duration::from_secs(120));
     assert!(log.contains("finished in"), "{log}");
+    if parallelism > 1 {
+        assert_eq!(
+            weir_tests::summary_count(&log, "operator instances"),
+            parallelism as u64
+        );
+    }
     assert_eq!(weir_tests::summary_count(&log, "records read"), 20_000);
     assert_eq!(alerts_on_topic(&broker, expected.len() + 1), expected);
     assert_eq!(
