@@ -134,7 +134,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             resume_from: Vec::new(),
             avro: None,
         });
-        pipeline.sink = SinkSpec::Kafka(KafkaSinkSettings {
+        pipeline.set_sink(SinkSpec::Kafka(KafkaSinkSettings {
             bootstrap_servers: options.bootstrap_servers.clone(),
             topic: output.clone(),
             key_column: Some(0),
@@ -143,7 +143,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
             id_prefix: "bench".into(),
             transactional_id: None,
             avro: None,
-        });
+        }));
         let summary = pipeline::run(pipeline, &AtomicBool::new(false))?;
         if summary.events_in != options.events {
             bail!(

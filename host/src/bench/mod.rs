@@ -195,7 +195,7 @@ fn load(
     })?;
     // The Wasm and native variants digest their results to compare them;
     // the ingest variant's 10 M rows would make that its main cost.
-    pipeline.sink = SinkSpec::Null { digest: true };
+    pipeline.set_sink(SinkSpec::Null { digest: true });
     if native {
         let filter_input = pipeline.schema.clone();
         pipeline.stages[0].operator = Box::new(NativeStage(Box::new(native::OverThreshold::new(
@@ -230,7 +230,7 @@ fn run_to_null(
     label: &str,
 ) -> anyhow::Result<(f64, u64)> {
     let mut pipeline = crate::pipeline::load(file, engine)?;
-    pipeline.sink = crate::pipeline::SinkSpec::Null { digest: false };
+    pipeline.set_sink(crate::pipeline::SinkSpec::Null { digest: false });
     let summary = crate::pipeline::run(pipeline, stop)?;
     anyhow::ensure!(summary.events_in == events, "incomplete run");
     eprintln!(
@@ -293,7 +293,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             let mut pipeline = load(options, &data, &engine, variant == 1)?;
             if variant == 2 {
                 pipeline.stages.clear();
-                pipeline.sink = SinkSpec::Null { digest: false };
+                pipeline.set_sink(SinkSpec::Null { digest: false });
             }
             let cpu_before = cpu_time_ns();
             let summary = pipeline::run(pipeline, &stop)?;

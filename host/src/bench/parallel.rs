@@ -129,7 +129,7 @@ config = {{ threshold = 100.0, duration_ms = 5000 }}
         for run in 0..options.runs {
             for (slot, parallelism) in [1, options.parallelism].into_iter().enumerate() {
                 let mut pipeline = pipeline::load(&file, &engine)?;
-                pipeline.sink = SinkSpec::Null { digest: false };
+                pipeline.set_sink(SinkSpec::Null { digest: false });
                 pipeline.parallelism = parallelism;
                 let summary = pipeline::run(pipeline, &stop)?;
                 anyhow::ensure!(summary.events_in == options.events, "incomplete run");

@@ -39,7 +39,8 @@ pub struct Pipeline {
     /// See [`crate::time::FutureLimit`].
     pub max_future_ms: i64,
     pub stages: Vec<Stage>,
-    pub sink: SinkSpec,
+    /// Where results go, each sink with the stage it takes them from.
+    pub sinks: Vec<SinkRoute>,
     pub dead_letter: Option<PathBuf>,
     pub checkpoint: Option<CheckpointSettings>,
     /// See the pipeline file's `shutdown_timeout`.
@@ -54,7 +55,19 @@ pub struct Pipeline {
     pub progress: Progress,
 }
 
+/// A sink and the stage whose results it receives (`None`: the last).
+pub struct SinkRoute {
+    pub spec: SinkSpec,
+    pub from: Option<String>,
+}
+
 impl Pipeline {
+    /// Sends every result of the last stage to `spec`, and only there
+    /// (benchmarks and tests replace the file's sinks so).
+    pub fn set_sink(&mut self, spec: SinkSpec) {
+        self.sinks = vec![SinkRoute { spec, from: None }];
+    }
+
     /// Opens the pipeline to changes while it runs (see [`Controller`]).
     pub fn controller(&mut self) -> Controller {
         let (controller, port) = control::channel(&self.name, self.schema.clone(), &self.stages);
@@ -249,29 +262,64 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         stages.push(stage);
     }
 
-    let sink_span = file.sink.span();
-    let sink_span_for_checks = sink_span.clone();
-    let sink = endpoints::sink(file.sink.into_inner(), base, &current)
-        .map_err(|message| at(sink_span, message))?;
     let name = file.name.unwrap_or_else(|| {
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
-    let mut sink = sink;
-    if let SinkSpec::Webhook(settings) = &mut sink {
-        settings.id_prefix = name.clone();
-    }
-    if let SinkSpec::Postgres(settings) = &mut sink {
-        settings.id_prefix = name.clone();
-    }
-    if let SinkSpec::Kafka(settings) = &mut sink {
-        settings.id_prefix = name.clone();
-        if settings.transactional_id.is_some() && file.checkpoint.is_none() {
+    let configs = match (file.sink, file.sinks.is_empty()) {
+        (Some(sink), true) => vec![sink],
+        (None, false) => file.sinks,
+        (Some(sink), false) => {
             return Err(at(
-                sink_span_for_checks.clone(),
-                "transactional_id commits a transaction with each checkpoint: add a [checkpoint] table".into(),
-            ));
+                sink.span(),
+                "use either one [sink] table or [[sinks]] tables, not both".into(),
+            ))
         }
+        (None, true) => {
+            return Err(at(
+                0..0,
+                "where do results go? add a [sink] table (or [[sinks]] tables)".into(),
+            ))
+        }
+    };
+    let mut sinks = Vec::new();
+    for (number, spanned) in configs.into_iter().enumerate() {
+        let span = spanned.span();
+        let config = spanned.into_inner();
+        let from = config.from().map(str::to_string);
+        let results = match &from {
+            None => current.clone(),
+            Some(stage) => match stages.iter().find(|s| s.name == *stage) {
+                Some(stage) => stage.output_schema().clone(),
+                None => {
+                    let known: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+                    return Err(at(
+                        span,
+                        format!(
+                            "sink #{}: from = \"{stage}\" names no stage; the stages are: {}",
+                            number + 1,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            },
+        };
+        let mut spec = endpoints::sink(config, base, &results).map_err(|m| at(span.clone(), m))?;
+        match &mut spec {
+            SinkSpec::Webhook(settings) => settings.id_prefix = name.clone(),
+            SinkSpec::Postgres(settings) => settings.id_prefix = name.clone(),
+            SinkSpec::Kafka(settings) => {
+                settings.id_prefix = name.clone();
+                if settings.transactional_id.is_some() && file.checkpoint.is_none() {
+                    return Err(at(
+                        span,
+                        "transactional_id commits a transaction with each checkpoint: add a [checkpoint] table".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        sinks.push(SinkRoute { spec, from });
     }
     let checkpoint = match file.checkpoint {
         None => None,
@@ -322,7 +370,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
             .max_future
             .map_or(crate::time::FutureLimit::DEFAULT_MS, |m| m.0),
         stages,
-        sink,
+        sinks,
         dead_letter: file.dead_letter.map(|d| base.join(d.path)),
         checkpoint,
         shutdown_timeout: file

@@ -28,8 +28,14 @@ pub struct PipelineFile {
     #[serde(default)]
     #[schemars(with = "Vec<OperatorConfig>")]
     pub operators: Vec<Spanned<OperatorConfig>>,
-    #[schemars(with = "SinkConfig")]
-    pub sink: Spanned<SinkConfig>,
+    /// Where results go. For several, use `[[sinks]]` instead.
+    #[schemars(with = "Option<SinkConfig>")]
+    pub sink: Option<Spanned<SinkConfig>>,
+    /// Several sinks, each with `from` naming the stage whose results it
+    /// receives (default: the last stage's).
+    #[serde(default)]
+    #[schemars(with = "Vec<SinkConfig>")]
+    pub sinks: Vec<Spanned<SinkConfig>>,
     pub dead_letter: Option<DeadLetterConfig>,
     #[schemars(with = "Option<CheckpointConfig>")]
     pub checkpoint: Option<Spanned<CheckpointConfig>>,
@@ -321,13 +327,18 @@ pub enum WindowKind {
 pub enum SinkConfig {
     /// Human-readable lines on standard output. (A struct variant: serde
     /// lets unknown keys past a unit variant of a tagged enum.)
-    Console {},
+    Console {
+        /// The stage whose results this sink receives (default: the last).
+        from: Option<String>,
+    },
     /// JSON lines (or an Avro container file) written to a file, replaced at
     /// the start of each run (its directory is created if missing).
     File {
         path: PathBuf,
         #[serde(default)]
         format: SinkFormat,
+        /// The stage whose results this sink receives (default: the last).
+        from: Option<String>,
     },
     /// One JSON message per result, produced with the idempotent producer.
     Kafka(KafkaSinkConfig),
@@ -340,6 +351,8 @@ pub enum SinkConfig {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSinkConfig {
+    /// The stage whose results this sink receives (default: the last).
+    pub from: Option<String>,
     /// `host=… port=… user=… password=… dbname=…` or `postgres://…`.
     pub url: String,
     /// `table` or `schema.table`.
@@ -351,6 +364,8 @@ pub struct PostgresSinkConfig {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSinkConfig {
+    /// The stage whose results this sink receives (default: the last).
+    pub from: Option<String>,
     /// `http://` or `https://`.
     pub url: String,
     /// The request body, with `{field}` replaced by the result's value
@@ -373,6 +388,8 @@ pub struct WebhookSinkConfig {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSinkConfig {
+    /// The stage whose results this sink receives (default: the last).
+    pub from: Option<String>,
     pub bootstrap_servers: String,
     pub topic: String,
     /// A result field whose value is the message key (so results of one key
@@ -466,5 +483,17 @@ impl<'de> Deserialize<'de> for Millis {
             )));
         }
         Ok(Millis(ms))
+    }
+}
+
+impl SinkConfig {
+    /// The stage whose results the sink receives; `None`: the last stage's.
+    pub fn from(&self) -> Option<&str> {
+        match self {
+            SinkConfig::Console { from } | SinkConfig::File { from, .. } => from.as_deref(),
+            SinkConfig::Kafka(c) => c.from.as_deref(),
+            SinkConfig::Webhook(c) => c.from.as_deref(),
+            SinkConfig::Postgres(c) => c.from.as_deref(),
+        }
     }
 }

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use crate::data::Batch;
 use crate::format::json::JsonRow;
 use crate::sink::{
-    DeadLetter, DeadLetterKind, DeadLetters, Sink, SinkContext, SinkFailure, SinkStats,
+    DeadLetter, DeadLetterKind, DeadLetters, FanOut, Sink, SinkContext, SinkFailure, SinkStats, Tap,
 };
 use crate::source::kafka::OffsetCommitter;
 use crate::source::SourceStats;
@@ -19,7 +19,8 @@ use crate::state::{Checkpoint, CheckpointStore};
 
 /// What the operators hand the sink, in order.
 pub enum ToSink {
-    Rows(Batch),
+    /// Results, and the tap they left by (which sinks take them).
+    Rows(Batch, Tap),
     /// Offsets (stream, next offset) whose input is fully processed once
     /// every result before this marker is acknowledged.
     Progress(Vec<(u32, u64)>),
@@ -42,7 +43,7 @@ pub struct Commits {
 /// in the store's stats.
 #[allow(clippy::too_many_arguments)]
 pub fn deliver(
-    sink: &mut dyn Sink,
+    sink: &mut FanOut,
     sink_name: &str,
     stats: &SinkStats,
     input: Receiver<ToSink>,
@@ -60,14 +61,14 @@ pub fn deliver(
     let wait = commits.map_or(Duration::MAX, |c| c.interval);
     loop {
         match input.recv_timeout(wait) {
-            Ok(ToSink::Rows(batch)) => {
+            Ok(ToSink::Rows(batch, tap)) => {
                 results += batch.len() as u64;
                 stats.start_busy();
                 if context.past_deadline() {
                     abandon(&batch, &mut context, stats)?;
                 } else {
                     context.begin_batch();
-                    sink.write(&batch, &mut context)?;
+                    sink.write_tap(tap, &batch, &mut context)?;
                     context.end_batch(batch.len() as u64);
                 }
                 stats.end_busy();

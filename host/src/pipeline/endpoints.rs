@@ -312,8 +312,8 @@ fn check_field(
 /// `results` is the schema of what reaches the sink.
 pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpec, String> {
     Ok(match config {
-        SinkConfig::Console {} => SinkSpec::Console,
-        SinkConfig::File { path, format } => {
+        SinkConfig::Console { .. } => SinkSpec::Console,
+        SinkConfig::File { path, format, .. } => {
             let avro = match format {
                 SinkFormat::Json => None,
                 SinkFormat::Avro => {

@@ -21,9 +21,10 @@ mod run;
 mod sequencer;
 mod stage;
 mod summary;
+mod taps;
 
 pub use crate::sink::RecentRows;
-pub use build::{load, parse, Pipeline, Resume};
+pub use build::{load, parse, Pipeline, Resume, SinkRoute};
 pub use control::{Change, ChangeEvent, Controller, PipelineView, StageView};
 pub use endpoints::{SinkSpec, SourceSpec};
 pub use error::PipelineError;

@@ -9,10 +9,11 @@ use super::checkpointing;
 use super::endpoints::{SinkSpec, SourceSpec};
 use super::error::RunError;
 use super::ingest::Decoding;
+use super::taps::Taps;
 use crate::data::Schema;
 use crate::format::csv::CsvLayout;
 use crate::sink::{
-    ConsoleSink, JsonFileSink, KafkaSink, NullSink, PostgresSink, Sink, WebhookSink,
+    ConsoleSink, FanOut, JsonFileSink, KafkaSink, NullSink, PostgresSink, Sink, WebhookSink,
 };
 use crate::source::kafka;
 use crate::source::{
@@ -137,7 +138,31 @@ pub(super) fn decoding_for(
 
 /// Opens the sink; with checkpoints, a file sink stages its results and
 /// `resume` says how much of its output the resumed checkpoint covers.
-pub(super) fn open_sink(
+/// Every sink of the pipeline on one [`FanOut`], each resumed at its
+/// position in `resume`; the taps that feed them; their names joined.
+pub(super) fn open_sinks(
+    pipeline: &Pipeline,
+    checkpoints: bool,
+    resume: Option<SinkPosition>,
+) -> Result<(FanOut, Taps, String), RunError> {
+    let (taps, per_sink) = Taps::of(&pipeline.sinks);
+    let positions = FanOut::positions(resume, pipeline.sinks.len());
+    let mut fan_out = FanOut::new();
+    let mut names = Vec::new();
+    for ((route, tap), position) in pipeline.sinks.iter().zip(per_sink).zip(positions) {
+        let results = match &route.from {
+            Some(stage) => pipeline.stages.iter().find(|s| s.name == *stage),
+            None => pipeline.stages.last(),
+        }
+        .map_or(&pipeline.schema, |stage| stage.output_schema());
+        let (sink, name) = open_sink(&route.spec, results, checkpoints, position)?;
+        fan_out.add(tap, name.clone(), sink);
+        names.push(name);
+    }
+    Ok((fan_out, taps, names.join(" + ")))
+}
+
+fn open_sink(
     sink: &SinkSpec,
     results: &Schema,
     checkpoints: bool,

@@ -111,6 +111,7 @@ impl Plan {
             output: pipeline.schema.to_string(),
         });
         plan.connect(source, last, Partitioning::Forward);
+        let mut stage_nodes = std::collections::HashMap::new();
         for (i, stage) in pipeline.stages.iter().enumerate() {
             let node = plan.add(Node {
                 name: stage.name.clone(),
@@ -123,20 +124,31 @@ impl Plan {
                 node,
                 if i == 0 { into } else { Partitioning::Forward },
             );
+            stage_nodes.insert(stage.name.as_str(), node);
             last = node;
         }
-        let sink = plan.add(Node {
-            name: "sink".into(),
-            role: Role::Sink,
-            label: pipeline.sink.describe(),
-            output: String::new(),
-        });
         let out = if pipeline.stages.is_empty() {
             Partitioning::Forward
         } else {
             out
         };
-        plan.connect(last, sink, out);
+        for (i, route) in pipeline.sinks.iter().enumerate() {
+            let sink = plan.add(Node {
+                name: match pipeline.sinks.len() {
+                    1 => "sink".into(),
+                    _ => format!("sink-{}", i + 1),
+                },
+                role: Role::Sink,
+                label: route.spec.describe(),
+                output: String::new(),
+            });
+            let from = route
+                .from
+                .as_deref()
+                .and_then(|stage| stage_nodes.get(stage).copied())
+                .unwrap_or(last);
+            plan.connect(from, sink, out);
+        }
         plan.add(Node {
             name: "dead-letters".into(),
             role: Role::DeadLetters,

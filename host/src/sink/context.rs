@@ -12,7 +12,8 @@ use super::{DeadLetter, DeadLetterKind, DeadLetters, SinkFailure, SinkStats};
 pub struct SinkContext<'a> {
     stats: &'a SinkStats,
     dead: &'a DeadLetters,
-    sink_name: &'a str,
+    /// Named in the dead letters of results it gives up on.
+    sink_name: String,
     stop: &'a AtomicBool,
     shutdown_timeout: Duration,
     stopping_since: Option<Instant>,
@@ -31,11 +32,19 @@ impl<'a> SinkContext<'a> {
         Self {
             stats,
             dead,
-            sink_name,
+            sink_name: sink_name.to_string(),
             stop,
             shutdown_timeout,
             stopping_since: None,
             counted: 0,
+        }
+    }
+
+    /// The sink now writing, when several share the thread (see
+    /// [`super::FanOut`]).
+    pub fn set_sink_name(&mut self, name: &str) {
+        if self.sink_name != name {
+            self.sink_name = name.to_string();
         }
     }
 
@@ -71,7 +80,7 @@ impl<'a> SinkContext<'a> {
         self.dead.send(&DeadLetter {
             kind: DeadLetterKind::Sink,
             reason: &failure.reason,
-            source: self.sink_name,
+            source: &self.sink_name,
             record: failure.record,
         })
     }

@@ -98,6 +98,12 @@ impl JsonFileSink {
                 reconcile(&mut results, &mut pending, committed_len, pending_len, path)?;
                 committed_len
             }
+            Some(SinkPosition::Many(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the checkpoint holds the positions of several sinks, not this file's",
+                ))
+            }
         };
         results.set_len(committed_len)?;
         results.sync_all()?;

@@ -3,6 +3,7 @@
 mod console;
 mod context;
 mod dead_letter;
+mod fan_out;
 mod file;
 mod kafka;
 mod postgres;
@@ -13,6 +14,7 @@ mod webhook;
 pub use console::ConsoleSink;
 pub use context::SinkContext;
 pub use dead_letter::{row_position, DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetters};
+pub use fan_out::{FanOut, Tap};
 pub use file::JsonFileSink;
 pub use kafka::{KafkaSink, KafkaSinkSettings};
 pub use postgres::{PostgresSettings, PostgresSink};

@@ -173,7 +173,7 @@ pub struct SessionRecord {
 }
 
 /// How much of a sink's output the checkpoint covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SinkPosition {
     /// The sink keeps nothing to reconcile (console, null, Kafka).
     #[default]
@@ -184,4 +184,6 @@ pub enum SinkPosition {
         committed_len: u64,
         pending_len: u64,
     },
+    /// Several sinks (`[[sinks]]`): each one's position, in file order.
+    Many(Vec<SinkPosition>),
 }

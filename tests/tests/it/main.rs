@@ -10,6 +10,7 @@ mod checkpoints;
 mod cli;
 mod clicks;
 mod csv;
+mod fan_out;
 mod file_tail;
 mod hostile_plugins;
 mod hot_swap;

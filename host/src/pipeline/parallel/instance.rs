@@ -7,7 +7,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::data::{Batch, Origin};
 use crate::pipeline::stage::{Stage, StageError};
+use crate::pipeline::taps::Taps;
 use crate::sink::DeadLetters;
+use crate::sink::Tap;
 use crate::state::StageCheckpoint;
 
 /// What the coordinator sends every instance.
@@ -23,7 +25,8 @@ pub enum Step {
 
 /// An instance's answer to one step, with the dead letters it staged.
 pub enum Reply {
-    Rows(Batch, Vec<u8>),
+    /// Each tap's results, in order.
+    Rows(Vec<(Batch, Tap)>, Vec<u8>),
     Retained(BTreeMap<u32, u64>, Vec<u8>),
     Snapshot(Vec<StageCheckpoint>, Vec<u8>),
     /// The stages stopped the pipeline; the instance ends.
@@ -34,6 +37,7 @@ pub enum Reply {
 /// fails; returns the stages for the run's summary.
 pub fn run_instance(
     mut stages: Vec<Stage>,
+    taps: &Taps,
     steps: Receiver<Step>,
     replies: Sender<Reply>,
     origin: &Origin,
@@ -41,10 +45,15 @@ pub fn run_instance(
 ) -> Vec<Stage> {
     for step in steps {
         let reply = match step {
-            Step::Rows(batch) => match run_stages(&mut stages, batch, origin, &dead) {
-                Ok(out) => Reply::Rows(out, dead.take_staged()),
-                Err(e) => Reply::Failed(e, dead.take_staged()),
-            },
+            Step::Rows(batch) => {
+                let mut results = Vec::new();
+                match taps.run_stages(&mut stages, batch, origin, &dead, |rows, tap| {
+                    results.push((rows, tap))
+                }) {
+                    Ok(()) => Reply::Rows(results, dead.take_staged()),
+                    Err(e) => Reply::Failed(e, dead.take_staged()),
+                }
+            }
             Step::Retained => {
                 let mut retained = BTreeMap::new();
                 for stage in &stages {
@@ -63,16 +72,4 @@ pub fn run_instance(
         }
     }
     stages
-}
-
-fn run_stages(
-    stages: &mut [Stage],
-    mut batch: Batch,
-    origin: &Origin,
-    dead: &DeadLetters,
-) -> Result<Batch, StageError> {
-    for stage in stages.iter_mut() {
-        batch = stage.process(batch, origin, dead)?;
-    }
-    Ok(batch)
 }

@@ -54,8 +54,11 @@ pub fn merge_replies(
                 return Ok(());
             };
             let open = match reply {
-                Reply::Rows(rows, dead) => {
-                    send_dead(dead) && (rows.is_empty() || send(ToSink::Rows(rows)))
+                Reply::Rows(results, dead) => {
+                    send_dead(dead)
+                        && results
+                            .into_iter()
+                            .all(|(rows, tap)| send(ToSink::Rows(rows, tap)))
                 }
                 Reply::Retained(held, dead) => {
                     for (stream, first) in held {

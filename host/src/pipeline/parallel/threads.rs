@@ -15,6 +15,7 @@ use crate::pipeline::deliver::ToSink;
 use crate::pipeline::ingest::DecodedChunk;
 use crate::pipeline::sequencer::Sequencer;
 use crate::pipeline::stage::{Stage, StageError};
+use crate::pipeline::taps::Taps;
 use crate::sink::DeadLetters;
 
 /// Batches in flight to and from each instance.
@@ -34,6 +35,7 @@ pub struct Parts<'a> {
     pub schema: Arc<Schema>,
     pub track_offsets: bool,
     pub complete: &'a AtomicBool,
+    pub taps: &'a Taps,
 }
 
 pub struct Threads<'scope> {
@@ -53,12 +55,12 @@ pub fn spawn<'scope, 'env: 'scope>(
     for (i, stages) in parts.instances.into_iter().enumerate() {
         let (step, step_in) = crossbeam_channel::bounded(INSTANCE_QUEUE);
         let (reply, reply_in) = crossbeam_channel::bounded(INSTANCE_QUEUE);
-        let (origin, dead) = (parts.origin, parts.dead.staged());
+        let (origin, dead, taps) = (parts.origin, parts.dead.staged(), parts.taps);
         instances.push(
             std::thread::Builder::new()
                 .name(format!("weir-operators-{i}"))
                 .spawn_scoped(scope, move || {
-                    run_instance(stages, step_in, reply, origin, dead)
+                    run_instance(stages, taps, step_in, reply, origin, dead)
                 })
                 .expect(spawn_error),
         );

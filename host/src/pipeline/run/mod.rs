@@ -12,7 +12,7 @@ use super::deliver::{deliver, Commits, ToSink};
 use super::endpoints::SourceSpec;
 use super::error::RunError;
 use super::ingest::decode_chunks;
-use super::open::{decoding_for, open_checkpoints, open_input, open_sink, resume_error};
+use super::open::{decoding_for, open_checkpoints, open_input, open_sinks, resume_error};
 use super::parallel;
 use super::progress::Progress;
 use super::sequencer::Sequencer;
@@ -66,17 +66,10 @@ pub(crate) fn run_reading(
         )?,
     };
     let decoding = decoding_for(&pipeline.source, input.as_mut(), &pipeline.schema)?;
-    let results = pipeline
-        .stages
-        .last()
-        .map_or(pipeline.schema.clone(), |stage| {
-            stage.output_schema().clone()
-        });
-    let (mut sink, sink_name) = open_sink(
-        &pipeline.sink,
-        &results,
+    let (mut sink, taps, sink_name) = open_sinks(
+        &pipeline,
         store.is_some(),
-        resumed.as_ref().map(|c| c.sink),
+        resumed.as_ref().map(|c| c.sink.clone()),
     )?;
     let sink_stats = Arc::new(SinkStats::default());
     let _ = sink_stats.name.set(sink_name.clone());
@@ -274,6 +267,7 @@ pub(crate) fn run_reading(
                 schema: schema.clone(),
                 track_offsets,
                 complete,
+                taps: &taps,
             };
             (
                 None,
@@ -290,6 +284,7 @@ pub(crate) fn run_reading(
                 origin,
                 schema: schema.clone(),
                 track_offsets,
+                taps: taps.clone(),
             };
             let operators = std::thread::Builder::new()
                 .name("weir-operators".into())
@@ -300,7 +295,7 @@ pub(crate) fn run_reading(
             (Some(operators), None)
         };
         let delivered = deliver(
-            sink.as_mut(),
+            &mut sink,
             &sink_name,
             &sink_stats,
             from_operators,

@@ -15,6 +15,7 @@ use crate::pipeline::deliver::ToSink;
 use crate::pipeline::ingest::DecodedChunk;
 use crate::pipeline::sequencer::Sequencer;
 use crate::pipeline::stage::{Stage, StageError};
+use crate::pipeline::taps::Taps;
 use crate::sink::DeadLetters;
 use crate::window::PROCESSING_TICK;
 
@@ -31,6 +32,7 @@ pub(super) struct SerialOperators<'a> {
     pub schema: Arc<Schema>,
     /// Kafka without checkpoints: commit offsets as results are delivered.
     pub track_offsets: bool,
+    pub taps: Taps,
 }
 
 /// Whether to go on: false once the sink thread has gone (it says why).
@@ -129,11 +131,15 @@ impl SerialOperators<'_> {
         Ok(self.send_dead_letters())
     }
 
-    fn run_stages(&mut self, mut batch: Batch) -> Result<Open, StageError> {
-        for stage in self.stages.iter_mut() {
-            batch = stage.process(batch, self.origin, self.dead)?;
-        }
-        Ok(batch.is_empty() || self.send(ToSink::Rows(batch)))
+    fn run_stages(&mut self, batch: Batch) -> Result<Open, StageError> {
+        let mut results = Vec::new();
+        self.taps
+            .run_stages(self.stages, batch, self.origin, self.dead, |rows, tap| {
+                results.push((rows, tap))
+            })?;
+        Ok(results
+            .into_iter()
+            .all(|(rows, tap)| self.send(ToSink::Rows(rows, tap))))
     }
 
     /// The offsets whose input no stage holds any more, to be committed

@@ -89,7 +89,7 @@ aggregates = {{ n = "count", hottest = "max(temperature)" }}
     );
     let engine = PluginEngine::new().unwrap();
     let mut pipeline = parse(std::path::Path::new("memory.toml"), &text, &engine).unwrap();
-    pipeline.sink = SinkSpec::Null { digest: false };
+    pipeline.set_sink(SinkSpec::Null { digest: false });
     pipeline
 }
 
