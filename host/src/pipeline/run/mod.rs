@@ -3,32 +3,27 @@
 //! backpressure — so memory stays bounded whatever the input rate.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::build::Pipeline;
-use super::checkpointing::Checkpointer;
-use super::deliver::{deliver, Commits, ToSink};
-use super::endpoints::SourceSpec;
+use super::deliver::{deliver, ToSink};
 use super::error::RunError;
 use super::ingest::decode_chunks;
-use super::open::{decoding_for, open_checkpoints, open_input, open_sinks, resume_error};
 use super::parallel;
-use super::progress::Progress;
 use super::sequencer::Sequencer;
 use super::stage::Stage;
 use super::summary::Summary;
 use crate::data::Origin;
-use crate::sink::{DeadLetters, SinkStats};
 use crate::source::{Source, SourceContext, SourceStats};
-use crate::state::SourcePosition;
-use crate::time::FutureLimit;
 use crate::window::PROCESSING_TICK;
 
+mod opened;
 mod serial;
 #[cfg(test)]
 mod tests;
 mod totals;
+
+use opened::Opened;
 
 use totals::{summarize_stages, RunTotals};
 
@@ -53,84 +48,26 @@ pub(crate) fn run_reading(
     source: Option<Box<dyn Source>>,
 ) -> Result<Summary, RunError> {
     let started = Instant::now();
-    let origin = pipeline.source.origin();
-    let source_stats = Arc::new(SourceStats::default());
-    source_stats.watermark_ms.store(i64::MIN, Ordering::Relaxed);
-    let (store, resumed) = open_checkpoints(&mut pipeline)?;
-    let mut input = match source {
-        Some(source) => source,
-        None => open_input(
-            &pipeline.source,
-            &source_stats,
-            resumed.as_ref().map(|c| &c.source),
-        )?,
-    };
-    let decoding = decoding_for(&pipeline.source, input.as_mut(), &pipeline.schema)?;
-    let (mut sink, taps, sink_name) = open_sinks(
-        &pipeline,
-        store.is_some(),
-        resumed.as_ref().map(|c| c.sink.clone()),
-    )?;
-    let sink_stats = Arc::new(SinkStats::default());
-    let _ = sink_stats.name.set(sink_name.clone());
-    let resume_dead_letters = resumed.as_ref().map(|c| c.dead_letter_bytes);
-    let dead_out = match &pipeline.dead_letter {
-        Some(path) => DeadLetters::to_file(path, resume_dead_letters).map_err(|error| {
-            RunError::OpenDeadLetter {
-                path: path.display().to_string(),
-                error,
-            }
-        })?,
-        None => DeadLetters::to_stderr(),
-    };
-    // The operators' dead letters reach the file through the sink thread.
-    let dead = dead_out.staged();
-    let commits = input
-        .offset_committer(&origin)
-        .map(|(committer, interval)| Commits {
-            committer,
-            interval,
-            stats: source_stats.clone(),
-        });
-    let (message_fields, idle_timeout) = (input.message_fields(), input.idle_timeout());
-    let mut sequencer = Sequencer::new(
-        pipeline.max_out_of_orderness_ms,
-        idle_timeout,
-        FutureLimit::new(pipeline.max_future_ms),
-        origin.clone(),
-    );
-    if let Some(checkpoint) = &resumed {
-        sequencer
-            .resume(checkpoint)
-            .map_err(|reason| resume_error(checkpoint, &store, reason))?;
-    }
-    let mut checkpointer = store
-        .as_ref()
-        .map(|s| {
-            let first_id = s.next_id()?;
-            Ok::<_, RunError>(Checkpointer::new(
-                &pipeline.name,
-                s.settings().interval,
-                first_id,
-            ))
-        })
-        .transpose()?;
+    let Opened {
+        origin,
+        source_stats,
+        store,
+        resumed,
+        input,
+        decoding,
+        mut sink,
+        taps,
+        sink_name,
+        sink_stats,
+        dead_out,
+        dead,
+        commits,
+        message_fields,
+        mut sequencer,
+        mut checkpointer,
+        progress,
+    } = Opened::open(&mut pipeline, source)?;
     let complete = AtomicBool::new(false);
-    // A bounded file on a terminal: (where reading starts, the file's length).
-    let progress = match &pipeline.source {
-        SourceSpec::File {
-            path,
-            follow: false,
-            ..
-        } if pipeline.progress != Progress::Off => std::fs::metadata(path).ok().map(|m| {
-            let start = match resumed.as_ref().map(|c| &c.source) {
-                Some(SourcePosition::Lines { byte_offset, .. }) => *byte_offset,
-                _ => 0,
-            };
-            (start, m.len())
-        }),
-        _ => None,
-    };
     // Dropped when the run is done: the progress thread wakes at once,
     // instead of at its next poll, which would hold every run up to 100 ms.
     let (progress_done, progress_wait) = crossbeam_channel::bounded::<()>(0);
@@ -145,26 +82,7 @@ pub(crate) fn run_reading(
     source_stats
         .decoders
         .store(decoders as u64, Ordering::Relaxed);
-    let parallelism = parallel::choose(
-        pipeline.parallelism,
-        &pipeline.stages,
-        &pipeline.schema,
-        pipeline.control.is_some(),
-    );
-    if let Some(reason) = &parallelism.limited_by {
-        tracing::info!(
-            asked = pipeline.parallelism,
-            "the operators run as one instance: {reason}"
-        );
-    }
-    let instances = (parallelism.instances > 1)
-        .then(|| {
-            (0..parallelism.instances)
-                .map(|i| parallel::instance_stages(&pipeline.stages, i, parallelism.instances))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(RunError::Parallel)?;
+    let (parallelism, instances) = parallel_instances(&pipeline)?;
     let processing_ticks = pipeline.stages.iter().any(Stage::needs_ticks);
     let stages = &mut pipeline.stages;
     let (to_decoders, from_reader) = crossbeam_channel::bounded(CHANNEL_BATCHES);
@@ -366,4 +284,33 @@ fn publish_partition_watermarks(sequencer: &Sequencer, origin: &Origin, stats: &
             shown.insert((topic.to_string(), partition), (watermark, idle));
         }
     }
+}
+
+/// How many instances the operators run as (saying why when fewer than
+/// asked), and each instance's stages when more than one.
+#[allow(clippy::type_complexity)]
+fn parallel_instances(
+    pipeline: &Pipeline,
+) -> Result<(parallel::Parallelism, Option<Vec<Vec<Stage>>>), RunError> {
+    let parallelism = parallel::choose(
+        pipeline.parallelism,
+        &pipeline.stages,
+        &pipeline.schema,
+        pipeline.control.is_some(),
+    );
+    if let Some(reason) = &parallelism.limited_by {
+        tracing::info!(
+            asked = pipeline.parallelism,
+            "the operators run as one instance: {reason}"
+        );
+    }
+    let instances = (parallelism.instances > 1)
+        .then(|| {
+            (0..parallelism.instances)
+                .map(|i| parallel::instance_stages(&pipeline.stages, i, parallelism.instances))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(RunError::Parallel)?;
+    Ok((parallelism, instances))
 }
