@@ -275,12 +275,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 pipeline.decoders = Some(threads);
             }
             if let Some(instances) = parallelism {
-                let max = weir::data::KEY_GROUPS;
-                anyhow::ensure!(
-                    (1..=max).contains(&instances),
-                    "--parallelism must be between 1 and {max}, got {instances}"
-                );
-                pipeline.parallelism = instances;
+                pipeline.parallelism = checked_parallelism(instances)?;
             }
             let _admin = match admin.admin {
                 Some(listen) => Some(serve_admin(listen, admin, &mut pipeline, engine.clone())?),
@@ -319,7 +314,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = PluginEngine::new()?;
             let mut pipeline = load(&path, &engine)?;
             if let Some(instances) = parallelism {
-                pipeline.parallelism = instances.clamp(1, weir::data::KEY_GROUPS);
+                pipeline.parallelism = checked_parallelism(instances)?;
             }
             let plan = weir::pipeline::plan::Plan::of(&pipeline);
             print!(
@@ -440,4 +435,8 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
             std::process::exit(130);
         });
     });
+}
+
+fn checked_parallelism(instances: usize) -> anyhow::Result<usize> {
+    weir::pipeline::parallel::check(instances).map_err(|e| anyhow::anyhow!("--parallelism {e}"))
 }

@@ -229,16 +229,36 @@ fn run_to_null(
     events: u64,
     label: &str,
 ) -> anyhow::Result<(f64, u64)> {
+    let summary = run_to_null_at(file, engine, stop, events, 1, label)?;
+    Ok((summary.events_per_second(), summary.results_out))
+}
+
+/// [`run_to_null`] with the operators as `parallelism` instances (checked:
+/// a run that fell back to fewer would measure the wrong thing).
+fn run_to_null_at(
+    file: &Path,
+    engine: &PluginEngine,
+    stop: &std::sync::atomic::AtomicBool,
+    events: u64,
+    parallelism: usize,
+    label: &str,
+) -> anyhow::Result<pipeline::Summary> {
     let mut pipeline = crate::pipeline::load(file, engine)?;
     pipeline.set_sink(crate::pipeline::SinkSpec::Null { digest: false });
+    pipeline.parallelism = parallelism;
     let summary = crate::pipeline::run(pipeline, stop)?;
     anyhow::ensure!(summary.events_in == events, "incomplete run");
+    anyhow::ensure!(
+        summary.parallelism == parallelism,
+        "{label} ran as {} instances, not {parallelism}",
+        summary.parallelism
+    );
     eprintln!(
         "{label} {:.2} M events/s, {} results",
         summary.events_per_second() / 1e6,
         summary.results_out
     );
-    Ok((summary.events_per_second(), summary.results_out))
+    Ok(summary)
 }
 
 /// A scratch directory of this benchmark process, named for `bench`.

@@ -8,9 +8,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use super::{median, scratch_dir, seed_query_operators, write_workload};
+use super::{median, run_to_null_at, scratch_dir, seed_query_operators, write_workload};
 use crate::generate::{write_sensors, SensorWorkload};
-use crate::pipeline::{self, SinkSpec};
 use crate::plugin::PluginEngine;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -128,23 +127,10 @@ config = {{ threshold = 100.0, duration_ms = 5000 }}
         let (mut one, mut many, mut results) = (Vec::new(), Vec::new(), [None, None]);
         for run in 0..options.runs {
             for (slot, parallelism) in [1, options.parallelism].into_iter().enumerate() {
-                let mut pipeline = pipeline::load(&file, &engine)?;
-                pipeline.set_sink(SinkSpec::Null { digest: false });
-                pipeline.parallelism = parallelism;
-                let summary = pipeline::run(pipeline, &stop)?;
-                anyhow::ensure!(summary.events_in == options.events, "incomplete run");
-                anyhow::ensure!(
-                    summary.parallelism == parallelism,
-                    "{name} ran as {} instances, not {parallelism}",
-                    summary.parallelism
-                );
+                let label = format!("run {}: {name} at parallelism {parallelism}:", run + 1);
+                let summary =
+                    run_to_null_at(&file, &engine, &stop, options.events, parallelism, &label)?;
                 let rate = summary.events_per_second();
-                eprintln!(
-                    "run {}: {name} at parallelism {parallelism}: {:.2} M events/s, {} results",
-                    run + 1,
-                    rate / 1e6,
-                    summary.results_out
-                );
                 // The same results at either parallelism, or the figure means nothing.
                 let seen = results[slot].get_or_insert(summary.results_out);
                 anyhow::ensure!(*seen == summary.results_out, "results differ between runs");

@@ -109,17 +109,11 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
             ),
         ));
     }
-    if let Some(parallelism) = file.parallelism {
-        if !(1..=crate::data::KEY_GROUPS).contains(&parallelism) {
-            return Err(at(
-                0..0,
-                format!(
-                    "parallelism must be between 1 and {} (the number of key groups), got {parallelism}",
-                    crate::data::KEY_GROUPS
-                ),
-            ));
-        }
-    }
+    let parallelism = match &file.parallelism {
+        Some(spanned) => super::parallel::check(*spanned.get_ref())
+            .map_err(|e| at(spanned.span(), format!("parallelism {e}")))?,
+        None => 1,
+    };
     let schema_span = file.schema.span();
     let fields: Vec<Field> = file
         .schema
@@ -360,7 +354,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         name,
         batch_size: file.batch_size,
         decoders: None,
-        parallelism: file.parallelism.unwrap_or(1),
+        parallelism,
         source,
         schema,
         time_column,

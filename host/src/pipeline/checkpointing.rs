@@ -41,6 +41,17 @@ impl Checkpointer {
     /// A checkpoint of the run as it stands, with the Kafka offsets to commit
     /// once it is written.
     pub fn take(&mut self, sequencer: &Sequencer, stages: &[Stage]) -> ToSink {
+        let (checkpoint, offsets) = self.take_parts(sequencer, stages);
+        ToSink::Checkpoint(checkpoint, offsets)
+    }
+
+    /// [`take`](Self::take)'s checkpoint and offsets, apart: with parallel
+    /// instances the stages' states are added later, by the merger.
+    pub fn take_parts(
+        &mut self,
+        sequencer: &Sequencer,
+        stages: &[Stage],
+    ) -> (Box<Checkpoint>, Vec<(u32, u64)>) {
         let (source, clock, events) = sequencer.checkpoint();
         let checkpoint = Checkpoint {
             id: self.next_id,
@@ -57,7 +68,7 @@ impl Checkpointer {
         self.last = Instant::now();
         // Window contents are in the checkpoint: nothing is held back.
         let offsets = sequencer.commit_offsets(&Default::default());
-        ToSink::Checkpoint(Box::new(checkpoint), offsets)
+        (Box::new(checkpoint), offsets)
     }
 }
 

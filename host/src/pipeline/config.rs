@@ -46,7 +46,8 @@ pub struct PipelineFile {
     /// Instances of the operators, each on its own thread with its own
     /// state (1 to 128; default 1). Rows are divided by the key the stages
     /// hold state by; results are the same at any parallelism.
-    pub parallelism: Option<usize>,
+    #[schemars(with = "Option<usize>")]
+    pub parallelism: Option<Spanned<usize>>,
 }
 
 /// Periodic checkpoints, from which `weir run` resumes after a stop or crash.

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use crate::data::Batch;
 use crate::format::json::JsonRow;
 use crate::sink::{
-    DeadLetter, DeadLetterKind, DeadLetters, FanOut, Sink, SinkContext, SinkFailure, SinkStats, Tap,
+    DeadLetter, DeadLetterKind, DeadLetters, FanOut, SinkContext, SinkFailure, SinkStats, Tap,
 };
 use crate::source::kafka::OffsetCommitter;
 use crate::source::SourceStats;
@@ -81,7 +81,7 @@ pub fn deliver(
                 let started = Instant::now();
                 stats.start_busy();
                 let id = checkpoint.id;
-                let bytes = write_checkpoint(sink, sink_name, dead, store, checkpoint)?;
+                let bytes = write_checkpoint(sink, dead, store, checkpoint)?;
                 store.stats.record(id, bytes, started.elapsed());
                 stats.end_busy();
                 if let Some(commits) = commits {
@@ -91,20 +91,20 @@ pub fn deliver(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        dead_letter_failures(sink, sink_name, dead)?;
+        dead_letter_failures(sink, dead)?;
         if let Some(commits) = commits {
             if progress.is_some() && last_commit.elapsed() >= commits.interval {
                 stats.start_busy();
-                commit(sink, sink_name, dead, commits, progress.take())?;
+                commit(sink, dead, commits, progress.take())?;
                 stats.end_busy();
                 last_commit = Instant::now();
             }
         }
     }
     sink.flush()?;
-    dead_letter_failures(sink, sink_name, dead)?;
+    dead_letter_failures(sink, dead)?;
     if let Some(commits) = commits {
-        commit(sink, sink_name, dead, commits, progress)?;
+        commit(sink, dead, commits, progress)?;
     }
     Ok(results)
 }
@@ -131,14 +131,13 @@ fn abandon(batch: &Batch, context: &mut SinkContext<'_>, stats: &SinkStats) -> s
 /// then the results published: a crash anywhere leaves a checkpoint and an
 /// output that a resume can bring back into agreement.
 fn write_checkpoint(
-    sink: &mut dyn Sink,
-    sink_name: &str,
+    sink: &mut FanOut,
     dead: &DeadLetters,
     store: &CheckpointStore,
     mut checkpoint: Box<Checkpoint>,
 ) -> std::io::Result<u64> {
     checkpoint.sink = sink.pre_commit()?;
-    dead_letter_failures(sink, sink_name, dead)?;
+    dead_letter_failures(sink, dead)?;
     dead.sync()?;
     checkpoint.dead_letter_bytes = dead.position();
     let bytes = store.write(&checkpoint).map_err(std::io::Error::other)?;
@@ -148,8 +147,7 @@ fn write_checkpoint(
 }
 
 fn commit(
-    sink: &mut dyn Sink,
-    sink_name: &str,
+    sink: &mut FanOut,
     dead: &DeadLetters,
     commits: &Commits,
     offsets: Option<Vec<(u32, u64)>>,
@@ -159,7 +157,7 @@ fn commit(
     };
     // Acknowledged (or dead-lettered) first, committed after: at-least-once.
     sink.flush()?;
-    dead_letter_failures(sink, sink_name, dead)?;
+    dead_letter_failures(sink, dead)?;
     dead.flush()?;
     commit_offsets(commits, &offsets);
     Ok(())
@@ -177,16 +175,13 @@ fn commit_offsets(commits: &Commits, offsets: &[(u32, u64)]) {
     }
 }
 
-fn dead_letter_failures(
-    sink: &mut dyn Sink,
-    sink_name: &str,
-    dead: &DeadLetters,
-) -> std::io::Result<()> {
-    for failure in sink.take_failures() {
+/// What the sinks gave up on (Kafka deliveries), each named by its sink.
+fn dead_letter_failures(sink: &mut FanOut, dead: &DeadLetters) -> std::io::Result<()> {
+    for (sink_name, failure) in sink.take_failures() {
         dead.send(&DeadLetter {
             kind: DeadLetterKind::Sink,
             reason: &failure.reason,
-            source: sink_name,
+            source: &sink_name,
             record: failure.record,
         })?;
     }

@@ -246,8 +246,7 @@ impl Sequencer {
     /// stream that an open window holds), which must be read again after a
     /// restart.
     pub fn commit_offsets(&self, retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
-        let consumed: Vec<(u32, u64)> = self.consumed.iter().map(|(&s, &l)| (s, l)).collect();
-        hold_back(&consumed, retained)
+        hold_back(self.consumed.iter().map(|(&s, &l)| (s, l)), retained)
     }
 
     /// Dead-letters rows whose event time is outside the range weir accepts
@@ -285,10 +284,13 @@ impl Sequencer {
 /// Per stream, the offset to commit: `consumed` (the next offset to read),
 /// held back to the first input a stage still holds (`retained`, a sequence
 /// number: offset + 1), which must be read again after a restart.
-pub fn hold_back(consumed: &[(u32, u64)], retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
+pub fn hold_back(
+    consumed: impl IntoIterator<Item = (u32, u64)>,
+    retained: &BTreeMap<u32, u64>,
+) -> Vec<(u32, u64)> {
     consumed
-        .iter()
-        .map(|&(stream, last)| {
+        .into_iter()
+        .map(|(stream, last)| {
             let next = match retained.get(&stream) {
                 Some(&first) => last.min(first - 1),
                 None => last,

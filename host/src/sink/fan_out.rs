@@ -1,4 +1,4 @@
-//! Several sinks on one sink thread, each fed the results of the stage it
+//! The sinks of a run, on the sink thread, each fed the results of the stage it
 //! names (`from`): every window result to PostgreSQL, only the alerts to a
 //! webhook. They share the run's checkpoints: each makes its results
 //! durable before the checkpoint is written and publishes them after, and
@@ -64,30 +64,28 @@ impl Default for FanOut {
     }
 }
 
-impl Sink for FanOut {
-    /// A batch without a tap: the last stage's results, to every sink.
-    fn write(&mut self, batch: &Batch, context: &mut SinkContext<'_>) -> std::io::Result<()> {
-        for routed in &mut self.sinks {
-            context.set_sink_name(&routed.name);
-            routed.sink.write(batch, context)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
+// Not a `Sink` itself: its results come tagged with a tap
+// (`write_tap`), which `Sink::write` has no place for.
+impl FanOut {
+    pub fn flush(&mut self) -> std::io::Result<()> {
         self.sinks.iter_mut().try_for_each(|r| r.sink.flush())
     }
 
-    fn take_failures(&mut self) -> Vec<SinkFailure> {
-        self.sinks
-            .iter_mut()
-            .flat_map(|r| r.sink.take_failures())
-            .collect()
+    /// What each sink gave up on since the last call, with the sink's name.
+    pub fn take_failures(&mut self) -> Vec<(String, SinkFailure)> {
+        let mut failures = Vec::new();
+        for routed in &mut self.sinks {
+            for failure in routed.sink.take_failures() {
+                failures.push((routed.name.clone(), failure));
+            }
+        }
+        failures
     }
 
-    /// One sink records its own position, as before there were several, so
-    /// its checkpoints stay as they were.
-    fn pre_commit(&mut self) -> std::io::Result<SinkPosition> {
+    /// Every sink makes its results durable for a checkpoint. One sink
+    /// records its own position, as before there were several, so its
+    /// checkpoints stay as they were.
+    pub fn pre_commit(&mut self) -> std::io::Result<SinkPosition> {
         let mut positions = self
             .sinks
             .iter_mut()
@@ -99,7 +97,8 @@ impl Sink for FanOut {
         })
     }
 
-    fn commit(&mut self) -> std::io::Result<()> {
+    /// The checkpoint is written: every sink publishes.
+    pub fn commit(&mut self) -> std::io::Result<()> {
         self.sinks.iter_mut().try_for_each(|r| r.sink.commit())
     }
 }

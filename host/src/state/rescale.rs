@@ -10,32 +10,51 @@ use super::keyed::KeyedState;
 use crate::data::Key;
 
 /// One stage's state from every instance (in instance order), as one.
+/// Each instance's state is decoded once and the merged state encoded once.
 pub fn merge(states: Vec<StageState>) -> Result<StageState, String> {
     let mut states = states.into_iter();
     let Some(first) = states.next() else {
         return Err("no instance state to merge".into());
     };
-    states.try_fold(first, merge_two)
-}
-
-fn merge_two(into: StageState, other: StageState) -> Result<StageState, String> {
-    Ok(match (into, other) {
-        (state @ StageState::Stateless { .. }, StageState::Stateless { .. }) => state,
-        (StageState::Window(a), StageState::Window(b)) => {
-            StageState::Window(Encoded::encode(&merge_windows(a.decode()?, b.decode()?)))
+    let mismatch = || "the instances of a stage hold different kinds of state".to_string();
+    Ok(match first {
+        state @ StageState::Stateless { .. } => {
+            if !states.all(|s| matches!(s, StageState::Stateless { .. })) {
+                return Err(mismatch());
+            }
+            state
         }
-        (StageState::Sessions(a), StageState::Sessions(b)) => {
-            let (mut a, b) = (a.decode()?, b.decode()?);
-            a.sessions.extend(b.sessions);
-            StageState::Sessions(Encoded::encode(&a))
+        StageState::Window(first) => {
+            let mut merged = first.decode()?;
+            for state in states {
+                let StageState::Window(window) = state else {
+                    return Err(mismatch());
+                };
+                merged = merge_windows(merged, window.decode()?);
+            }
+            StageState::Window(Encoded::encode(&merged))
         }
-        (StageState::Plugin(mut a), StageState::Plugin(b)) => {
-            let mut keyed = a.keyed.decode()?;
-            keyed.absorb(b.keyed.decode()?);
-            a.keyed = Encoded::encode(&keyed);
-            StageState::Plugin(a)
+        StageState::Sessions(first) => {
+            let mut merged = first.decode()?;
+            for state in states {
+                let StageState::Sessions(sessions) = state else {
+                    return Err(mismatch());
+                };
+                merged.sessions.extend(sessions.decode()?.sessions);
+            }
+            StageState::Sessions(Encoded::encode(&merged))
         }
-        _ => return Err("the instances of a stage hold different kinds of state".into()),
+        StageState::Plugin(mut first) => {
+            let mut keyed = first.keyed.decode()?;
+            for state in states {
+                let StageState::Plugin(other) = state else {
+                    return Err(mismatch());
+                };
+                keyed.absorb(other.keyed.decode()?);
+            }
+            first.keyed = Encoded::encode(&keyed);
+            StageState::Plugin(first)
+        }
     })
 }
 

@@ -523,3 +523,35 @@ fn a_byte_order_mark_at_the_start_of_a_json_file_is_not_a_record() {
     assert_eq!(summary_count(&stderr, "events in"), 1, "{stderr}");
     assert!(stderr.contains("undecodable 0"), "{stderr}");
 }
+
+/// Parallelism comes from the file or the command line; either way it is
+/// 1 to 128 (the key groups), and the file's is refused at its place.
+#[test]
+fn a_parallelism_outside_the_key_groups_is_refused() {
+    let pipeline = |parallelism: &str| {
+        format!(
+            "parallelism = {parallelism}\nsource = {{ kind = \"stdin\" }}\nschema = {{ t = \"i64\" }}\nevent_time = {{ field = \"t\", max_out_of_orderness = \"5s\" }}\nsink = {{ kind = \"console\" }}\n"
+        )
+    };
+    for bad in ["0", "129"] {
+        let said = refused(&pipeline(bad));
+        let expected = format!(
+            "p.toml:1:15: parallelism must be between 1 and 128 (the number of key groups), got {bad}"
+        );
+        assert!(said.contains(&expected), "{expected}\n{said}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "p.toml", &pipeline("128"));
+    assert!(weir(&["validate", &good], b"").status.success());
+    for command in ["run", "explain"] {
+        for bad in ["0", "200"] {
+            let out = weir(&[command, &good, "--parallelism", bad], b"");
+            assert_eq!(out.status.code(), Some(1), "{command} --parallelism {bad}");
+            let stderr = text(&out.stderr);
+            let expected = format!(
+                "--parallelism must be between 1 and 128 (the number of key groups), got {bad}"
+            );
+            assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+        }
+    }
+}

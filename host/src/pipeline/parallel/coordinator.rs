@@ -15,7 +15,6 @@ use super::merger::{Note, NoteKind};
 use super::Partitioner;
 use crate::data::{Batch, Schema};
 use crate::pipeline::checkpointing::Checkpointer;
-use crate::pipeline::deliver::ToSink;
 use crate::pipeline::ingest::DecodedChunk;
 use crate::pipeline::sequencer::Sequencer;
 use crate::pipeline::stage::StageError;
@@ -115,9 +114,7 @@ impl Coordinator<'_> {
             return true;
         };
         // The stages' states come from the instances, merged by the merger.
-        let ToSink::Checkpoint(checkpoint, offsets) = checkpointer.take(self.sequencer, &[]) else {
-            unreachable!("a checkpointer takes checkpoints");
-        };
+        let (checkpoint, offsets) = checkpointer.take_parts(self.sequencer, &[]);
         self.note(NoteKind::Checkpoint(checkpoint, offsets)) && self.broadcast(|| Step::Snapshot)
     }
 

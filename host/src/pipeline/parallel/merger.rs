@@ -84,7 +84,7 @@ pub fn merge_replies(
         }
         let open = match note.kind {
             NoteKind::Rows | NoteKind::DeadLettersOnly => true,
-            NoteKind::Progress(consumed) => send(ToSink::Progress(hold_back(&consumed, &retained))),
+            NoteKind::Progress(consumed) => send(ToSink::Progress(hold_back(consumed, &retained))),
             NoteKind::Checkpoint(mut checkpoint, offsets) => {
                 checkpoint.stages =
                     merge_snapshots(snapshots).map_err(|reason| StageError::Failed {

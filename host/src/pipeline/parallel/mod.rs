@@ -24,6 +24,18 @@ use super::stage::Stage;
 use crate::data::{instance_of_group, Batch, KeyRef, Schema, KEY_GROUPS};
 use crate::state::{rescale, StageState};
 
+/// A parallelism from outside (the pipeline file, the command line):
+/// at least 1 and at most the number of key groups.
+pub fn check(parallelism: usize) -> Result<usize, String> {
+    if (1..=KEY_GROUPS).contains(&parallelism) {
+        Ok(parallelism)
+    } else {
+        Err(format!(
+            "must be between 1 and {KEY_GROUPS} (the number of key groups), got {parallelism}"
+        ))
+    }
+}
+
 /// How many instances the stages run as, and how rows are divided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parallelism {
@@ -139,31 +151,34 @@ impl Partitioner {
     }
 }
 
-/// The stages of instance `index` of `parallelism`: new operators with the
-/// same settings (sharing the stage's counters), holding the instance's
-/// share of the state `stages` hold (restored from a checkpoint, or empty).
-pub fn instance_stages(
-    stages: &[Stage],
-    index: usize,
-    parallelism: usize,
-) -> Result<Vec<Stage>, String> {
-    let owns =
-        |key: &crate::data::Key| instance_of_group(key.as_ref().key_group(), parallelism) == index;
-    stages
-        .iter()
-        .map(|stage| {
-            let operator = stage
-                .operator
-                .replicate(&stage.input)
-                .map_err(|e| format!("stage `{}`: {e}", stage.name))?;
-            let mut replica = Stage::new(stage.name.clone(), operator, stage.input.clone());
-            replica.stats = stage.stats.clone();
-            let state = stage.operator.snapshot();
-            if !matches!(state, StageState::Stateless { .. }) {
-                let share = rescale::split(&state, owns)?;
-                replica.operator.restore(&stage.name, share)?;
-            }
-            Ok(replica)
+/// The stages of each of `parallelism` instances: new operators with the
+/// same settings (sharing the stage's counters), each holding its
+/// instance's share of the state `stages` hold (restored from a
+/// checkpoint, or empty). Each stage's state is taken once and split.
+pub fn instance_stages(stages: &[Stage], parallelism: usize) -> Result<Vec<Vec<Stage>>, String> {
+    let states: Vec<StageState> = stages.iter().map(|s| s.operator.snapshot()).collect();
+    (0..parallelism)
+        .map(|index| {
+            let owns = |key: &crate::data::Key| {
+                instance_of_group(key.as_ref().key_group(), parallelism) == index
+            };
+            stages
+                .iter()
+                .zip(&states)
+                .map(|(stage, state)| {
+                    let operator = stage
+                        .operator
+                        .replicate(&stage.input)
+                        .map_err(|e| format!("stage `{}`: {e}", stage.name))?;
+                    let mut replica = Stage::new(stage.name.clone(), operator, stage.input.clone());
+                    replica.stats = stage.stats.clone();
+                    if !matches!(state, StageState::Stateless { .. }) {
+                        let share = rescale::split(state, owns)?;
+                        replica.operator.restore(&stage.name, share)?;
+                    }
+                    Ok(replica)
+                })
+                .collect()
         })
         .collect()
 }

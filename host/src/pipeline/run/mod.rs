@@ -305,11 +305,7 @@ fn parallel_instances(
         );
     }
     let instances = (parallelism.instances > 1)
-        .then(|| {
-            (0..parallelism.instances)
-                .map(|i| parallel::instance_stages(&pipeline.stages, i, parallelism.instances))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .then(|| parallel::instance_stages(&pipeline.stages, parallelism.instances))
         .transpose()
         .map_err(RunError::Parallel)?;
     Ok((parallelism, instances))
