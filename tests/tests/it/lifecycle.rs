@@ -80,3 +80,43 @@ fn sigint_stops_a_pipeline_blocked_on_stdin() {
 fn sigterm_stops_a_pipeline_blocked_on_stdin() {
     stops_on("-TERM");
 }
+
+/// `weir run … | head -1`: once the reader of its output leaves, weir
+/// stops, however much input is left. (It used to wait for ever: the
+/// reader thread blocked on a full queue nobody drained any more.)
+#[test]
+fn a_run_whose_output_reader_leaves_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, generated(400_000, 7, 0.0)).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "source = {{ kind = \"file\", path = \"{}\" }}\nschema = {{ sensor_id = \"string\", temperature = \"f64\", event_time = \"i64\" }}\nevent_time = {{ field = \"event_time\", max_out_of_orderness = \"5s\" }}\nsink = {{ kind = \"console\" }}\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(weir_binary())
+        .args(["run", pipeline.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("sensor_id="), "{first}");
+    // The BufReader, and with it the pipe's read end, is gone here.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("weir kept running 30 s after its output's reader left");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -137,8 +137,11 @@ pub(crate) fn run_reading(
                 })
                 .expect(spawn_error);
         }
-        let decode_queue = from_reader.clone();
-        drop((from_reader, to_sequencer));
+        // Only the gauges keep this end of the reader's queue: held any
+        // longer, a reader whose decoders stopped (the sink failed) would
+        // wait on a full queue for ever.
+        let decode_queue = from_reader;
+        drop(to_sequencer);
         let control = pipeline.control.take();
         if let Some(control) = &control {
             control.show_dead_letters(dead.counts());
@@ -149,8 +152,7 @@ pub(crate) fn run_reading(
             }
         }
         let publish_source_gauges = {
-            let (decode_queue, from_decoders, to_sink) =
-                (decode_queue.clone(), from_decoders.clone(), to_sink.clone());
+            let (from_decoders, to_sink) = (from_decoders.clone(), to_sink.clone());
             move |sequencer: &Sequencer| {
                 stats
                     .watermark_ms
