@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod bench;
 pub mod data;
+pub mod expr;
 pub mod format;
 pub mod generate;
 pub mod pipeline;
@@ -15,6 +16,7 @@ pub mod redact;
 pub mod scaffold;
 pub mod sink;
 pub mod source;
+pub mod sql;
 pub mod state;
 pub mod time;
 pub mod window;

@@ -62,8 +62,11 @@ enum Command {
     /// Run a pipeline until its input ends (or Ctrl-C).
     ///
     /// Example: weir run pipelines/sensor-alerts.toml
+    /// A `.sql` file is a SQL script (Flink's dialect): CREATE TABLE
+    /// statements and one SELECT or INSERT INTO … SELECT; `EXPLAIN SELECT …`
+    /// prints the plan instead of running.
     Run {
-        /// The pipeline file.
+        /// The pipeline file (`.toml`) or SQL script (`.sql`).
         pipeline: PathBuf,
         /// Override the pipeline's batch_size.
         #[arg(long)]
@@ -92,9 +95,10 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Check a pipeline file and load its plugins, without running it.
+    /// Check a pipeline file (or SQL script) and load its plugins, without
+    /// running it.
     ///
-    /// Example: weir validate pipelines/sensor-alerts.toml
+    /// Example: weir validate pipelines/sensor-alerts.sql
     Validate { pipeline: PathBuf },
     /// Print the pipeline's dataflow graph: sources, operators, sinks, and
     /// how rows cross each edge.
@@ -276,6 +280,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(instances) = parallelism {
                 pipeline.parallelism = checked_parallelism(instances)?;
+            }
+            if pipeline.explain_only {
+                print!("{}", weir::pipeline::plan::Plan::of(&pipeline).text());
+                return Ok(ExitCode::SUCCESS);
             }
             let _admin = match admin.admin {
                 Some(listen) => Some(serve_admin(listen, admin, &mut pipeline, engine.clone())?),

@@ -246,6 +246,22 @@ pub enum OperatorConfig {
         #[serde(default)]
         unload: Unload,
     },
+    /// Keeps the rows for which a SQL expression is true, e.g.
+    /// `where = "temperature > 100 AND sensor_id LIKE 'lab-%'"`; computed
+    /// natively over whole batches.
+    Filter {
+        name: Option<String>,
+        #[serde(rename = "where")]
+        #[schemars(rename = "where")]
+        condition: String,
+    },
+    /// Computes each output field from a SQL expression over the input
+    /// row, e.g. `fields = { sensor = "sensor_id", fahrenheit = "temperature * 9 / 5 + 32" }`;
+    /// the output has exactly these fields, in this order.
+    Select {
+        name: Option<String>,
+        fields: IndexMap<String, String>,
+    },
     /// A keyed event-time window with host-native aggregates.
     Window {
         name: Option<String>,
@@ -272,6 +288,9 @@ pub enum OperatorConfig {
         /// Output field → `count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`,
         /// `count_distinct(f)`, `first(f)` or `last(f)`, or an aggregate plugin.
         aggregates: IndexMap<String, AggregateConfig>,
+        /// Emit only the results for which this SQL expression over the
+        /// result's fields is true, e.g. `having = "count > 5"`.
+        having: Option<String>,
     },
 }
 

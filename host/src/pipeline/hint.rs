@@ -181,7 +181,7 @@ pub fn exact_offset(message: &str, text: &str, span: &Range<usize>) -> Option<us
 /// `span` widened to the end of the table it starts: the parser's span of a
 /// table may be its header alone, and an error in an array of tables comes
 /// at its first header. So: up to the next header other than this one.
-fn table_extent(text: &str, span: &Range<usize>) -> Range<usize> {
+pub(crate) fn table_extent(text: &str, span: &Range<usize>) -> Range<usize> {
     let start = span.start.min(text.len());
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let own_header = text[line_start..].lines().next().unwrap_or("").trim();

@@ -1,7 +1,7 @@
 //! The pipeline: the file that describes it, the stages it is built from, and
 //! the run loop that moves batches from source to sink.
 
-mod build;
+pub(crate) mod build;
 mod checkpointing;
 pub mod config;
 pub mod control;

@@ -15,6 +15,9 @@ pub struct Summary {
     pub late_events: u64,
     /// Rows dead-lettered because a plugin failed on them.
     pub plugin_failures: u64,
+    /// Rows dead-lettered because an expression could not be computed on
+    /// them (a division by zero, a failed CAST).
+    pub expression_failures: u64,
     /// Rows dropped because a plugin failed on them (`on_failure = "skip"`).
     pub plugin_skipped: u64,
     /// Results the sink could not deliver (dead-lettered).
@@ -62,7 +65,11 @@ impl Summary {
     }
 
     pub fn dead_lettered(&self) -> u64 {
-        self.decode_failures + self.late_events + self.plugin_failures + self.sink_failures
+        self.decode_failures
+            + self.late_events
+            + self.plugin_failures
+            + self.expression_failures
+            + self.sink_failures
     }
 }
 
@@ -100,11 +107,12 @@ impl fmt::Display for Summary {
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(
             f,
-            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {}, undelivered {})",
+            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {}, expression failures {}, undelivered {})",
             self.dead_lettered(),
             self.decode_failures,
             self.late_events,
             self.plugin_failures,
+            self.expression_failures,
             self.sink_failures
         )?;
         if self.abandoned_at_shutdown > 0 {

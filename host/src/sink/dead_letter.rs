@@ -26,18 +26,28 @@ pub enum DeadLetterKind {
     Late,
     /// A plugin failed on the batch holding the record.
     Plugin,
+    /// A native expression (a filter, a computed field) could not compute
+    /// the row's value: a division by zero, a failed CAST.
+    Expression,
     /// The sink could not deliver the result.
     Sink,
 }
 
 impl DeadLetterKind {
-    pub const ALL: [DeadLetterKind; 4] = [Self::Decode, Self::Late, Self::Plugin, Self::Sink];
+    pub const ALL: [DeadLetterKind; 5] = [
+        Self::Decode,
+        Self::Late,
+        Self::Plugin,
+        Self::Expression,
+        Self::Sink,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Decode => "decode",
             Self::Late => "late",
             Self::Plugin => "plugin",
+            Self::Expression => "expression",
             Self::Sink => "sink",
         }
     }
@@ -100,7 +110,7 @@ impl Write for Output {
 }
 
 /// Dead letters so far, by [`DeadLetterKind`] (shared with the metrics).
-pub type DeadLetterCounts = [AtomicU64; 4];
+pub type DeadLetterCounts = [AtomicU64; DeadLetterKind::ALL.len()];
 
 impl DeadLetters {
     /// Dead letters to `path`: a new file, or with `resume_at` (the length

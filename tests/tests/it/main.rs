@@ -26,5 +26,6 @@ mod plugin_cli;
 mod postgres_sink;
 mod properties;
 mod sensor_alerts;
+mod sql;
 mod webhook;
 mod windows;

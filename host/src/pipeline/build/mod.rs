@@ -4,19 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{
-    AggregateConfig, Millis, OperatorConfig, PipelineFile, WindowKind, WindowTime,
-};
+mod stage;
+
+use super::config::{Millis, PipelineFile};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
-use super::operator::{PluginStage, WindowStage};
 use super::progress::Progress;
-use super::stage::{Stage, Unload};
+use super::stage::Stage;
 use crate::data::{Field, FieldType, Schema};
-use crate::plugin::{AggregatePlugin, FailurePolicy, PluginEngine, PluginLimits, PluginOperator};
+use crate::plugin::PluginEngine;
 use crate::state::CheckpointSettings;
-use crate::window::{self, AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -53,6 +51,8 @@ pub struct Pipeline {
     pub(crate) control: Option<ControlPort>,
     /// How to show progress while a file (not followed) is read.
     pub progress: Progress,
+    /// A SQL script that says `EXPLAIN …`: print the plan, run nothing.
+    pub explain_only: bool,
 }
 
 /// A sink and the stage whose results it receives (`None`: the last).
@@ -86,6 +86,12 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
             format!("cannot read the pipeline file: {e}"),
         )
     })?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+    {
+        return crate::sql::parse(path, &text, engine);
+    }
     parse(path, &text, engine)
 }
 
@@ -94,10 +100,50 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
 pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
     let file: PipelineFile = toml::from_str(text)
         .map_err(|e| PipelineError::at(path, text, e.span(), e.message().trim_end()))?;
-    let base = path.parent().unwrap_or(Path::new(""));
-    let at = |span: std::ops::Range<usize>, message: String| {
-        PipelineError::at(path, text, Some(span), message)
+    let cx = Context {
+        path,
+        text,
+        base: path.parent().unwrap_or(Path::new("")),
+        engine,
     };
+    build(file, &cx)
+}
+
+/// What errors are located in and paths are relative to: the text the
+/// spans of a [`PipelineFile`] point into (a pipeline file or a SQL script).
+pub(crate) struct Context<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub base: &'a Path,
+    pub engine: &'a PluginEngine,
+}
+
+impl Context<'_> {
+    pub fn at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> PipelineError {
+        PipelineError::at(self.path, self.text, Some(span), message)
+    }
+
+    /// An expression's error, placed inside the quoted string at `span`
+    /// (a pipeline file) or at the expression's start (a SQL script).
+    pub fn at_expression(
+        &self,
+        span: std::ops::Range<usize>,
+        error: crate::expr::ExprError,
+        what: &str,
+    ) -> PipelineError {
+        let quoted = matches!(self.text.as_bytes().get(span.start), Some(b'"' | b'\''));
+        let offset = match (quoted, error.offset) {
+            (true, Some(offset)) => span.start + 1 + offset,
+            _ => span.start,
+        };
+        self.at(offset..offset, format!("{what}: {}", error.message))
+    }
+}
+
+/// Checks and builds a pipeline from its parsed form.
+pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, PipelineError> {
+    let (path, base) = (cx.path, cx.base);
+    let at = |span: std::ops::Range<usize>, message: String| cx.at(span, message);
 
     if file.batch_size == 0 || file.batch_size > 1 << 20 {
         return Err(at(
@@ -145,104 +191,7 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
     for (index, spanned) in file.operators.into_iter().enumerate() {
         let span = spanned.span();
         let number = index + 1;
-        let stage = match spanned.into_inner() {
-            OperatorConfig::Plugin {
-                name,
-                path: plugin_path,
-                config,
-                key_by,
-                memory_mib,
-                batch_deadline,
-                max_output_mib,
-                max_fan_out,
-                max_timers,
-                on_failure,
-                quarantine_after,
-                unload,
-            } => {
-                let config_json = serde_json::to_string(&config).map_err(|e| {
-                    at(
-                        span.clone(),
-                        format!("operator #{number}: config cannot be passed as JSON: {e}"),
-                    )
-                })?;
-                let limits = plugin_limits(&LimitSettings {
-                    memory_mib,
-                    batch_deadline,
-                    max_output_mib,
-                    max_fan_out,
-                    max_timers,
-                })
-                .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
-                let mut policy = FailurePolicy::default();
-                if let Some(after) = quarantine_after {
-                    policy.quarantine_after = after;
-                }
-                let path = base.join(&plugin_path);
-                let plugin =
-                    PluginOperator::load(engine, &path, &config_json, &current, limits, policy)
-                        .and_then(|p| p.keyed_by(key_by.as_deref(), &current))
-                        .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
-                let name = name.unwrap_or_else(|| plugin.descriptor().name.clone());
-                if unload == Unload::Bypass && plugin.output_schema() != &current {
-                    return Err(at(
-                        span.clone(),
-                        format!(
-                            "operator #{number} (`{name}`): unload = \"bypass\" needs a stage that passes rows on with the same fields (a filter); this one outputs {}",
-                            plugin.output_schema()
-                        ),
-                    ));
-                }
-                let mut stage = Stage::new(
-                    name,
-                    Box::new(PluginStage::new(Box::new(plugin), on_failure)),
-                    current.clone(),
-                );
-                stage.unload = unload;
-                stage
-            }
-            OperatorConfig::Window {
-                name,
-                kind,
-                size,
-                slide,
-                gap,
-                time,
-                early_fire_every,
-                allowed_lateness,
-                key_by,
-                aggregates,
-            } => {
-                let name = name.unwrap_or_else(|| format!("window-{number}"));
-                let shape = window_shape(kind, size, slide, gap)
-                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                let aggregates = aggregates
-                    .iter()
-                    .map(|(aggregate, config)| {
-                        aggregate_spec(engine, base, aggregate, config, &current)
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                let spec = WindowSpec {
-                    key_by,
-                    shape,
-                    allowed_lateness_ms: allowed_lateness.map_or(0, |l| l.0),
-                    time: match time {
-                        WindowTime::Event => window::WindowTime::Event,
-                        WindowTime::Processing => window::WindowTime::Processing,
-                    },
-                    early_fire_every_ms: early_fire_every.map(|every| every.0),
-                    aggregates,
-                };
-                let window = EventTimeWindows::new(&spec, &current)
-                    .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
-                Stage::new(
-                    name,
-                    Box::new(WindowStage(Box::new(window))),
-                    current.clone(),
-                )
-            }
-        };
+        let stage = stage::build(spanned, number, &current, cx)?;
         if stages.iter().any(|s: &Stage| s.name == stage.name) {
             return Err(at(
                 span,
@@ -374,114 +323,6 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
         base_dir: base.to_path_buf(),
         control: None,
         progress: Progress::Off,
-    })
-}
-
-/// The window's shape from the settings its kind takes; a setting of
-/// another kind is refused rather than ignored.
-fn window_shape(
-    kind: WindowKind,
-    size: Option<Millis>,
-    slide: Option<Millis>,
-    gap: Option<Millis>,
-) -> Result<WindowShape, String> {
-    match (kind, size, slide, gap) {
-        (WindowKind::Tumbling, Some(size), None, None) => Ok(WindowShape::Tumbling { size_ms: size.0 }),
-        (WindowKind::Sliding, Some(size), Some(slide), None) => Ok(WindowShape::Sliding {
-            size_ms: size.0,
-            slide_ms: slide.0,
-        }),
-        (WindowKind::Session, None, None, Some(gap)) => Ok(WindowShape::Session { gap_ms: gap.0 }),
-        (WindowKind::Tumbling | WindowKind::Sliding, None, _, _) => {
-            Err("a tumbling or sliding window needs `size`, e.g. size = \"10s\"".into())
-        }
-        (WindowKind::Tumbling, _, Some(_), _) => Err(
-            "`slide` is for kind = \"sliding\"; a tumbling window slides by its size".into(),
-        ),
-        (WindowKind::Sliding, _, None, _) => Err(
-            "a sliding window needs `slide`, e.g. size = \"60s\", slide = \"10s\"".into(),
-        ),
-        (WindowKind::Tumbling | WindowKind::Sliding, _, _, Some(_)) => {
-            Err("`gap` is for kind = \"session\"".into())
-        }
-        (WindowKind::Session, Some(_), _, _) | (WindowKind::Session, _, Some(_), _) => Err(
-            "a session window has no `size` or `slide`: it lasts while rows come at most `gap` apart".into(),
-        ),
-        (WindowKind::Session, None, None, None) => {
-            Err("a session window needs `gap`, e.g. gap = \"30s\"".into())
-        }
-    }
-}
-
-/// A window aggregate from its pipeline-file entry; plugins are loaded here,
-/// for the rows the window receives.
-fn aggregate_spec(
-    engine: &PluginEngine,
-    base: &Path,
-    name: &str,
-    config: &AggregateConfig,
-    input: &Schema,
-) -> Result<AggregateSpec, String> {
-    let plugin = match config {
-        AggregateConfig::Expression(expression) => return AggregateSpec::parse(name, expression),
-        AggregateConfig::Plugin(plugin) => plugin,
-    };
-    let config_json = serde_json::to_string(&plugin.config)
-        .map_err(|e| format!("aggregate `{name}`: config cannot be passed as JSON: {e}"))?;
-    let limits = plugin_limits(&LimitSettings {
-        memory_mib: plugin.memory_mib,
-        batch_deadline: plugin.batch_deadline,
-        ..LimitSettings::default()
-    })
-    .map_err(|e| format!("aggregate `{name}`: {e}"))?;
-    let loaded = AggregatePlugin::load(
-        engine,
-        &base.join(&plugin.plugin),
-        &config_json,
-        plugin.field.as_deref(),
-        input,
-        limits,
-    )
-    .map_err(|e| format!("aggregate `{name}`: {e}"))?;
-    Ok(AggregateSpec::plugin(name, loaded))
-}
-
-/// A plugin's limits as the pipeline file gives them.
-#[derive(Default)]
-struct LimitSettings {
-    memory_mib: Option<usize>,
-    batch_deadline: Option<Millis>,
-    max_output_mib: Option<usize>,
-    max_fan_out: Option<usize>,
-    max_timers: Option<usize>,
-}
-
-/// The limits, each checked against its range: a limit exists to bound the
-/// host, so a value that would not (or would overflow) is refused.
-fn plugin_limits(settings: &LimitSettings) -> Result<PluginLimits, String> {
-    let defaults = PluginLimits::default();
-    let within =
-        |key: &str, value: Option<usize>, range: std::ops::RangeInclusive<usize>| match value {
-            Some(v) if !range.contains(&v) => Err(format!(
-                "`{key} = {v}` is out of range; it takes {} to {}",
-                range.start(),
-                range.end()
-            )),
-            other => Ok(other),
-        };
-    let memory_mib = within("memory_mib", settings.memory_mib, 1..=4096)?;
-    let output_mib = within("max_output_mib", settings.max_output_mib, 1..=1024)?;
-    let deadline_ms = settings.batch_deadline.map(|d| d.0 as usize);
-    within("batch_deadline", deadline_ms, 10..=600_000)?;
-    Ok(PluginLimits {
-        memory_bytes: memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
-        batch_deadline: settings
-            .batch_deadline
-            .map_or(defaults.batch_deadline, Millis::duration),
-        max_output_bytes: output_mib.map_or(defaults.max_output_bytes, |mib| mib << 20),
-        max_fan_out: within("max_fan_out", settings.max_fan_out, 1..=1_000_000)?
-            .unwrap_or(defaults.max_fan_out),
-        max_timers: within("max_timers", settings.max_timers, 1..=100_000_000)?
-            .unwrap_or(defaults.max_timers),
+        explain_only: false,
     })
 }

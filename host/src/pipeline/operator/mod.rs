@@ -6,6 +6,7 @@
 //! those stay free of pipeline concerns (dead letters, failure policies,
 //! stage counters) and the modules do not depend on each other in a loop.
 
+mod expression;
 mod native;
 mod plugin;
 mod window;
@@ -13,6 +14,7 @@ mod window;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use expression::{FilterStage, SelectStage};
 pub use native::{NativeOperator, NativeStage};
 pub use plugin::{PluginStage, Trial, TrialVerdict};
 pub use window::WindowStage;
@@ -32,6 +34,16 @@ pub enum StateKey {
     Global,
     /// State per value of this field: rows of one value go to one instance.
     Field(String),
+}
+
+/// `restore` for an operator without state: the checkpoint must hold none.
+fn restore_stateless(stage: &str, state: StageState) -> Result<(), String> {
+    match state {
+        StageState::Stateless { .. } => Ok(()),
+        _ => Err(format!(
+            "stage `{stage}` holds a different kind of state in the checkpoint"
+        )),
+    }
 }
 
 /// What an operator is given besides its batch.

@@ -54,11 +54,6 @@ impl Operator for NativeStage {
     }
 
     fn restore(&mut self, stage: &str, state: StageState) -> Result<(), String> {
-        match state {
-            StageState::Stateless { .. } => Ok(()),
-            _ => Err(format!(
-                "stage `{stage}` holds a different kind of state in the checkpoint"
-            )),
-        }
+        super::restore_stateless(stage, state)
     }
 }

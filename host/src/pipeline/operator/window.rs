@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Operator, OperatorContext, StateKey};
 use crate::data::{Batch, Schema};
+use crate::expr::{Expr, RowFailures};
 use crate::format::timestamp;
 use crate::pipeline::stage::{StageError, StageStats};
 use crate::pipeline::summary::Summary;
@@ -13,7 +14,44 @@ use crate::sink::DeadLetterKind;
 use crate::state::StageState;
 use crate::window::EventTimeWindows;
 
-pub struct WindowStage(pub Box<EventTimeWindows>);
+pub struct WindowStage(pub Box<EventTimeWindows>, Option<Having>);
+
+/// `having`: only results for which it holds are emitted.
+#[derive(Clone)]
+struct Having {
+    text: String,
+    predicate: Expr,
+}
+
+impl WindowStage {
+    /// `having` is the condition's text and its check against the window's
+    /// output schema.
+    pub fn new(windows: Box<EventTimeWindows>, having: Option<(String, Expr)>) -> Self {
+        Self(
+            windows,
+            having.map(|(text, predicate)| Having { text, predicate }),
+        )
+    }
+
+    /// Results failing `having` are dropped; results it cannot compute
+    /// are dead-lettered.
+    fn having(&self, out: Batch, cx: &mut OperatorContext<'_>) -> Result<Batch, StageError> {
+        let Some(having) = &self.1 else {
+            return Ok(out);
+        };
+        let mut failures = RowFailures::default();
+        let keep = having.predicate.select(&out, &mut failures);
+        for (row, reason) in failures.into_rows() {
+            let reason = format!("stage `{}`: having: {reason}", cx.stage);
+            cx.dead
+                .send_row(DeadLetterKind::Expression, &reason, cx.origin, &out, row)?;
+        }
+        if keep.len() == out.len() {
+            return Ok(out);
+        }
+        Ok(out.gather(&keep))
+    }
+}
 
 impl Operator for WindowStage {
     fn kind(&self) -> &'static str {
@@ -21,7 +59,10 @@ impl Operator for WindowStage {
     }
 
     fn describe(&self) -> String {
-        format!("window {}", self.0.description())
+        match &self.1 {
+            Some(having) => format!("window {} having {}", self.0.description(), having.text),
+            None => format!("window {}", self.0.description()),
+        }
     }
 
     fn output_schema(&self) -> &Arc<Schema> {
@@ -62,7 +103,7 @@ impl Operator for WindowStage {
         cx.stats
             .rows_failed
             .fetch_add(late.len() as u64, Ordering::Relaxed);
-        Ok(out)
+        self.having(out, cx)
     }
 
     fn needs_ticks(&self) -> bool {
@@ -81,10 +122,14 @@ impl Operator for WindowStage {
     }
 
     fn replicate(&self, input: &Arc<Schema>) -> Result<Box<dyn Operator>, String> {
-        Ok(Box::new(WindowStage(Box::new(self.0.replicate(input)?))))
+        Ok(Box::new(WindowStage(
+            Box::new(self.0.replicate(input)?),
+            self.1.clone(),
+        )))
     }
 
     fn fingerprint(&self) -> String {
+        // `having` filters results, not state: changing it keeps the state.
         self.0.fingerprint().to_string()
     }
 

@@ -35,6 +35,7 @@ impl RunTotals<'_> {
             decode_failures: dead.count(DeadLetterKind::Decode),
             late_events: dead.count(DeadLetterKind::Late),
             plugin_failures: dead.count(DeadLetterKind::Plugin),
+            expression_failures: dead.count(DeadLetterKind::Expression),
             sink_failures: dead.count(DeadLetterKind::Sink),
             abandoned_at_shutdown: load(&self.sink.abandoned),
             results_digest: load(&self.sink.digest),
