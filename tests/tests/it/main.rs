@@ -27,5 +27,6 @@ mod postgres_sink;
 mod properties;
 mod sensor_alerts;
 mod sql;
+mod sql_queries;
 mod webhook;
 mod windows;
