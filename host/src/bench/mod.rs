@@ -56,6 +56,9 @@ pub struct Report {
     pub batch_size: usize,
     pub wasm_events_per_s: f64,
     pub native_events_per_s: f64,
+    /// The seed query as SQL: native WHERE, window, HAVING, projection.
+    pub sql_events_per_s: f64,
+    pub sql_cpu_ns: f64,
     /// CPU time (all threads, user + system) per event.
     pub wasm_cpu_ns: f64,
     pub native_cpu_ns: f64,
@@ -65,6 +68,8 @@ pub struct Report {
     pub results: u64,
     pub filter_wasm_ns: f64,
     pub filter_native_ns: f64,
+    /// `WHERE temperature > 100` as a native expression stage.
+    pub filter_sql_ns: f64,
     pub peak_rss_mib: Option<f64>,
 }
 
@@ -90,6 +95,16 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
+            "| same query as SQL (native WHERE and HAVING) | {:.2} M events/s |",
+            self.sql_events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| SQL / Wasm plugins, by throughput | {:.2} |",
+            self.sql_events_per_s / self.wasm_events_per_s
+        )?;
+        writeln!(
+            f,
             "| Wasm / native, by throughput | {:.2} |",
             self.wasm_events_per_s / self.native_events_per_s
         )?;
@@ -102,6 +117,11 @@ impl fmt::Display for Report {
             f,
             "| CPU per event (all threads), native | {:.0} ns |",
             self.native_cpu_ns
+        )?;
+        writeln!(
+            f,
+            "| CPU per event (all threads), SQL | {:.0} ns |",
+            self.sql_cpu_ns
         )?;
         writeln!(
             f,
@@ -123,6 +143,16 @@ impl fmt::Display for Report {
             f,
             "| filter stage, native | {:.1} ns/event |",
             self.filter_native_ns
+        )?;
+        writeln!(
+            f,
+            "| filter stage, SQL expression `temperature > 100` | {:.1} ns/event |",
+            self.filter_sql_ns
+        )?;
+        writeln!(
+            f,
+            "| SQL expression − hand-written native filter | {:.1} ns/event |",
+            self.filter_sql_ns - self.filter_native_ns
         )?;
         writeln!(
             f,
@@ -173,6 +203,34 @@ config = {{ min_count = 5 }}
 "#,
         plugins = plugins.display()
     )
+}
+
+/// The seed query as the guide writes it in SQL, over `data`.
+fn sql_text(data: &Path) -> String {
+    format!(
+        "CREATE TABLE sensor_data (sensor_id STRING, temperature DOUBLE, event_time TIMESTAMP(3),
+           WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND)
+         WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         SELECT sensor_id, COUNT(*), TUMBLE_END(event_time, INTERVAL '10' SECOND) AS window_end
+         FROM sensor_data
+         WHERE temperature > 100
+         GROUP BY sensor_id, TUMBLE(event_time, INTERVAL '10' SECOND)
+         HAVING COUNT(*) > 5",
+        data.display()
+    )
+}
+
+fn load_sql(
+    options: &BenchOptions,
+    data: &Path,
+    engine: &PluginEngine,
+) -> anyhow::Result<Pipeline> {
+    let file = tempfile_path("weir-bench-query.sql");
+    std::fs::write(&file, sql_text(&std::path::absolute(data)?))?;
+    let mut pipeline = pipeline::load(&file, engine)?;
+    pipeline.batch_size = options.batch_size;
+    pipeline.set_sink(SinkSpec::Null { digest: true });
+    Ok(pipeline)
 }
 
 fn load(
@@ -305,12 +363,17 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     let data = bench_input(options)?;
     let engine = PluginEngine::new()?;
     let stop = AtomicBool::new(false);
-    let mut rates = [Vec::new(), Vec::new(), Vec::new()];
-    let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
+    let mut rates = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut results = [(0, 0), (0, 0)];
+    let mut sql_results = 0;
     for run in 0..options.runs {
-        for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest")] {
-            let mut pipeline = load(options, &data, &engine, variant == 1)?;
+        for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest"), (3, "sql")] {
+            let mut pipeline = if variant == 3 {
+                load_sql(options, &data, &engine)?
+            } else {
+                load(options, &data, &engine, variant == 1)?
+            };
             if variant == 2 {
                 pipeline.stages.clear();
                 pipeline.set_sink(SinkSpec::Null { digest: false });
@@ -335,7 +398,17 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             if variant < 2 {
                 results[variant] = (summary.results_out, summary.results_digest);
             }
+            if variant == 3 {
+                sql_results = summary.results_out;
+            }
         }
+        // The SQL rows have other fields (no alert text): compared by count.
+        anyhow::ensure!(
+            sql_results == results[0].0,
+            "run {}: SQL gave {sql_results} alerts, the plugins {}",
+            run + 1,
+            results[0].0
+        );
         // Every run: the same alerts, in the same order, not just as many.
         anyhow::ensure!(
             results[0] == results[1],
@@ -347,9 +420,10 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             results[1].1
         );
     }
-    let (filter_wasm_ns, filter_native_ns) = filter_stage_cost(options, &data, &engine)?;
-    let [wasm, native, ingest] = rates;
-    let [wasm_cpu, native_cpu, ingest_cpu] = cpu;
+    let [filter_wasm_ns, filter_native_ns, filter_sql_ns] =
+        filter_stage_cost(options, &data, &engine)?;
+    let [wasm, native, ingest, sql] = rates;
+    let [wasm_cpu, native_cpu, ingest_cpu, sql_cpu] = cpu;
     Ok(Report {
         events: options.events,
         batch_size: options.batch_size,
@@ -357,23 +431,28 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         native_events_per_s: median(native),
         wasm_cpu_ns: median(wasm_cpu),
         native_cpu_ns: median(native_cpu),
+        sql_events_per_s: median(sql),
+        sql_cpu_ns: median(sql_cpu),
         ingest_events_per_s: median(ingest),
         ingest_cpu_ns: median(ingest_cpu),
         results: results[0].0,
         filter_wasm_ns,
         filter_native_ns,
+        filter_sql_ns,
         peak_rss_mib: peak_rss_mib(),
     })
 }
 
-/// ns/event of the filter stage alone, Wasm and native, on one batch of real rows.
+/// ns/event of the filter stage alone — Wasm, hand-written native, and the
+/// SQL expression — on one batch of real rows.
 fn filter_stage_cost(
     options: &BenchOptions,
     data: &Path,
     engine: &PluginEngine,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<[f64; 3]> {
     let mut wasm = load(options, data, engine, false)?;
     let mut native = load(options, data, engine, true)?;
+    let mut sql = load_sql(options, data, engine)?;
     let batch = first_batch(&wasm, data)?;
     let time = |stage: &mut pipeline::Stage| -> anyhow::Result<f64> {
         let dead = crate::sink::DeadLetters::discard();
@@ -388,8 +467,12 @@ fn filter_stage_cost(
         }
         Ok(best.as_nanos() as f64 / (2_000 * batch.len()) as f64)
     };
-    // Cloning the batch is part of both measurements and cancels out in the difference.
-    Ok((time(&mut wasm.stages[0])?, time(&mut native.stages[0])?))
+    // Cloning the batch is part of every measurement and cancels out in the differences.
+    Ok([
+        time(&mut wasm.stages[0])?,
+        time(&mut native.stages[0])?,
+        time(&mut sql.stages[0])?,
+    ])
 }
 
 fn first_batch(pipeline: &Pipeline, data: &Path) -> anyhow::Result<Batch> {
