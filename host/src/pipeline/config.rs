@@ -295,7 +295,7 @@ pub enum OperatorConfig {
 }
 
 /// One window aggregate: an expression the host computes, or a plugin.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(
     untagged,
     expecting = "an aggregate expression such as \"count\" or \"max(temperature)\", or a plugin table such as { plugin = \"p95.wasm\", field = \"temperature\", config = { quantile = 0.95 } } (keys: plugin, field, config, memory_mib, batch_deadline)"
@@ -305,7 +305,7 @@ pub enum AggregateConfig {
     Plugin(PluginAggregateConfig),
 }
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginAggregateConfig {
     /// Path to the aggregate's `.wasm` component, relative to the pipeline file.

@@ -4,7 +4,9 @@
 //! pipeline parses to, so both build one plan and run the same way; the
 //! spans point into the script, so errors show its line and a caret.
 
+mod functions;
 mod query;
+mod settings;
 mod tables;
 mod watermark;
 
@@ -45,13 +47,13 @@ impl SqlError {
 
 /// Checks and builds the pipeline a SQL script describes.
 pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
-    let script = Script::compile(path, text).map_err(|e| e.into_pipeline_error(path, text))?;
     let cx = Context {
         path,
         text,
         base: path.parent().unwrap_or(Path::new("")),
         engine,
     };
+    let script = Script::compile(&cx).map_err(|e| e.into_pipeline_error(path, text))?;
     let mut pipeline = build(script.file, &cx)?;
     pipeline.explain_only = script.explain;
     Ok(pipeline)
@@ -65,11 +67,11 @@ struct Script {
 }
 
 impl Script {
-    fn compile(path: &Path, text: &str) -> Result<Script, SqlError> {
-        let name = path
-            .file_stem()
-            .map_or("query".into(), |s| s.to_string_lossy().into_owned());
-        let (blanked, mut watermarks) = watermark::extract(text)?;
+    fn compile(cx: &Context<'_>) -> Result<Script, SqlError> {
+        let (path, text) = (cx.path, cx.text);
+        let (without_functions, functions) = functions::extract(text)?;
+        let (blanked, mut watermarks) = watermark::extract(&without_functions)?;
+        let mut settings = settings::Settings::default();
         let statements = Parser::parse_sql(&GenericDialect {}, &blanked).map_err(|e| {
             let e = crate::expr::syntax_error(text, &e);
             SqlError {
@@ -105,6 +107,33 @@ impl Script {
                         ));
                     }
                     tables.insert(table.name.clone(), table);
+                }
+                Statement::Set(ast::Set::SingleAssignment {
+                    variable, values, ..
+                }) => {
+                    let value = match values.as_slice() {
+                        [ast::Expr::Value(v)] => match &v.value {
+                            ast::Value::SingleQuotedString(s) | ast::Value::Number(s, _) => {
+                                s.clone()
+                            }
+                            other => other.to_string(),
+                        },
+                        _ => {
+                            return Err(SqlError::at(
+                                text,
+                                statement.span().start,
+                                "SET takes one quoted value: SET 'key' = 'value'",
+                            ))
+                        }
+                    };
+                    let key = variable
+                        .0
+                        .iter()
+                        .filter_map(|p| p.as_ident())
+                        .map(|i| i.value.clone())
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    settings.set(&key, &value, span_of(statement))?;
                 }
                 Statement::Query(_) | Statement::Insert(_) | Statement::Explain { .. } => {
                     if query.is_some() {
@@ -183,6 +212,9 @@ impl Script {
         })?;
         let planner = query::Planner {
             text,
+            base: cx.base,
+            engine: cx.engine,
+            functions: &functions,
             table: &source.name,
             schema,
             time_column: &watermark.column,
@@ -199,10 +231,16 @@ impl Script {
             }
         };
         let whole = 0..text.len();
+        let name = settings.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("query".into(), |s| s.to_string_lossy().into_owned())
+        });
+        let mut source_config = source.source(&name)?;
+        settings.apply_to_source(&mut source_config);
         let file = PipelineFile {
             name: Some(name.clone()),
-            batch_size: 1024,
-            source: Spanned::new(source.span.clone(), source.source(&name)?),
+            batch_size: settings.batch_size.unwrap_or(1024),
+            source: Spanned::new(source.span.clone(), source_config),
             schema: Spanned::new(source.span.clone(), source.columns.clone()),
             event_time: EventTimeConfig {
                 field: Spanned::new(watermark.span.clone(), watermark.column.clone()),
@@ -219,10 +257,10 @@ impl Script {
                 .collect(),
             sink: Some(Spanned::new(whole, sink)),
             sinks: Vec::new(),
-            dead_letter: None,
-            checkpoint: None,
+            dead_letter: settings.dead_letter.take(),
+            checkpoint: settings.checkpoint(),
             shutdown_timeout: None,
-            parallelism: None,
+            parallelism: settings.parallelism.take(),
         };
         Ok(Script { file, explain })
     }

@@ -13,10 +13,14 @@ use sqlparser::ast::{
     Spanned as _, TableFactor,
 };
 
+use super::functions::WasmFunction;
 use super::SqlError;
 use crate::data::Schema;
 use crate::expr::{interval_ms, ExprError, Resolver};
-use crate::pipeline::config::{AggregateConfig, Millis, OperatorConfig, WindowKind};
+use crate::pipeline::build::stage::aggregate_spec;
+use crate::pipeline::config::{
+    AggregateConfig, Millis, OperatorConfig, PluginAggregateConfig, WindowKind,
+};
 use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
 /// What a query compiles to: its operators (each with the byte range of
@@ -28,6 +32,10 @@ pub struct Plan {
 
 pub struct Planner<'a> {
     pub text: &'a str,
+    /// Where the script is, for the paths of its functions' components.
+    pub base: &'a std::path::Path,
+    pub engine: &'a crate::plugin::PluginEngine,
+    pub functions: &'a [WasmFunction],
     pub table: &'a str,
     pub schema: Arc<Schema>,
     /// The source's event-time column, which windows must be over.
@@ -101,7 +109,7 @@ impl Planner<'_> {
             GroupByExpr::Expressions(keys, modifiers) if modifiers.is_empty() => keys.as_slice(),
             other => return Err(self.at(select.as_ref(), format!("`{other}` is not supported"))),
         };
-        let aggregates = Aggregates::collect(select, self.text)?;
+        let aggregates = Aggregates::collect(select, self.text, self.functions)?;
         let (resolver_schema, substitutions) = if grouped.is_empty() && aggregates.calls.is_empty()
         {
             if from_window.is_some() {
@@ -266,10 +274,16 @@ impl Planner<'_> {
                 AggregateConfig::Expression("count".into()),
             );
         }
-        for (index, (call, spec)) in aggregates.calls.iter().enumerate() {
+        for (index, (call, config)) in aggregates.calls.iter().enumerate() {
             let name = format!("agg${index}");
-            specs.push(AggregateSpec::parse(&name, spec).map_err(|m| self.at(call, m))?);
-            configs.insert(name, AggregateConfig::Expression(spec.clone()));
+            let spec = aggregate_spec(self.engine, self.base, &name, config, &self.schema)
+                .map_err(|m| {
+                    // The message names the hidden column; the user wrote the call.
+                    let m = m.replace(&format!("aggregate `{name}`: "), &format!("{call}: "));
+                    self.at(call, m)
+                })?;
+            specs.push(spec);
+            configs.insert(name, config.clone());
         }
         let window_shape = match kind {
             WindowKind::Tumbling => WindowShape::Tumbling {
@@ -415,6 +429,12 @@ impl Planner<'_> {
             if error.message.starts_with("no field") {
                 error.message = format!("{}: after GROUP BY, a query can use the grouped column, aggregates and the window's bounds (TUMBLE_START/TUMBLE_END, window_start/window_end)", error.message.split(';').next().unwrap_or_default());
             }
+            let bound = ["TUMBLE_", "HOP_", "SESSION_"]
+                .iter()
+                .any(|p| error.message.starts_with(&format!("unknown function {p}")));
+            if bound {
+                error.message = format!("{}: a window's bound repeats the GROUP BY's window exactly, e.g. TUMBLE_END(ts, INTERVAL '10' SECOND) with GROUP BY TUMBLE(ts, INTERVAL '10' SECOND)", error.message);
+            }
             error
         })
     }
@@ -495,18 +515,22 @@ struct GroupWindow {
     call: ast::Expr,
 }
 
-/// The aggregate calls of a query, each once, with weir's aggregate spec.
+/// The aggregate calls of a query, each once, as a window aggregate.
 struct Aggregates {
-    calls: Vec<(ast::Expr, String)>,
+    calls: Vec<(ast::Expr, AggregateConfig)>,
 }
 
 impl Aggregates {
-    fn collect(select: &ast::Select, text: &str) -> Result<Self, SqlError> {
-        let mut calls: Vec<(ast::Expr, String)> = Vec::new();
+    fn collect(
+        select: &ast::Select,
+        text: &str,
+        functions: &[WasmFunction],
+    ) -> Result<Self, SqlError> {
+        let mut calls: Vec<(ast::Expr, AggregateConfig)> = Vec::new();
         let mut error = None;
         let mut visit = |expr: &ast::Expr| {
             if let ast::Expr::Function(f) = expr {
-                match aggregate_spec(f) {
+                match aggregate(f, functions) {
                     Some(Ok(spec)) if !calls.iter().any(|(e, _)| e == expr) => {
                         calls.push((expr.clone(), spec));
                     }
@@ -534,8 +558,37 @@ impl Aggregates {
     }
 }
 
-/// `Some` when `f` is an aggregate: weir's spec for it, or why it cannot be.
-fn aggregate_spec(f: &ast::Function) -> Option<Result<String, String>> {
+/// `Some` when `f` is an aggregate: the window aggregate it is, or why it
+/// cannot be. A function the script created is an aggregate plugin.
+fn aggregate(
+    f: &ast::Function,
+    functions: &[WasmFunction],
+) -> Option<Result<AggregateConfig, String>> {
+    if let Some(function) = functions
+        .iter()
+        .find(|w| w.name.eq_ignore_ascii_case(&f.name.to_string()))
+    {
+        return Some(match plain_args(f).as_deref() {
+            Some([ast::Expr::Identifier(column)]) => {
+                Ok(AggregateConfig::Plugin(PluginAggregateConfig {
+                    plugin: function.path.clone(),
+                    field: Some(column.value.clone()),
+                    config: function.config.clone(),
+                    memory_mib: None,
+                    batch_deadline: None,
+                }))
+            }
+            _ => Err(format!(
+                "{} is an aggregate plugin: it takes one column",
+                function.name
+            )),
+        });
+    }
+    host_aggregate(f).map(|spec| spec.map(AggregateConfig::Expression))
+}
+
+/// `Some` when `f` is a host aggregate: weir's spec for it, or why it cannot be.
+fn host_aggregate(f: &ast::Function) -> Option<Result<String, String>> {
     let name = f.name.to_string().to_ascii_uppercase();
     let weir = match name.as_str() {
         "COUNT" => "count",
@@ -543,6 +596,8 @@ fn aggregate_spec(f: &ast::Function) -> Option<Result<String, String>> {
         "AVG" => "avg",
         "MIN" => "min",
         "MAX" => "max",
+        "FIRST_VALUE" => "first",
+        "LAST_VALUE" => "last",
         _ => return None,
     };
     let FunctionArguments::List(list) = &f.args else {

@@ -296,6 +296,12 @@ fn mistakes_in_a_script_are_named_with_their_line_and_column() {
             format!("{table}SELECT CASE WHEN v > 1 THEN 'a' END FROM t"),
             "t.sql:7:8: CASE needs an ELSE",
         ),
+        (format!("{table}SELECT TUMBLE_END(ts, INTERVAL '2' SECOND) FROM t GROUP BY TUMBLE(ts, INTERVAL '1' SECOND)"), "t.sql:7:8: unknown function TUMBLE_END: a window's bound repeats the GROUP BY's window exactly"),
+        (format!("SET 'parallelism' = '2';\n{table}SELECT id FROM t"), "t.sql:1:1: SET 'parallelism' is not a setting weir knows"),
+        (format!("SET 'execution.checkpointing.interval' = 'often';\n{table}SELECT id FROM t"), "'execution.checkpointing.interval' = 'often' is not a duration"),
+        (format!("CREATE FUNCTION f AS 'com.acme.F' LANGUAGE JAVA;\n{table}SELECT id FROM t"), "t.sql:1:44: LANGUAGE JAVA is not supported"),
+        (format!("CREATE FUNCTION p95 AS 'missing.wasm' LANGUAGE WASM;\n{table}SELECT id, p95(v) FROM t GROUP BY id, TUMBLE(ts, INTERVAL '1' SECOND)"), "t.sql:8:12: p95(v): "),
+        (format!("CREATE FUNCTION p95 AS 'missing.wasm' LANGUAGE WASM;\n{table}SELECT id, p95(v, v) FROM t GROUP BY id, TUMBLE(ts, INTERVAL '1' SECOND)"), "t.sql:8:12: p95 is an aggregate plugin: it takes one column"),
     ];
     for (script, expected) in cases {
         let file = dir.path().join("t.sql");
@@ -400,4 +406,101 @@ fn a_pipeline_files_expressions_are_checked_where_they_are_written() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "id=A  f=212\n");
+}
+
+/// Each bundled script gives exactly what its pipeline-file twin gives.
+#[test]
+fn the_bundled_sql_twins_give_their_pipeline_files_results() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clicks = weir(
+        &["generate", "clicks", "--events", "40000", "--pages", "20"],
+        b"",
+    )
+    .stdout;
+    let local = |name: &str| {
+        let text = fs::read_to_string(root.join("pipelines").join(name))
+            .unwrap()
+            .replace("../data/", &format!("{}/data/", root.display()))
+            .replace("../plugins/", &format!("{}/plugins/", root.display()))
+            .replace("../out/", &format!("{}/", dir.path().display()));
+        let (stem, ext) = name.split_once('.').unwrap();
+        let file = dir.path().join(format!("{stem}-{ext}.{ext}"));
+        fs::write(&file, text).unwrap();
+        file
+    };
+    for (name, input) in [
+        ("page-clicks", clicks.as_slice()),
+        ("user-sessions", clicks.as_slice()),
+        ("sensor-percentiles", b"".as_slice()),
+    ] {
+        let mut outputs = Vec::new();
+        for ext in ["toml", "sql"] {
+            let out = weir(
+                &["run", local(&format!("{name}.{ext}")).to_str().unwrap()],
+                input,
+            );
+            assert!(out.status.success(), "{name}.{ext}: {}", text(&out.stderr));
+            let results = match name {
+                "sensor-percentiles" => {
+                    fs::read_to_string(dir.path().join("sensor-percentiles.ndjson")).unwrap()
+                }
+                _ => text(&out.stdout),
+            };
+            assert!(results.lines().count() > 20, "{name}.{ext}: {results}");
+            outputs.push(results);
+        }
+        assert!(
+            outputs[0] == outputs[1],
+            "{name}: the script and the pipeline file differ"
+        );
+    }
+}
+
+/// `SET 'execution.checkpointing.interval'` turns checkpoints on, as a
+/// `[checkpoint]` table does: a second run resumes from the first's.
+#[test]
+fn a_script_sets_checkpoints_and_resumes_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    fs::write(&input, generated(20_000, 3, 0.0)).unwrap();
+    let script = dir.path().join("resumable.sql");
+    fs::write(
+        &script,
+        format!(
+            "SET 'execution.checkpointing.interval' = '1h';
+             SET 'state.checkpoints.dir' = '{}';
+             CREATE TABLE r (sensor_id STRING, temperature DOUBLE, event_time BIGINT,
+               WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND)
+             WITH ('connector' = 'filesystem', 'path' = '{}');
+             SELECT sensor_id FROM r WHERE temperature > 119",
+            dir.path().join("checkpoints").display(),
+            input.display()
+        ),
+    )
+    .unwrap();
+    let first = weir(&["run", script.to_str().unwrap()], b"");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(!text(&first.stdout).is_empty());
+    assert!(
+        fs::read_dir(dir.path().join("checkpoints"))
+            .unwrap()
+            .count()
+            > 0
+    );
+    let second = weir(&["run", script.to_str().unwrap()], b"");
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains("resumed from checkpoint"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(
+        text(&second.stdout),
+        "",
+        "everything was read before the checkpoint"
+    );
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-mod stage;
+pub(crate) mod stage;
 
 use super::config::{Millis, PipelineFile};
 use super::control::{self, ControlPort, Controller};

@@ -255,7 +255,7 @@ fn window_shape(
 
 /// A window aggregate from its pipeline-file entry; plugins are loaded here,
 /// for the rows the window receives.
-fn aggregate_spec(
+pub(crate) fn aggregate_spec(
     engine: &PluginEngine,
     base: &Path,
     name: &str,

@@ -1,0 +1,97 @@
+//! `SET 'key' = 'value'`: what a pipeline file says in its top-level tables,
+//! under Flink's configuration keys where Flink has one.
+
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use super::SqlError;
+use crate::pipeline::config::{CheckpointConfig, DeadLetterConfig, Millis, SourceConfig};
+
+/// The keys a script may SET, for the error that names a wrong one.
+const KEYS: &str = "'execution.checkpointing.interval', 'state.checkpoints.dir', 'state.checkpoints.num-retained', 'parallelism.default', 'pipeline.name', 'table.exec.source.idle-timeout', 'weir.dead-letter.path', 'weir.batch-size'";
+
+#[derive(Default)]
+pub struct Settings {
+    checkpoint_interval: Option<Millis>,
+    checkpoint_dir: Option<PathBuf>,
+    checkpoints_kept: Option<usize>,
+    /// Where the first checkpoint key was set, for errors about them.
+    checkpoint_span: Option<std::ops::Range<usize>>,
+    pub parallelism: Option<Spanned<usize>>,
+    pub name: Option<String>,
+    idle_timeout: Option<Millis>,
+    pub dead_letter: Option<DeadLetterConfig>,
+    pub batch_size: Option<usize>,
+}
+
+impl Settings {
+    pub fn set(
+        &mut self,
+        key: &str,
+        value: &str,
+        span: std::ops::Range<usize>,
+    ) -> Result<(), SqlError> {
+        let error = |message: String| SqlError {
+            message,
+            span: Some(span.clone()),
+        };
+        let duration = || {
+            humantime::parse_duration(value)
+                .map(|d| Millis(d.as_millis().min(i64::MAX as u128) as i64))
+                .map_err(|e| {
+                    error(format!(
+                        "'{key}' = '{value}' is not a duration ({e}); write e.g. '10s'"
+                    ))
+                })
+        };
+        let count = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| error(format!("'{key}' = '{value}' is not a whole number")))
+        };
+        match key {
+            "execution.checkpointing.interval" => self.checkpoint_interval = Some(duration()?),
+            "state.checkpoints.dir" => self.checkpoint_dir = Some(PathBuf::from(value)),
+            "state.checkpoints.num-retained" => self.checkpoints_kept = Some(count()?),
+            "parallelism.default" => self.parallelism = Some(Spanned::new(span.clone(), count()?)),
+            "pipeline.name" => self.name = Some(value.to_string()),
+            "table.exec.source.idle-timeout" => self.idle_timeout = Some(duration()?),
+            "weir.dead-letter.path" => {
+                self.dead_letter = Some(DeadLetterConfig {
+                    path: PathBuf::from(value),
+                })
+            }
+            "weir.batch-size" => self.batch_size = Some(count()?),
+            other => {
+                return Err(error(format!(
+                    "SET '{other}' is not a setting weir knows; it knows {KEYS}"
+                )))
+            }
+        }
+        if key.starts_with("execution.checkpointing") || key.starts_with("state.checkpoints") {
+            self.checkpoint_span.get_or_insert(span);
+        }
+        Ok(())
+    }
+
+    /// Checkpoints are on once any of their keys is set.
+    pub fn checkpoint(&self) -> Option<Spanned<CheckpointConfig>> {
+        let span = self.checkpoint_span.clone()?;
+        Some(Spanned::new(
+            span,
+            CheckpointConfig {
+                dir: self.checkpoint_dir.clone(),
+                interval: self.checkpoint_interval,
+                keep: self.checkpoints_kept,
+            },
+        ))
+    }
+
+    /// `table.exec.source.idle-timeout` is the Kafka source's `idle_timeout`.
+    pub fn apply_to_source(&self, source: &mut SourceConfig) {
+        if let (Some(idle), SourceConfig::Kafka(kafka)) = (self.idle_timeout, source) {
+            kafka.idle_timeout = Some(idle);
+        }
+    }
+}
