@@ -7,6 +7,7 @@
 mod functions;
 mod query;
 mod settings;
+mod statements;
 mod tables;
 mod watermark;
 
@@ -23,6 +24,7 @@ use crate::pipeline::build::{build, Context};
 use crate::pipeline::config::{EventTimeConfig, Millis, OperatorConfig, PipelineFile};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plugin::PluginEngine;
+use statements::Statements;
 use tables::Table;
 
 /// A mistake in a script and where it is (a byte range of the script).
@@ -70,8 +72,7 @@ impl Script {
     fn compile(cx: &Context<'_>) -> Result<Script, SqlError> {
         let (path, text) = (cx.path, cx.text);
         let (without_functions, functions) = functions::extract(text)?;
-        let (blanked, mut watermarks) = watermark::extract(&without_functions)?;
-        let mut settings = settings::Settings::default();
+        let (blanked, watermarks) = watermark::extract(&without_functions)?;
         let statements = Parser::parse_sql(&GenericDialect {}, &blanked).map_err(|e| {
             let e = crate::expr::syntax_error(text, &e);
             SqlError {
@@ -79,79 +80,11 @@ impl Script {
                 span: e.offset.map(|o| o..o),
             }
         })?;
-        let span_of = |node: &dyn ast::Spanned| {
-            let span = node.span();
-            let start = offset_of(text, span.start).unwrap_or(0);
-            start..offset_of(text, span.end).unwrap_or(start).max(start)
-        };
-        let mut tables: IndexMap<String, Table> = IndexMap::new();
-        let mut query = None;
-        for statement in &statements {
-            match statement {
-                Statement::CreateTable(create) => {
-                    let span = span_of(statement);
-                    let watermark = watermarks
-                        .iter()
-                        .position(|w| {
-                            span.start <= w.span.start
-                                && w.span.end <= span.end.max(w.span.end)
-                                && w.span.start < span.end + 1
-                        })
-                        .map(|i| watermarks.remove(i));
-                    let table = Table::new(create, watermark, span, text)?;
-                    if tables.contains_key(&table.name) {
-                        return Err(SqlError::at(
-                            text,
-                            create.name.span().start,
-                            format!("table `{}` is created twice", table.name),
-                        ));
-                    }
-                    tables.insert(table.name.clone(), table);
-                }
-                Statement::Set(ast::Set::SingleAssignment {
-                    variable, values, ..
-                }) => {
-                    let value = match values.as_slice() {
-                        [ast::Expr::Value(v)] => match &v.value {
-                            ast::Value::SingleQuotedString(s) | ast::Value::Number(s, _) => {
-                                s.clone()
-                            }
-                            other => other.to_string(),
-                        },
-                        _ => {
-                            return Err(SqlError::at(
-                                text,
-                                statement.span().start,
-                                "SET takes one quoted value: SET 'key' = 'value'",
-                            ))
-                        }
-                    };
-                    let key = variable
-                        .0
-                        .iter()
-                        .filter_map(|p| p.as_ident())
-                        .map(|i| i.value.clone())
-                        .collect::<Vec<_>>()
-                        .join(".");
-                    settings.set(&key, &value, span_of(statement))?;
-                }
-                Statement::Query(_) | Statement::Insert(_) | Statement::Explain { .. } => {
-                    if query.is_some() {
-                        return Err(SqlError::at(text, statement.span().start, "one query per script for now: several INSERTs sharing a source are not supported yet"));
-                    }
-                    query = Some(statement);
-                }
-                other => {
-                    let kind = other
-                        .to_string()
-                        .split_whitespace()
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    return Err(SqlError::at(text, other.span().start, format!("`{kind} …` is not supported; a script holds CREATE TABLE statements and one SELECT or INSERT INTO … SELECT")));
-                }
-            }
-        }
+        let Statements {
+            mut tables,
+            query,
+            mut settings,
+        } = Statements::read(&statements, watermarks, text)?;
         let Some(mut query) = query else {
             return Err(SqlError {
                 message: "the script has no query: add SELECT … or INSERT INTO … SELECT …".into(),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use sqlparser::ast;
 use toml::Spanned;
 
 use super::SqlError;
@@ -73,6 +74,35 @@ impl Settings {
             self.checkpoint_span.get_or_insert(span);
         }
         Ok(())
+    }
+
+    /// A `SET 'key' = 'value'` statement at `span`.
+    pub fn apply(&mut self, set: &ast::Set, span: std::ops::Range<usize>) -> Result<(), SqlError> {
+        let shape = || SqlError {
+            message: "SET takes a key and one quoted value: SET 'key' = 'value'".into(),
+            span: Some(span.clone()),
+        };
+        let ast::Set::SingleAssignment {
+            variable, values, ..
+        } = set
+        else {
+            return Err(shape());
+        };
+        let value = match values.as_slice() {
+            [ast::Expr::Value(v)] => match &v.value {
+                ast::Value::SingleQuotedString(s) | ast::Value::Number(s, _) => s.clone(),
+                other => other.to_string(),
+            },
+            _ => return Err(shape()),
+        };
+        let key = variable
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .collect::<Vec<_>>()
+            .join(".");
+        self.set(&key, &value, span)
     }
 
     /// Checkpoints are on once any of their keys is set.

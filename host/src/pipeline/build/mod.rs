@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use toml::Spanned;
+
 pub(crate) mod stage;
 
-use super::config::{Millis, PipelineFile};
+use super::config::{CheckpointConfig, Millis, PipelineFile, SinkConfig};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
@@ -209,95 +211,19 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
-    let configs = match (file.sink, file.sinks.is_empty()) {
-        (Some(sink), true) => vec![sink],
-        (None, false) => file.sinks,
-        (Some(sink), false) => {
-            return Err(at(
-                sink.span(),
-                "use either one [sink] table or [[sinks]] tables, not both".into(),
-            ))
-        }
-        (None, true) => {
-            return Err(at(
-                0..0,
-                "where do results go? add a [sink] table (or [[sinks]] tables)".into(),
-            ))
-        }
-    };
-    let mut sinks = Vec::new();
-    for (number, spanned) in configs.into_iter().enumerate() {
-        let span = spanned.span();
-        let config = spanned.into_inner();
-        let from = config.from().map(str::to_string);
-        let results = match &from {
-            None => current.clone(),
-            Some(stage) => match stages.iter().find(|s| s.name == *stage) {
-                Some(stage) => stage.output_schema().clone(),
-                None => {
-                    let known: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
-                    return Err(at(
-                        span,
-                        format!(
-                            "sink #{}: from = \"{stage}\" names no stage; the stages are: {}",
-                            number + 1,
-                            known.join(", ")
-                        ),
-                    ));
-                }
-            },
-        };
-        let mut spec = endpoints::sink(config, base, &results).map_err(|m| at(span.clone(), m))?;
-        match &mut spec {
-            SinkSpec::Webhook(settings) => settings.id_prefix = name.clone(),
-            SinkSpec::Postgres(settings) => settings.id_prefix = name.clone(),
-            SinkSpec::Kafka(settings) => {
-                settings.id_prefix = name.clone();
-                if settings.transactional_id.is_some() && file.checkpoint.is_none() {
-                    return Err(at(
-                        span,
-                        "transactional_id commits a transaction with each checkpoint: add a [checkpoint] table".into(),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        sinks.push(SinkRoute { spec, from });
-    }
+    let has_checkpoints = file.checkpoint.is_some();
+    let sinks = sinks(
+        file.sink,
+        file.sinks,
+        &stages,
+        &schema,
+        &name,
+        has_checkpoints,
+        cx,
+    )?;
     let checkpoint = match file.checkpoint {
         None => None,
-        Some(spanned) => {
-            let span = spanned.span();
-            let config = spanned.into_inner();
-            if matches!(source, SourceSpec::Stdin { .. } | SourceSpec::Http(_)) {
-                let which = if matches!(source, SourceSpec::Http(_)) {
-                    "an http source"
-                } else {
-                    "stdin"
-                };
-                return Err(at(
-                    span,
-                    format!("checkpoints need a source that can be read again from a position (a file or Kafka), not {which}"),
-                ));
-            }
-            if config.interval.is_some_and(|i| i.0 == 0) || config.keep == Some(0) {
-                return Err(at(
-                    span,
-                    "checkpoint interval and keep must be above zero".into(),
-                ));
-            }
-            Some(CheckpointSettings {
-                dir: base.join(
-                    config
-                        .dir
-                        .unwrap_or_else(|| Path::new(".weir/checkpoints").join(&name)),
-                ),
-                interval: config
-                    .interval
-                    .map_or(std::time::Duration::from_secs(10), Millis::duration),
-                keep: config.keep.unwrap_or(3),
-            })
-        }
+        Some(spanned) => Some(checkpoint(spanned, &source, &name, cx)?),
     };
     Ok(Pipeline {
         name,
@@ -324,5 +250,117 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
         control: None,
         progress: Progress::Off,
         explain_only: false,
+    })
+}
+
+/// The `[sink]` or `[[sinks]]` tables, each checked against the results of
+/// the stage it takes them from.
+fn sinks(
+    sink: Option<Spanned<SinkConfig>>,
+    more: Vec<Spanned<SinkConfig>>,
+    stages: &[Stage],
+    schema: &Arc<Schema>,
+    name: &str,
+    has_checkpoints: bool,
+    cx: &Context<'_>,
+) -> Result<Vec<SinkRoute>, PipelineError> {
+    let at = |span: std::ops::Range<usize>, message: String| cx.at(span, message);
+    let base = cx.base;
+    let configs = match (sink, more.is_empty()) {
+        (Some(sink), true) => vec![sink],
+        (None, false) => more,
+        (Some(sink), false) => {
+            return Err(at(
+                sink.span(),
+                "use either one [sink] table or [[sinks]] tables, not both".into(),
+            ))
+        }
+        (None, true) => {
+            return Err(at(
+                0..0,
+                "where do results go? add a [sink] table (or [[sinks]] tables)".into(),
+            ))
+        }
+    };
+    let current = stages.last().map_or(schema, |s| s.output_schema());
+    let mut sinks = Vec::new();
+    for (number, spanned) in configs.into_iter().enumerate() {
+        let span = spanned.span();
+        let config = spanned.into_inner();
+        let from = config.from().map(str::to_string);
+        let results = match &from {
+            None => current.clone(),
+            Some(stage) => match stages.iter().find(|s| s.name == *stage) {
+                Some(stage) => stage.output_schema().clone(),
+                None => {
+                    let known: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+                    return Err(at(
+                        span,
+                        format!(
+                            "sink #{}: from = \"{stage}\" names no stage; the stages are: {}",
+                            number + 1,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            },
+        };
+        let mut spec = endpoints::sink(config, base, &results).map_err(|m| at(span.clone(), m))?;
+        match &mut spec {
+            SinkSpec::Webhook(settings) => settings.id_prefix = name.to_string(),
+            SinkSpec::Postgres(settings) => settings.id_prefix = name.to_string(),
+            SinkSpec::Kafka(settings) => {
+                settings.id_prefix = name.to_string();
+                if settings.transactional_id.is_some() && !has_checkpoints {
+                    return Err(at(
+                        span,
+                        "transactional_id commits a transaction with each checkpoint: add a [checkpoint] table".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        sinks.push(SinkRoute { spec, from });
+    }
+    Ok(sinks)
+}
+
+/// The `[checkpoint]` table, for a source that can be read again.
+fn checkpoint(
+    spanned: Spanned<CheckpointConfig>,
+    source: &SourceSpec,
+    name: &str,
+    cx: &Context<'_>,
+) -> Result<CheckpointSettings, PipelineError> {
+    let at = |span: std::ops::Range<usize>, message: String| cx.at(span, message);
+    let span = spanned.span();
+    let config = spanned.into_inner();
+    if matches!(source, SourceSpec::Stdin { .. } | SourceSpec::Http(_)) {
+        let which = if matches!(source, SourceSpec::Http(_)) {
+            "an http source"
+        } else {
+            "stdin"
+        };
+        return Err(at(
+            span,
+            format!("checkpoints need a source that can be read again from a position (a file or Kafka), not {which}"),
+        ));
+    }
+    if config.interval.is_some_and(|i| i.0 == 0) || config.keep == Some(0) {
+        return Err(at(
+            span,
+            "checkpoint interval and keep must be above zero".into(),
+        ));
+    }
+    Ok(CheckpointSettings {
+        dir: cx.base.join(
+            config
+                .dir
+                .unwrap_or_else(|| Path::new(".weir/checkpoints").join(name)),
+        ),
+        interval: config
+            .interval
+            .map_or(std::time::Duration::from_secs(10), Millis::duration),
+        keep: config.keep.unwrap_or(3),
     })
 }
