@@ -116,16 +116,33 @@ fn the_guides_query_as_written_runs_on_a_file_as_the_reference_says() {
         ),
     )
     .unwrap();
-    let out = weir(&["run", script.to_str().unwrap()], b"");
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let (expected, late) = reference_alerts(&readings, 5_000, 100.0, 5);
     assert!(
         expected.len() > 20 && late > 0,
         "a real test: {} alerts, {late} late",
         expected.len()
     );
-    assert_eq!(printed_alerts(&text(&out.stdout)), sorted(expected));
-    assert_eq!(late_count(&text(&out.stderr)), late as u64);
+    let expected = sorted(expected);
+    // At parallelism 2 the native filter and projection run in each instance.
+    for parallelism in ["1", "2"] {
+        let args = [
+            "run",
+            script.to_str().unwrap(),
+            "--parallelism",
+            parallelism,
+        ];
+        let out = weir(&args, b"");
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            printed_alerts(&text(&out.stdout)),
+            expected,
+            "parallelism {parallelism}"
+        );
+        assert_eq!(late_count(&stderr), late as u64);
+        let instances = format!("operator instances {parallelism:>12}");
+        assert_eq!(stderr.contains(&instances), parallelism == "2", "{stderr}");
+    }
 }
 
 /// The bundled script (the guide's query over the bundled sample) gives the
