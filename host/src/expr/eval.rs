@@ -148,54 +148,12 @@ fn from_side<T: Clone>(
     }
 }
 
-fn of_type<T>(side: Side<'_, T>, ty: FieldType) -> Datum<'static>
-where
-    T: Clone + Into<Scalar>,
-    Vec<T>: Into<TypedVec>,
-{
-    match side {
-        Side::Many(values) => Datum::Column(Cow::Owned(values.into_owned().into().column(ty))),
-        Side::One(value) => Datum::Scalar(value.into().retype(ty)),
-    }
-}
-
-/// A vector of values before it is known whether i64s are timestamps.
-enum TypedVec {
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-}
-
-impl From<Vec<f64>> for TypedVec {
-    fn from(v: Vec<f64>) -> Self {
-        TypedVec::F64(v)
-    }
-}
-
-impl From<Vec<i64>> for TypedVec {
-    fn from(v: Vec<i64>) -> Self {
-        TypedVec::I64(v)
-    }
-}
-
-impl TypedVec {
-    fn column(self, ty: FieldType) -> Column {
-        match (self, ty) {
-            (TypedVec::F64(v), _) => Column::F64(v),
-            (TypedVec::I64(v), FieldType::Timestamp) => Column::Timestamp(v),
-            (TypedVec::I64(v), _) => Column::I64(v),
-        }
-    }
-}
-
-impl From<f64> for Scalar {
-    fn from(f: f64) -> Self {
-        Scalar::F64(f)
-    }
-}
-
-impl From<i64> for Scalar {
-    fn from(i: i64) -> Self {
-        Scalar::I64(i)
+/// 64-bit integers as a datum of `ty`: BIGINT, or TIMESTAMP (epoch millis).
+fn of_type(side: Side<'_, i64>, ty: FieldType) -> Datum<'static> {
+    if ty == FieldType::Timestamp {
+        from_side(side, Column::Timestamp, Scalar::Timestamp)
+    } else {
+        from_side(side, Column::I64, Scalar::I64)
     }
 }
 

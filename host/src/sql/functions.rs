@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 
-use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::SqlError;
 use crate::expr::offset_of;
@@ -24,15 +23,7 @@ pub struct WasmFunction {
 
 /// The script without its CREATE FUNCTION statements, and the functions.
 pub fn extract(text: &str) -> Result<(String, Vec<WasmFunction>), SqlError> {
-    let tokens: Vec<TokenWithSpan> = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| SqlError {
-            message: e.message.clone(),
-            span: offset_of(text, e.location).map(|o| o..o),
-        })?
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = super::tokens(text)?;
     let mut blanked = text.to_string();
     let mut functions = Vec::new();
     let mut statement_start = 0;

@@ -47,6 +47,22 @@ impl SqlError {
     }
 }
 
+/// The script's tokens without whitespace, each with its place: what the
+/// clauses sqlparser does not take (`WATERMARK FOR`, `CREATE FUNCTION`) are
+/// found in.
+fn tokens(text: &str) -> Result<Vec<sqlparser::tokenizer::TokenWithSpan>, SqlError> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    Ok(Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .map_err(|e| SqlError {
+            message: e.message.clone(),
+            span: offset_of(text, e.location).map(|o| o..o),
+        })?
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect())
+}
+
 /// Checks and builds the pipeline a SQL script describes.
 pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
     let cx = Context {

@@ -684,8 +684,8 @@ fn rewrite(expr: &ast::Expr, substitutions: &[(ast::Expr, String)]) -> String {
     expr.to_string()
 }
 
-/// The output schema's fields renamed to a sink table's columns, by
-/// position, as Flink's `INSERT INTO` maps them.
+/// Whether the query gives as many columns as the sink table has: Flink's
+/// `INSERT INTO` maps them by position (the names are the table's).
 pub fn check_insert(output: &[String], sink: &super::tables::Table) -> Result<(), String> {
     if output.len() != sink.columns.len() {
         return Err(format!(

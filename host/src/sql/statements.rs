@@ -38,11 +38,7 @@ impl<'s> Statements<'s> {
                     let span = span_of(statement);
                     let watermark = watermarks
                         .iter()
-                        .position(|w| {
-                            span.start <= w.span.start
-                                && w.span.end <= span.end.max(w.span.end)
-                                && w.span.start < span.end + 1
-                        })
+                        .position(|w| span.contains(&w.span.start))
                         .map(|i| watermarks.remove(i));
                     let table = Table::new(create, watermark, span, text)?;
                     if tables.contains_key(&table.name) {

@@ -97,7 +97,7 @@ impl Table {
             };
             read.insert(key_text, value_text);
         }
-        let connector = read.shift_remove("connector").ok_or_else(|| SqlError { message: format!("table `{name}` has no 'connector' option; use 'filesystem', 'kafka', 'print', 'tail', 'http', 'webhook' or 'postgres'"), span: Some(span.clone()) })?;
+        let connector = read.shift_remove("connector").ok_or_else(|| SqlError { message: format!("table `{name}` has no 'connector' option; use 'filesystem', 'kafka', 'tail', 'stdin', 'print', 'webhook' or 'postgres'"), span: Some(span.clone()) })?;
         Ok(Table {
             name,
             columns,
@@ -244,25 +244,26 @@ impl Table {
             .collect()
     }
 
+    /// The `format` of a sink: what `what` (e.g. "results are written") as.
+    fn sink_format(&mut self, what: &str) -> Result<SinkFormat, SqlError> {
+        match self.format()? {
+            Format::Json => Ok(SinkFormat::Json),
+            Format::Avro => Ok(SinkFormat::Avro),
+            Format::Csv => Err(self.error(format!("{what} as 'json' or 'avro'"))),
+        }
+    }
+
     /// The table as where results go.
     pub fn sink(&mut self) -> Result<SinkConfig, SqlError> {
         let sink = match self.connector.as_str() {
             "print" => SinkConfig::Console { from: None },
             "filesystem" => {
                 let path = PathBuf::from(self.required("path")?);
-                let format = match self.format()? {
-                    Format::Json => SinkFormat::Json,
-                    Format::Avro => SinkFormat::Avro,
-                    Format::Csv => return Err(self.error("results are written as 'json' or 'avro'".into())),
-                };
+                let format = self.sink_format("results are written")?;
                 SinkConfig::File { path, format, from: None }
             }
             "kafka" => {
-                let format = match self.format()? {
-                    Format::Json => SinkFormat::Json,
-                    Format::Avro => SinkFormat::Avro,
-                    Format::Csv => return Err(self.error("Kafka messages are written as 'json' or 'avro'".into())),
-                };
+                let format = self.sink_format("Kafka messages are written")?;
                 SinkConfig::Kafka(KafkaSinkConfig {
                     from: None,
                     bootstrap_servers: self.required("properties.bootstrap.servers")?,
@@ -290,7 +291,7 @@ impl Table {
                 table: self.required("table-name")?,
                 create_table: None,
             }),
-            "kafka-source-only" | "tail" | "stdin" | "http" => {
+            "tail" | "stdin" => {
                 return Err(self.error(format!("a '{}' table can only be read from", self.connector)))
             }
             other => return Err(self.error(format!("no sink connector '{other}'; use 'print', 'filesystem', 'kafka', 'webhook' or 'postgres'"))),

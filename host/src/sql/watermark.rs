@@ -3,8 +3,7 @@
 //! here, and blanked out (same length, newlines kept, so every position
 //! sqlparser reports still points into the user's script).
 
-use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::SqlError;
 use crate::expr::{self, offset_of};
@@ -21,16 +20,8 @@ pub struct Watermark {
 
 /// The script with its watermark clauses blanked, and the clauses in order.
 pub fn extract(text: &str) -> Result<(String, Vec<Watermark>), SqlError> {
-    let tokens = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| SqlError {
-            message: e.message.clone(),
-            span: offset_of(text, e.location).map(|o| o..o),
-        })?;
-    let tokens: Vec<&TokenWithSpan> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = super::tokens(text)?;
+    let tokens: Vec<&TokenWithSpan> = tokens.iter().collect();
     let offset = |t: &TokenWithSpan| offset_of(text, t.span.start).unwrap_or(text.len());
     let mut blanked = text.to_string();
     let mut found = Vec::new();

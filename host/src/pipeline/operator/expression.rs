@@ -75,20 +75,38 @@ impl SelectStage {
     }
 }
 
-/// Dead-letters the failed rows; the caller drops them from its output.
+/// Dead-letters the failed rows, each reason after `what` (e.g. `having: `);
+/// returns how many. The caller drops them from its output.
 fn send_failures(
     failures: RowFailures,
     batch: &Batch,
     cx: &mut OperatorContext<'_>,
-) -> Result<(), StageError> {
+    what: &str,
+) -> Result<u64, StageError> {
     let failed = failures.len() as u64;
     for (row, reason) in failures.into_rows() {
-        let reason = format!("stage `{}`: {reason}", cx.stage);
+        let reason = format!("stage `{}`: {what}{reason}", cx.stage);
         cx.dead
             .send_row(DeadLetterKind::Expression, &reason, cx.origin, batch, row)?;
     }
-    cx.stats.rows_failed.fetch_add(failed, Ordering::Relaxed);
-    Ok(())
+    Ok(failed)
+}
+
+/// The rows of `batch` for which `predicate` holds, and how many it could
+/// not compute (dead-lettered): a filter's `where`, a window's `having`.
+pub(super) fn keep_where(
+    predicate: &Expr,
+    batch: Batch,
+    cx: &mut OperatorContext<'_>,
+    what: &str,
+) -> Result<(Batch, u64), StageError> {
+    let mut failures = RowFailures::default();
+    let keep = predicate.select(&batch, &mut failures);
+    let failed = send_failures(failures, &batch, cx, what)?;
+    if keep.len() == batch.len() {
+        return Ok((batch, failed));
+    }
+    Ok((batch.gather(&keep), failed))
 }
 
 /// The parts shared by both: no state, any number of instances.
@@ -128,15 +146,9 @@ impl Operator for FilterStage {
     }
 
     fn process(&mut self, batch: Batch, cx: &mut OperatorContext<'_>) -> Result<Batch, StageError> {
-        let mut failures = RowFailures::default();
-        let keep = self.predicate.select(&batch, &mut failures);
-        if !failures.is_empty() {
-            send_failures(failures, &batch, cx)?;
-        }
-        if keep.len() == batch.len() {
-            return Ok(batch);
-        }
-        Ok(batch.gather(&keep))
+        let (kept, failed) = keep_where(&self.predicate, batch, cx, "")?;
+        cx.stats.rows_failed.fetch_add(failed, Ordering::Relaxed);
+        Ok(kept)
     }
 
     fn summarize(&self, _stage: &str, stats: Option<&StageStats>, summary: &mut Summary) {
@@ -183,7 +195,8 @@ impl Operator for SelectStage {
             return Ok(out);
         }
         let failed: std::collections::HashSet<usize> = failures.rows().collect();
-        send_failures(failures, &batch, cx)?;
+        let count = send_failures(failures, &batch, cx, "")?;
+        cx.stats.rows_failed.fetch_add(count, Ordering::Relaxed);
         let keep: Vec<u32> = (0..out.len())
             .filter(|row| !failed.contains(row))
             .map(|row| row as u32)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Operator, OperatorContext, StateKey};
 use crate::data::{Batch, Schema};
-use crate::expr::{Expr, RowFailures};
+use crate::expr::Expr;
 use crate::format::timestamp;
 use crate::pipeline::stage::{StageError, StageStats};
 use crate::pipeline::summary::Summary;
@@ -39,17 +39,9 @@ impl WindowStage {
         let Some(having) = &self.1 else {
             return Ok(out);
         };
-        let mut failures = RowFailures::default();
-        let keep = having.predicate.select(&out, &mut failures);
-        for (row, reason) in failures.into_rows() {
-            let reason = format!("stage `{}`: having: {reason}", cx.stage);
-            cx.dead
-                .send_row(DeadLetterKind::Expression, &reason, cx.origin, &out, row)?;
-        }
-        if keep.len() == out.len() {
-            return Ok(out);
-        }
-        Ok(out.gather(&keep))
+        // Results, not input rows: not counted in the stage's failed rows.
+        let (kept, _) = super::expression::keep_where(&having.predicate, out, cx, "having: ")?;
+        Ok(kept)
     }
 }
 
