@@ -521,3 +521,37 @@ fn a_script_sets_checkpoints_and_resumes_from_them() {
         "everything was read before the checkpoint"
     );
 }
+
+/// A window's `having` that cannot be computed for a result dead-letters
+/// that result, with the reason, and lets the others out.
+#[test]
+fn a_having_that_cannot_be_computed_dead_letters_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.toml");
+    fs::write(
+        &file,
+        "source = { kind = \"stdin\" }\nschema = { id = \"string\", ts = \"i64\" }\nevent_time = { field = \"ts\", max_out_of_orderness = \"1s\" }\nsink = { kind = \"console\" }\n[[operators]]\ntype = \"window\"\nsize = \"10s\"\nkey_by = \"id\"\naggregates = { n = \"count\" }\nhaving = \"100 / (n - 1) > 0\"\n",
+    )
+    .unwrap();
+    let input = b"{\"id\":\"a\",\"ts\":1}\n{\"id\":\"b\",\"ts\":2}\n{\"id\":\"b\",\"ts\":3}\n";
+    let out = weir(&["run", file.to_str().unwrap()], input);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        text(&out.stdout).starts_with("id=b "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let dead: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dead.len(), 1, "{stderr}");
+    assert_eq!(
+        dead[0]["reason"],
+        "stage `window-1`: having: division by zero"
+    );
+    assert_eq!(dead[0]["record"]["id"], "a");
+}
