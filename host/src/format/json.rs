@@ -295,6 +295,37 @@ mod tests {
         decode_record_filling(&schema, &mut columns, line.as_bytes(), &mut |_, _| false).unwrap();
     }
 
+    /// A number is the double nearest its decimal text, as Rust's own parser
+    /// gives it: serde_json's default "best effort" parse was off by one ulp
+    /// for some 17-digit numbers (what a writer printing shortest round-trip
+    /// doubles produces), which moved a rounded result (45.9 °C, not 46.0).
+    #[test]
+    fn numbers_are_read_exactly() {
+        let schema = schema();
+        let mut columns = crate::format::columns_for(&schema);
+        let texts: Vec<String> = (0..200_000u64)
+            .map(|i| {
+                format!(
+                    "{}",
+                    90.0 + (i * 7919 % 4000) as f64 / 100.0 + i as f64 * 1e-9
+                )
+            })
+            .chain(["0.1", "1e-7", "123456.789e3", "2.2250738585072014e-308"].map(String::from))
+            .collect();
+        for text in &texts {
+            let line = format!(r#"{{"sensor_id":"s","temperature":{text},"event_time":1}}"#);
+            decode_record(&schema, &mut columns, line.as_bytes()).unwrap();
+        }
+        let temperatures = columns.swap_remove(1).finish();
+        for (row, text) in texts.iter().enumerate() {
+            let crate::data::Value::F64(read) = temperatures.get(row) else {
+                panic!("row {row}: no f64");
+            };
+            let exact: f64 = text.parse().unwrap();
+            assert_eq!(read.to_bits(), exact.to_bits(), "{text}");
+        }
+    }
+
     #[test]
     fn decodes_in_any_key_order_and_ignores_unknown_fields() {
         let row = decode(r#"{"event_time": 1000, "extra": [1, {"x": 2}], "temperature": 101, "sensor_id": "s\"1"}"#).unwrap();

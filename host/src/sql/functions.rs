@@ -160,7 +160,7 @@ fn parse(
 }
 
 /// `'0.95'` is the number 0.95 to the plugin, `'true'` a boolean.
-fn option_value(text: &str) -> toml::Value {
+pub(super) fn option_value(text: &str) -> toml::Value {
     if let Ok(i) = text.parse::<i64>() {
         toml::Value::Integer(i)
     } else if let Ok(f) = text.parse::<f64>() {

@@ -4,10 +4,12 @@
 //! pipeline parses to, so both build one plan and run the same way; the
 //! spans point into the script, so errors show its line and a caret.
 
+mod from;
 mod functions;
 mod query;
 mod settings;
 mod statements;
+mod table_args;
 mod tables;
 mod watermark;
 
@@ -88,7 +90,8 @@ impl Script {
     fn compile(cx: &Context<'_>) -> Result<Script, SqlError> {
         let (path, text) = (cx.path, cx.text);
         let (without_functions, functions) = functions::extract(text)?;
-        let (blanked, watermarks) = watermark::extract(&without_functions)?;
+        let (without_watermarks, watermarks) = watermark::extract(&without_functions)?;
+        let (blanked, table_arguments) = table_args::extract(&without_watermarks)?;
         let statements = Parser::parse_sql(&GenericDialect {}, &blanked).map_err(|e| {
             let e = crate::expr::syntax_error(text, &e);
             SqlError {
@@ -164,6 +167,7 @@ impl Script {
             base: cx.base,
             engine: cx.engine,
             functions: &functions,
+            table_arguments: &table_arguments,
             table: &source.name,
             schema,
             time_column: &watermark.column,
@@ -215,24 +219,32 @@ impl Script {
     }
 }
 
-/// The table the query reads.
+/// The table the query reads: named in FROM, or the first argument of a
+/// table function there (`TUMBLE(TABLE t, …)`, `f(TABLE t PARTITION BY k)`).
 fn source_table(query: &ast::Query, tables: &IndexMap<String, Table>) -> Option<String> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
+    let first_argument = |args: &[ast::FunctionArg]| match args.first()? {
+        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Identifier(t)))
+        | ast::FunctionArg::Named {
+            arg: ast::FunctionArgExpr::Expr(ast::Expr::Identifier(t)),
+            ..
+        } => Some(t.value.clone()),
+        _ => None,
+    };
     let name = match &select.from.first()?.relation {
-        ast::TableFactor::Table { name, .. } => name.to_string(),
-        // A window table function: TUMBLE(TABLE t, …).
+        ast::TableFactor::Table {
+            name, args: None, ..
+        } => name.to_string(),
+        ast::TableFactor::Table {
+            args: Some(args), ..
+        } => first_argument(&args.args)?,
         ast::TableFactor::TableFunction {
             expr: ast::Expr::Function(f),
             ..
         } => match &f.args {
-            ast::FunctionArguments::List(list) => match list.args.first()? {
-                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Identifier(t))) => {
-                    t.value.clone()
-                }
-                _ => return None,
-            },
+            ast::FunctionArguments::List(list) => first_argument(&list.args)?,
             _ => return None,
         },
         _ => return None,

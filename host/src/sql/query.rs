@@ -10,10 +10,12 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use sqlparser::ast::{
     self, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, SelectItem, SetExpr,
-    Spanned as _, TableFactor,
+    Spanned as _,
 };
 
+use super::from::From;
 use super::functions::WasmFunction;
+use super::table_args::TableArgument;
 use super::SqlError;
 use crate::data::Schema;
 use crate::expr::{interval_ms, ExprError, Resolver};
@@ -36,6 +38,8 @@ pub struct Planner<'a> {
     pub base: &'a std::path::Path,
     pub engine: &'a crate::plugin::PluginEngine,
     pub functions: &'a [WasmFunction],
+    /// The `TABLE t [PARTITION BY …]` arguments the script's text has.
+    pub table_arguments: &'a [TableArgument],
     pub table: &'a str,
     pub schema: Arc<Schema>,
     /// The source's event-time column, which windows must be over.
@@ -43,11 +47,11 @@ pub struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn at(&self, node: &impl ast::Spanned, message: impl Into<String>) -> SqlError {
+    pub(super) fn at(&self, node: &impl ast::Spanned, message: impl Into<String>) -> SqlError {
         SqlError::at(self.text, node.span().start, message)
     }
 
-    fn span(&self, node: &impl ast::Spanned) -> std::ops::Range<usize> {
+    pub(super) fn span(&self, node: &impl ast::Spanned) -> std::ops::Range<usize> {
         let span = node.span();
         let start = crate::expr::offset_of(self.text, span.start).unwrap_or(0);
         let end = crate::expr::offset_of(self.text, span.end).unwrap_or(start);
@@ -84,11 +88,32 @@ impl Planner<'_> {
                 ),
             ));
         };
-        let from_window = self.check_from(select)?;
+        match self.check_from(select)? {
+            From::Table => self.plan_select(select, None),
+            From::Window(window) => self.plan_select(select, Some(window)),
+            From::Process(process) => {
+                let after = Planner {
+                    schema: process.output,
+                    ..*self
+                };
+                let mut plan = after.plan_select(select, None)?;
+                plan.operators.insert(0, process.operator);
+                Ok(plan)
+            }
+        }
+    }
+
+    /// The clauses after FROM, over the rows `from_window` (if any) or the
+    /// planner's schema describes.
+    fn plan_select(
+        &self,
+        select: &ast::Select,
+        from_window: Option<GroupWindow>,
+    ) -> Result<Plan, SqlError> {
         if select.distinct.is_some() || select.qualify.is_some() || !select.named_window.is_empty()
         {
             return Err(self.at(
-                select.as_ref(),
+                select,
                 "DISTINCT, QUALIFY and WINDOW clauses are not supported yet",
             ));
         }
@@ -107,14 +132,14 @@ impl Planner<'_> {
         }
         let grouped = match &select.group_by {
             GroupByExpr::Expressions(keys, modifiers) if modifiers.is_empty() => keys.as_slice(),
-            other => return Err(self.at(select.as_ref(), format!("`{other}` is not supported"))),
+            other => return Err(self.at(select, format!("`{other}` is not supported"))),
         };
         let aggregates = Aggregates::collect(select, self.text, self.functions)?;
         let (resolver_schema, substitutions) = if grouped.is_empty() && aggregates.calls.is_empty()
         {
             if from_window.is_some() {
                 return Err(self.at(
-                    select.as_ref(),
+                    select,
                     "a window table function is aggregated: add GROUP BY window_start, window_end",
                 ));
             }
@@ -134,88 +159,10 @@ impl Planner<'_> {
                     name: Some("select".into()),
                     fields,
                 },
-                self.span(select.as_ref()),
+                self.span(select),
             ));
         }
         Ok(Plan { operators, output })
-    }
-
-    /// The one table the query reads, or a window table function over it
-    /// (`TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL …))`), whose window
-    /// is returned.
-    fn check_from(&self, select: &ast::Select) -> Result<Option<GroupWindow>, SqlError> {
-        let [from] = select.from.as_slice() else {
-            return Err(self.at(
-                select,
-                "a query reads one table (joins are not supported yet)",
-            ));
-        };
-        if !from.joins.is_empty() {
-            return Err(self.at(&from.joins[0], "joins are not supported yet"));
-        }
-        match &from.relation {
-            TableFactor::Table { name, args: None, .. } if name.to_string() == self.table => Ok(None),
-            TableFactor::Table { name, args: None, .. } => Err(self.at(name, format!("`{name}` is not a source table of this script; the source is `{}`", self.table))),
-            TableFactor::TableFunction { expr: call @ ast::Expr::Function(f), alias: None } => {
-                self.table_function(f, call).map(Some)
-            }
-            other => Err(self.at(other, format!("`{other}` is not supported; read FROM {} or FROM TABLE(TUMBLE(TABLE {0}, DESCRIPTOR(ts), INTERVAL …))", self.table))),
-        }
-    }
-
-    /// `TUMBLE(TABLE t, DESCRIPTOR(ts), size)` or `HOP(TABLE t,
-    /// DESCRIPTOR(ts), slide, size)`, its `TABLE` keyword blanked out before
-    /// parsing (see `watermark::extract`).
-    fn table_function(&self, f: &ast::Function, call: &ast::Expr) -> Result<GroupWindow, SqlError> {
-        let kind = match window_function(f) {
-            Some(kind @ (WindowKind::Tumbling | WindowKind::Sliding)) => kind,
-            _ => return Err(self.at(call, format!("the table function {} is not supported; use TUMBLE or HOP (or GROUP BY SESSION(…))", f.name))),
-        };
-        let args = plain_args(f)
-            .ok_or_else(|| self.at(call, format!("{} takes plain arguments", f.name)))?;
-        match args.first() {
-            Some(ast::Expr::Identifier(table)) if table.value == self.table => {}
-            Some(other) => {
-                return Err(self.at(
-                    *other,
-                    format!("{} reads TABLE {}, the script's source", f.name, self.table),
-                ))
-            }
-            None => {
-                return Err(self.at(
-                    call,
-                    format!(
-                        "{} takes TABLE {}, DESCRIPTOR(ts) and INTERVALs",
-                        f.name, self.table
-                    ),
-                ))
-            }
-        }
-        let time = match args.get(1) {
-            Some(ast::Expr::Function(descriptor))
-                if descriptor
-                    .name
-                    .to_string()
-                    .eq_ignore_ascii_case("DESCRIPTOR") =>
-            {
-                match plain_args(descriptor).as_deref() {
-                    Some([column]) => (*column).clone(),
-                    _ => {
-                        return Err(self.at(
-                            args[1],
-                            "DESCRIPTOR names one column: the event-time column",
-                        ))
-                    }
-                }
-            }
-            _ => {
-                return Err(self.at(
-                    call,
-                    format!("{}'s second argument is DESCRIPTOR(ts)", f.name),
-                ))
-            }
-        };
-        self.group_window(kind, &f.name.to_string(), call, &time, &args[2..])
     }
 
     /// The `GROUP BY` as a window operator, the window's output schema, and
@@ -362,7 +309,7 @@ impl Planner<'_> {
         self.group_window(kind, &f.name.to_string(), call, time, intervals)
     }
 
-    fn group_window(
+    pub(super) fn group_window(
         &self,
         kind: WindowKind,
         name: &str,
@@ -506,7 +453,7 @@ struct Windowed {
 }
 
 /// The window a query groups by, from GROUP BY or a window table function.
-struct GroupWindow {
+pub(super) struct GroupWindow {
     kind: WindowKind,
     size: Option<i64>,
     slide: Option<i64>,
@@ -634,7 +581,7 @@ fn host_aggregate(f: &ast::Function) -> Option<Result<String, String>> {
     }))
 }
 
-fn window_function(f: &ast::Function) -> Option<WindowKind> {
+pub(super) fn window_function(f: &ast::Function) -> Option<WindowKind> {
     match f.name.to_string().to_ascii_uppercase().as_str() {
         "TUMBLE" => Some(WindowKind::Tumbling),
         "HOP" => Some(WindowKind::Sliding),
@@ -658,7 +605,7 @@ fn bound_functions(kind: WindowKind) -> [(&'static str, &'static str); 2] {
     }
 }
 
-fn plain_args(f: &ast::Function) -> Option<Vec<&ast::Expr>> {
+pub(super) fn plain_args(f: &ast::Function) -> Option<Vec<&ast::Expr>> {
     let FunctionArguments::List(list) = &f.args else {
         return None;
     };

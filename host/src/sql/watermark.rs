@@ -78,27 +78,7 @@ pub fn extract(text: &str) -> Result<(String, Vec<Watermark>), SqlError> {
             _ => {}
         }
     }
-    blank_tvf_table_keywords(&tokens, text, &mut blanked);
     Ok((blanked, found))
-}
-
-/// `TUMBLE(TABLE t, …)`: sqlparser takes no `TABLE` keyword inside a
-/// function's arguments, so it is blanked, leaving `TUMBLE(t, …)`.
-fn blank_tvf_table_keywords(tokens: &[&TokenWithSpan], text: &str, blanked: &mut String) {
-    let word = |t: &TokenWithSpan, w: &str| matches!(&t.token, Token::Word(x) if x.value.eq_ignore_ascii_case(w));
-    for window in tokens.windows(4) {
-        let [function, open, table, _name] = window else {
-            continue;
-        };
-        let windowing = ["TUMBLE", "HOP", "CUMULATE", "SESSION"]
-            .iter()
-            .any(|f| word(function, f));
-        if windowing && open.token == Token::LParen && word(table, "TABLE") {
-            if let Some(at) = offset_of(text, table.span.start) {
-                blanked.replace_range(at..at + "TABLE".len(), "     ");
-            }
-        }
-    }
 }
 
 /// `WATERMARK FOR column AS column [- INTERVAL …]`.

@@ -112,11 +112,15 @@ struct Case {
 fn run(case: &Case, input: &std::path::Path, dir: &std::path::Path) -> (Vec<Vec<V>>, String) {
     let out = dir.join("out.jsonl");
     let script = format!(
-        "CREATE TABLE r (sensor STRING, temperature DOUBLE, level BIGINT, ok BOOLEAN, ts TIMESTAMP(3),
+        "CREATE FUNCTION c AS '{}' LANGUAGE WASM;
+         CREATE FUNCTION hot AS '{}' LANGUAGE WASM WITH ('threshold' = '104.5');
+         CREATE TABLE r (sensor STRING, temperature DOUBLE, level BIGINT, ok BOOLEAN, ts TIMESTAMP(3),
            WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
          WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
          CREATE TABLE o ({}) WITH ('connector' = 'filesystem', 'path' = '{}');
          INSERT INTO o {}",
+        plugin("fahrenheit_to_celsius.wasm"),
+        plugin("over_threshold.wasm"),
         input.display(),
         case.columns,
         out.display(),
@@ -348,7 +352,22 @@ fn cases() -> Vec<Case> {
             } },
         Case { columns: "a STRING, b BOOLEAN", query: "SELECT sensor, MAX(temperature) > 110 FROM r GROUP BY sensor, TUMBLE(ts, INTERVAL '10' SECOND)", order: Any,
             model: |rs| windows(rs, 10_000, 10_000, by_sensor).into_iter().map(|((k, _), g)| vec![s(&k), V::B(max_t(&g) > 110.0)]).collect() },
+        // Wasm functions as process table functions, rows as the plugins compute them.
+        Case { columns: "a STRING, b DOUBLE", query: "SELECT sensor, temperature_c FROM c(TABLE r, decimals => 1) WHERE level > 3", order: Kept,
+            model: |rs| select(rs, |r| r.level > 3, |r| vec![s(&r.sensor), V::F(celsius(r.temperature, 10.0))]) },
+        Case { columns: "a STRING, b BIGINT", query: "SELECT sensor, level FROM hot(TABLE r)", order: Kept,
+            model: |rs| select(rs, |r| r.temperature > 104.5, |r| vec![s(&r.sensor), V::I(r.level)]) },
+        Case { columns: "a STRING, b DOUBLE, c BIGINT", query: "SELECT sensor, MAX(temperature_c), COUNT(*) FROM c(input => TABLE r) WHERE temperature_c > 39 GROUP BY sensor, TUMBLE(ts, INTERVAL '10' SECOND)", order: Any,
+            model: |rs| {
+                let hot: Vec<Row> = rs.iter().filter(|r| celsius(r.temperature, 100.0) > 39.0).cloned().collect();
+                windows(&hot, 10_000, 10_000, by_sensor).into_iter().map(|((k, _), g)| vec![s(&k), V::F(celsius(max_t(&g), 100.0)), V::I(g.len() as i64)]).collect()
+            } },
     ]
+}
+
+/// The fahrenheit-to-celsius plugin's conversion, rounded as it rounds.
+fn celsius(fahrenheit: f64, scale: f64) -> f64 {
+    ((fahrenheit - 32.0) * 5.0 / 9.0 * scale).round() / scale
 }
 
 #[test]
