@@ -187,6 +187,8 @@ pub fn generated(events: u64, seed: u64, late_ratio: f64) -> String {
             &seed.to_string(),
             "--late-ratio",
             &late_ratio.to_string(),
+            "--time-format",
+            "epoch-ms",
         ],
         b"",
     );
@@ -403,7 +405,12 @@ pub fn parse_readings(ndjson: &str) -> Vec<Reading> {
             Reading {
                 sensor_id: v["sensor_id"].as_str().expect("sensor_id").into(),
                 temperature: v["temperature"].as_f64().expect("temperature"),
-                event_time: v["event_time"].as_i64().expect("event_time in millis"),
+                event_time: match &v["event_time"] {
+                    serde_json::Value::String(text) => {
+                        weir::format::timestamp::parse(text).expect("a timestamp")
+                    }
+                    millis => millis.as_i64().expect("event_time in millis"),
+                },
             }
         })
         .collect()

@@ -3,6 +3,7 @@
 
 mod aggregates;
 mod checkpoint;
+mod ingest;
 mod kafka;
 mod native;
 mod parallel;
@@ -27,7 +28,7 @@ use anyhow::Context;
 
 use crate::data::{Batch, BatchBuilder};
 use crate::format::json::decode_record;
-use crate::generate::{write_sensors, SensorWorkload};
+use crate::generate::{write_sensors, SensorWorkload, TimeFormat};
 use crate::pipeline::{self, NativeStage, Pipeline, SinkSpec};
 use crate::plugin::PluginEngine;
 use crate::source::{LineSource, ReadOutcome};
@@ -65,6 +66,13 @@ pub struct Report {
     /// Read + decode + watermarks with no operators: the floor under both.
     pub ingest_events_per_s: f64,
     pub ingest_cpu_ns: f64,
+    /// Ingest over the same readings with event times in each format.
+    pub ingest_by_format: Vec<(TimeFormat, ingest::Rate)>,
+    /// A typed parse of the input's lines on one thread, nothing else.
+    pub bare_parse: ingest::Rate,
+    /// The Wasm pipeline with one decoder and the bare parse, each with every
+    /// thread on one core.
+    pub one_core: (ingest::Rate, ingest::Rate),
     pub results: u64,
     pub filter_wasm_ns: f64,
     pub filter_native_ns: f64,
@@ -76,6 +84,10 @@ pub struct Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "seed query: NDJSON file → decode → over-threshold → 10 s tumbling count per sensor → spike-alert")?;
+        writeln!(
+            f,
+            "input: event_time as the guide writes it, \"2023-12-31 23:59:58.890\""
+        )?;
         writeln!(
             f,
             "events {}  batch {}  alerts {}",
@@ -133,6 +145,37 @@ impl fmt::Display for Report {
             "| ingest alone (read + decode + watermark, no operators) | {:.2} M events/s, {:.0} ns CPU/event |",
             self.ingest_events_per_s / 1e6,
             self.ingest_cpu_ns
+        )?;
+        for (format, rate) in &self.ingest_by_format {
+            writeln!(
+                f,
+                "| ingest alone, event_time as {} | {:.2} M events/s, {:.0} ns CPU/event |",
+                format.name(),
+                rate.events_per_s / 1e6,
+                rate.cpu_ns
+            )?;
+        }
+        writeln!(
+            f,
+            "| bare typed parse of the same lines (serde_json, borrowed strings, one thread) | {:.2} M lines/s, {:.0} ns CPU/line |",
+            self.bare_parse.events_per_s / 1e6,
+            self.bare_parse.cpu_ns
+        )?;
+        let (pipeline, bare) = self.one_core;
+        writeln!(
+            f,
+            "| on one core (pinned, 1 decoder): Wasm pipeline | {:.2} M events/s |",
+            pipeline.events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| on one core: bare parse | {:.2} M lines/s |",
+            bare.events_per_s / 1e6
+        )?;
+        writeln!(
+            f,
+            "| on one core: Wasm pipeline / bare parse | {:.2} |",
+            pipeline.events_per_s / bare.events_per_s
         )?;
         writeln!(
             f,
@@ -334,11 +377,24 @@ fn write_workload(
     write(&mut BufWriter::with_capacity(1 << 20, File::create(path)?))
 }
 
-/// The generated input, written on first use and kept for later runs.
-fn bench_input(options: &BenchOptions) -> anyhow::Result<PathBuf> {
-    let data = options.data.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("weir-bench-sensors-{}.ndjson", options.events))
-    });
+/// The generated input, written on first use and kept for later runs. The
+/// guide's format may be given (`--data`); the others are generated beside it.
+fn bench_input(options: &BenchOptions, time_format: TimeFormat) -> anyhow::Result<PathBuf> {
+    let generated = || {
+        let format = match time_format {
+            TimeFormat::Guide => "guide",
+            TimeFormat::Rfc3339 => "rfc3339",
+            TimeFormat::EpochMs => "epoch-ms",
+        };
+        std::env::temp_dir().join(format!(
+            "weir-bench-sensors-{}-{format}.ndjson",
+            options.events
+        ))
+    };
+    let data = match (&options.data, time_format) {
+        (Some(data), TimeFormat::Guide) => data.clone(),
+        _ => generated(),
+    };
     if !data.exists() {
         eprintln!(
             "generating {} events into {}",
@@ -347,6 +403,7 @@ fn bench_input(options: &BenchOptions) -> anyhow::Result<PathBuf> {
         );
         let workload = SensorWorkload {
             events: options.events,
+            time_format,
             ..Default::default()
         };
         write_workload(&data, |out| write_sensors(&workload, out))?;
@@ -360,13 +417,14 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         options.runs > 0 && options.batch_size > 0,
         "--runs and --batch-size must be at least 1"
     );
-    let data = bench_input(options)?;
+    let data = bench_input(options, TimeFormat::Guide)?;
     let engine = PluginEngine::new()?;
     let stop = AtomicBool::new(false);
     let mut rates = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut results = [(0, 0), (0, 0)];
     let mut sql_results = 0;
+    let mut bare = Vec::new();
     for run in 0..options.runs {
         for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest"), (3, "sql")] {
             let mut pipeline = if variant == 3 {
@@ -402,6 +460,12 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
                 sql_results = summary.results_out;
             }
         }
+        bare.push(ingest::bare_parse(&data, options.events)?);
+        eprintln!(
+            "run {}: bare parse {:.2} M lines/s",
+            run + 1,
+            bare[run].events_per_s / 1e6
+        );
         // The SQL rows have other fields (no alert text): compared by count.
         anyhow::ensure!(
             sql_results == results[0].0,
@@ -422,6 +486,8 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     let [filter_wasm_ns, filter_native_ns, filter_sql_ns] =
         filter_stage_cost(options, &data, &engine)?;
+    let ingest_by_format = ingest::ingest_by_format(options, &engine)?;
+    let one_core = ingest::pinned_to_one_core(options, &data, &engine)?;
     let [wasm, native, ingest, sql] = rates;
     let [wasm_cpu, native_cpu, ingest_cpu, sql_cpu] = cpu;
     Ok(Report {
@@ -435,6 +501,12 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         sql_cpu_ns: median(sql_cpu),
         ingest_events_per_s: median(ingest),
         ingest_cpu_ns: median(ingest_cpu),
+        ingest_by_format,
+        one_core,
+        bare_parse: ingest::Rate {
+            events_per_s: median(bare.iter().map(|r| r.events_per_s).collect()),
+            cpu_ns: median(bare.iter().map(|r| r.cpu_ns).collect()),
+        },
         results: results[0].0,
         filter_wasm_ns,
         filter_native_ns,

@@ -131,7 +131,7 @@ type Schedule = Option<Duration>;
 pub fn run_swap(options: &SwapBenchOptions) -> anyhow::Result<SwapReport> {
     let common = &options.common;
     anyhow::ensure!(common.runs > 0, "--runs must be at least 1");
-    let data = bench_input(common)?;
+    let data = bench_input(common, crate::generate::TimeFormat::Guide)?;
     let engine = Arc::new(PluginEngine::new()?);
     let variants = super::scratch_dir("swap")?;
     let original = std::path::absolute(common.plugins.join("over_threshold.wasm"))?;

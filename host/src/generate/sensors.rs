@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Pacer, START_MS};
+use super::{Pacer, TimeFormat, START_MS};
 use crate::format::timestamp;
 
 /// Sensor readings: sensor_id, temperature (60–120 °F), event_time.
@@ -27,9 +27,9 @@ pub struct SensorWorkload {
     /// Fraction of readings delayed far past the disorder bound (late data).
     #[arg(long, default_value_t = 0.0)]
     pub late_ratio: f64,
-    /// Write event_time as RFC 3339 text instead of epoch millis.
-    #[arg(long)]
-    pub rfc3339: bool,
+    /// How event_time is written.
+    #[arg(long, value_enum, default_value_t = TimeFormat::Guide)]
+    pub time_format: TimeFormat,
     /// Readings per second of wall-clock time, for a live stream (default:
     /// as fast as the output takes them).
     #[arg(long)]
@@ -50,7 +50,7 @@ impl Default for SensorWorkload {
             start_ms: START_MS,
             max_disorder_ms: 4_000,
             late_ratio: 0.0,
-            rfc3339: false,
+            time_format: TimeFormat::Guide,
             rate: None,
             now: false,
         }
@@ -86,11 +86,8 @@ pub fn write_sensors(workload: &SensorWorkload, out: &mut (impl Write + ?Sized))
             centi / 100,
             centi % 100
         )?;
-        if workload.rfc3339 {
-            writeln!(out, r#""{}"}}"#, timestamp::format(event_time))?;
-        } else {
-            writeln!(out, "{event_time}}}")?;
-        }
+        workload.time_format.write(out, event_time)?;
+        writeln!(out, "}}")?;
     }
     out.flush()
 }
@@ -131,7 +128,7 @@ mod tests {
         let mut hot = 0;
         for line in generate(&w).lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let t = v["event_time"].as_i64().unwrap();
+            let t = timestamp::parse(v["event_time"].as_str().unwrap()).unwrap();
             let temperature = v["temperature"].as_f64().unwrap();
             assert!((60.0..=120.0).contains(&temperature));
             hot += (temperature > 100.0) as u32;
@@ -145,5 +142,30 @@ mod tests {
             (1_400..2_000).contains(&hot),
             "about a third are hot: {hot}"
         );
+    }
+
+    /// The formats differ in text only: each reading is the same instant.
+    #[test]
+    fn every_time_format_writes_the_same_instants() {
+        let instants = |time_format| -> Vec<i64> {
+            let w = SensorWorkload {
+                events: 500,
+                time_format,
+                ..Default::default()
+            };
+            generate(&w)
+                .lines()
+                .map(|line| {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    match &v["event_time"] {
+                        serde_json::Value::String(s) => timestamp::parse(s).unwrap(),
+                        n => n.as_i64().unwrap(),
+                    }
+                })
+                .collect()
+        };
+        let epoch = instants(TimeFormat::EpochMs);
+        assert_eq!(instants(TimeFormat::Guide), epoch);
+        assert_eq!(instants(TimeFormat::Rfc3339), epoch);
     }
 }

@@ -276,7 +276,9 @@ fn sigkill_at_parallelism_two_loses_and_duplicates_no_result() {
 fn windows_killed_and_resumed_at(parallelisms: &[usize]) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("readings.ndjson");
-    generate_readings(&input, 3_000_000);
+    // Enough input that ten kills, each after a run's start-up and first
+    // checkpoint, land before its end even at parallelism 3 on 2 cores.
+    generate_readings(&input, 6_000_000);
     killed_and_resumed_at(
         dir.path(),
         &|output, dead| sensor_pipeline(&input, output, dead),
