@@ -5,6 +5,12 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 /// Parses a timestamp written as `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC),
 /// the same with a `T` separator, or RFC 3339 with an offset.
 pub fn parse(text: &str) -> Option<i64> {
+    fixed_layout(text.as_bytes()).or_else(|| parse_general(text))
+}
+
+/// Every form [`parse`] takes, through chrono: the reference the fast path
+/// is checked against.
+fn parse_general(text: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_millis());
     }
@@ -12,6 +18,95 @@ pub fn parse(text: &str) -> Option<i64> {
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
         .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.f…][Z|±HH:MM]`, the layout nearly every event
+/// time is written in, read at fixed positions: no allocation, no format
+/// string. `None` for anything else (a leap second, an odd width, a missing
+/// offset colon…), which the general parser then decides; a property test
+/// checks that whatever this accepts, chrono reads the same.
+fn fixed_layout(text: &[u8]) -> Option<i64> {
+    let digits = |at: usize, n: usize| -> Option<i64> {
+        let bytes = text.get(at..at + n)?;
+        bytes.iter().try_fold(0i64, |v, &b| {
+            b.is_ascii_digit().then(|| v * 10 + i64::from(b - b'0'))
+        })
+    };
+    let at = |i: usize, c: u8| text.get(i) == Some(&c);
+    if text.len() < 19 || !(at(4, b'-') && at(7, b'-') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    if !(at(10, b'T') || at(10, b' ')) {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0;
+    if let [b'.', fraction @ ..] = rest {
+        let width = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if width == 0 || width > 9 {
+            return None;
+        }
+        // Milliseconds: the first three digits, padded; finer digits dropped (as chrono's millis).
+        millis = fraction[..width]
+            .iter()
+            .chain(std::iter::repeat(&b'0'))
+            .take(3)
+            .fold(0, |v, &b| v * 10 + i64::from(b - b'0'));
+        rest = &fraction[width..];
+    }
+    let offset_seconds = match rest {
+        [] => 0,
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |a: u8, b: u8| {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+            };
+            let (h, m) = (two(*h1, *h2)?, two(*m1, *m2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let magnitude = h * 3_600 + m * 60;
+            if *sign == b'-' {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
+        - offset_seconds;
+    Some(seconds * 1_000 + millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// The host clock in epoch millis.
@@ -41,6 +136,61 @@ mod tests {
         assert_eq!(parse("2026-01-15T08:00:10.250Z"), Some(expected));
         assert_eq!(parse("2026-01-15T09:00:10.250+01:00"), Some(expected));
         assert_eq!(parse("2026-01-15 08:00:10"), Some(expected - 250));
+    }
+
+    /// Random instants in every layout the fast path takes: it reads what
+    /// chrono reads. Then random edits of them: whatever the fast path still
+    /// accepts, chrono reads the same (anything else is chrono's to decide).
+    #[test]
+    fn the_fast_path_reads_what_chrono_reads() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let alphabet = b"0123456789-:.TZ+ zt";
+        let (mut fast, mut mutants_accepted) = (0, 0);
+        for _ in 0..200_000 {
+            let millis = rng.random_range(-62_135_596_800_000i64..253_402_300_799_999);
+            let offset_minutes = rng.random_range(-(23 * 60 + 59)..=23 * 60 + 59);
+            let offset = chrono::FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let local = DateTime::from_timestamp_millis(millis)
+                .unwrap()
+                .with_timezone(&offset);
+            let fraction = match rng.random_range(0..=9) {
+                0 => String::new(),
+                width => format!(".{:09}", local.timestamp_subsec_nanos())[..=width].to_string(),
+            };
+            let zone = match rng.random_range(0..3) {
+                0 if offset_minutes == 0 => String::new(),
+                1 if offset_minutes == 0 => "Z".into(),
+                _ => local.format("%:z").to_string(),
+            };
+            let separator = if rng.random_bool(0.5) { 'T' } else { ' ' };
+            let text = format!(
+                "{}{separator}{}{fraction}{zone}",
+                local.format("%Y-%m-%d"),
+                local.format("%H:%M:%S")
+            );
+            let general = parse_general(&text);
+            assert!(general.is_some(), "{text}");
+            assert_eq!(fixed_layout(text.as_bytes()), general, "{text}");
+            fast += 1;
+            let mut mutant = text.into_bytes();
+            let at = rng.random_range(0..mutant.len());
+            match rng.random_range(0..3) {
+                0 => mutant[at] = alphabet[rng.random_range(0..alphabet.len())],
+                1 => drop(mutant.remove(at)),
+                _ => mutant.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+            }
+            let mutant = String::from_utf8(mutant).unwrap();
+            if let Some(read) = fixed_layout(mutant.as_bytes()) {
+                mutants_accepted += 1;
+                assert_eq!(Some(read), parse_general(&mutant), "{mutant}");
+            }
+        }
+        assert_eq!(fast, 200_000);
+        assert!(
+            mutants_accepted > 1_000,
+            "{mutants_accepted} mutants still parsed: a weak check"
+        );
     }
 
     #[test]
