@@ -366,6 +366,12 @@ pub enum SinkConfig {
     Webhook(WebhookSinkConfig),
     /// Results upserted into a PostgreSQL table by their deterministic id.
     Postgres(PostgresSinkConfig),
+    /// Results counted and discarded (Flink's `blackhole`): to measure a
+    /// pipeline without a sink's cost, or to run one for its side effects.
+    Blackhole {
+        /// The stage whose results this sink receives (default: the last).
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -510,7 +516,9 @@ impl SinkConfig {
     /// The stage whose results the sink receives; `None`: the last stage's.
     pub fn from(&self) -> Option<&str> {
         match self {
-            SinkConfig::Console { from } | SinkConfig::File { from, .. } => from.as_deref(),
+            SinkConfig::Console { from }
+            | SinkConfig::File { from, .. }
+            | SinkConfig::Blackhole { from } => from.as_deref(),
             SinkConfig::Kafka(c) => c.from.as_deref(),
             SinkConfig::Webhook(c) => c.from.as_deref(),
             SinkConfig::Postgres(c) => c.from.as_deref(),

@@ -83,7 +83,7 @@ impl SinkSpec {
                 format!("webhook {}", crate::redact::endpoint(&settings.url))
             }
             SinkSpec::Postgres(settings) => format!("postgres table {}", settings.table),
-            SinkSpec::Null { .. } => "null".into(),
+            SinkSpec::Null { .. } => "blackhole (counted, discarded)".into(),
         }
     }
 }
@@ -98,7 +98,8 @@ pub enum SinkSpec {
     Kafka(KafkaSinkSettings),
     Webhook(WebhookSettings),
     Postgres(PostgresSettings),
-    /// Count and discard (benchmarks); `digest` also digests the results.
+    /// Count and discard (`blackhole`, benchmarks); `digest` also digests
+    /// the results.
     Null {
         digest: bool,
     },
@@ -313,6 +314,7 @@ fn check_field(
 pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpec, String> {
     Ok(match config {
         SinkConfig::Console { .. } => SinkSpec::Console,
+        SinkConfig::Blackhole { .. } => SinkSpec::Null { digest: false },
         SinkConfig::File { path, format, .. } => {
             let avro = match format {
                 SinkFormat::Json => None,

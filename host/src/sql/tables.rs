@@ -257,6 +257,7 @@ impl Table {
     pub fn sink(&mut self) -> Result<SinkConfig, SqlError> {
         let sink = match self.connector.as_str() {
             "print" => SinkConfig::Console { from: None },
+            "blackhole" => SinkConfig::Blackhole { from: None },
             "filesystem" => {
                 let path = PathBuf::from(self.required("path")?);
                 let format = self.sink_format("results are written")?;
@@ -294,7 +295,7 @@ impl Table {
             "tail" | "stdin" => {
                 return Err(self.error(format!("a '{}' table can only be read from", self.connector)))
             }
-            other => return Err(self.error(format!("no sink connector '{other}'; use 'print', 'filesystem', 'kafka', 'webhook' or 'postgres'"))),
+            other => return Err(self.error(format!("no sink connector '{other}'; use 'print', 'blackhole', 'filesystem', 'kafka', 'webhook' or 'postgres'"))),
         };
         self.no_more_options()?;
         Ok(sink)

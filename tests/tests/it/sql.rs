@@ -171,6 +171,39 @@ fn the_bundled_sql_script_matches_its_pipeline_file_twin() {
     assert_eq!(printed_alerts(&text(&sql.stdout)), from_toml);
 }
 
+/// A `blackhole` table takes every result and shows none: as many results
+/// are counted as the same query prints.
+#[test]
+fn a_blackhole_table_counts_the_results_and_keeps_none() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = fs::read_to_string(root.join("pipelines/sensor-alerts.sql"))
+        .unwrap()
+        .replace("'../data/", &format!("'{}/data/", root.display()));
+    let query = script.find("SELECT sensor_id").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (printing, discarding) = (dir.path().join("print.sql"), dir.path().join("drop.sql"));
+    fs::write(&printing, &script).unwrap();
+    fs::write(
+        &discarding,
+        format!(
+            "{}CREATE TABLE nowhere (id STRING, n BIGINT, w TIMESTAMP(3)) WITH ('connector' = 'blackhole');\nINSERT INTO nowhere {}",
+            &script[..query],
+            &script[query..]
+        ),
+    )
+    .unwrap();
+    let printed = weir(&["run", printing.to_str().unwrap()], b"");
+    let discarded = weir(&["run", discarding.to_str().unwrap()], b"");
+    assert!(discarded.status.success(), "{}", text(&discarded.stderr));
+    let printed_count = text(&printed.stdout).lines().count() as u64;
+    assert!(printed_count > 100, "{printed_count}");
+    assert_eq!(text(&discarded.stdout), "");
+    assert_eq!(
+        summary_count(&text(&discarded.stderr), "results out"),
+        printed_count
+    );
+}
+
 /// The guide's statements verbatim but for the broker's address, against a
 /// real broker. Kafka never ends, so the run is stopped once the windows the
 /// watermark has passed are out; those are compared.
