@@ -109,6 +109,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
         runs: 1,
         plugins: options.plugins.clone(),
         data: None,
+        baseline: None,
     };
     let (mut raw, mut weir, mut alerts) = (Vec::new(), Vec::new(), 0);
     for run in 0..options.runs.max(1) {

@@ -2,6 +2,7 @@
 //! with the same logic compiled into the host, measured in the same run.
 
 mod aggregates;
+mod baseline;
 mod checkpoint;
 mod ingest;
 mod kafka;
@@ -50,6 +51,11 @@ pub struct BenchOptions {
     /// Where to keep the generated input (reused when it exists).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Another `weir` binary (a previous release, a build before a change):
+    /// the Wasm seed query is also run as a process by it and by this one,
+    /// alternating, and both rates are reported.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }
 
 pub struct Report {
@@ -79,6 +85,7 @@ pub struct Report {
     /// `WHERE temperature > 100` as a native expression stage.
     pub filter_sql_ns: f64,
     pub peak_rss_mib: Option<f64>,
+    pub baseline: Option<baseline::BaselineReport>,
 }
 
 impl fmt::Display for Report {
@@ -202,6 +209,26 @@ impl fmt::Display for Report {
             "| boundary cost (Wasm − native) | {:.1} ns/event |",
             self.filter_wasm_ns - self.filter_native_ns
         )?;
+        if let Some(baseline) = &self.baseline {
+            writeln!(
+                f,
+                "| `weir run`, Wasm plugins, baseline {} | {:.2} M events/s, {:.0} ns CPU/event |",
+                baseline.baseline,
+                baseline.before.events_per_s / 1e6,
+                baseline.before.cpu_ns
+            )?;
+            writeln!(
+                f,
+                "| `weir run`, Wasm plugins, this build | {:.2} M events/s, {:.0} ns CPU/event |",
+                baseline.after.events_per_s / 1e6,
+                baseline.after.cpu_ns
+            )?;
+            writeln!(
+                f,
+                "| this build / baseline, by throughput | {:.2} |",
+                baseline.after.events_per_s / baseline.before.events_per_s
+            )?;
+        }
         match self.peak_rss_mib {
             Some(rss) => write!(f, "| peak RSS of the bench process | {rss:.0} MiB |"),
             None => write!(f, "| peak RSS of the bench process | unavailable |"),
@@ -282,12 +309,7 @@ fn load(
     engine: &PluginEngine,
     native: bool,
 ) -> anyhow::Result<Pipeline> {
-    let plugins = std::path::absolute(&options.plugins)?;
-    let file = tempfile_path("weir-bench-pipeline.toml");
-    std::fs::write(
-        &file,
-        pipeline_text(&std::path::absolute(data)?, &plugins, options.batch_size),
-    )?;
+    let (file, plugins) = write_pipeline(options, data, "weir-bench-pipeline.toml")?;
     let mut pipeline = pipeline::load(&file, engine).with_context(|| {
         format!(
             "loading the bench pipeline (are the plugins built in {}?)",
@@ -310,6 +332,22 @@ fn load(
         ))));
     }
     Ok(pipeline)
+}
+
+/// The Wasm seed query over `data` as a pipeline file in the temp
+/// directory; returns the file and the plugins' directory.
+fn write_pipeline(
+    options: &BenchOptions,
+    data: &Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let plugins = std::path::absolute(&options.plugins)?;
+    let file = tempfile_path(name);
+    std::fs::write(
+        &file,
+        pipeline_text(&std::path::absolute(data)?, &plugins, options.batch_size),
+    )?;
+    Ok((file, plugins))
 }
 
 fn tempfile_path(name: &str) -> PathBuf {
@@ -488,6 +526,10 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         filter_stage_cost(options, &data, &engine)?;
     let ingest_by_format = ingest::ingest_by_format(options, &engine)?;
     let one_core = ingest::pinned_to_one_core(options, &data, &engine)?;
+    let baseline = match &options.baseline {
+        Some(binary) => Some(baseline::compare(options, &data, binary)?),
+        None => None,
+    };
     let [wasm, native, ingest, sql] = rates;
     let [wasm_cpu, native_cpu, ingest_cpu, sql_cpu] = cpu;
     Ok(Report {
@@ -512,6 +554,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         filter_native_ns,
         filter_sql_ns,
         peak_rss_mib: peak_rss_mib(),
+        baseline,
     })
 }
 
@@ -562,10 +605,16 @@ fn first_batch(pipeline: &Pipeline, data: &Path) -> anyhow::Result<Batch> {
 
 /// User + system CPU time of the whole process (every thread), in ns.
 fn cpu_time_ns() -> f64 {
+    rusage_cpu_ns(libc::RUSAGE_SELF)
+}
+
+/// User + system CPU time `who` (RUSAGE_SELF, RUSAGE_CHILDREN) used, in ns.
+fn rusage_cpu_ns(who: libc::c_int) -> f64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and
+    // RUSAGE_CHILDREN are always valid.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        libc::getrusage(who, usage.as_mut_ptr());
         usage.assume_init()
     };
     let ns = |t: libc::timeval| t.tv_sec as f64 * 1e9 + t.tv_usec as f64 * 1e3;
