@@ -4,6 +4,7 @@
 //! pipeline parses to, so both build one plan and run the same way; the
 //! spans point into the script, so errors show its line and a caret.
 
+mod aggregates;
 mod from;
 mod functions;
 mod query;
