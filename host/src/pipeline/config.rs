@@ -96,6 +96,51 @@ pub enum SourceConfig {
     Kafka(Box<KafkaSourceConfig>),
     /// Events POSTed to an HTTP endpoint the host serves (a webhook).
     Http(HttpSourceConfig),
+    /// Rows made up from the schema, random or in sequence, at a steady
+    /// rate (Flink's `datagen`): to try a pipeline without data.
+    Datagen(DatagenSourceConfig),
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatagenSourceConfig {
+    /// Rows per second (default 10,000; 0: as fast as the pipeline takes them).
+    pub rows_per_second: Option<u64>,
+    /// Rows in all, then the source ends (default: no end, or a sequence's end).
+    pub number_of_rows: Option<u64>,
+    /// Seed of the random values (default 0): the same seed gives the same
+    /// rows, but for timestamps taken from the clock.
+    pub seed: Option<u64>,
+    /// How each field's values are made; a field not named here is random.
+    #[serde(default)]
+    pub fields: IndexMap<String, DatagenFieldConfig>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatagenFieldConfig {
+    #[serde(default)]
+    pub kind: DatagenKind,
+    /// Bounds of random numbers (default 0 to 100).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// First and last value of a sequence (default 1, no end); the source
+    /// ends after the last.
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    /// Length of random strings (default 10).
+    pub length: Option<usize>,
+    /// Random timestamps fall between now and this long ago (default 0: now).
+    pub max_past: Option<Millis>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatagenKind {
+    #[default]
+    Random,
+    /// Consecutive integers (numbers, strings of digits, or epoch millis).
+    Sequence,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

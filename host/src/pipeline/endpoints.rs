@@ -14,7 +14,7 @@ use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvLayout, CsvSettings};
 use crate::sink::{KafkaSinkSettings, PostgresSettings, Template, WebhookSettings};
 use crate::source::kafka::KafkaSourceSettings;
-use crate::source::HttpSourceSettings;
+use crate::source::{DatagenSettings, HttpSourceSettings};
 
 pub enum SourceSpec {
     File {
@@ -29,6 +29,7 @@ pub enum SourceSpec {
     },
     Kafka(KafkaSourceSettings),
     Http(HttpSourceSettings),
+    Datagen(DatagenSettings),
 }
 
 impl SourceSpec {
@@ -39,6 +40,7 @@ impl SourceSpec {
             SourceSpec::Stdin { .. } => Origin::Lines("stdin".into()),
             SourceSpec::Kafka(settings) => settings.origin(),
             SourceSpec::Http(_) => Origin::Lines("http".into()),
+            SourceSpec::Datagen(_) => Origin::Lines("datagen".into()),
         }
     }
 
@@ -64,6 +66,16 @@ impl SourceSpec {
             SourceSpec::Http(settings) => {
                 format!("http POST {}{}", settings.listen, settings.path)
             }
+            SourceSpec::Datagen(settings) => format!(
+                "datagen {}{}",
+                match settings.rows_per_second {
+                    0 => "unpaced".to_string(),
+                    rate => format!("{rate} rows/s"),
+                },
+                settings
+                    .rows
+                    .map_or(String::new(), |rows| format!(", {rows} rows"))
+            ),
         }
     }
 }
@@ -183,6 +195,9 @@ pub fn source(config: SourceConfig, base: &Path, schema: &Schema) -> Result<Sour
                 return Err("the http source takes JSON (format = \"json\")".into());
             }
             SourceSpec::Http(http_source(http)?)
+        }
+        SourceConfig::Datagen(datagen) => {
+            SourceSpec::Datagen(DatagenSettings::new(datagen, schema)?)
         }
     })
 }

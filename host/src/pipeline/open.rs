@@ -17,7 +17,7 @@ use crate::sink::{
 };
 use crate::source::kafka;
 use crate::source::{
-    HttpSource, KafkaInput, LineSource, LinesInput, ReadOutcome, Source, SourceStats,
+    DatagenSource, HttpSource, KafkaInput, LineSource, LinesInput, ReadOutcome, Source, SourceStats,
 };
 use crate::state::{Checkpoint, CheckpointStore, SinkPosition, SourcePosition};
 
@@ -64,6 +64,9 @@ pub(super) fn open_input(
                 error,
             },
         )?),
+        SourceSpec::Datagen(settings) => Box::new(DatagenSource {
+            settings: settings.clone(),
+        }),
         SourceSpec::Kafka(settings) => {
             let mut settings = settings.clone();
             if let Some(SourcePosition::Kafka(offsets)) = resume {
@@ -94,7 +97,7 @@ pub(super) fn decoding_for(
         SourceSpec::Kafka(settings) => {
             return Ok(settings.avro.clone().map_or(Decoding::Json, Decoding::Avro))
         }
-        SourceSpec::Http(_) => return Ok(Decoding::Json),
+        SourceSpec::Http(_) | SourceSpec::Datagen(_) => return Ok(Decoding::Json),
     };
     let Some(csv) = csv else {
         return Ok(Decoding::Json);

@@ -2,6 +2,7 @@
 //! decoding and event time are the ingest stage's job, done once, in the host.
 
 mod chunk;
+mod datagen;
 mod http;
 pub mod kafka;
 mod line_reader;
@@ -10,6 +11,7 @@ mod quoted;
 mod stats;
 
 pub use chunk::{RawChunk, RawRecord, StreamChange};
+pub use datagen::{DatagenSettings, DatagenSource};
 pub use http::{HttpSource, HttpSourceSettings};
 pub use kafka::KafkaInput;
 pub use line_reader::LinesInput;

@@ -12,8 +12,8 @@ use super::SqlError;
 use crate::data::FieldType;
 use crate::expr::field_type;
 use crate::pipeline::config::{
-    Format, KafkaSinkConfig, KafkaSourceConfig, PostgresSinkConfig, SinkConfig, SinkFormat,
-    SourceConfig, WebhookSinkConfig,
+    DatagenKind, DatagenSourceConfig, Format, KafkaSinkConfig, KafkaSourceConfig, Millis,
+    PostgresSinkConfig, SinkConfig, SinkFormat, SourceConfig, WebhookSinkConfig,
 };
 use crate::source::kafka::StartFrom;
 
@@ -174,6 +174,7 @@ impl Table {
                 csv: None,
                 max_line_bytes: 1 << 20,
             },
+            "datagen" => SourceConfig::Datagen(self.datagen()?),
             "print" | "blackhole" | "webhook" | "postgres" => {
                 return Err(self.error(format!(
                     "a '{}' table can only be written to (INSERT INTO)",
@@ -182,12 +183,77 @@ impl Table {
             }
             other => {
                 return Err(self.error(format!(
-                    "no connector '{other}'; a source is 'filesystem', 'kafka', 'tail' or 'stdin'"
+                    "no connector '{other}'; a source is 'filesystem', 'kafka', 'tail', 'stdin' or 'datagen'"
                 )))
             }
         };
         self.no_more_options()?;
         Ok(source)
+    }
+
+    /// Flink's `datagen` options: `rows-per-second`, `number-of-rows`,
+    /// `fields.<column>.kind|min|max|start|end|length|max-past`, and weir's `seed`.
+    fn datagen(&mut self) -> Result<DatagenSourceConfig, SqlError> {
+        let number = |table: &Self, key: &str, text: String| {
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| table.error(format!("'{key}' = '{text}' is not a number")))
+        };
+        let count = |table: &Self, key: &str, text: String| {
+            text.trim()
+                .parse::<u64>()
+                .map_err(|_| table.error(format!("'{key}' = '{text}' is not a whole number")))
+        };
+        let mut config = DatagenSourceConfig {
+            rows_per_second: None,
+            number_of_rows: None,
+            seed: None,
+            fields: IndexMap::new(),
+        };
+        if let Some(text) = self.take("rows-per-second") {
+            config.rows_per_second = Some(count(self, "rows-per-second", text)?);
+        }
+        if let Some(text) = self.take("number-of-rows") {
+            config.number_of_rows = Some(count(self, "number-of-rows", text)?);
+        }
+        if let Some(text) = self.take("seed") {
+            config.seed = Some(count(self, "seed", text)?);
+        }
+        let keys: Vec<String> = self
+            .options
+            .keys()
+            .filter(|k| k.starts_with("fields."))
+            .cloned()
+            .collect();
+        for key in keys {
+            let value = self.options.shift_remove(&key).expect("listed above");
+            let Some((column, option)) = key["fields.".len()..].rsplit_once('.') else {
+                return Err(self.error(format!("'{key}': write 'fields.<column>.<option>'")));
+            };
+            let field = config.fields.entry(column.to_string()).or_default();
+            match option {
+                "kind" => {
+                    field.kind = match value.as_str() {
+                        "random" => DatagenKind::Random,
+                        "sequence" => DatagenKind::Sequence,
+                        other => return Err(self.error(format!("'{key}' = '{other}': the kinds are 'random' and 'sequence'"))),
+                    }
+                }
+                "min" => field.min = Some(number(self, &key, value)?),
+                "max" => field.max = Some(number(self, &key, value)?),
+                "start" | "end" => {
+                    let whole = value.trim().parse::<i64>().map_err(|_| self.error(format!("'{key}' = '{value}' is not a whole number")))?;
+                    if option == "start" { field.start = Some(whole) } else { field.end = Some(whole) }
+                }
+                "length" => field.length = Some(count(self, &key, value)? as usize),
+                "max-past" => {
+                    let past = humantime::parse_duration(&value).map_err(|e| self.error(format!("'{key}' = '{value}' is not a duration ({e}); write e.g. '5s'")))?;
+                    field.max_past = Some(Millis(past.as_millis().min(i64::MAX as u128) as i64));
+                }
+                other => return Err(self.error(format!("'{key}': datagen fields have no option '{other}'; they take kind, min, max, start, end, length, max-past"))),
+            }
+        }
+        Ok(config)
     }
 
     fn kafka_source(&mut self, script: &str) -> Result<KafkaSourceConfig, SqlError> {

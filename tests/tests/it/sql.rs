@@ -171,6 +171,109 @@ fn the_bundled_sql_script_matches_its_pipeline_file_twin() {
     assert_eq!(printed_alerts(&text(&sql.stdout)), from_toml);
 }
 
+/// A `datagen` table makes rows by its options: a sequence ends the input
+/// at its end, random values stay within their bounds and cover them.
+#[test]
+fn a_datagen_table_makes_rows_by_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, out) = (dir.path().join("g.sql"), dir.path().join("g.jsonl"));
+    let table = |options: &str| {
+        format!(
+            "CREATE TABLE g (id BIGINT, level BIGINT, temperature DOUBLE, tag STRING, ts TIMESTAMP(3),
+               WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+             WITH ('connector' = 'datagen', 'rows-per-second' = '200000', {options});
+             CREATE TABLE o (id BIGINT, level BIGINT, temperature DOUBLE, tag STRING)
+             WITH ('connector' = 'filesystem', 'path' = '{}');
+             INSERT INTO o SELECT id, level, temperature, tag FROM g",
+            out.display()
+        )
+    };
+    fs::write(
+        &script,
+        table(
+            "'fields.id.kind' = 'sequence', 'fields.id.start' = '10', 'fields.id.end' = '5009',
+               'fields.level.min' = '-3', 'fields.level.max' = '3',
+               'fields.temperature.min' = '60', 'fields.temperature.max' = '61',
+               'fields.tag.length' = '3'",
+        ),
+    )
+    .unwrap();
+    // Bounded, and paced: a source that missed its end would otherwise run
+    // for ever, filling the disk with rows (5,000 take 25 ms at this pace).
+    let bounded = |script: &Path| {
+        weir_bounded(
+            &["run", script.to_str().unwrap()],
+            b"",
+            Duration::from_secs(10),
+            2_048,
+        )
+        .within_bounds()
+    };
+    let run = bounded(&script);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let rows = json_lines(&fs::read_to_string(&out).unwrap());
+    assert_eq!(rows.len(), 5_000, "the sequence's end ends the input");
+    let mut levels = std::collections::BTreeSet::new();
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["id"].as_i64(), Some(10 + i as i64));
+        levels.insert(row["level"].as_i64().unwrap());
+        let t = row["temperature"].as_f64().unwrap();
+        assert!((60.0..=61.0).contains(&t), "{row}");
+        assert_eq!(row["tag"].as_str().unwrap().len(), 3);
+    }
+    assert_eq!(
+        levels.into_iter().collect::<Vec<_>>(),
+        (-3..=3).collect::<Vec<_>>()
+    );
+
+    fs::write(&script, table("'number-of-rows' = '300'")).unwrap();
+    let run = bounded(&script);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 300);
+
+    for (options, expected) in [
+        (
+            "'fields.id.lenght' = '3'",
+            "datagen fields have no option 'lenght'",
+        ),
+        (
+            "'fields.nope.min' = '1'",
+            "datagen field `nope` is not in the schema",
+        ),
+        (
+            "'fields.level.min' = '5', 'fields.level.max' = '1'",
+            "datagen field `level`: min (5) and max (1)",
+        ),
+        (
+            "'fields.tag.min' = '1'",
+            "datagen field `tag`: `min, max` is not an option of a random string",
+        ),
+    ] {
+        fs::write(&script, table(options)).unwrap();
+        let check = weir(&["validate", script.to_str().unwrap()], b"");
+        assert_eq!(check.status.code(), Some(1), "{options}");
+        assert!(
+            text(&check.stderr).contains(expected),
+            "{options}: {}",
+            text(&check.stderr)
+        );
+    }
+    fs::write(
+        &script,
+        format!(
+            "SET 'execution.checkpointing.interval' = '1s';\n{}",
+            table("'number-of-rows' = '3'")
+        ),
+    )
+    .unwrap();
+    let check = weir(&["validate", script.to_str().unwrap()], b"");
+    assert!(
+        text(&check.stderr).contains("not a datagen source"),
+        "{}",
+        text(&check.stderr)
+    );
+}
+
 /// A `blackhole` table takes every result and shows none: as many results
 /// are counted as the same query prints.
 #[test]

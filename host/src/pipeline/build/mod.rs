@@ -335,11 +335,14 @@ fn checkpoint(
     let at = |span: std::ops::Range<usize>, message: String| cx.at(span, message);
     let span = spanned.span();
     let config = spanned.into_inner();
-    if matches!(source, SourceSpec::Stdin { .. } | SourceSpec::Http(_)) {
-        let which = if matches!(source, SourceSpec::Http(_)) {
-            "an http source"
-        } else {
-            "stdin"
+    if matches!(
+        source,
+        SourceSpec::Stdin { .. } | SourceSpec::Http(_) | SourceSpec::Datagen(_)
+    ) {
+        let which = match source {
+            SourceSpec::Http(_) => "an http source",
+            SourceSpec::Datagen(_) => "a datagen source",
+            _ => "stdin",
         };
         return Err(at(
             span,
