@@ -9,6 +9,7 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments, Tabl
 
 use super::functions::{option_value, WasmFunction};
 use super::query::{plain_args, window_function, GroupWindow, Planner};
+use super::table_args::named_table;
 use super::SqlError;
 use crate::data::Schema;
 use crate::pipeline::config::{OperatorConfig, WindowKind};
@@ -133,37 +134,29 @@ impl Planner<'_> {
         let Some((table, rest)) = args.split_first() else {
             return Err(self.at(call, shape));
         };
-        let table = match table {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(ast::Expr::Identifier(t))) => t,
-            FunctionArg::Named {
-                arg: FunctionArgExpr::Expr(ast::Expr::Identifier(t)),
-                ..
-            } => t,
-            other => {
-                return Err(self.at(
-                    other,
-                    format!("{name}'s first argument is the table it reads; {shape}"),
-                ))
-            }
-        };
-        let at = crate::expr::offset_of(self.text, table.span.start);
-        let argument = self.table_arguments.iter().find(|a| Some(a.name_at) == at);
-        if argument.is_none() && table.value == self.table {
-            return Err(SqlError::at(
-                self.text,
-                table.span.start,
-                format!(
-                    "write the table argument as TABLE {0}: {name}(TABLE {0} …)",
-                    self.table
-                ),
+        let Some(table) = named_table(table) else {
+            return Err(self.at(
+                table,
+                format!("{name}'s first argument is the table it reads; {shape}"),
             ));
-        }
-        let Some(argument) = argument.filter(|_| table.value == self.table) else {
+        };
+        if table.value != self.table {
             return Err(SqlError::at(
                 self.text,
                 table.span.start,
                 format!(
                     "{name} reads TABLE {}, the script's source; {shape}",
+                    self.table
+                ),
+            ));
+        }
+        let at = crate::expr::offset_of(self.text, table.span.start);
+        let Some(argument) = self.table_arguments.iter().find(|a| Some(a.name_at) == at) else {
+            return Err(SqlError::at(
+                self.text,
+                table.span.start,
+                format!(
+                    "write the table argument as TABLE {0}: {name}(TABLE {0} …)",
                     self.table
                 ),
             ));

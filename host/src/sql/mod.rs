@@ -226,14 +226,8 @@ fn source_table(query: &ast::Query, tables: &IndexMap<String, Table>) -> Option<
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
-    let first_argument = |args: &[ast::FunctionArg]| match args.first()? {
-        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Identifier(t)))
-        | ast::FunctionArg::Named {
-            arg: ast::FunctionArgExpr::Expr(ast::Expr::Identifier(t)),
-            ..
-        } => Some(t.value.clone()),
-        _ => None,
-    };
+    let first_argument =
+        |args: &[ast::FunctionArg]| table_args::named_table(args.first()?).map(|t| t.value.clone());
     let name = match &select.from.first()?.relation {
         ast::TableFactor::Table {
             name, args: None, ..

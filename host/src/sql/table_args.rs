@@ -21,6 +21,20 @@ pub struct TableArgument {
     pub partition_by: Option<(Vec<String>, std::ops::Range<usize>)>,
 }
 
+/// The table a function's argument names: `t` in `f(TABLE t …)` (its
+/// keyword blanked) or `f(input => TABLE t …)`.
+pub fn named_table(argument: &sqlparser::ast::FunctionArg) -> Option<&sqlparser::ast::Ident> {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr};
+    match argument {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(t)))
+        | FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(Expr::Identifier(t)),
+            ..
+        } => Some(t),
+        _ => None,
+    }
+}
+
 /// The script with its table arguments' keywords blanked, and the arguments.
 pub fn extract(text: &str) -> Result<(String, Vec<TableArgument>), SqlError> {
     let tokens = super::tokens(text)?;
