@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::ingest::Rate;
-use super::{median, write_pipeline, BenchOptions};
+use super::{write_pipeline, BenchOptions};
 
 /// The baseline binary's rate and this binary's, measured alike.
 #[derive(Debug, Clone)]
@@ -36,14 +36,10 @@ pub fn compare(
             after[run].events_per_s / 1e6
         );
     }
-    let medians = |rates: &[Rate]| Rate {
-        events_per_s: median(rates.iter().map(|r| r.events_per_s).collect()),
-        cpu_ns: median(rates.iter().map(|r| r.cpu_ns).collect()),
-    };
     Ok(BaselineReport {
         baseline: baseline.display().to_string(),
-        before: medians(&before),
-        after: medians(&after),
+        before: Rate::median_of(&before),
+        after: Rate::median_of(&after),
     })
 }
 

@@ -22,6 +22,29 @@ pub struct Rate {
     pub cpu_ns: f64,
 }
 
+impl Rate {
+    /// The medians of several runs' rates, each measure on its own.
+    pub fn median_of(rates: &[Rate]) -> Rate {
+        Rate {
+            events_per_s: median(rates.iter().map(|r| r.events_per_s).collect()),
+            cpu_ns: median(rates.iter().map(|r| r.cpu_ns).collect()),
+        }
+    }
+}
+
+/// The seed query's pipeline over `data` with no operators and a sink that
+/// only counts: read, decode, event time and watermarks alone.
+pub fn load_ingest(
+    options: &BenchOptions,
+    data: &Path,
+    engine: &PluginEngine,
+) -> anyhow::Result<pipeline::Pipeline> {
+    let mut pipeline = load(options, data, engine, false)?;
+    pipeline.stages.clear();
+    pipeline.set_sink(SinkSpec::Null { digest: false });
+    Ok(pipeline)
+}
+
 /// One reading as a typed struct with borrowed strings; the time stays text.
 #[derive(Deserialize)]
 struct BareReading<'a> {
@@ -85,16 +108,16 @@ pub fn pinned_to_one_core(
         });
         bare_rates.push(bare_parse(data, options.events)?);
     }
-    let medians = |rates: &[Rate]| Rate {
-        events_per_s: median(rates.iter().map(|r| r.events_per_s).collect()),
-        cpu_ns: median(rates.iter().map(|r| r.cpu_ns).collect()),
-    };
+    let (pipeline, bare) = (
+        Rate::median_of(&pipeline_rates),
+        Rate::median_of(&bare_rates),
+    );
     eprintln!(
         "one core: Wasm pipeline {:.2} M events/s, bare parse {:.2} M lines/s",
-        medians(&pipeline_rates).events_per_s / 1e6,
-        medians(&bare_rates).events_per_s / 1e6
+        pipeline.events_per_s / 1e6,
+        bare.events_per_s / 1e6
     );
-    Ok((medians(&pipeline_rates), medians(&bare_rates)))
+    Ok((pipeline, bare))
 }
 
 /// While it lives, this thread and every thread it starts run on the first
@@ -138,41 +161,38 @@ impl Drop for PinnedToOneCore {
     }
 }
 
-/// weir's ingest alone over the same readings written in each time format.
+/// weir's ingest alone over the same readings written in each time format;
+/// the guide's was measured with the seed query's variants (`guide`).
 pub fn ingest_by_format(
     options: &BenchOptions,
     engine: &PluginEngine,
+    guide: Rate,
 ) -> anyhow::Result<Vec<(TimeFormat, Rate)>> {
     let stop = AtomicBool::new(false);
-    let mut rates = Vec::new();
-    for format in [TimeFormat::Guide, TimeFormat::Rfc3339, TimeFormat::EpochMs] {
+    let mut rates = vec![(TimeFormat::Guide, guide)];
+    for format in [TimeFormat::Rfc3339, TimeFormat::EpochMs] {
         let data = bench_input(options, format)?;
-        let (mut speed, mut cpu) = (Vec::new(), Vec::new());
+        let mut runs = Vec::new();
         for _ in 0..options.runs {
-            let mut pipeline = load(options, &data, engine, false)?;
-            pipeline.stages.clear();
-            pipeline.set_sink(SinkSpec::Null { digest: false });
+            let pipeline = load_ingest(options, &data, engine)?;
             let cpu_before = cpu_time_ns();
             let summary = pipeline::run(pipeline, &stop)?;
             anyhow::ensure!(
                 summary.events_in == options.events,
                 "incomplete ingest run over {data:?}"
             );
-            cpu.push((cpu_time_ns() - cpu_before) / options.events as f64);
-            speed.push(summary.events_per_second());
+            runs.push(Rate {
+                events_per_s: summary.events_per_second(),
+                cpu_ns: (cpu_time_ns() - cpu_before) / options.events as f64,
+            });
         }
+        let rate = Rate::median_of(&runs);
         eprintln!(
             "ingest, {}: {:.2} M events/s",
             format.name(),
-            median(speed.clone()) / 1e6
+            rate.events_per_s / 1e6
         );
-        rates.push((
-            format,
-            Rate {
-                events_per_s: median(speed),
-                cpu_ns: median(cpu),
-            },
-        ));
+        rates.push((format, rate));
     }
     Ok(rates)
 }

@@ -288,15 +288,11 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     let mut bare = Vec::new();
     for run in 0..options.runs {
         for (variant, name) in [(0, "wasm"), (1, "native"), (2, "ingest"), (3, "sql")] {
-            let mut pipeline = if variant == 3 {
-                load_sql(options, &data, &engine)?
-            } else {
-                load(options, &data, &engine, variant == 1)?
+            let pipeline = match variant {
+                2 => ingest::load_ingest(options, &data, &engine)?,
+                3 => load_sql(options, &data, &engine)?,
+                _ => load(options, &data, &engine, variant == 1)?,
             };
-            if variant == 2 {
-                pipeline.stages.clear();
-                pipeline.set_sink(SinkSpec::Null { digest: false });
-            }
             let cpu_before = cpu_time_ns();
             let summary = pipeline::run(pipeline, &stop)?;
             let cpu_ns = (cpu_time_ns() - cpu_before) / options.events as f64;
@@ -347,14 +343,18 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     let [filter_wasm_ns, filter_native_ns, filter_sql_ns] =
         filter_stage_cost(options, &data, &engine)?;
-    let ingest_by_format = ingest::ingest_by_format(options, &engine)?;
+    let guide_ingest = ingest::Rate {
+        events_per_s: median(rates[2].clone()),
+        cpu_ns: median(cpu[2].clone()),
+    };
+    let ingest_by_format = ingest::ingest_by_format(options, &engine, guide_ingest)?;
     let one_core = ingest::pinned_to_one_core(options, &data, &engine)?;
     let baseline = match &options.baseline {
         Some(binary) => Some(baseline::compare(options, &data, binary)?),
         None => None,
     };
-    let [wasm, native, ingest, sql] = rates;
-    let [wasm_cpu, native_cpu, ingest_cpu, sql_cpu] = cpu;
+    let [wasm, native, _, sql] = rates;
+    let [wasm_cpu, native_cpu, _, sql_cpu] = cpu;
     Ok(Report {
         events: options.events,
         batch_size: options.batch_size,
@@ -364,14 +364,11 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         native_cpu_ns: median(native_cpu),
         sql_events_per_s: median(sql),
         sql_cpu_ns: median(sql_cpu),
-        ingest_events_per_s: median(ingest),
-        ingest_cpu_ns: median(ingest_cpu),
+        ingest_events_per_s: guide_ingest.events_per_s,
+        ingest_cpu_ns: guide_ingest.cpu_ns,
         ingest_by_format,
         one_core,
-        bare_parse: ingest::Rate {
-            events_per_s: median(bare.iter().map(|r| r.events_per_s).collect()),
-            cpu_ns: median(bare.iter().map(|r| r.cpu_ns).collect()),
-        },
+        bare_parse: ingest::Rate::median_of(&bare),
         results: results[0].0,
         filter_wasm_ns,
         filter_native_ns,
