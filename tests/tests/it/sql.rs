@@ -250,13 +250,7 @@ fn a_datagen_table_makes_rows_by_its_options() {
         ),
     ] {
         fs::write(&script, table(options)).unwrap();
-        let check = weir(&["validate", script.to_str().unwrap()], b"");
-        assert_eq!(check.status.code(), Some(1), "{options}");
-        assert!(
-            text(&check.stderr).contains(expected),
-            "{options}: {}",
-            text(&check.stderr)
-        );
+        refused(&script, expected, options);
     }
     fs::write(
         &script,
@@ -266,12 +260,7 @@ fn a_datagen_table_makes_rows_by_its_options() {
         ),
     )
     .unwrap();
-    let check = weir(&["validate", script.to_str().unwrap()], b"");
-    assert!(
-        text(&check.stderr).contains("not a datagen source"),
-        "{}",
-        text(&check.stderr)
-    );
+    refused(&script, "not a datagen source", "checkpoints over datagen");
 }
 
 /// A `blackhole` table takes every result and shows none: as many results
@@ -467,14 +456,19 @@ fn mistakes_in_a_script_are_named_with_their_line_and_column() {
     for (script, expected) in cases {
         let file = dir.path().join("t.sql");
         fs::write(&file, &script).unwrap();
-        let out = weir(&["validate", file.to_str().unwrap()], b"");
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{script}\n{stderr}");
-        assert!(
-            stderr.contains(expected),
-            "{script}\nexpected `{expected}` in:\n{stderr}"
-        );
+        refused(&file, expected, &script);
     }
+}
+
+/// `weir validate file` fails (exit code 1) with `expected` in its message.
+fn refused(file: &Path, expected: &str, context: &str) {
+    let out = weir(&["validate", file.to_str().unwrap()], b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{context}\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{context}\nexpected `{expected}` in:\n{stderr}"
+    );
 }
 
 /// Two lines declaring a filter, a keyed and an aggregate Wasm function.
@@ -557,13 +551,7 @@ fn a_pipeline_files_expressions_are_checked_where_they_are_written() {
     for (operators, expected) in cases {
         let file = dir.path().join("p.toml");
         fs::write(&file, format!("{head}{operators}")).unwrap();
-        let out = weir(&["validate", file.to_str().unwrap()], b"");
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{operators}\n{stderr}");
-        assert!(
-            stderr.contains(expected),
-            "expected `{expected}` in:\n{stderr}"
-        );
+        refused(&file, expected, operators);
     }
     let file = dir.path().join("p.toml");
     fs::write(
