@@ -264,6 +264,9 @@ pub enum OperatorConfig {
     Plugin {
         /// Defaults to the plugin's own name.
         name: Option<String>,
+        /// The stage whose results this one takes, or `"source"` for the
+        /// source's rows (a branch of its own); default: the operator above.
+        from: Option<String>,
         /// Path to the `.wasm` component, relative to the pipeline file.
         path: PathBuf,
         /// Passed to the plugin's `init`, as JSON.
@@ -296,6 +299,9 @@ pub enum OperatorConfig {
     /// natively over whole batches.
     Filter {
         name: Option<String>,
+        /// The stage whose results this one takes, or `"source"` for the
+        /// source's rows (a branch of its own); default: the operator above.
+        from: Option<String>,
         #[serde(rename = "where")]
         #[schemars(rename = "where")]
         condition: String,
@@ -305,11 +311,17 @@ pub enum OperatorConfig {
     /// the output has exactly these fields, in this order.
     Select {
         name: Option<String>,
+        /// The stage whose results this one takes, or `"source"` for the
+        /// source's rows (a branch of its own); default: the operator above.
+        from: Option<String>,
         fields: IndexMap<String, String>,
     },
     /// A keyed event-time window with host-native aggregates.
     Window {
         name: Option<String>,
+        /// The stage whose results this one takes, or `"source"` for the
+        /// source's rows (a branch of its own); default: the operator above.
+        from: Option<String>,
         #[serde(default)]
         kind: WindowKind,
         /// Tumbling and sliding windows: how long each window is.
@@ -557,6 +569,29 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
+impl OperatorConfig {
+    /// What `from` names: the stage (or `"source"`) this one reads.
+    pub fn from(&self) -> Option<&str> {
+        match self {
+            OperatorConfig::Plugin { from, .. }
+            | OperatorConfig::Filter { from, .. }
+            | OperatorConfig::Select { from, .. }
+            | OperatorConfig::Window { from, .. } => from.as_deref(),
+        }
+    }
+
+    /// The `name` and `from` settings, for scripts that compile to several
+    /// branches.
+    pub fn name_and_from_mut(&mut self) -> (&mut Option<String>, &mut Option<String>) {
+        match self {
+            OperatorConfig::Plugin { name, from, .. }
+            | OperatorConfig::Filter { name, from, .. }
+            | OperatorConfig::Select { name, from, .. }
+            | OperatorConfig::Window { name, from, .. } => (name, from),
+        }
+    }
+}
+
 impl SinkConfig {
     /// The stage whose results the sink receives; `None`: the last stage's.
     pub fn from(&self) -> Option<&str> {
@@ -568,5 +603,18 @@ impl SinkConfig {
             SinkConfig::Webhook(c) => c.from.as_deref(),
             SinkConfig::Postgres(c) => c.from.as_deref(),
         }
+    }
+
+    /// Makes the sink take the results of stage `stage`.
+    pub fn set_from(&mut self, stage: String) {
+        let from = match self {
+            SinkConfig::Console { from }
+            | SinkConfig::File { from, .. }
+            | SinkConfig::Blackhole { from } => from,
+            SinkConfig::Kafka(c) => &mut c.from,
+            SinkConfig::Webhook(c) => &mut c.from,
+            SinkConfig::Postgres(c) => &mut c.from,
+        };
+        *from = Some(stage);
     }
 }

@@ -180,6 +180,7 @@ fn dead_letter_failures(sink: &mut FanOut, dead: &DeadLetters) -> std::io::Resul
     for (sink_name, failure) in sink.take_failures() {
         dead.send(&DeadLetter {
             kind: DeadLetterKind::Sink,
+            stage: None,
             reason: &failure.reason,
             source: &sink_name,
             record: failure.record,

@@ -36,5 +36,6 @@ pub use operator::{
 };
 pub use progress::Progress;
 pub use run::run;
+pub use stage::SOURCE;
 pub use stage::{OnFailure, Stage, StageError, StageStats, Unload};
 pub use summary::Summary;

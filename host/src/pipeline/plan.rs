@@ -2,7 +2,8 @@
 //! edges between them with their partitioning — for `weir explain` (text,
 //! Graphviz dot, Mermaid).
 //!
-//! Today every graph is a line. With `parallelism` above 1 the operators run
+//! The graph is a tree rooted at the source: a line unless an operator's
+//! `from` starts a branch (several `INSERT`s of one script). With `parallelism` above 1 the operators run
 //! as several instances: the edge into them is `hash` (by the key the
 //! stages hold state by) or `rebalance` (contiguous slices, when no stage
 //! holds state), the edges between them `forward` (each instance to its own
@@ -12,6 +13,7 @@ use std::fmt::Write;
 
 use super::build::Pipeline;
 use super::parallel::Parallelism;
+use super::stage::Upstream;
 
 /// How rows cross an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,19 +113,25 @@ impl Plan {
             output: pipeline.schema.to_string(),
         });
         plan.connect(source, last, Partitioning::Forward);
+        let watermarks = last;
         let mut stage_nodes = std::collections::HashMap::new();
-        for (i, stage) in pipeline.stages.iter().enumerate() {
+        for stage in &pipeline.stages {
             let node = plan.add(Node {
                 name: stage.name.clone(),
                 role: Role::Operator,
                 label: stage.operator.describe(),
                 output: stage.output_schema().to_string(),
             });
-            plan.connect(
-                last,
-                node,
-                if i == 0 { into } else { Partitioning::Forward },
-            );
+            let from = match &stage.from {
+                Upstream::Previous => last,
+                Upstream::Source => watermarks,
+                Upstream::Stage(name) => stage_nodes.get(name.as_str()).copied().unwrap_or(last),
+            };
+            let partitioning = match from == watermarks {
+                true => into,
+                false => Partitioning::Forward,
+            };
+            plan.connect(from, node, partitioning);
             stage_nodes.insert(stage.name.as_str(), node);
             last = node;
         }

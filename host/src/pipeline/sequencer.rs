@@ -181,6 +181,7 @@ impl Sequencer {
                     .map_or(serde_json::Value::Null, serde_json::Value::String);
                 dead.send(&DeadLetter {
                     kind: DeadLetterKind::Decode,
+                    stage: None,
                     reason: &failure.reason,
                     source: &self.origin.describe(failure.position),
                     record,
@@ -275,7 +276,14 @@ impl Sequencer {
                     self.future.max_future_ms()
                 ),
             };
-            dead.send_row(DeadLetterKind::Decode, &reason, &self.origin, &batch, row)?;
+            dead.send_row(
+                DeadLetterKind::Decode,
+                None,
+                &reason,
+                &self.origin,
+                &batch,
+                row,
+            )?;
         }
         Ok(batch.gather(&kept))
     }

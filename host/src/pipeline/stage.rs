@@ -114,10 +114,29 @@ impl StageStats {
     }
 }
 
+/// What an operator's or a sink's `from` calls the source's rows; no
+/// stage may take the name.
+pub const SOURCE: &str = "source";
+
+/// Where a stage's rows come from. Stages run in the pipeline's order, so
+/// a stage's upstream always comes before it: the stages form a tree whose
+/// root is the source, and a line when every stage reads the one above.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Upstream {
+    /// The stage above it (the source's rows, for the first stage).
+    #[default]
+    Previous,
+    /// The source's rows: the first stage of a branch of its own.
+    Source,
+    /// The results of this earlier stage, not the one just above.
+    Stage(String),
+}
+
 /// A named operator in the pipeline with its counters and the admin
 /// settings that concern it.
 pub struct Stage {
     pub name: String,
+    pub from: Upstream,
     pub operator: Box<dyn Operator>,
     /// The rows this stage receives; a replacement must accept them.
     pub input: Arc<Schema>,
@@ -133,6 +152,7 @@ impl Stage {
     pub fn new(name: impl Into<String>, operator: Box<dyn Operator>, input: Arc<Schema>) -> Self {
         Self {
             name: name.into(),
+            from: Upstream::Previous,
             operator,
             input,
             stats: Arc::default(),
@@ -172,9 +192,14 @@ impl Stage {
         self.operator.retained(earliest);
     }
 
-    /// What this stage computes, as far as its state depends on it.
+    /// What this stage computes, as far as its state depends on it: what
+    /// it reads included, when that is not the stage above.
     pub fn fingerprint(&self) -> String {
-        self.operator.fingerprint()
+        match &self.from {
+            Upstream::Previous => self.operator.fingerprint(),
+            Upstream::Source => format!("{} from {SOURCE}", self.operator.fingerprint()),
+            Upstream::Stage(name) => format!("{} from {name}", self.operator.fingerprint()),
+        }
     }
 
     /// The stage's state now, for a checkpoint.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::build::SinkRoute;
-use super::stage::{Stage, StageError};
+use super::stage::{Stage, StageError, Upstream};
 use crate::data::{Batch, Origin};
 use crate::sink::{DeadLetters, Tap};
 
@@ -42,6 +42,22 @@ impl Taps {
     pub fn run_stages(
         &self,
         stages: &mut [Stage],
+        batch: Batch,
+        origin: &Origin,
+        dead: &DeadLetters,
+        out: impl FnMut(Batch, Tap),
+    ) -> Result<(), StageError> {
+        if stages.iter().all(|s| s.from == Upstream::Previous) {
+            self.run_line(stages, batch, origin, dead, out)
+        } else {
+            self.run_tree(stages, batch, origin, dead, out)
+        }
+    }
+
+    /// Every stage reads the one above: the batch moves down without copies.
+    fn run_line(
+        &self,
+        stages: &mut [Stage],
         mut batch: Batch,
         origin: &Origin,
         dead: &DeadLetters,
@@ -49,11 +65,7 @@ impl Taps {
     ) -> Result<(), StageError> {
         for stage in stages.iter_mut() {
             batch = stage.process(batch, origin, dead)?;
-            if let Some(&tap) = self.by_stage.get(&stage.name) {
-                if !batch.is_empty() {
-                    out(batch.clone(), tap);
-                }
-            }
+            self.tap(stage, &batch, &mut out);
         }
         if let Some(tap) = self.last {
             if !batch.is_empty() {
@@ -62,4 +74,69 @@ impl Taps {
         }
         Ok(())
     }
+
+    /// Branches: each stage reads the results of its upstream, which are
+    /// copied only while another stage still has to read them.
+    fn run_tree(
+        &self,
+        stages: &mut [Stage],
+        batch: Batch,
+        origin: &Origin,
+        dead: &DeadLetters,
+        mut out: impl FnMut(Batch, Tap),
+    ) -> Result<(), StageError> {
+        let source = stages.len();
+        let upstream = upstream_indices(stages);
+        let mut readers = vec![0usize; source + 1];
+        for &u in &upstream {
+            readers[u] += 1;
+        }
+        let mut results: Vec<Option<Batch>> = vec![None; source + 1];
+        results[source] = Some(batch);
+        for (i, stage) in stages.iter_mut().enumerate() {
+            let u = upstream[i];
+            readers[u] -= 1;
+            let input = match readers[u] {
+                0 => results[u].take(),
+                _ => results[u].clone(),
+            }
+            .expect("a stage's upstream runs before it");
+            let output = stage.process(input, origin, dead)?;
+            self.tap(stage, &output, &mut out);
+            results[i] = Some(output);
+        }
+        let last = source.checked_sub(1).unwrap_or(source);
+        if let (Some(tap), Some(batch)) = (self.last, results[last].take()) {
+            if !batch.is_empty() {
+                out(batch, tap);
+            }
+        }
+        Ok(())
+    }
+
+    fn tap(&self, stage: &Stage, results: &Batch, out: &mut impl FnMut(Batch, Tap)) {
+        if let Some(&tap) = self.by_stage.get(&stage.name) {
+            if !results.is_empty() {
+                out(results.clone(), tap);
+            }
+        }
+    }
+}
+
+/// For each stage, the index of the stage it reads (`stages.len()`: the
+/// source).
+fn upstream_indices(stages: &[Stage]) -> Vec<usize> {
+    let source = stages.len();
+    stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| match &stage.from {
+            Upstream::Previous => i.checked_sub(1).unwrap_or(source),
+            Upstream::Source => source,
+            Upstream::Stage(name) => stages[..i]
+                .iter()
+                .position(|s| s.name == *name)
+                .unwrap_or(i.checked_sub(1).unwrap_or(source)),
+        })
+        .collect()
 }

@@ -79,6 +79,7 @@ impl<'a> SinkContext<'a> {
     pub fn failed(&mut self, failure: SinkFailure) -> io::Result<()> {
         self.dead.send(&DeadLetter {
             kind: DeadLetterKind::Sink,
+            stage: None,
             reason: &failure.reason,
             source: &self.sink_name,
             record: failure.record,

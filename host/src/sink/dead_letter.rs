@@ -56,6 +56,10 @@ impl DeadLetterKind {
 #[derive(Debug, Serialize)]
 pub struct DeadLetter<'a> {
     pub kind: DeadLetterKind,
+    /// The stage that sent the row, when one did: with branches, one row
+    /// can be late for two windows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<&'a str>,
     pub reason: &'a str,
     /// `file:line`, or the operator for results of a window.
     pub source: &'a str,
@@ -220,6 +224,7 @@ impl DeadLetters {
     pub fn send_row(
         &self,
         kind: DeadLetterKind,
+        stage: Option<&str>,
         reason: &str,
         origin: &Origin,
         batch: &Batch,
@@ -229,6 +234,7 @@ impl DeadLetters {
             serde_json::to_value(JsonRow::new(batch.row(row))).unwrap_or(serde_json::Value::Null);
         self.send(&DeadLetter {
             kind,
+            stage,
             reason,
             source: &row_position(origin, batch, row),
             record,

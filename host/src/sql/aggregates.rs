@@ -66,14 +66,20 @@ fn aggregate(
         .iter()
         .find(|w| w.name.eq_ignore_ascii_case(&f.name.to_string()))
     {
+        if function.settings.beyond_aggregate_limits() {
+            return Some(Err(format!(
+                "{}: an aggregate plugin takes 'weir.memory-mib' and 'weir.batch-deadline' only",
+                function.name
+            )));
+        }
         return Some(match plain_args(f).as_deref() {
             Some([ast::Expr::Identifier(column)]) => {
                 Ok(AggregateConfig::Plugin(PluginAggregateConfig {
                     plugin: function.path.clone(),
                     field: Some(column.value.clone()),
                     config: function.config.clone(),
-                    memory_mib: None,
-                    batch_deadline: None,
+                    memory_mib: function.settings.memory_mib,
+                    batch_deadline: function.settings.batch_deadline,
                 }))
             }
             _ => Err(format!(

@@ -199,18 +199,19 @@ impl Planner<'_> {
         .and_then(|p| p.keyed_by(key_by.as_deref(), &self.schema))
         .map_err(fail)?;
         let operator = OperatorConfig::Plugin {
+            from: None,
             name: Some(function.name.clone()),
             path: function.path.clone(),
             config,
             key_by,
-            memory_mib: None,
-            batch_deadline: None,
-            max_output_mib: None,
-            max_fan_out: None,
-            max_timers: None,
-            on_failure: Default::default(),
-            quarantine_after: None,
-            unload: Default::default(),
+            memory_mib: function.settings.memory_mib,
+            batch_deadline: function.settings.batch_deadline,
+            max_output_mib: function.settings.max_output_mib,
+            max_fan_out: function.settings.max_fan_out,
+            max_timers: function.settings.max_timers,
+            on_failure: function.settings.on_failure,
+            quarantine_after: function.settings.quarantine_after,
+            unload: function.settings.unload,
         };
         Ok(Process {
             operator: (operator, self.span(call)),

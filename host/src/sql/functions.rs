@@ -9,6 +9,8 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::SqlError;
 use crate::expr::offset_of;
+use crate::pipeline::config::Millis;
+use crate::pipeline::{OnFailure, Unload};
 
 /// A function the script declared.
 #[derive(Debug, Clone)]
@@ -19,6 +21,64 @@ pub struct WasmFunction {
     /// The WITH options, passed to the plugin's `init` as JSON (numbers and
     /// booleans as such, the rest as strings).
     pub config: toml::Table,
+    /// The `'weir.…'` options: how the host runs the plugin.
+    pub settings: HostSettings,
+}
+
+/// What a pipeline file sets beside a plugin's `config`, given in SQL as
+/// `'weir.memory-mib' = '64'` and the like among the function's options.
+#[derive(Debug, Clone, Default)]
+pub struct HostSettings {
+    pub memory_mib: Option<usize>,
+    pub batch_deadline: Option<Millis>,
+    pub max_output_mib: Option<usize>,
+    pub max_fan_out: Option<usize>,
+    pub max_timers: Option<usize>,
+    pub on_failure: OnFailure,
+    pub quarantine_after: Option<u32>,
+    pub unload: Unload,
+}
+
+impl HostSettings {
+    const KEYS: &'static str = "weir.memory-mib, weir.batch-deadline, weir.max-output-mib, weir.max-fan-out, weir.max-timers, weir.on-failure, weir.quarantine-after, weir.unload";
+
+    /// Sets `weir.<key>` from the option's value.
+    fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
+        fn read<T: serde::de::DeserializeOwned>(
+            key: &str,
+            value: toml::Value,
+        ) -> Result<T, String> {
+            let shown = value.to_string();
+            T::deserialize(value).map_err(|e| format!("'weir.{key}' = {shown}: {}", e.message()))
+        }
+        match key {
+            "memory-mib" => self.memory_mib = Some(read(key, value)?),
+            "batch-deadline" => self.batch_deadline = Some(read(key, value)?),
+            "max-output-mib" => self.max_output_mib = Some(read(key, value)?),
+            "max-fan-out" => self.max_fan_out = Some(read(key, value)?),
+            "max-timers" => self.max_timers = Some(read(key, value)?),
+            "on-failure" => self.on_failure = read(key, value)?,
+            "quarantine-after" => self.quarantine_after = Some(read(key, value)?),
+            "unload" => self.unload = read(key, value)?,
+            other => {
+                return Err(format!(
+                    "'weir.{other}' is not a host setting; they are {}",
+                    Self::KEYS
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether anything beyond the two limits aggregate plugins take is set.
+    pub fn beyond_aggregate_limits(&self) -> bool {
+        self.max_output_mib.is_some()
+            || self.max_fan_out.is_some()
+            || self.max_timers.is_some()
+            || self.on_failure != OnFailure::default()
+            || self.quarantine_after.is_some()
+            || self.unload != Unload::default()
+    }
 }
 
 /// The script without its CREATE FUNCTION statements, and the functions.
@@ -115,6 +175,7 @@ fn parse(
         None => return Err(error(None, shape.into())),
     }
     let mut config = toml::Table::new();
+    let mut settings = HostSettings::default();
     if tokens.len() > 5 {
         if !word(5, "WITH") || tokens.get(6).map(|t| &t.token) != Some(&Token::LParen) {
             return Err(error(
@@ -134,7 +195,14 @@ fn parse(
                     Some(Token::Eq),
                     Some(Token::SingleQuotedString(value) | Token::Number(value, _)),
                 ) => {
-                    config.insert(key.clone(), option_value(value));
+                    match key.strip_prefix("weir.") {
+                        Some(setting) => settings
+                            .set(setting, option_value(value))
+                            .map_err(|m| error(tokens.get(i), m))?,
+                        None => {
+                            config.insert(key.clone(), option_value(value));
+                        }
+                    }
                     i += 3;
                 }
                 _ => {
@@ -156,7 +224,12 @@ fn parse(
             }
         }
     }
-    Ok(WasmFunction { name, path, config })
+    Ok(WasmFunction {
+        name,
+        path,
+        config,
+        settings,
+    })
 }
 
 /// `'0.95'` is the number 0.95 to the plugin, `'true'` a boolean.
@@ -193,6 +266,33 @@ mod tests {
             functions[0].config["label"],
             toml::Value::String("x".into())
         );
+    }
+
+    #[test]
+    fn weir_options_set_the_host_not_the_plugin() {
+        let sql = "CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM WITH ('weir.memory-mib' = '64', 'weir.batch-deadline' = '50ms', 'weir.on-failure' = 'skip', 'weir.unload' = 'bypass', 'limit' = '3')";
+        let (_, functions) = extract(sql).unwrap();
+        let f = &functions[0];
+        assert_eq!(f.config.keys().collect::<Vec<_>>(), ["limit"]);
+        assert_eq!(f.settings.memory_mib, Some(64));
+        assert_eq!(f.settings.batch_deadline, Some(Millis(50)));
+        assert_eq!(f.settings.on_failure, OnFailure::Skip);
+        assert_eq!(f.settings.unload, Unload::Bypass);
+        for (option, expected) in [
+            (
+                "'weir.memory' = '64'",
+                "'weir.memory' is not a host setting",
+            ),
+            (
+                "'weir.on-failure' = 'retry'",
+                "'weir.on-failure' = \"retry\": unknown variant `retry`",
+            ),
+            ("'weir.memory-mib' = 'lots'", "'weir.memory-mib' = \"lots\""),
+        ] {
+            let sql = format!("CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM WITH ({option})");
+            let e = extract(&sql).unwrap_err();
+            assert!(e.message.contains(expected), "{option}: {}", e.message);
+        }
     }
 
     #[test]

@@ -7,8 +7,11 @@
 mod aggregates;
 mod from;
 mod functions;
+mod queries;
 mod query;
+mod scalar;
 mod settings;
+mod statement_set;
 mod statements;
 mod table_args;
 mod tables;
@@ -16,19 +19,17 @@ mod watermark;
 
 use std::path::Path;
 
-use indexmap::IndexMap;
-use sqlparser::ast::{self, Spanned as _, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use toml::Spanned;
 
 use crate::expr::offset_of;
 use crate::pipeline::build::{build, Context};
-use crate::pipeline::config::{EventTimeConfig, Millis, OperatorConfig, PipelineFile};
+use crate::pipeline::config::{EventTimeConfig, Millis, PipelineFile};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plugin::PluginEngine;
+use queries::Branch;
 use statements::Statements;
-use tables::Table;
 
 /// A mistake in a script and where it is (a byte range of the script).
 #[derive(Debug)]
@@ -90,7 +91,8 @@ struct Script {
 impl Script {
     fn compile(cx: &Context<'_>) -> Result<Script, SqlError> {
         let (path, text) = (cx.path, cx.text);
-        let (without_functions, functions) = functions::extract(text)?;
+        let without_sets = statement_set::extract(text)?;
+        let (without_functions, functions) = functions::extract(&without_sets)?;
         let (without_watermarks, watermarks) = watermark::extract(&without_functions)?;
         let (blanked, table_arguments) = table_args::extract(&without_watermarks)?;
         let statements = Parser::parse_sql(&GenericDialect {}, &blanked).map_err(|e| {
@@ -102,51 +104,13 @@ impl Script {
         })?;
         let Statements {
             mut tables,
-            query,
+            views,
+            queries,
             mut settings,
         } = Statements::read(&statements, watermarks, text)?;
-        let Some(mut query) = query else {
-            return Err(SqlError {
-                message: "the script has no query: add SELECT … or INSERT INTO … SELECT …".into(),
-                span: Some(text.len()..text.len()),
-            });
-        };
-        let mut explain = false;
-        if let Statement::Explain { statement, .. } = query {
-            explain = true;
-            query = statement.as_ref();
-        }
-        let (select, sink_table) = match query {
-            Statement::Query(select) => (select.as_ref(), None),
-            Statement::Insert(insert) => {
-                let target = insert.table.to_string();
-                let Some(source) = &insert.source else {
-                    return Err(SqlError::at(
-                        text,
-                        query.span().start,
-                        "INSERT INTO takes a SELECT",
-                    ));
-                };
-                if !insert.columns.is_empty() {
-                    return Err(SqlError::at(text, query.span().start, "INSERT INTO with a column list is not supported yet; select the table's columns in order"));
-                }
-                (source.as_ref(), Some(target))
-            }
-            other => {
-                return Err(SqlError::at(
-                    text,
-                    other.span().start,
-                    format!("`EXPLAIN {other}` is not supported"),
-                ))
-            }
-        };
-        let source_name = source_table(select, &tables).ok_or_else(|| {
-            SqlError::at(
-                text,
-                select.span().start,
-                "the query reads FROM no table this script created",
-            )
-        })?;
+        let (queries, explain) = queries::sort(&queries, text)?;
+        let views: Vec<_> = views.iter().collect();
+        let source_name = queries::source_table(&queries, &tables, &views, text)?;
         let mut source = tables.shift_remove(&source_name).expect("found above");
         let watermark = source.watermark.clone().ok_or_else(|| SqlError {
             message: format!("table `{}` has no WATERMARK FOR clause; weir runs on event time: add e.g. WATERMARK FOR ts AS ts - INTERVAL '5' SECOND", source.name),
@@ -171,19 +135,18 @@ impl Script {
             table_arguments: &table_arguments,
             table: &source.name,
             schema,
-            time_column: &watermark.column,
+            time_column: Some(&watermark.column),
         };
-        let mut plan = planner.plan(select)?;
-        let sink = match &sink_table {
-            None => crate::pipeline::config::SinkConfig::Console { from: None },
-            Some(target) => {
-                let table = tables.get_mut(target).ok_or_else(|| SqlError::at(text, query.span().start, format!("INSERT INTO `{target}`: no such table; create it with CREATE TABLE {target} (…) WITH ('connector' = …)")))?;
-                query::check_insert(&plan.output, table)
-                    .map_err(|m| SqlError::at(text, query.span().start, m))?;
-                rename_output(&mut plan, table.columns.keys().cloned().collect());
-                table.sink()?
+        let mut operators = Vec::new();
+        let mut sinks = Vec::new();
+        for query in &queries {
+            let mut branch = Branch::plan(query, &planner, &views, &mut tables, text)?;
+            if queries.len() > 1 {
+                branch = branch.into_branch_of_many(query.target.as_deref());
             }
-        };
+            operators.extend(branch.operators);
+            sinks.push(branch.sink);
+        }
         let whole = 0..text.len();
         let name = settings.name.clone().unwrap_or_else(|| {
             path.file_stem()
@@ -204,13 +167,15 @@ impl Script {
                 ),
                 max_future: None,
             },
-            operators: plan
-                .operators
+            operators: operators
                 .into_iter()
                 .map(|(op, span)| Spanned::new(span, op))
                 .collect(),
-            sink: Some(Spanned::new(whole, sink)),
-            sinks: Vec::new(),
+            sink: None,
+            sinks: sinks
+                .into_iter()
+                .map(|sink| Spanned::new(whole.clone(), sink))
+                .collect(),
             dead_letter: settings.dead_letter.take(),
             checkpoint: settings.checkpoint(),
             shutdown_timeout: None,
@@ -218,60 +183,4 @@ impl Script {
         };
         Ok(Script { file, explain })
     }
-}
-
-/// The table the query reads: named in FROM, or the first argument of a
-/// table function there (`TUMBLE(TABLE t, …)`, `f(TABLE t PARTITION BY k)`).
-fn source_table(query: &ast::Query, tables: &IndexMap<String, Table>) -> Option<String> {
-    let ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return None;
-    };
-    let first_argument =
-        |args: &[ast::FunctionArg]| table_args::named_table(args.first()?).map(|t| t.value.clone());
-    let name = match &select.from.first()?.relation {
-        ast::TableFactor::Table {
-            name, args: None, ..
-        } => name.to_string(),
-        ast::TableFactor::Table {
-            args: Some(args), ..
-        } => first_argument(&args.args)?,
-        ast::TableFactor::TableFunction {
-            expr: ast::Expr::Function(f),
-            ..
-        } => match &f.args {
-            ast::FunctionArguments::List(list) => first_argument(&list.args)?,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    tables.contains_key(&name).then_some(name)
-}
-
-/// `INSERT INTO` names the output columns after the sink table's.
-fn rename_output(plan: &mut query::Plan, columns: Vec<String>) {
-    let renamed = |fields: &IndexMap<String, String>| -> IndexMap<String, String> {
-        columns
-            .iter()
-            .cloned()
-            .zip(fields.values().cloned())
-            .collect()
-    };
-    match plan.operators.last_mut() {
-        Some((OperatorConfig::Select { fields, .. }, _)) => *fields = renamed(fields),
-        _ => {
-            let fields = plan
-                .output
-                .iter()
-                .map(|name| (name.clone(), format!("\"{name}\"")))
-                .collect();
-            plan.operators.push((
-                OperatorConfig::Select {
-                    name: Some("select".into()),
-                    fields: renamed(&fields),
-                },
-                0..0,
-            ));
-        }
-    }
-    plan.output = columns;
 }

@@ -28,6 +28,10 @@ use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 pub struct Plan {
     pub operators: Vec<(OperatorConfig, std::ops::Range<usize>)>,
     pub output: Vec<String>,
+    /// The rows the query gives, for a query over it (a view).
+    pub schema: Arc<Schema>,
+    /// Whether the rows are a window's results (no longer raw events).
+    pub windowed: bool,
 }
 
 pub struct Planner<'a> {
@@ -40,8 +44,9 @@ pub struct Planner<'a> {
     pub table_arguments: &'a [TableArgument],
     pub table: &'a str,
     pub schema: Arc<Schema>,
-    /// The source's event-time column, which windows must be over.
-    pub time_column: &'a str,
+    /// The source's event-time column, which windows must be over; `None`
+    /// over a view of a window's results.
+    pub time_column: Option<&'a str>,
 }
 
 impl Planner<'_> {
@@ -102,8 +107,27 @@ impl Planner<'_> {
     }
 
     /// The clauses after FROM, over the rows `from_window` (if any) or the
-    /// planner's schema describes.
+    /// planner's schema describes; map plugins called as functions first.
     fn plan_select(
+        &self,
+        select: &ast::Select,
+        from_window: Option<GroupWindow>,
+    ) -> Result<Plan, SqlError> {
+        let Some(calls) = self.scalar_calls(select)? else {
+            return self.plan_clauses(select, from_window);
+        };
+        let after = Planner {
+            schema: calls.schema,
+            ..*self
+        };
+        let mut plan = after.plan_clauses(&calls.select, from_window)?;
+        let mut operators = calls.operators;
+        operators.append(&mut plan.operators);
+        plan.operators = operators;
+        Ok(plan)
+    }
+
+    fn plan_clauses(
         &self,
         select: &ast::Select,
         from_window: Option<GroupWindow>,
@@ -122,6 +146,7 @@ impl Planner<'_> {
                 .map_err(|e| self.expr_error(condition, e))?;
             operators.push((
                 OperatorConfig::Filter {
+                    from: None,
                     name: Some("where".into()),
                     condition: condition.to_string(),
                 },
@@ -133,8 +158,8 @@ impl Planner<'_> {
             other => return Err(self.at(select, format!("`{other}` is not supported"))),
         };
         let aggregates = Aggregates::collect(select, self.text, self.functions)?;
-        let (resolver_schema, substitutions) = if grouped.is_empty() && aggregates.calls.is_empty()
-        {
+        let windowed = !(grouped.is_empty() && aggregates.calls.is_empty());
+        let (resolver_schema, substitutions) = if !windowed {
             if from_window.is_some() {
                 return Err(self.at(
                     select,
@@ -151,16 +176,28 @@ impl Planner<'_> {
             (windowed.output, windowed.substitutions)
         };
         let (fields, output) = self.projection(select, &resolver_schema, &substitutions)?;
+        let schema = match &fields {
+            Some(fields) => {
+                select_schema(fields, &resolver_schema).map_err(|m| self.at(select, m))?
+            }
+            None => resolver_schema,
+        };
         if let Some(fields) = fields {
             operators.push((
                 OperatorConfig::Select {
+                    from: None,
                     name: Some("select".into()),
                     fields,
                 },
                 self.span(select),
             ));
         }
-        Ok(Plan { operators, output })
+        Ok(Plan {
+            operators,
+            output,
+            schema,
+            windowed,
+        })
     }
 
     /// The `GROUP BY` as a window operator, the window's output schema, and
@@ -274,6 +311,7 @@ impl Planner<'_> {
             None => None,
         };
         let window = OperatorConfig::Window {
+            from: None,
             name: Some("window".into()),
             kind,
             size: size.map(Millis),
@@ -325,9 +363,12 @@ impl Planner<'_> {
                 ),
             ));
         }
+        let Some(time_column) = self.time_column else {
+            return Err(self.at(call, format!("{name} over `{}`, a view of a window's results: a window of windows is not supported yet", self.table)));
+        };
         match time {
-            ast::Expr::Identifier(column) if column.value == self.time_column => {}
-            other => return Err(self.at(other, format!("windows are over the event-time column `{}` (the one with the WATERMARK), not `{other}`", self.time_column))),
+            ast::Expr::Identifier(column) if column.value == time_column => {}
+            other => return Err(self.at(other, format!("windows are over the event-time column `{time_column}` (the one with the WATERMARK), not `{other}`"))),
         }
         let interval = |e: &ast::Expr| match e {
             ast::Expr::Interval(i) => match interval_ms(i) {
@@ -482,6 +523,20 @@ fn bound_functions(kind: WindowKind) -> [(&'static str, &'static str); 2] {
             ("SESSION_END", "window_end"),
         ],
     }
+}
+
+/// The schema of a `select` stage's columns, computed from `input`.
+pub(super) fn select_schema(
+    fields: &IndexMap<String, String>,
+    input: &Schema,
+) -> Result<Arc<Schema>, String> {
+    let mut columns = Vec::new();
+    for (name, text) in fields {
+        let expr = crate::expr::Expr::parse(text, input)
+            .map_err(|e| format!("column `{name}`: {}", e.message))?;
+        columns.push(crate::data::Field::new(name.clone(), expr.ty()));
+    }
+    Schema::new(columns).map_err(|e| e.to_string())
 }
 
 pub(super) fn plain_args(f: &ast::Function) -> Option<Vec<&ast::Expr>> {

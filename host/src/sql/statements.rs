@@ -1,5 +1,5 @@
-//! A script's statements sorted out: its tables, its settings and its one
-//! query, each statement checked on its own.
+//! A script's statements sorted out: its tables, its settings and its
+//! queries, each statement checked on its own.
 
 use indexmap::IndexMap;
 use sqlparser::ast::{self, Spanned as _, Statement};
@@ -12,7 +12,10 @@ use crate::expr::offset_of;
 
 pub struct Statements<'s> {
     pub tables: IndexMap<String, Table>,
-    pub query: Option<&'s Statement>,
+    /// `CREATE [TEMPORARY] VIEW name AS query`, in the script's order.
+    pub views: IndexMap<String, &'s ast::Query>,
+    /// The queries, in the script's order.
+    pub queries: Vec<&'s Statement>,
     pub settings: Settings,
 }
 
@@ -31,7 +34,8 @@ impl<'s> Statements<'s> {
             start..offset_of(text, span.end).unwrap_or(start).max(start)
         };
         let mut tables: IndexMap<String, Table> = IndexMap::new();
-        let mut query = None;
+        let mut queries = Vec::new();
+        let mut views: IndexMap<String, &'s ast::Query> = IndexMap::new();
         for statement in statements {
             match statement {
                 Statement::CreateTable(create) => {
@@ -41,7 +45,7 @@ impl<'s> Statements<'s> {
                         .position(|w| span.contains(&w.span.start))
                         .map(|i| watermarks.remove(i));
                     let table = Table::new(create, watermark, span, text)?;
-                    if tables.contains_key(&table.name) {
+                    if tables.contains_key(&table.name) || views.contains_key(&table.name) {
                         return Err(SqlError::at(
                             text,
                             create.name.span().start,
@@ -50,12 +54,20 @@ impl<'s> Statements<'s> {
                     }
                     tables.insert(table.name.clone(), table);
                 }
+                Statement::CreateView(view) => {
+                    let at = |message: String| SqlError::at(text, view.name.span().start, message);
+                    if view.materialized || !view.columns.is_empty() || view.to.is_some() {
+                        return Err(at("a view is `CREATE [TEMPORARY] VIEW name AS SELECT …`; MATERIALIZED, a column list and TO are not supported".into()));
+                    }
+                    let name = view.name.to_string();
+                    if tables.contains_key(&name) || views.contains_key(&name) {
+                        return Err(at(format!("`{name}` is created twice")));
+                    }
+                    views.insert(name, view.query.as_ref());
+                }
                 Statement::Set(set) => settings.apply(set, span_of(statement))?,
                 Statement::Query(_) | Statement::Insert(_) | Statement::Explain { .. } => {
-                    if query.is_some() {
-                        return Err(SqlError::at(text, statement.span().start, "one query per script for now: several INSERTs sharing a source are not supported yet"));
-                    }
-                    query = Some(statement);
+                    queries.push(statement);
                 }
                 other => {
                     let kind = other
@@ -64,13 +76,14 @@ impl<'s> Statements<'s> {
                         .take(2)
                         .collect::<Vec<_>>()
                         .join(" ");
-                    return Err(SqlError::at(text, other.span().start, format!("`{kind} …` is not supported; a script holds CREATE TABLE statements and one SELECT or INSERT INTO … SELECT")));
+                    return Err(SqlError::at(text, other.span().start, format!("`{kind} …` is not supported; a script holds CREATE TABLE, CREATE VIEW, CREATE FUNCTION and SET statements, and SELECT or INSERT INTO … SELECT queries")));
                 }
             }
         }
         Ok(Self {
             tables,
-            query,
+            views,
+            queries,
             settings,
         })
     }

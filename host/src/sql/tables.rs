@@ -12,8 +12,9 @@ use super::SqlError;
 use crate::data::FieldType;
 use crate::expr::field_type;
 use crate::pipeline::config::{
-    DatagenKind, DatagenSourceConfig, Format, KafkaSinkConfig, KafkaSourceConfig, Millis,
-    PostgresSinkConfig, SinkConfig, SinkFormat, SourceConfig, WebhookSinkConfig,
+    CsvConfig, DatagenKind, DatagenSourceConfig, Format, HttpSourceConfig, KafkaSinkConfig,
+    KafkaSourceConfig, Millis, PostgresSinkConfig, SinkConfig, SinkFormat, SourceConfig,
+    WebhookSinkConfig,
 };
 use crate::source::kafka::StartFrom;
 
@@ -121,6 +122,32 @@ impl Table {
         })
     }
 
+    /// An option read as a number, a boolean or a duration.
+    fn parsed<T>(&mut self, key: &str) -> Result<Option<T>, SqlError>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let Some(text) = self.take(key) else {
+            return Ok(None);
+        };
+        T::deserialize(super::functions::option_value(&text))
+            .map(Some)
+            .map_err(|e| self.error(format!("'{key}' = '{text}': {}", e.message())))
+    }
+
+    /// Flink's `csv.field-delimiter`, and weir's `csv.header` (default true).
+    fn csv(&mut self) -> Result<Option<CsvConfig>, SqlError> {
+        let header = self.parsed("csv.header")?;
+        let delimiter = self.take("csv.field-delimiter");
+        Ok(
+            (header.is_some() || delimiter.is_some()).then_some(CsvConfig {
+                header,
+                delimiter,
+                columns: None,
+            }),
+        )
+    }
+
     fn error(&self, message: String) -> SqlError {
         SqlError {
             message: format!("table `{}`: {message}", self.name),
@@ -164,17 +191,27 @@ impl Table {
                     path,
                     follow: self.connector == "tail",
                     format,
-                    csv: None,
+                    csv: self.csv()?,
                     max_line_bytes: 1 << 20,
                 }
             }
             "kafka" => SourceConfig::Kafka(Box::new(self.kafka_source(script)?)),
             "stdin" => SourceConfig::Stdin {
                 format: self.format()?,
-                csv: None,
+                csv: self.csv()?,
                 max_line_bytes: 1 << 20,
             },
             "datagen" => SourceConfig::Datagen(self.datagen()?),
+            "http" => SourceConfig::Http(HttpSourceConfig {
+                listen: self.take("listen"),
+                allow_remote: self.parsed("allow-remote")?.unwrap_or(false),
+                path: self.take("path"),
+                secret: None,
+                secret_env: self.take("secret-env"),
+                secret_header: self.take("secret-header"),
+                max_body_bytes: self.parsed("max-body-bytes")?,
+                format: self.format()?,
+            }),
             "print" | "blackhole" | "webhook" | "postgres" => {
                 return Err(self.error(format!(
                     "a '{}' table can only be written to (INSERT INTO)",
@@ -183,7 +220,7 @@ impl Table {
             }
             other => {
                 return Err(self.error(format!(
-                    "no connector '{other}'; a source is 'filesystem', 'kafka', 'tail', 'stdin' or 'datagen'"
+                    "no connector '{other}'; a source is 'filesystem', 'kafka', 'tail', 'stdin', 'http' or 'datagen'"
                 )))
             }
         };
@@ -346,10 +383,10 @@ impl Table {
                 from: None,
                 url: self.required("url")?,
                 template: self.take("template"),
-                batch_size: None,
-                timeout: None,
-                max_retries: None,
-                retry_backoff: None,
+                batch_size: self.parsed("batch-size")?,
+                timeout: self.parsed("timeout")?,
+                max_retries: self.parsed("max-retries")?,
+                retry_backoff: self.parsed("retry-backoff")?,
                 headers: IndexMap::new(),
             }),
             "postgres" | "jdbc" => SinkConfig::Postgres(PostgresSinkConfig {
@@ -358,7 +395,7 @@ impl Table {
                 table: self.required("table-name")?,
                 create_table: None,
             }),
-            "tail" | "stdin" => {
+            "tail" | "stdin" | "http" | "datagen" => {
                 return Err(self.error(format!("a '{}' table can only be read from", self.connector)))
             }
             other => return Err(self.error(format!("no sink connector '{other}'; use 'print', 'blackhole', 'filesystem', 'kafka', 'webhook' or 'postgres'"))),

@@ -97,14 +97,21 @@ fn every_command_has_help_with_an_example() {
     );
 }
 
+/// Every shipped pipeline file and its SQL twin (each `.toml` has a `.sql`
+/// beside it) validate.
 #[test]
-fn every_example_pipeline_validates() {
+fn every_example_pipeline_and_its_sql_twin_validate() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines");
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("pipelines/") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            // sensor-alerts-http.toml reads its secret from the environment;
+        let toml = entry.expect("dir entry").path();
+        if toml.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let sql = toml.with_extension("sql");
+        assert!(sql.exists(), "{} has no SQL twin", toml.display());
+        for path in [toml, sql] {
+            // sensor-alerts-http reads its secret from the environment;
             // set for the child only (the tests share one process).
             let out = std::process::Command::new(weir_tests::weir_binary())
                 .args(["validate", path.to_str().expect("utf-8 path")])
@@ -117,10 +124,10 @@ fn every_example_pipeline_validates() {
                 path.display(),
                 text(&out.stderr)
             );
-            checked += 1;
         }
+        checked += 1;
     }
-    assert!(checked >= 5, "found {checked} pipelines");
+    assert!(checked >= 16, "found {checked} pipelines");
 }
 
 /// On a terminal, `weir run` over a file draws a progress bar (bytes, rate,

@@ -6,6 +6,7 @@
 mod aggregate_plugins;
 mod avro;
 mod bad_input;
+mod branches;
 mod checkpoints;
 mod cli;
 mod clicks;
@@ -27,6 +28,8 @@ mod postgres_sink;
 mod properties;
 mod sensor_alerts;
 mod sql;
+mod sql_functions;
 mod sql_queries;
+mod sql_twins;
 mod webhook;
 mod windows;

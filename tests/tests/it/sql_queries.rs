@@ -362,6 +362,14 @@ fn cases() -> Vec<Case> {
                 let hot: Vec<Row> = rs.iter().filter(|r| celsius(r.temperature, 100.0) > 39.0).cloned().collect();
                 windows(&hot, 10_000, 10_000, by_sensor).into_iter().map(|((k, _), g)| vec![s(&k), V::F(celsius(max_t(&g), 100.0)), V::I(g.len() as i64)]).collect()
             } },
+        // A map plugin as a scalar function: in the select list, in WHERE, in an aggregate.
+        Case { columns: "a STRING, b DOUBLE, c DOUBLE", query: "SELECT sensor, c(temperature), temperature FROM r WHERE c(temperature) > 40", order: Kept,
+            model: |rs| select(rs, |r| celsius(r.temperature, 100.0) > 40.0, |r| vec![s(&r.sensor), V::F(celsius(r.temperature, 100.0)), V::F(r.temperature)]) },
+        Case { columns: "a STRING, b DOUBLE", query: "SELECT sensor, MAX(c(temperature)) FROM r WHERE level > 2 GROUP BY sensor, TUMBLE(ts, INTERVAL '10' SECOND)", order: Any,
+            model: |rs| {
+                let kept: Vec<Row> = rs.iter().filter(|r| r.level > 2).cloned().collect();
+                windows(&kept, 10_000, 10_000, by_sensor).into_iter().map(|((k, _), g)| vec![s(&k), V::F(celsius(max_t(&g), 100.0))]).collect()
+            } },
     ]
 }
 

@@ -13,7 +13,7 @@ use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
 use super::progress::Progress;
-use super::stage::Stage;
+use super::stage::{Stage, Upstream, SOURCE};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::PluginEngine;
 use crate::state::CheckpointSettings;
@@ -188,13 +188,24 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
     let source = endpoints::source(file.source.into_inner(), base, &schema)
         .map_err(|message| at(source_span, message))?;
 
-    let mut stages = Vec::new();
-    let mut current = schema.clone();
+    let mut stages: Vec<Stage> = Vec::new();
     for (index, spanned) in file.operators.into_iter().enumerate() {
         let span = spanned.span();
         let number = index + 1;
-        let stage = stage::build(spanned, number, &current, cx)?;
-        if stages.iter().any(|s: &Stage| s.name == stage.name) {
+        let from = upstream(spanned.get_ref().from(), &stages)
+            .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
+        let input = match &from {
+            Upstream::Previous => stages.last().map_or(&schema, |s| s.output_schema()),
+            Upstream::Source => &schema,
+            Upstream::Stage(name) => stages
+                .iter()
+                .find(|s| s.name == *name)
+                .expect("upstream() found it")
+                .output_schema(),
+        }
+        .clone();
+        let mut stage = stage::build(spanned, number, &input, cx)?;
+        if stage.name == SOURCE || stages.iter().any(|s| s.name == stage.name) {
             return Err(at(
                 span,
                 format!(
@@ -203,7 +214,7 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
                 ),
             ));
         }
-        current = stage.output_schema().clone();
+        stage.from = from;
         stages.push(stage);
     }
 
@@ -251,6 +262,34 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
         progress: Progress::Off,
         explain_only: false,
     })
+}
+
+/// What an operator's `from` names: `"source"`, or a stage above it. The
+/// stage just above (or the source, for the first operator) is the default
+/// and is kept as such, so a stage loaded at run time between the two
+/// feeds the one below it.
+fn upstream(from: Option<&str>, above: &[Stage]) -> Result<Upstream, String> {
+    let Some(name) = from else {
+        return Ok(Upstream::Previous);
+    };
+    if name == SOURCE {
+        return Ok(match above.is_empty() {
+            true => Upstream::Previous,
+            false => Upstream::Source,
+        });
+    }
+    match above.iter().position(|s| s.name == name) {
+        Some(i) if i + 1 == above.len() => Ok(Upstream::Previous),
+        Some(_) => Ok(Upstream::Stage(name.to_string())),
+        None => {
+            let mut known = vec![SOURCE];
+            known.extend(above.iter().map(|s| s.name.as_str()));
+            Err(format!(
+                "from = \"{name}\" names no stage above this one; it can read: {}",
+                known.join(", ")
+            ))
+        }
+    }
 }
 
 /// The `[sink]` or `[[sinks]]` tables, each checked against the results of

@@ -29,6 +29,7 @@ pub(super) fn build(
     Ok(match spanned.into_inner() {
         OperatorConfig::Plugin {
             name,
+            from: _,
             path: plugin_path,
             config,
             key_by,
@@ -83,6 +84,7 @@ pub(super) fn build(
         }
         OperatorConfig::Window {
             name,
+            from: _,
             kind,
             size,
             slide,
@@ -135,7 +137,9 @@ pub(super) fn build(
                 current.clone(),
             )
         }
-        OperatorConfig::Filter { name, condition } => {
+        OperatorConfig::Filter {
+            name, condition, ..
+        } => {
             let name = name.unwrap_or_else(|| format!("filter-{number}"));
             let at = value_span(cx.text, span.clone(), "where", &condition);
             let (text, predicate) = predicate(condition, at, current, cx, &name, "where")?;
@@ -145,7 +149,7 @@ pub(super) fn build(
                 current.clone(),
             )
         }
-        OperatorConfig::Select { name, fields } => {
+        OperatorConfig::Select { name, fields, .. } => {
             let name = name.unwrap_or_else(|| format!("select-{number}"));
             let mut computed = Vec::new();
             for (field, text) in fields {

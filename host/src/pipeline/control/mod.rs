@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
 
 use super::operator::{Trial, TrialVerdict};
-use super::stage::{Stage, Unload};
+use super::stage::{Stage, Unload, Upstream};
 use crate::data::Schema;
 use crate::plugin::PluginOperator;
 
@@ -359,7 +359,7 @@ impl ControlPort {
                 "stage `{name}` is trying a new version; unload it once that is kept or rolled back"
             ));
         }
-        let stage = stages.remove(index);
+        let stage = detach(stages, index);
         if let Some(operator) = stage.operator.into_plugin() {
             self.retire_operator(operator);
         }
@@ -495,4 +495,92 @@ fn lock(view: &Mutex<PipelineView>) -> MutexGuard<'_, PipelineView> {
     // A panic elsewhere cannot leave the view half-written in a way that
     // matters: every write replaces whole fields.
     view.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Takes stage `index` out, its readers reading what it read.
+fn detach(stages: &mut Vec<Stage>, index: usize) -> Stage {
+    let stage = stages.remove(index);
+    let read = match (&stage.from, index) {
+        (Upstream::Previous, 0) => Upstream::Source,
+        (Upstream::Previous, i) => Upstream::Stage(stages[i - 1].name.clone()),
+        (other, _) => other.clone(),
+    };
+    if let Some(next) = stages.get_mut(index) {
+        if next.from == Upstream::Previous {
+            next.from = stage.from.clone();
+        }
+    }
+    for reader in stages.iter_mut() {
+        if reader.from == Upstream::Stage(stage.name.clone()) {
+            reader.from = read.clone();
+        }
+    }
+    stage
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{detach, Stage, Upstream};
+    use crate::data::{Field, FieldType, Schema};
+    use crate::expr::Expr;
+    use crate::pipeline::operator::FilterStage;
+
+    fn filter(name: &str, from: Upstream) -> Stage {
+        let schema = Schema::new(vec![Field::new("x", FieldType::F64)]).unwrap();
+        let predicate = Expr::parse("x > 1", &schema).unwrap();
+        let operator = FilterStage::new("x > 1".into(), predicate, schema.clone());
+        let mut stage = Stage::new(name, Box::new(operator), Arc::clone(&schema));
+        stage.from = from;
+        stage
+    }
+
+    fn upstreams(stages: &[Stage]) -> Vec<(&str, Upstream)> {
+        stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.from.clone()))
+            .collect()
+    }
+
+    /// a → b, and a branch c → d from the source that also feeds e from b:
+    /// removing a stage hands its readers what it read.
+    #[test]
+    fn a_removed_stages_readers_read_what_it_read() {
+        let stage = |name: &str| Upstream::Stage(name.to_string());
+        let tree = || {
+            vec![
+                filter("a", Upstream::Previous),
+                filter("b", Upstream::Previous),
+                filter("c", Upstream::Source),
+                filter("d", Upstream::Previous),
+                filter("e", stage("b")),
+            ]
+        };
+        let mut stages = tree();
+        detach(&mut stages, 2);
+        assert_eq!(
+            upstreams(&stages),
+            [
+                ("a", Upstream::Previous),
+                ("b", Upstream::Previous),
+                ("d", Upstream::Source),
+                ("e", stage("b")),
+            ]
+        );
+        let mut stages = tree();
+        detach(&mut stages, 1);
+        assert_eq!(
+            upstreams(&stages),
+            [
+                ("a", Upstream::Previous),
+                ("c", Upstream::Source),
+                ("d", Upstream::Previous),
+                ("e", stage("a")),
+            ]
+        );
+        let mut stages = tree();
+        detach(&mut stages, 0);
+        assert_eq!(upstreams(&stages)[0], ("b", Upstream::Previous));
+    }
 }

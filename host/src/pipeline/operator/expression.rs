@@ -86,8 +86,14 @@ fn send_failures(
     let failed = failures.len() as u64;
     for (row, reason) in failures.into_rows() {
         let reason = format!("stage `{}`: {what}{reason}", cx.stage);
-        cx.dead
-            .send_row(DeadLetterKind::Expression, &reason, cx.origin, batch, row)?;
+        cx.dead.send_row(
+            DeadLetterKind::Expression,
+            Some(cx.stage),
+            &reason,
+            cx.origin,
+            batch,
+            row,
+        )?;
     }
     Ok(failed)
 }

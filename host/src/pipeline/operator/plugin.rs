@@ -96,10 +96,14 @@ impl Operator for PluginStage {
             let row = failure.row as usize;
             let reason = format!("{} (plugin version {version})", failure.error);
             match self.on_failure {
-                OnFailure::DeadLetter => {
-                    cx.dead
-                        .send_row(DeadLetterKind::Plugin, &reason, cx.origin, &batch, row)?
-                }
+                OnFailure::DeadLetter => cx.dead.send_row(
+                    DeadLetterKind::Plugin,
+                    Some(cx.stage),
+                    &reason,
+                    cx.origin,
+                    &batch,
+                    row,
+                )?,
                 OnFailure::Skip => {}
                 OnFailure::Stop => {
                     return Err(StageError::Stopped {

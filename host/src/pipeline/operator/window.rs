@@ -89,8 +89,14 @@ impl Operator for WindowStage {
                 timestamp::format(row.window_start),
                 timestamp::format(row.window_end),
             );
-            cx.dead
-                .send_row(DeadLetterKind::Late, &reason, cx.origin, &batch, row.row)?;
+            cx.dead.send_row(
+                DeadLetterKind::Late,
+                Some(cx.stage),
+                &reason,
+                cx.origin,
+                &batch,
+                row.row,
+            )?;
         }
         cx.stats
             .rows_failed

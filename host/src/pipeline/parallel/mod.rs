@@ -172,6 +172,7 @@ pub fn instance_stages(stages: &[Stage], parallelism: usize) -> Result<Vec<Vec<S
                         .map_err(|e| format!("stage `{}`: {e}", stage.name))?;
                     let mut replica = Stage::new(stage.name.clone(), operator, stage.input.clone());
                     replica.stats = stage.stats.clone();
+                    replica.from = stage.from.clone();
                     if !matches!(state, StageState::Stateless { .. }) {
                         let share = rescale::split(state, owns)?;
                         replica.operator.restore(&stage.name, share)?;
