@@ -84,6 +84,17 @@ sink = {{ kind = "console" }}
     )
 }
 
+/// `weir validate file` fails (exit code 1) with `expected` in its message.
+pub fn refused(file: &Path, expected: &str, context: &str) {
+    let out = weir(&["validate", file.to_str().expect("utf-8 path")], b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{context}\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{context}\nexpected `{expected}` in:\n{stderr}"
+    );
+}
+
 /// What [`weir_bounded`] saw: the run's output, or the bound it broke.
 pub enum Bounded {
     Finished(Output),

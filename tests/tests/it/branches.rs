@@ -225,9 +225,6 @@ fn a_from_that_names_no_stage_above_is_refused() {
     ] {
         let file = dir.path().join("p.toml");
         fs::write(&file, stdin_pipeline(schema, operators)).unwrap();
-        let out = weir(&["validate", file.to_str().unwrap()], b"");
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(expected), "expected `{expected}` in {stderr}");
+        refused(&file, expected, operators);
     }
 }

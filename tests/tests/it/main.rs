@@ -26,6 +26,7 @@ mod metrics;
 mod plugin_cli;
 mod postgres_sink;
 mod properties;
+mod python_plugins;
 mod sensor_alerts;
 mod sql;
 mod sql_functions;

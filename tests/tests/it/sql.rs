@@ -491,17 +491,6 @@ fn mistakes_in_a_script_are_named_with_their_line_and_column() {
     }
 }
 
-/// `weir validate file` fails (exit code 1) with `expected` in its message.
-fn refused(file: &Path, expected: &str, context: &str) {
-    let out = weir(&["validate", file.to_str().unwrap()], b"");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{context}\n{stderr}");
-    assert!(
-        stderr.contains(expected),
-        "{context}\nexpected `{expected}` in:\n{stderr}"
-    );
-}
-
 /// Two lines declaring a filter, a keyed and an aggregate Wasm function.
 fn functions() -> String {
     format!(

@@ -69,11 +69,9 @@ fn a_binding_that_would_hide_a_column_is_refused() {
         ),
     )
     .unwrap();
-    let out = weir(&["validate", file.to_str().unwrap()], b"");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("c.sql:4:21: c reads its field `temperature` from `f`, which would hide the column `temperature`"),
-        "{stderr}"
+    refused(
+        &file,
+        "c.sql:4:21: c reads its field `temperature` from `f`, which would hide the column `temperature`",
+        "c(f) over a table with its own temperature",
     );
 }

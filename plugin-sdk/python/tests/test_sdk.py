@@ -1,0 +1,112 @@
+"""The Python SDK in plain CPython: the row codec against bytes written by
+hand from docs/abi.md, and the example plugins through the test harness."""
+
+import os
+import struct
+import sys
+import unittest
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..", "..")
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+from weir_plugin import Filter, Timestamp, codec, testing  # noqa: E402
+
+
+@dataclass
+class Row:
+    name: str
+    value: float
+    count: int
+    ok: bool
+    at: Timestamp
+
+
+def example(directory):
+    """The `app` module of plugins/python/<directory>."""
+    import importlib.util
+
+    path = os.path.join(ROOT, "plugins", "python", directory, "app.py")
+    spec = importlib.util.spec_from_file_location(f"{directory}_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Codec(unittest.TestCase):
+    def test_a_row_is_its_fields_in_bincodes_fixed_width_form(self):
+        out = bytearray()
+        codec.encoder(Row)(Row("é", 1.5, -2, True, Timestamp(1_700_000_000_000)), out)
+        expected = (
+            struct.pack("<Q", 2) + "é".encode()
+            + struct.pack("<d", 1.5)
+            + struct.pack("<q", -2)
+            + b"\x01"
+            + struct.pack("<q", 1_700_000_000_000)
+        )
+        self.assertEqual(bytes(out), expected)
+        (row,) = codec.decoder(Row)(bytes(out), 1)
+        self.assertEqual(row, Row("é", 1.5, -2, True, 1_700_000_000_000))
+        self.assertIsInstance(row.at, Timestamp)
+
+    def test_bad_bytes_are_refused_with_the_reason(self):
+        decode = codec.decoder(Row)
+        good = bytearray()
+        codec.encoder(Row)(Row("a", 1.0, 1, False, Timestamp(0)), good)
+        with self.assertRaisesRegex(ValueError, "bytes follow"):
+            decode(bytes(good) + b"\x00", 1)
+        with self.assertRaisesRegex(ValueError, "runs past"):
+            decode(struct.pack("<Q", 99) + b"ab", 1)
+        bad_bool = bytes(good[:8 + 1 + 16]) + b"\x02" + bytes(good[8 + 1 + 17:])
+        with self.assertRaisesRegex(ValueError, "not a bool"):
+            decode(bad_bool, 1)
+
+    def test_only_the_five_field_types_are_accepted(self):
+        @dataclass
+        class Bad:
+            items: list
+
+        with self.assertRaisesRegex(TypeError, "Bad.items"):
+            codec.fields_of(Bad)
+
+
+class Examples(unittest.TestCase):
+    def test_over_threshold_keeps_readings_strictly_above(self):
+        app = example("over_threshold")
+        rows = [app.Reading(t) for t in (99.9, 100.0, 100.1, 120.0, -5.0)]
+        self.assertEqual(testing.run(app.OverThreshold, {"threshold": 100.0}, rows), [2, 3])
+
+    def test_over_threshold_refuses_a_bad_config(self):
+        app = example("over_threshold")
+        with self.assertRaisesRegex(ValueError, "finite"):
+            testing.run(app.OverThreshold, {"threshold": "hot"}, [])
+        with self.assertRaisesRegex(ValueError, "treshold"):
+            testing.run(app.OverThreshold, {"threshold": 1, "treshold": 2}, [])
+
+    def test_spike_alert_alerts_only_above_the_minimum(self):
+        app = example("spike_alert")
+        windows = [app.WindowCount("s1", Timestamp(10_000), n) for n in (5, 6, 9)]
+        got = testing.run(app.SpikeAlert, {"min_count": 5}, windows)
+        self.assertEqual(
+            got,
+            [
+                (1, app.Alert("s1: 6 readings in one window, more than 5")),
+                (2, app.Alert("s1: 9 readings in one window, more than 5")),
+            ],
+        )
+
+    def test_a_filter_without_keep_says_so(self):
+        @dataclass
+        class R:
+            x: float
+
+        class Lazy(Filter):
+            row = R
+
+        with self.assertRaisesRegex(NotImplementedError, "keep"):
+            testing.run(Lazy, {}, [R(1.0)])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,152 @@
+"""The plugin kinds and what runs them: `Runner` does a batch in plain
+Python (the test harness uses it as is); `export` wraps it in the
+component's exports."""
+
+import json
+
+from .codec import decoder, encoder, fields_of
+
+
+class Filter:
+    """Keeps the rows for which `keep` is true. `row`: the dataclass read."""
+
+    kind = "filter"
+    row = None
+
+    def __init__(self, config):
+        self.config = config
+
+    def keep(self, row):
+        raise NotImplementedError("a Filter defines keep(self, row) -> bool")
+
+
+class Map:
+    """One `out` row per input row, added to (or replacing fields of) it."""
+
+    kind = "map"
+    row = None
+    out = None
+
+    def __init__(self, config):
+        self.config = config
+
+    def map(self, row):
+        raise NotImplementedError("a Map defines map(self, row) -> out")
+
+
+class FlatMap:
+    """Zero or more `out` rows per input row (alerts, splitters)."""
+
+    kind = "flat-map"
+    row = None
+    out = None
+
+    def __init__(self, config):
+        self.config = config
+
+    def flat_map(self, row):
+        raise NotImplementedError("a FlatMap defines flat_map(self, row) -> iterable of out")
+
+
+class Runner:
+    """A configured plugin and its codecs: batches in, output out."""
+
+    def __init__(self, plugin_class, config_json):
+        if plugin_class.kind not in ("filter", "map", "flat-map"):
+            raise TypeError(f"{plugin_class.__name__}: unknown kind {plugin_class.kind!r}")
+        if plugin_class.row is None:
+            raise TypeError(f"{plugin_class.__name__}.row: name the dataclass the plugin reads")
+        config = json.loads(config_json) if config_json else {}
+        self.kind = plugin_class.kind
+        self.decode = decoder(plugin_class.row)
+        self.encode = None if self.kind == "filter" else encoder(plugin_class.out)
+        self.plugin = plugin_class(config)
+
+    def process(self, rows, count):
+        """(parents, encoded rows) for `count` encoded input rows."""
+        parents = []
+        out = bytearray()
+        for index, row in enumerate(self.decode(rows, count)):
+            if self.kind == "filter":
+                if self.plugin.keep(row):
+                    parents.append(index)
+            elif self.kind == "map":
+                self.encode(self.plugin.map(row), out)
+                parents.append(index)
+            else:
+                for emitted in self.plugin.flat_map(row):
+                    self.encode(emitted, out)
+                    parents.append(index)
+        return parents, bytes(out)
+
+
+def descriptor_fields(plugin_class):
+    reads = fields_of(plugin_class.row)
+    emits = [] if plugin_class.kind == "filter" else fields_of(plugin_class.out)
+    return reads, emits
+
+
+def export(plugin_class, name, version):
+    """The component's `WitWorld` class for `plugin_class`."""
+    reads, emits = descriptor_fields(plugin_class)
+
+    class WitWorld:
+        runner = None
+
+        def describe(self):
+            from wit_world.imports import types
+
+            field = lambda n, t: types.Field(n, types.FieldType[t.upper()])  # noqa: E731
+            kind = types.OperatorKind[plugin_class.kind.replace("-", "_").upper()]
+            return types.Descriptor(
+                name=name,
+                version=version,
+                kind=kind,
+                reads=[field(n, t) for n, t in reads],
+                emits=[field(n, t) for n, t in emits],
+                state_version=0,
+                migrates_from=[],
+            )
+
+        def init(self, config):
+            try:
+                WitWorld.runner = Runner(plugin_class, config)
+            except Exception as e:  # the user's message, for the pipeline's author
+                _fail(e)
+
+        def process(self, input):
+            from wit_world.imports import types
+
+            if WitWorld.runner is None:
+                _fail(RuntimeError("process before init"))
+            try:
+                parents, rows = WitWorld.runner.process(input.rows, input.count)
+            except Exception as e:
+                _fail(e)
+            return types.Output(parents=parents, rows=rows)
+
+        def process_keyed(self, input):
+            _fail(TypeError(f"{name} is a {plugin_class.kind} plugin, not keyed"))
+
+        def migrate_state(self, from_version, states):
+            _fail(TypeError(f"{name} keeps no state"))
+
+        def aggregate_add(self, accumulators, input, row_accumulators):
+            _fail(TypeError(f"{name} is not an aggregate"))
+
+        def aggregate_merge(self, into, from_):
+            _fail(TypeError(f"{name} is not an aggregate"))
+
+        def aggregate_result(self, accumulators):
+            _fail(TypeError(f"{name} is not an aggregate"))
+
+    return WitWorld
+
+
+def _fail(error):
+    from componentize_py_types import Err
+
+    message = str(error) or type(error).__name__
+    if not isinstance(error, (ValueError, KeyError, TypeError)):
+        message = f"{type(error).__name__}: {message}"
+    raise Err(message)

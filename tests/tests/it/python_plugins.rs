@@ -1,0 +1,220 @@
+//! Plugins written in Python (plugin-sdk/python, built with componentize-py
+//! by scripts/python-plugins): the seed query with its two plugins in
+//! Python gives the reference alerts, byte for byte what the Rust plugins
+//! give, and a Python plugin that raises, loops, hoards memory or reaches
+//! for a file or a socket is contained exactly as a Rust one is.
+
+use std::fs;
+use std::path::Path;
+
+use weir_tests::*;
+
+/// The component scripts/python-plugins builds from plugins/python/<name>.
+fn python_plugin(name: &str) -> String {
+    let path = plugin(&format!("{name}_py.wasm"));
+    assert!(
+        Path::new(&path).exists(),
+        "{path} missing: run scripts/python-plugins build (scripts/test does)"
+    );
+    path
+}
+
+#[test]
+fn the_seed_query_with_python_plugins_gives_the_reference_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    let readings = generated(50_000, 23, 0.02);
+    fs::write(&input, &readings).unwrap();
+    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
+    let mut outputs = Vec::new();
+    for (filter, alert) in [
+        (plugin("over_threshold.wasm"), plugin("spike_alert.wasm")),
+        (
+            python_plugin("over_threshold"),
+            python_plugin("spike_alert"),
+        ),
+    ] {
+        let output = dir.path().join("alerts.ndjson");
+        let pipeline = seed_query(&source, Path::new(&filter), &output, None)
+            .replace(&plugin("spike_alert.wasm"), &alert);
+        assert!(pipeline.contains(&alert));
+        let file = dir.path().join("seed.toml");
+        fs::write(&file, pipeline).unwrap();
+        let run = weir(&["run", file.to_str().unwrap()], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        outputs.push(fs::read_to_string(&output).unwrap());
+    }
+    let (expected, late) = reference_alerts(&parse_readings(&readings), 5_000, 100.0, 5);
+    assert!(expected.len() > 50 && late > 0);
+    let mut got = parse_alerts(&outputs[1]);
+    got.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_eq!(got, expected);
+    assert!(
+        outputs[0] == outputs[1],
+        "the Python plugins' alerts differ from the Rust plugins'"
+    );
+    let first = json_lines(&outputs[1]);
+    assert!(
+        first[0]["alert"]
+            .as_str()
+            .unwrap()
+            .contains("readings in one window, more than 5"),
+        "{first:?}"
+    );
+}
+
+/// A pipeline over `input` with the hostile Python filter configured by
+/// `config`; returns the run's stderr and its dead letters.
+fn hostile_run(dir: &Path, input: &Path, config: &str) -> (String, Vec<serde_json::Value>) {
+    let dead = dir.join("dead.ndjson");
+    let file = dir.join("hostile.toml");
+    fs::write(
+        &file,
+        format!(
+            r#"
+name = "hostile"
+# Small batches: bisection isolates a few failing rows per batch within its
+# budget of failed calls (past it, the rest of a batch is dead-lettered).
+batch_size = 64
+source = {{ kind = "file", path = "{input}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "blackhole" }}
+dead_letter = {{ path = "{dead}" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugin}"
+config = {config}
+batch_deadline = "300ms"
+memory_mib = 64
+quarantine_after = 0
+"#,
+            input = input.display(),
+            dead = dead.display(),
+            plugin = python_plugin("hostile"),
+        ),
+    )
+    .unwrap();
+    let run = weir(&["run", file.to_str().unwrap()], b"");
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{config}: {stderr}");
+    (stderr, json_lines(&fs::read_to_string(&dead).unwrap()))
+}
+
+/// A Python exception fails only the rows it was raised on: bisection
+/// finds them, each goes to the dead letters with the exception's message,
+/// and every other row goes on.
+#[test]
+fn rows_a_python_plugin_raises_on_are_dead_lettered_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    let readings = generated(3_000, 5, 0.0);
+    fs::write(&input, &readings).unwrap();
+    let hot = parse_readings(&readings)
+        .iter()
+        .filter(|r| r.temperature > 119.5)
+        .count();
+    // Few enough per batch for bisection to isolate each within its budget.
+    assert!(hot > 5 && hot < 60, "{hot}");
+    let (stderr, dead) = hostile_run(dir.path(), &input, "{ raise_above = 119.5 }");
+    assert_eq!(dead.len(), hot, "{stderr}");
+    for letter in &dead {
+        assert_eq!(letter["kind"], "plugin");
+        assert!(letter["record"]["temperature"].as_f64().unwrap() > 119.5);
+        assert!(
+            letter["reason"]
+                .as_str()
+                .unwrap()
+                .contains("is too hot to handle"),
+            "{letter}"
+        );
+    }
+    assert_eq!(
+        summary_count(&stderr, "results out"),
+        3_000 - hot as u64,
+        "{stderr}"
+    );
+}
+
+/// The sandbox holds for Python as for Rust: an endless loop meets the CPU
+/// deadline, endless allocation the memory limit, and the interpreter finds
+/// no file and no socket. Every row is dead-lettered with the reason.
+#[test]
+fn a_python_plugin_cannot_loop_hoard_or_reach_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    fs::write(&input, generated(40, 9, 0.0)).unwrap();
+    for (config, reason) in [
+        ("{ loop = true }", "trapped (cpu deadline)"),
+        ("{ allocate = true }", "trapped (memory limit)"),
+        (
+            r#"{ open = "/etc/hostname" }"#,
+            "No such file or directory: '/etc/hostname'",
+        ),
+        (
+            r#"{ connect = "127.0.0.1:22" }"#,
+            "No module named 'socket'",
+        ),
+    ] {
+        let (stderr, dead) = hostile_run(dir.path(), &input, config);
+        assert_eq!(dead.len(), 40, "{config}: {stderr}");
+        assert!(
+            dead.iter()
+                .all(|d| d["reason"].as_str().unwrap().contains(reason)),
+            "{config}: expected `{reason}` in {:?}",
+            dead[0]
+        );
+    }
+}
+
+/// A configuration the plugin refuses stops the pipeline at load, with the
+/// plugin's own message and where the operator is.
+#[test]
+fn a_config_a_python_plugin_refuses_is_named_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    fs::write(
+        &file,
+        stdin_pipeline(
+            r#"{ temperature = "f64", event_time = "timestamp" }"#,
+            &format!(
+                "type = \"plugin\"\npath = \"{}\"\nconfig = {{ threshold = \"hot\" }}",
+                python_plugin("over_threshold")
+            ),
+        ),
+    )
+    .unwrap();
+    refused(
+        &file,
+        "p.toml:7:1: operator #1: plugin `over-threshold-py` rejected its config: threshold must be a finite number, got 'hot'",
+        "a string threshold",
+    );
+}
+
+/// pipelines/sensor-alerts-python.toml and its SQL twin give what
+/// pipelines/sensor-alerts.toml gives with the Rust plugins, byte for byte.
+#[test]
+fn the_python_pipeline_and_its_twin_give_the_rust_pipelines_alerts() {
+    python_plugin("over_threshold");
+    python_plugin("spike_alert");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines");
+    let outputs: Vec<String> = [
+        "sensor-alerts.toml",
+        "sensor-alerts-python.toml",
+        "sensor-alerts-python.sql",
+    ]
+    .iter()
+    .map(|name| {
+        let run = weir(&["run", root.join(name).to_str().unwrap()], b"");
+        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
+        text(&run.stdout)
+    })
+    .collect();
+    assert!(outputs[0].lines().count() > 100);
+    assert!(
+        outputs[1] == outputs[0],
+        "the Python pipeline's alerts differ"
+    );
+    assert!(outputs[2] == outputs[0], "its SQL twin's alerts differ");
+}
