@@ -96,6 +96,37 @@ class Examples(unittest.TestCase):
             ],
         )
 
+    def test_fraud_detector_flags_a_small_then_a_large_purchase_from_a_new_address(self):
+        app = example("fraud_detector")
+        d = testing.keyed(app.FraudDetector, {"small_max": 5, "large_min": 500, "within_ms": 300000})
+        buy = lambda amount, ip, at: app.Purchase(amount, ip, Timestamp(at))  # noqa: E731
+        self.assertEqual(d.process("u1", buy(40.0, "10.0.0.1", 0)), [])
+        self.assertEqual(d.process("u1", buy(1.0, "10.0.0.1", 1_000)), [])
+        self.assertEqual(d.process("u2", buy(900.0, "10.9.9.9", 2_000)), [])
+        self.assertEqual(
+            d.process("u1", buy(950.0, "203.0.113.7", 61_000)),
+            [app.FraudAlert(1.0, 1_000, 950.0, "203.0.113.7", 60_000)],
+        )
+
+    def test_fraud_detector_ignores_known_addresses_and_forgets_on_its_timer(self):
+        app = example("fraud_detector")
+        d = testing.keyed(app.FraudDetector, {"small_max": 5, "large_min": 500, "within_ms": 300000})
+        buy = lambda amount, ip, at: app.Purchase(amount, ip, Timestamp(at))  # noqa: E731
+        d.process("u1", buy(1.0, "10.0.0.1", 0))
+        self.assertEqual(d.process("u1", buy(950.0, "10.0.0.1", 10_000)), [])
+        d.process("u2", buy(1.0, "10.0.0.2", 0))
+        self.assertEqual(d.state("u2")["small"], [1.0, 0])
+        d.advance(300_000)
+        self.assertIsNone(d.state("u2")["small"], "the timer forgot it")
+        self.assertEqual(d.process("u2", buy(950.0, "203.0.113.9", 400_000)), [])
+
+    def test_fraud_detector_remembers_eight_addresses(self):
+        app = example("fraud_detector")
+        d = testing.keyed(app.FraudDetector, {"small_max": 5, "large_min": 500, "within_ms": 300000})
+        for i in range(12):
+            d.process("u", app.Purchase(50.0, f"10.0.0.{i}", Timestamp(i)))
+        self.assertEqual(d.state("u")["ips"], [f"10.0.0.{i}" for i in range(4, 12)])
+
     def test_a_filter_without_keep_says_so(self):
         @dataclass
         class R:

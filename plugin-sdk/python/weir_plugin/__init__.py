@@ -1,5 +1,6 @@
 """Write weir plugins in Python: a class with `keep(self, row)` (a filter),
-`map(self, row)` or `flat_map(self, row)`, rows as dataclasses whose
+`map(self, row)` or `flat_map(self, row)`, or a keyed one with
+`process(self, row, ctx)` and `on_timer(self, at, ctx)`, rows as dataclasses whose
 annotated fields give the fields the plugin reads and emits.
 
     from dataclasses import dataclass
@@ -26,6 +27,7 @@ the component (scripts/build-python-plugins does it for plugins/python/).
 """
 
 from .codec import Timestamp
+from .keyed import Keyed
 from .plugin import Filter, FlatMap, Map, export
 
-__all__ = ["Filter", "Map", "FlatMap", "Timestamp", "export"]
+__all__ = ["Filter", "Map", "FlatMap", "Keyed", "Timestamp", "export"]

@@ -4,6 +4,7 @@ component's exports."""
 
 import json
 
+from . import keyed
 from .codec import decoder, encoder, fields_of
 
 
@@ -52,7 +53,7 @@ class Runner:
     """A configured plugin and its codecs: batches in, output out."""
 
     def __init__(self, plugin_class, config_json):
-        if plugin_class.kind not in ("filter", "map", "flat-map"):
+        if plugin_class.kind not in ("filter", "map", "flat-map", "keyed"):
             raise TypeError(f"{plugin_class.__name__}: unknown kind {plugin_class.kind!r}")
         if plugin_class.row is None:
             raise TypeError(f"{plugin_class.__name__}.row: name the dataclass the plugin reads")
@@ -62,8 +63,18 @@ class Runner:
         self.encode = None if self.kind == "filter" else encoder(plugin_class.out)
         self.plugin = plugin_class(config)
 
+    def process_keyed(self, batch):
+        """The keyed-output's fields for a keyed-batch (see keyed.py)."""
+        return keyed.process_keyed(
+            self.plugin, self.decode, self.encode, batch.rows.rows, batch.rows.count,
+            batch.row_keys, batch.keys, batch.key_ends, batch.states, batch.state_lens,
+            [(t.key, t.at) for t in batch.timers],
+        )
+
     def process(self, rows, count):
         """(parents, encoded rows) for `count` encoded input rows."""
+        if self.kind == "keyed":
+            raise TypeError("a keyed plugin is called with process_keyed")
         parents = []
         out = bytearray()
         for index, row in enumerate(self.decode(rows, count)):
@@ -104,7 +115,7 @@ def export(plugin_class, name, version):
                 kind=kind,
                 reads=[field(n, t) for n, t in reads],
                 emits=[field(n, t) for n, t in emits],
-                state_version=0,
+                state_version=getattr(plugin_class, "state_version", 0),
                 migrates_from=[],
             )
 
@@ -126,10 +137,27 @@ def export(plugin_class, name, version):
             return types.Output(parents=parents, rows=rows)
 
         def process_keyed(self, input):
-            _fail(TypeError(f"{name} is a {plugin_class.kind} plugin, not keyed"))
+            from wit_world.imports import types
+
+            if plugin_class.kind != "keyed":
+                _fail(TypeError(f"{name} is a {plugin_class.kind} plugin, not keyed"))
+            if WitWorld.runner is None:
+                _fail(RuntimeError("process before init"))
+            try:
+                parents, rows, changed, states, lens, timers = WitWorld.runner.process_keyed(input)
+            except Exception as e:
+                _fail(e)
+            return types.KeyedOutput(
+                parents=parents,
+                rows=rows,
+                changed=changed,
+                states=states,
+                state_lens=lens,
+                timers=[types.Timer(key=k, at=at) for k, at in timers],
+            )
 
         def migrate_state(self, from_version, states):
-            _fail(TypeError(f"{name} keeps no state"))
+            _fail(TypeError(f"{name} migrates no state version {from_version}"))
 
         def aggregate_add(self, accumulators, input, row_accumulators):
             _fail(TypeError(f"{name} is not an aggregate"))

@@ -28,3 +28,71 @@ def run(plugin_class, config, rows):
     from .codec import decoder
 
     return list(zip(parents, decoder(plugin_class.out)(emitted, len(parents))))
+
+
+class KeyedHarness:
+    """A keyed plugin with a host's part played in plain Python: states
+    stored as bytes between calls, timers fired as the watermark passes."""
+
+    def __init__(self, plugin_class, config):
+        from .keyed import encode_state
+
+        self.runner = Runner(plugin_class, json.dumps(config))
+        self.encode_row = encoder(plugin_class.row)
+        self.states = {}
+        self.timers = set()
+        self._encode_state = encode_state
+
+    def _call(self, key_rows, timers):
+        from .codec import decoder
+        from .keyed import process_keyed
+
+        keys = sorted({k for k, _ in key_rows} | {k for k, _ in timers})
+        index = {k: i for i, k in enumerate(keys)}
+        rows = bytearray()
+        for _, row in key_rows:
+            self.encode_row(row, rows)
+        states, lens = bytearray(), []
+        for k in keys:
+            data = self.states.get(k)
+            lens.append(-1 if data is None else len(data))
+            states += data or b""
+        ends, text = [], ""
+        for k in keys:
+            text += k
+            ends.append(len(text))
+        parents, out, changed, new_states, new_lens, new_timers = process_keyed(
+            self.runner.plugin, self.runner.decode, self.runner.encode, bytes(rows),
+            len(key_rows), [index[k] for k, _ in key_rows], text, ends, bytes(states),
+            lens, [(index[k], at) for k, at in timers],
+        )
+        at = 0
+        for i, length in zip(changed, new_lens):
+            if length < 0:
+                self.states.pop(keys[i], None)
+            else:
+                self.states[keys[i]] = new_states[at:at + length]
+                at += length
+        self.timers |= {(keys[k], t) for k, t in new_timers}
+        return decoder(self.runner.plugin.out)(out, len(parents))
+
+    def process(self, key, row):
+        """The rows the plugin emits for `row` of `key`."""
+        return self._call([(key, row)], [])
+
+    def advance(self, watermark):
+        """Fires the timers at or before `watermark`, in time order."""
+        due = sorted((t for t in self.timers if t[1] <= watermark), key=lambda t: (t[1], t[0]))
+        self.timers -= set(due)
+        return self._call([], due) if due else []
+
+    def state(self, key):
+        """The key's state as stored (decoded), or None."""
+        import json as _json
+
+        data = self.states.get(key)
+        return None if data is None else _json.loads(data)
+
+
+def keyed(plugin_class, config):
+    return KeyedHarness(plugin_class, config)
