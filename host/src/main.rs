@@ -187,6 +187,12 @@ enum BenchKind {
     ///
     /// Example: weir bench parallel --events 5000000 --runs 3
     Parallel(weir::bench::ParallelBenchOptions),
+    /// The seed query with its filter native, in Rust and in Python: throughput,
+    /// the filter's cost per event, component size, first and cached load,
+    /// memory per instance.
+    ///
+    /// Example: weir bench languages --events 2000000 --runs 3
+    Languages(weir::bench::LanguageBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -398,6 +404,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(BenchKind::Parallel(options)) => {
                     println!("{}", weir::bench::run_parallel(&options)?)
+                }
+                Some(BenchKind::Languages(options)) => {
+                    println!("{}", weir::bench::run_languages(&options)?)
                 }
             }
             std::io::stdout().flush()?;

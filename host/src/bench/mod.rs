@@ -6,6 +6,7 @@ mod baseline;
 mod checkpoint;
 mod ingest;
 mod kafka;
+mod languages;
 mod native;
 mod parallel;
 mod report;
@@ -15,6 +16,7 @@ mod windows;
 pub use aggregates::{run_aggregates, AggregateBenchOptions, AggregateReport};
 pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
+pub use languages::{run_languages, LanguageBenchOptions, LanguageReport};
 pub use parallel::{run_parallel, ParallelBenchOptions, ParallelReport};
 pub use report::Report;
 pub use swap::{rebuilt_copy, run_swap, SwapBenchOptions, SwapReport};
@@ -76,12 +78,22 @@ sink = {{ kind = "console" }}
 
 /// The seed query's operators, with the plugins in `plugins`.
 fn seed_query_operators(plugins: &Path) -> String {
+    seed_query_with_filter(
+        &format!(
+            "type = \"plugin\"\npath = \"{}/over_threshold.wasm\"\nconfig = {{ threshold = 100.0 }}",
+            plugins.display()
+        ),
+        plugins,
+    )
+}
+
+/// The seed query's operators with `filter` (an operator table's body) in
+/// place of the threshold plugin.
+fn seed_query_with_filter(filter: &str, plugins: &Path) -> String {
     format!(
         r#"
 [[operators]]
-type = "plugin"
-path = "{plugins}/over_threshold.wasm"
-config = {{ threshold = 100.0 }}
+{filter}
 
 [[operators]]
 type = "window"

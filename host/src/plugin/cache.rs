@@ -33,6 +33,13 @@ impl ComponentCache {
         }
     }
 
+    /// A cache in `dir` (for measurements that need a cold one).
+    pub fn at(dir: PathBuf) -> Self {
+        Self {
+            dir: Some(dir.join("components")),
+        }
+    }
+
     /// The content hash of a component, as hex: its identity in listings and logs.
     pub fn content_hash(bytes: &[u8]) -> String {
         Sha256::digest(bytes)

@@ -97,6 +97,14 @@ impl PluginEngine {
         })
     }
 
+    /// An engine whose compiled components are cached in `dir` rather
+    /// than where the environment says.
+    pub fn with_cache_dir(dir: PathBuf) -> Result<Self, PluginError> {
+        let mut engine = Self::new()?;
+        engine.cache = ComponentCache::at(dir);
+        Ok(engine)
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

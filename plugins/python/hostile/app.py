@@ -6,6 +6,7 @@ counterpart of plugins/hostile. Config picks the misdeed:
     { allocate = true }       allocates without end
     { open = "/etc/passwd" }  tries to read a file (and keeps rows it could)
     { connect = "127.0.0.1:80" }  tries to open a socket (likewise)
+    { list = "/" }            lists a directory with `os` (and reads the environment)
 """
 
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ class Hostile(Filter):
         if "open" in config:
             with open(config["open"]) as f:
                 return bool(f.read(1))
+        if "list" in config:
+            import os
+
+            # No directory is preopened: even "/" is not there.
+            return bool(os.listdir(config["list"])) and bool(os.environ)
         if "connect" in config:
             import socket
 

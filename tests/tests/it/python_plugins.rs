@@ -23,7 +23,7 @@ fn python_plugin(name: &str) -> String {
 fn the_seed_query_with_python_plugins_gives_the_reference_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.ndjson");
-    let readings = generated(50_000, 23, 0.02);
+    let readings = generated(100_000, 23, 0.02);
     fs::write(&input, &readings).unwrap();
     let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
     let mut outputs = Vec::new();
@@ -156,6 +156,7 @@ fn a_python_plugin_cannot_loop_hoard_or_reach_out() {
             r#"{ connect = "127.0.0.1:22" }"#,
             "No module named 'socket'",
         ),
+        (r#"{ list = "/" }"#, "FileNotFoundError"),
     ] {
         let (stderr, dead) = hostile_run(dir.path(), &input, config);
         assert_eq!(dead.len(), 40, "{config}: {stderr}");
@@ -291,4 +292,60 @@ fn probing_payments(start: i64) -> String {
         ));
     }
     lines
+}
+
+/// A running pipeline swaps its filter from the Rust component to the
+/// Python one and back, six times, under a steady stream: every alert of
+/// the reference model, none twice, none lost.
+#[test]
+fn a_running_pipeline_swaps_between_the_rust_and_the_python_filter() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use weir_tests::live::LiveHost;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (rust, python) = (
+        dir.path().join("filter-rust.wasm"),
+        dir.path().join("filter-python.wasm"),
+    );
+    fs::copy(plugin("over_threshold.wasm"), &rust).unwrap();
+    fs::copy(python_plugin("over_threshold"), &python).unwrap();
+    let input = generated(300_000, 17, 0.0);
+    let expected = reference_alerts(&parse_readings(&input), 5_000, 100.0, 5).0;
+    assert!(expected.len() > 100);
+
+    let output = dir.path().join("alerts.jsonl");
+    let pipeline = dir.path().join("swapped.toml");
+    fs::write(
+        &pipeline,
+        seed_query(r#"{ kind = "stdin" }"#, &rust, &output, None),
+    )
+    .unwrap();
+    let mut host = LiveHost::start(&pipeline, dir.path(), &[]);
+    let busy = Arc::new(AtomicBool::new(true));
+    let feeder = host.feed(input.into_bytes(), busy.clone());
+    for i in 0..6 {
+        let next = if i % 2 == 0 { &python } else { &rust };
+        let (status, body) = host.swap("hot", next, None);
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("swapped")),
+            "swap {i}: {body}\n{}",
+            host.stderr()
+        );
+    }
+    busy.store(false, Ordering::SeqCst);
+    feeder.join().unwrap();
+    let finished = host.finish();
+    assert!(finished.success, "{}", finished.stderr);
+    assert_eq!(summary_count(&finished.stderr, "events in"), 300_000);
+    assert!(
+        finished.stderr.contains("swap kept 6"),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(
+        parse_alerts(&fs::read_to_string(&output).unwrap()),
+        expected
+    );
 }
