@@ -187,7 +187,7 @@ enum BenchKind {
     ///
     /// Example: weir bench parallel --events 5000000 --runs 3
     Parallel(weir::bench::ParallelBenchOptions),
-    /// The seed query with its filter native, in Rust and in Python: throughput,
+    /// The seed query with its filter native, in Rust, Python and JavaScript: throughput,
     /// the filter's cost per event, component size, first and cached load,
     /// memory per instance.
     ///

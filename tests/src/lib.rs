@@ -3,6 +3,7 @@
 //! seed query to compare weir's results against.
 
 pub mod kafka;
+pub mod languages;
 pub mod live;
 pub mod postgres;
 pub mod receiver;

@@ -1,6 +1,6 @@
 //! `weir bench languages`: what the language a plugin is written in costs.
 //! The seed query (threshold filter → 10 s count per sensor → alert) with
-//! its filter native, as the Rust component and as the Python one, in the
+//! its filter native, as the Rust, the Python and the JavaScript component, in the
 //! same run on the same input: throughput, the filter's share per event,
 //! and for each component its size, the first load (compile) and a cached
 //! load, and the memory an instance adds.
@@ -96,6 +96,11 @@ pub fn run_languages(options: &LanguageBenchOptions) -> anyhow::Result<LanguageR
             "over_threshold_py.wasm",
             "scripts/python-plugins build",
         ),
+        (
+            "JavaScript",
+            "over_threshold_js.wasm",
+            "scripts/js-plugins build",
+        ),
     ] {
         let path = std::path::absolute(options.plugins.join(file))?;
         match path.exists() {
@@ -106,7 +111,6 @@ pub fn run_languages(options: &LanguageBenchOptions) -> anyhow::Result<LanguageR
             )),
         }
     }
-    missing.push("JavaScript: no JavaScript SDK yet".into());
     let dir = scratch_dir("languages")?;
     let data = dir.join("readings.ndjson");
     let workload = SensorWorkload {

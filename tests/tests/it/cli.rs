@@ -108,12 +108,12 @@ fn every_example_pipeline_and_its_sql_twin_validate() {
         if toml.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        // Its Python plugins are built with the Python service's tests,
-        // which check this pipeline and its twin
-        // (python_plugins::the_python_pipeline_and_its_twin_give_the_rust_pipelines_alerts).
+        // Their Python and JavaScript plugins are built with those
+        // services' tests, which run these pipelines and their twins
+        // (python_plugins::…, js_plugins::…_and_its_twin_give_the_rust_pipelines_alerts).
         if toml
             .file_stem()
-            .is_some_and(|s| s == "sensor-alerts-python")
+            .is_some_and(|s| s == "sensor-alerts-python" || s == "sensor-alerts-js")
         {
             continue;
         }

@@ -16,6 +16,7 @@ mod file_tail;
 mod hostile_plugins;
 mod hot_swap;
 mod http_source;
+mod js_plugins;
 mod kafka;
 mod kafka_avro;
 mod kafka_exactly_once;

@@ -7,59 +7,19 @@
 use std::fs;
 use std::path::Path;
 
+use weir_tests::languages;
 use weir_tests::*;
 
 /// The component scripts/python-plugins builds from plugins/python/<name>.
 fn python_plugin(name: &str) -> String {
-    let path = plugin(&format!("{name}_py.wasm"));
-    assert!(
-        Path::new(&path).exists(),
-        "{path} missing: run scripts/python-plugins build (scripts/test does)"
-    );
-    path
+    languages::component(name, "py", "scripts/python-plugins build")
 }
 
 #[test]
 fn the_seed_query_with_python_plugins_gives_the_reference_alerts() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.ndjson");
-    let readings = generated(100_000, 23, 0.02);
-    fs::write(&input, &readings).unwrap();
-    let source = format!(r#"{{ kind = "file", path = "{}" }}"#, input.display());
-    let mut outputs = Vec::new();
-    for (filter, alert) in [
-        (plugin("over_threshold.wasm"), plugin("spike_alert.wasm")),
-        (
-            python_plugin("over_threshold"),
-            python_plugin("spike_alert"),
-        ),
-    ] {
-        let output = dir.path().join("alerts.ndjson");
-        let pipeline = seed_query(&source, Path::new(&filter), &output, None)
-            .replace(&plugin("spike_alert.wasm"), &alert);
-        assert!(pipeline.contains(&alert));
-        let file = dir.path().join("seed.toml");
-        fs::write(&file, pipeline).unwrap();
-        let run = weir(&["run", file.to_str().unwrap()], b"");
-        assert!(run.status.success(), "{}", text(&run.stderr));
-        outputs.push(fs::read_to_string(&output).unwrap());
-    }
-    let (expected, late) = reference_alerts(&parse_readings(&readings), 5_000, 100.0, 5);
-    assert!(expected.len() > 50 && late > 0);
-    let mut got = parse_alerts(&outputs[1]);
-    got.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    assert_eq!(got, expected);
-    assert!(
-        outputs[0] == outputs[1],
-        "the Python plugins' alerts differ from the Rust plugins'"
-    );
-    let first = json_lines(&outputs[1]);
-    assert!(
-        first[0]["alert"]
-            .as_str()
-            .unwrap()
-            .contains("readings in one window, more than 5"),
-        "{first:?}"
+    languages::seed_query_matches_rust_and_the_reference(
+        &python_plugin("over_threshold"),
+        &python_plugin("spike_alert"),
     );
 }
 
@@ -173,23 +133,10 @@ fn a_python_plugin_cannot_loop_hoard_or_reach_out() {
 /// plugin's own message and where the operator is.
 #[test]
 fn a_config_a_python_plugin_refuses_is_named_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("p.toml");
-    fs::write(
-        &file,
-        stdin_pipeline(
-            r#"{ temperature = "f64", event_time = "timestamp" }"#,
-            &format!(
-                "type = \"plugin\"\npath = \"{}\"\nconfig = {{ threshold = \"hot\" }}",
-                python_plugin("over_threshold")
-            ),
-        ),
-    )
-    .unwrap();
-    refused(
-        &file,
-        "p.toml:7:1: operator #1: plugin `over-threshold-py` rejected its config: threshold must be a finite number, got 'hot'",
-        "a string threshold",
+    languages::bad_threshold_is_named_at_load(
+        &python_plugin("over_threshold"),
+        "over-threshold-py",
+        "'hot'",
     );
 }
 
@@ -199,25 +146,7 @@ fn a_config_a_python_plugin_refuses_is_named_at_load() {
 fn the_python_pipeline_and_its_twin_give_the_rust_pipelines_alerts() {
     python_plugin("over_threshold");
     python_plugin("spike_alert");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines");
-    let outputs: Vec<String> = [
-        "sensor-alerts.toml",
-        "sensor-alerts-python.toml",
-        "sensor-alerts-python.sql",
-    ]
-    .iter()
-    .map(|name| {
-        let run = weir(&["run", root.join(name).to_str().unwrap()], b"");
-        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
-        text(&run.stdout)
-    })
-    .collect();
-    assert!(outputs[0].lines().count() > 100);
-    assert!(
-        outputs[1] == outputs[0],
-        "the Python pipeline's alerts differ"
-    );
-    assert!(outputs[2] == outputs[0], "its SQL twin's alerts differ");
+    languages::pipeline_and_twin_match_the_rust_one("sensor-alerts-python");
 }
 
 /// The fraud detector in Python — keyed: each user's state held by the

@@ -1,0 +1,202 @@
+// weir's plugin SDK for JavaScript: a prelude that scripts/js-plugins puts
+// before a plugin's app.js, which then exports what `weir.filter(…)`,
+// `weir.map(…)` or `weir.flatMap(…)` returns. Rows are plain objects; a
+// row type is an object of field name -> "string" | "f64" | "i64" | "bool"
+// | "timestamp", in encoding order. docs/abi.md specifies the bytes.
+//
+//   const plugin = weir.filter({
+//     name: "over-threshold-js", version: "0.1.0",
+//     row: { temperature: "f64" },
+//     init(config) { this.threshold = config.threshold; },
+//     keep(row) { return row.temperature > this.threshold; },
+//   });
+//   export const { describe, init, process, processKeyed, migrateState,
+//                  aggregateAdd, aggregateMerge, aggregateResult } = plugin;
+
+const weir = (() => {
+  const TYPES = ["string", "f64", "i64", "bool", "timestamp"];
+  const utf8 = new TextEncoder();
+  const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+  function fieldsOf(rowType, what) {
+    if (rowType === null || typeof rowType !== "object") {
+      throw new TypeError(`${what}: an object of field name -> type`);
+    }
+    return Object.entries(rowType).map(([name, type]) => {
+      if (!TYPES.includes(type)) {
+        throw new TypeError(`${what}.${name}: ${JSON.stringify(type)} is not one of ${TYPES.join(", ")}`);
+      }
+      return { name, type };
+    });
+  }
+
+  function decoder(fields) {
+    return (bytes, count) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const rows = new Array(count);
+      let at = 0;
+      for (let i = 0; i < count; i++) {
+        const row = {};
+        for (const { name, type } of fields) {
+          switch (type) {
+            case "f64":
+              row[name] = view.getFloat64(at, true);
+              at += 8;
+              break;
+            case "string": {
+              const length = Number(view.getBigUint64(at, true));
+              at += 8;
+              if (at + length > bytes.byteLength) throw new RangeError(`row ${i}: a string runs past the rows`);
+              row[name] = fromUtf8.decode(bytes.subarray(at, at + length));
+              at += length;
+              break;
+            }
+            case "bool": {
+              const b = view.getUint8(at);
+              if (b > 1) throw new RangeError(`row ${i}: ${b} is not a bool`);
+              row[name] = b === 1;
+              at += 1;
+              break;
+            }
+            default: {
+              // i64 and timestamp: a Number when exact, else a BigInt.
+              const v = view.getBigInt64(at, true);
+              row[name] = Number.isSafeInteger(Number(v)) ? Number(v) : v;
+              at += 8;
+            }
+          }
+        }
+        rows[i] = row;
+      }
+      if (at !== bytes.byteLength) throw new RangeError(`${bytes.byteLength - at} bytes follow the ${count} rows`);
+      return rows;
+    };
+  }
+
+  class Writer {
+    constructor() {
+      this.bytes = new Uint8Array(1024);
+      this.length = 0;
+    }
+    reserve(n) {
+      if (this.length + n <= this.bytes.length) return;
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    view() {
+      return new DataView(this.bytes.buffer);
+    }
+    finish() {
+      return this.bytes.slice(0, this.length);
+    }
+  }
+
+  function encoder(fields) {
+    return (row, out) => {
+      for (const { name, type } of fields) {
+        const value = row[name];
+        if (value === undefined || value === null) throw new TypeError(`the emitted row has no \`${name}\``);
+        switch (type) {
+          case "f64":
+            out.reserve(8);
+            out.view().setFloat64(out.length, Number(value), true);
+            out.length += 8;
+            break;
+          case "string": {
+            const data = utf8.encode(String(value));
+            out.reserve(8 + data.length);
+            out.view().setBigUint64(out.length, BigInt(data.length), true);
+            out.bytes.set(data, out.length + 8);
+            out.length += 8 + data.length;
+            break;
+          }
+          case "bool":
+            out.reserve(1);
+            out.bytes[out.length++] = value ? 1 : 0;
+            break;
+          default:
+            out.reserve(8);
+            out.view().setBigInt64(out.length, BigInt(value), true);
+            out.length += 8;
+        }
+      }
+    };
+  }
+
+  // Errors reach the host as the plugin's verdict: a string.
+  function fail(error) {
+    throw error instanceof Error ? error.message : String(error);
+  }
+
+  function plugin(kind, spec, call) {
+    for (const key of ["name", "version", "row"]) {
+      if (spec[key] === undefined) throw new TypeError(`a ${kind} plugin needs \`${key}\``);
+    }
+    const reads = fieldsOf(spec.row, "row");
+    const emits = kind === "filter" ? [] : fieldsOf(spec.out, "out");
+    const decode = decoder(reads);
+    const encode = encoder(emits);
+    const self = Object.create(spec);
+    const notThis = (what) => () => fail(`${spec.name} is a ${kind} plugin: it has no ${what}`);
+    return {
+      describe: () => ({
+        name: spec.name,
+        version: spec.version,
+        kind,
+        reads,
+        emits,
+        stateVersion: 0,
+        migratesFrom: [],
+      }),
+      init(config) {
+        try {
+          if (spec.init) spec.init.call(self, JSON.parse(config || "{}"));
+        } catch (e) {
+          fail(e);
+        }
+      },
+      process(input) {
+        try {
+          const parents = [];
+          const out = new Writer();
+          decode(input.rows, input.count).forEach((row, i) => call(self, row, i, parents, out, encode));
+          return { parents, rows: out.finish() };
+        } catch (e) {
+          fail(e);
+        }
+      },
+      processKeyed: notThis("keys"),
+      migrateState: notThis("state"),
+      aggregateAdd: notThis("accumulators"),
+      aggregateMerge: notThis("accumulators"),
+      aggregateResult: notThis("accumulators"),
+      // For tests in Node: the codecs.
+      codec: { decode, encode, encodeRows: (rows, fields = reads) => {
+        const out = new Writer();
+        const write = encoder(fields);
+        rows.forEach((r) => write(r, out));
+        return out.finish();
+      }, decodeOut: decoder(emits), Writer },
+    };
+  }
+
+  return {
+    filter: (spec) =>
+      plugin("filter", spec, (self, row, i, parents) => {
+        if (spec.keep.call(self, row)) parents.push(i);
+      }),
+    map: (spec) =>
+      plugin("map", spec, (self, row, i, parents, out, encode) => {
+        encode(spec.map.call(self, row), out);
+        parents.push(i);
+      }),
+    flatMap: (spec) =>
+      plugin("flat-map", spec, (self, row, i, parents, out, encode) => {
+        for (const emitted of spec.flatMap.call(self, row)) {
+          encode(emitted, out);
+          parents.push(i);
+        }
+      }),
+  };
+})();

@@ -1,0 +1,37 @@
+//! Plugins written in JavaScript (plugin-sdk/js, built with componentize-js
+//! by scripts/js-plugins): the seed query with its two plugins in
+//! JavaScript gives the reference alerts, byte for byte what the Rust
+//! plugins give, and a configuration the plugin refuses is named at load.
+
+use weir_tests::languages;
+
+/// The component scripts/js-plugins builds from plugins/js/<name>.
+fn js_plugin(name: &str) -> String {
+    languages::component(name, "js", "scripts/js-plugins build")
+}
+
+#[test]
+fn the_seed_query_with_javascript_plugins_gives_the_reference_alerts() {
+    languages::seed_query_matches_rust_and_the_reference(
+        &js_plugin("over_threshold"),
+        &js_plugin("spike_alert"),
+    );
+}
+
+/// pipelines/sensor-alerts-js.toml and its SQL twin give what
+/// pipelines/sensor-alerts.toml gives with the Rust plugins, byte for byte.
+#[test]
+fn the_javascript_pipeline_and_its_twin_give_the_rust_pipelines_alerts() {
+    js_plugin("over_threshold");
+    js_plugin("spike_alert");
+    languages::pipeline_and_twin_match_the_rust_one("sensor-alerts-js");
+}
+
+#[test]
+fn a_config_a_javascript_plugin_refuses_is_named_at_load() {
+    languages::bad_threshold_is_named_at_load(
+        &js_plugin("over_threshold"),
+        "over-threshold-js",
+        "\"hot\"",
+    );
+}
