@@ -204,19 +204,26 @@ fn killed_and_resumed_at(
 }
 
 /// Whether `part` is the start of `whole` (`any_order`: a sub-multiset of
-/// its lines).
+/// its lines). A kill can land while a commit copies staged results into
+/// the file, leaving its last line cut short (the resumed run completes it):
+/// in any order, that line must begin one of the lines still unmatched.
 fn holds_part_of(whole: &str, part: &str, any_order: bool) -> bool {
     if !any_order {
         return whole.starts_with(part);
     }
+    let (complete, cut) = match part.rfind('\n') {
+        Some(end) => part.split_at(end + 1),
+        None => ("", part),
+    };
     let mut left = line_counts(whole);
-    part.lines().all(|line| match left.get_mut(line) {
+    let lines_match = complete.lines().all(|line| match left.get_mut(line) {
         Some(n) if *n > 0 => {
             *n -= 1;
             true
         }
         _ => false,
-    })
+    });
+    lines_match && (cut.is_empty() || left.iter().any(|(line, &n)| n > 0 && line.starts_with(cut)))
 }
 
 fn same_lines(a: &str, b: &str, any_order: bool) -> bool {
