@@ -104,3 +104,38 @@ pub fn pipeline_and_twin_match_the_rust_one(name: &str) {
     assert!(outputs[1] == outputs[0], "{name}.toml: the alerts differ");
     assert!(outputs[2] == outputs[0], "{name}.sql: the alerts differ");
 }
+
+/// `weir plugin build plugins/<dir>/<name>` makes the component and shows
+/// what it declares (`declares`); with no tool installed it names the
+/// command that installs it (`install`).
+pub fn weir_plugin_build_works_and_names_a_missing_tool(dir: &str, declares: &str, install: &str) {
+    let out = tempfile::tempdir().expect("temp dir");
+    let plugin_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(dir);
+    let built = weir(
+        &[
+            "plugin",
+            "build",
+            plugin_dir.to_str().expect("utf-8 path"),
+            "--out",
+            out.path().to_str().expect("utf-8 path"),
+        ],
+        b"",
+    );
+    let stdout = text(&built.stdout);
+    assert!(built.status.success(), "{stdout}{}", text(&built.stderr));
+    assert!(stdout.contains(declares), "{stdout}");
+    assert_eq!(fs::read_dir(out.path()).expect("the output").count(), 1);
+
+    let no_tools = tempfile::tempdir().expect("temp dir");
+    let missing = std::process::Command::new(crate::weir_binary())
+        .args(["plugin", "build", plugin_dir.to_str().expect("utf-8 path")])
+        .env("WEIR_TOOLS", no_tools.path())
+        .env("PATH", no_tools.path())
+        .output()
+        .expect("running weir");
+    let stderr = text(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(install), "{stderr}");
+}

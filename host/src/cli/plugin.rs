@@ -83,11 +83,12 @@ pub enum PluginAction {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-    /// Build a plugin crate into a component and show its declared schema.
+    /// Build a plugin crate, or a Python (app.py) or JavaScript (app.js)
+    /// plugin in a weir checkout, into a component and show its declared schema.
     ///
     /// Example: weir plugin build plugins/cold-filter --out plugins/dist
     Build {
-        /// The crate's directory.
+        /// The plugin's directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// Copy the component into this directory.

@@ -1,4 +1,5 @@
-//! `weir plugin build`: the wasm32-wasip2 build of a plugin crate, then what
+//! `weir plugin build`: the wasm32-wasip2 build of a plugin crate (or of a
+//! Python or JavaScript plugin, see `script_build.rs`), then what
 //! the component says of itself, so an author sees at once the size and the
 //! schema the host will check.
 
@@ -10,11 +11,13 @@ use crate::plugin::{Descriptor, PluginEngine, PluginError, PluginInstance, Plugi
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("no Cargo.toml in {0}")]
+    #[error("no Cargo.toml, app.py or app.js in {0}")]
     NoManifest(PathBuf),
+    #[error("{0}")]
+    Tool(String),
     #[error("running cargo: {0}")]
     Cargo(std::io::Error),
-    #[error("cargo build failed (its errors are above)")]
+    #[error("the build failed (its errors are above)")]
     Failed,
     #[error("the build produced no .wasm; is the crate's lib `crate-type = [\"cdylib\", …]`?")]
     NoComponent,
@@ -40,6 +43,10 @@ pub fn build_plugin(
     out: Option<&Path>,
     engine: &PluginEngine,
 ) -> Result<Built, BuildError> {
+    if let Some(script) = super::script_build::Script::of(dir) {
+        let component = super::script_build::build(script, dir, out)?;
+        return describe(component, engine);
+    }
     let manifest = dir.join("Cargo.toml");
     if !manifest.exists() {
         return Err(BuildError::NoManifest(dir.to_path_buf()));
@@ -99,6 +106,11 @@ pub fn build_plugin(
             })?;
         component = target;
     }
+    describe(component, engine)
+}
+
+/// The built component and what it says of itself.
+fn describe(component: PathBuf, engine: &PluginEngine) -> Result<Built, BuildError> {
     let prepared = engine.prepare(&component)?;
     let descriptor = PluginInstance::new(&prepared, PluginLimits::default())?
         .descriptor()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod build;
 mod bundled;
+mod script_build;
 
 pub use build::{build_plugin, BuildError, Built};
 pub use bundled::{default_root as bundled_sdk_root, export as export_bundled_sdk};

@@ -35,3 +35,12 @@ fn a_config_a_javascript_plugin_refuses_is_named_at_load() {
         "\"hot\"",
     );
 }
+
+#[test]
+fn weir_plugin_build_builds_a_javascript_plugin() {
+    languages::weir_plugin_build_works_and_names_a_missing_tool(
+        "js/spike_alert",
+        "plugin spike-alert-js 0.1.0 (flat-map)",
+        "componentize-js is not installed; run scripts/js-plugins install",
+    );
+}

@@ -278,3 +278,12 @@ fn a_running_pipeline_swaps_between_the_rust_and_the_python_filter() {
         expected
     );
 }
+
+#[test]
+fn weir_plugin_build_builds_a_python_plugin() {
+    languages::weir_plugin_build_works_and_names_a_missing_tool(
+        "python/over_threshold",
+        "plugin over-threshold-py 0.1.0 (filter)",
+        "componentize-py is not installed; run scripts/python-plugins install",
+    );
+}
