@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::{
     generated, json_lines, parse_alerts, parse_readings, plugin, reference_alerts, refused,
-    seed_query, stdin_pipeline, text, weir,
+    seed_query, stdin_pipeline, summary_count, text, weir,
 };
 
 /// The component `build` (a script) makes from a plugin in another
@@ -138,4 +138,108 @@ pub fn weir_plugin_build_works_and_names_a_missing_tool(dir: &str, declares: &st
     let stderr = text(&missing.stderr);
     assert_eq!(missing.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(install), "{stderr}");
+}
+
+/// A pipeline over `input` with the hostile filter `component` configured
+/// by `config`; returns the run's stderr and its dead letters.
+pub fn hostile_run(
+    component: &str,
+    dir: &Path,
+    input: &Path,
+    config: &str,
+) -> (String, Vec<serde_json::Value>) {
+    let dead = dir.join("dead.ndjson");
+    let file = dir.join("hostile.toml");
+    fs::write(
+        &file,
+        format!(
+            r#"
+name = "hostile"
+# Small batches: bisection isolates a few failing rows per batch within its
+# budget of failed calls (past it, the rest of a batch is dead-lettered).
+batch_size = 64
+source = {{ kind = "file", path = "{input}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
+sink = {{ kind = "blackhole" }}
+dead_letter = {{ path = "{dead}" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugin}"
+config = {config}
+batch_deadline = "300ms"
+memory_mib = 64
+quarantine_after = 0
+"#,
+            input = input.display(),
+            dead = dead.display(),
+            plugin = component,
+        ),
+    )
+    .expect("the hostile run");
+    let run = weir(&["run", file.to_str().expect("the hostile run")], b"");
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{config}: {stderr}");
+    (
+        stderr,
+        json_lines(&fs::read_to_string(&dead).expect("the hostile run")),
+    )
+}
+
+/// The hostile `component`, raising on readings above 119.5, fails only
+/// those rows: bisection finds them, each goes to the dead letters with the
+/// plugin's message, and every other row goes on.
+pub fn raised_rows_are_dead_lettered(component: &str) {
+    let dir = tempfile::tempdir().expect("a dead letter");
+    let input = dir.path().join("in.ndjson");
+    let readings = generated(3_000, 5, 0.0);
+    fs::write(&input, &readings).expect("a dead letter");
+    let hot = parse_readings(&readings)
+        .iter()
+        .filter(|r| r.temperature > 119.5)
+        .count();
+    // Few enough per batch for bisection to isolate each within its budget.
+    assert!(hot > 5 && hot < 60, "{hot}");
+    let (stderr, dead) = hostile_run(component, dir.path(), &input, "{ raise_above = 119.5 }");
+    assert_eq!(dead.len(), hot, "{stderr}");
+    for letter in &dead {
+        assert_eq!(letter["kind"], "plugin");
+        assert!(
+            letter["record"]["temperature"]
+                .as_f64()
+                .expect("a dead letter")
+                > 119.5
+        );
+        assert!(
+            letter["reason"]
+                .as_str()
+                .expect("a dead letter")
+                .contains("is too hot to handle"),
+            "{letter}"
+        );
+    }
+    assert_eq!(
+        summary_count(&stderr, "results out"),
+        3_000 - hot as u64,
+        "{stderr}"
+    );
+}
+
+/// The hostile `component` under each (config, reason): every one of 40
+/// rows is dead-lettered with the reason, and the host goes on.
+pub fn every_row_fails_with(component: &str, cases: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.ndjson");
+    fs::write(&input, generated(40, 9, 0.0)).expect("writing the input");
+    for (config, reason) in cases {
+        let (stderr, dead) = hostile_run(component, dir.path(), &input, config);
+        assert_eq!(dead.len(), 40, "{config}: {stderr}");
+        assert!(
+            dead.iter()
+                .all(|d| d["reason"].as_str().is_some_and(|r| r.contains(reason))),
+            "{config}: expected `{reason}` in {:?}",
+            dead[0]
+        );
+    }
 }

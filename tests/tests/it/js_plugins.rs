@@ -44,3 +44,25 @@ fn weir_plugin_build_builds_a_javascript_plugin() {
         "componentize-js is not installed; run scripts/js-plugins install",
     );
 }
+
+/// A JavaScript exception fails only the rows it was thrown on, each
+/// dead-lettered with its message.
+#[test]
+fn rows_a_javascript_plugin_throws_on_are_dead_lettered_with_its_message() {
+    languages::raised_rows_are_dead_lettered(&js_plugin("hostile"));
+}
+
+/// The sandbox holds for JavaScript as for Rust: an endless loop meets the
+/// CPU deadline, endless allocation the memory limit, and `fetch` has no
+/// network to reach (the component traps).
+#[test]
+fn a_javascript_plugin_cannot_loop_hoard_or_reach_out() {
+    languages::every_row_fails_with(
+        &js_plugin("hostile"),
+        &[
+            ("{ loop = true }", "trapped (cpu deadline)"),
+            ("{ allocate = true }", "trapped (memory limit)"),
+            (r#"{ fetch = "http://127.0.0.1:1/" }"#, "trapped (panic)"),
+        ],
+    );
+}

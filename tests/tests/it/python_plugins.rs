@@ -23,78 +23,12 @@ fn the_seed_query_with_python_plugins_gives_the_reference_alerts() {
     );
 }
 
-/// A pipeline over `input` with the hostile Python filter configured by
-/// `config`; returns the run's stderr and its dead letters.
-fn hostile_run(dir: &Path, input: &Path, config: &str) -> (String, Vec<serde_json::Value>) {
-    let dead = dir.join("dead.ndjson");
-    let file = dir.join("hostile.toml");
-    fs::write(
-        &file,
-        format!(
-            r#"
-name = "hostile"
-# Small batches: bisection isolates a few failing rows per batch within its
-# budget of failed calls (past it, the rest of a batch is dead-lettered).
-batch_size = 64
-source = {{ kind = "file", path = "{input}" }}
-schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
-event_time = {{ field = "event_time", max_out_of_orderness = "5s" }}
-sink = {{ kind = "blackhole" }}
-dead_letter = {{ path = "{dead}" }}
-
-[[operators]]
-type = "plugin"
-path = "{plugin}"
-config = {config}
-batch_deadline = "300ms"
-memory_mib = 64
-quarantine_after = 0
-"#,
-            input = input.display(),
-            dead = dead.display(),
-            plugin = python_plugin("hostile"),
-        ),
-    )
-    .unwrap();
-    let run = weir(&["run", file.to_str().unwrap()], b"");
-    let stderr = text(&run.stderr);
-    assert!(run.status.success(), "{config}: {stderr}");
-    (stderr, json_lines(&fs::read_to_string(&dead).unwrap()))
-}
-
 /// A Python exception fails only the rows it was raised on: bisection
 /// finds them, each goes to the dead letters with the exception's message,
 /// and every other row goes on.
 #[test]
 fn rows_a_python_plugin_raises_on_are_dead_lettered_with_its_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.ndjson");
-    let readings = generated(3_000, 5, 0.0);
-    fs::write(&input, &readings).unwrap();
-    let hot = parse_readings(&readings)
-        .iter()
-        .filter(|r| r.temperature > 119.5)
-        .count();
-    // Few enough per batch for bisection to isolate each within its budget.
-    assert!(hot > 5 && hot < 60, "{hot}");
-    let (stderr, dead) = hostile_run(dir.path(), &input, "{ raise_above = 119.5 }");
-    assert_eq!(dead.len(), hot, "{stderr}");
-    for letter in &dead {
-        assert_eq!(letter["kind"], "plugin");
-        assert!(letter["record"]["temperature"].as_f64().unwrap() > 119.5);
-        assert!(
-            letter["reason"]
-                .as_str()
-                .unwrap()
-                .contains("is too hot to handle"),
-            "{letter}"
-        );
-    }
-    assert_eq!(
-        summary_count(&stderr, "results out"),
-        3_000 - hot as u64,
-        "{stderr}"
-    );
+    languages::raised_rows_are_dead_lettered(&python_plugin("hostile"));
 }
 
 /// The sandbox holds for Python as for Rust: an endless loop meets the CPU
@@ -102,31 +36,22 @@ fn rows_a_python_plugin_raises_on_are_dead_lettered_with_its_message() {
 /// no file and no socket. Every row is dead-lettered with the reason.
 #[test]
 fn a_python_plugin_cannot_loop_hoard_or_reach_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.ndjson");
-    fs::write(&input, generated(40, 9, 0.0)).unwrap();
-    for (config, reason) in [
-        ("{ loop = true }", "trapped (cpu deadline)"),
-        ("{ allocate = true }", "trapped (memory limit)"),
-        (
-            r#"{ open = "/etc/hostname" }"#,
-            "No such file or directory: '/etc/hostname'",
-        ),
-        (
-            r#"{ connect = "127.0.0.1:22" }"#,
-            "No module named 'socket'",
-        ),
-        (r#"{ list = "/" }"#, "FileNotFoundError"),
-    ] {
-        let (stderr, dead) = hostile_run(dir.path(), &input, config);
-        assert_eq!(dead.len(), 40, "{config}: {stderr}");
-        assert!(
-            dead.iter()
-                .all(|d| d["reason"].as_str().unwrap().contains(reason)),
-            "{config}: expected `{reason}` in {:?}",
-            dead[0]
-        );
-    }
+    languages::every_row_fails_with(
+        &python_plugin("hostile"),
+        &[
+            ("{ loop = true }", "trapped (cpu deadline)"),
+            ("{ allocate = true }", "trapped (memory limit)"),
+            (
+                r#"{ open = "/etc/hostname" }"#,
+                "No such file or directory: '/etc/hostname'",
+            ),
+            (
+                r#"{ connect = "127.0.0.1:22" }"#,
+                "No module named 'socket'",
+            ),
+            (r#"{ list = "/" }"#, "FileNotFoundError"),
+        ],
+    );
 }
 
 /// A configuration the plugin refuses stops the pipeline at load, with the
