@@ -13,7 +13,6 @@ use std::fmt::Write;
 
 use super::build::Pipeline;
 use super::parallel::Parallelism;
-use super::stage::Upstream;
 
 /// How rows cross an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,25 +113,24 @@ impl Plan {
         });
         plan.connect(source, last, Partitioning::Forward);
         let watermarks = last;
-        let mut stage_nodes = std::collections::HashMap::new();
-        for stage in &pipeline.stages {
+        let mut stage_nodes = Vec::new();
+        for (i, stage) in pipeline.stages.iter().enumerate() {
             let node = plan.add(Node {
                 name: stage.name.clone(),
                 role: Role::Operator,
                 label: stage.operator.describe(),
                 output: stage.output_schema().to_string(),
             });
-            let from = match &stage.from {
-                Upstream::Previous => last,
-                Upstream::Source => watermarks,
-                Upstream::Stage(name) => stage_nodes.get(name.as_str()).copied().unwrap_or(last),
-            };
+            let from = stage
+                .from
+                .producer(&pipeline.stages[..i])
+                .map_or(watermarks, |p| stage_nodes[p]);
             let partitioning = match from == watermarks {
                 true => into,
                 false => Partitioning::Forward,
             };
             plan.connect(from, node, partitioning);
-            stage_nodes.insert(stage.name.as_str(), node);
+            stage_nodes.push(node);
             last = node;
         }
         let out = if pipeline.stages.is_empty() {
@@ -153,7 +151,8 @@ impl Plan {
             let from = route
                 .from
                 .as_deref()
-                .and_then(|stage| stage_nodes.get(stage).copied())
+                .and_then(|stage| pipeline.stages.iter().position(|s| s.name == stage))
+                .map(|i| stage_nodes[i])
                 .unwrap_or(last);
             plan.connect(from, sink, out);
         }

@@ -132,6 +132,19 @@ pub enum Upstream {
     Stage(String),
 }
 
+impl Upstream {
+    /// The index among `above` (the stages before this one) of the stage
+    /// whose results this one reads; `None`: the source's rows.
+    pub fn producer(&self, above: &[Stage]) -> Option<usize> {
+        let previous = above.len().checked_sub(1);
+        match self {
+            Upstream::Previous => previous,
+            Upstream::Source => None,
+            Upstream::Stage(name) => above.iter().position(|s| s.name == *name).or(previous),
+        }
+    }
+}
+
 /// A named operator in the pipeline with its counters and the admin
 /// settings that concern it.
 pub struct Stage {

@@ -103,7 +103,10 @@ impl Taps {
             .expect("a stage's upstream runs before it");
             let output = stage.process(input, origin, dead)?;
             self.tap(stage, &output, &mut out);
-            results[i] = Some(output);
+            // Kept while a later stage reads it, or for the last stage's tap.
+            if readers[i] > 0 || i + 1 == source {
+                results[i] = Some(output);
+            }
         }
         let last = source.checked_sub(1).unwrap_or(source);
         if let (Some(tap), Some(batch)) = (self.last, results[last].take()) {
@@ -126,17 +129,12 @@ impl Taps {
 /// For each stage, the index of the stage it reads (`stages.len()`: the
 /// source).
 fn upstream_indices(stages: &[Stage]) -> Vec<usize> {
-    let source = stages.len();
-    stages
-        .iter()
-        .enumerate()
-        .map(|(i, stage)| match &stage.from {
-            Upstream::Previous => i.checked_sub(1).unwrap_or(source),
-            Upstream::Source => source,
-            Upstream::Stage(name) => stages[..i]
-                .iter()
-                .position(|s| s.name == *name)
-                .unwrap_or(i.checked_sub(1).unwrap_or(source)),
+    (0..stages.len())
+        .map(|i| {
+            stages[i]
+                .from
+                .producer(&stages[..i])
+                .unwrap_or(stages.len())
         })
         .collect()
 }

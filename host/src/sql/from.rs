@@ -13,7 +13,10 @@ use super::table_args::named_table;
 use super::SqlError;
 use crate::data::Schema;
 use crate::pipeline::config::{OperatorConfig, WindowKind};
-use crate::plugin::{FailurePolicy, OperatorKind, PluginInstance, PluginLimits, PluginOperator};
+use crate::plugin::{
+    Descriptor, FailurePolicy, OperatorKind, PluginInstance, PluginLimits, PluginOperator,
+    PreparedPlugin,
+};
 
 /// What the query reads.
 pub(super) enum From {
@@ -166,14 +169,9 @@ impl Planner<'_> {
             let (key, value) = self.option(option, &shape)?;
             config.insert(key, value);
         }
-        let path = self.base.join(&function.path);
+        let (prepared, descriptor) = self.prepare_function(function, call)?;
         let fail = |e: crate::plugin::PluginError| self.at(call, format!("{name}: {e}"));
-        let prepared = self.engine.prepare(&path).map_err(fail)?;
-        let kind = PluginInstance::new(&prepared, PluginLimits::default())
-            .map_err(fail)?
-            .descriptor()
-            .kind;
-        let key_by = match (kind, &argument.partition_by) {
+        let key_by = match (descriptor.kind, &argument.partition_by) {
             (OperatorKind::Aggregate, _) => return Err(self.at(call, format!("{name} is an aggregate function: call it in the select list, e.g. SELECT {name}(column) … GROUP BY …"))),
             (OperatorKind::Keyed, None) => return Err(self.at(call, format!("{name} is a keyed function: it keeps state per key, so give its table a key: {name}(TABLE {} PARTITION BY key)", self.table))),
             (OperatorKind::Keyed, Some((columns, span))) => match columns.as_slice() {
@@ -198,25 +196,29 @@ impl Planner<'_> {
         )
         .and_then(|p| p.keyed_by(key_by.as_deref(), &self.schema))
         .map_err(fail)?;
-        let operator = OperatorConfig::Plugin {
-            from: None,
-            name: Some(function.name.clone()),
-            path: function.path.clone(),
-            config,
-            key_by,
-            memory_mib: function.settings.memory_mib,
-            batch_deadline: function.settings.batch_deadline,
-            max_output_mib: function.settings.max_output_mib,
-            max_fan_out: function.settings.max_fan_out,
-            max_timers: function.settings.max_timers,
-            on_failure: function.settings.on_failure,
-            quarantine_after: function.settings.quarantine_after,
-            unload: function.settings.unload,
-        };
+        let operator = function.operator(function.name.clone(), config, key_by);
         Ok(Process {
             operator: (operator, self.span(call)),
             output: plugin.output_schema().clone(),
         })
+    }
+
+    /// The function's component, compiled, and what it says of itself.
+    pub(super) fn prepare_function(
+        &self,
+        function: &WasmFunction,
+        call: &impl ast::Spanned,
+    ) -> Result<(PreparedPlugin, Descriptor), SqlError> {
+        let fail = |e: crate::plugin::PluginError| self.at(call, format!("{}: {e}", function.name));
+        let prepared = self
+            .engine
+            .prepare(&self.base.join(&function.path))
+            .map_err(fail)?;
+        let descriptor = PluginInstance::new(&prepared, PluginLimits::default())
+            .map_err(fail)?
+            .descriptor()
+            .clone();
+        Ok((prepared, descriptor))
     }
 
     fn function(&self, name: &str, call: &impl ast::Spanned) -> Result<&WasmFunction, SqlError> {

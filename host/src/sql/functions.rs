@@ -9,7 +9,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::SqlError;
 use crate::expr::offset_of;
-use crate::pipeline::config::Millis;
+use crate::pipeline::config::{Millis, OperatorConfig};
 use crate::pipeline::{OnFailure, Unload};
 
 /// A function the script declared.
@@ -23,6 +23,33 @@ pub struct WasmFunction {
     pub config: toml::Table,
     /// The `'weir.…'` options: how the host runs the plugin.
     pub settings: HostSettings,
+}
+
+impl WasmFunction {
+    /// The pipeline-file operator that runs this function as stage `stage`.
+    pub fn operator(
+        &self,
+        stage: String,
+        config: toml::Table,
+        key_by: Option<String>,
+    ) -> OperatorConfig {
+        let settings = &self.settings;
+        OperatorConfig::Plugin {
+            from: None,
+            name: Some(stage),
+            path: self.path.clone(),
+            config,
+            key_by,
+            memory_mib: settings.memory_mib,
+            batch_deadline: settings.batch_deadline,
+            max_output_mib: settings.max_output_mib,
+            max_fan_out: settings.max_fan_out,
+            max_timers: settings.max_timers,
+            on_failure: settings.on_failure,
+            quarantine_after: settings.quarantine_after,
+            unload: settings.unload,
+        }
+    }
 }
 
 /// What a pipeline file sets beside a plugin's `config`, given in SQL as

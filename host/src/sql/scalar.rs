@@ -15,7 +15,7 @@ use super::query::{plain_args, Planner};
 use super::SqlError;
 use crate::data::Schema;
 use crate::pipeline::config::OperatorConfig;
-use crate::plugin::{Descriptor, OperatorKind, PluginInstance, PluginLimits};
+use crate::plugin::{Descriptor, OperatorKind};
 
 /// The stages the calls need, the rows after them, and the query with each
 /// call replaced by the column holding its value.
@@ -107,16 +107,7 @@ impl<'a> Calls<'_, 'a> {
         else {
             return Ok(None);
         };
-        let fail =
-            |e: crate::plugin::PluginError| planner.at(call, format!("{}: {e}", function.name));
-        let prepared = planner
-            .engine
-            .prepare(&planner.base.join(&function.path))
-            .map_err(fail)?;
-        let descriptor = PluginInstance::new(&prepared, PluginLimits::default())
-            .map_err(fail)?
-            .descriptor()
-            .clone();
+        let (_, descriptor) = planner.prepare_function(function, call)?;
         match descriptor.kind {
             OperatorKind::Map => Ok(Some((function, descriptor))),
             OperatorKind::Aggregate => Ok(None),
@@ -201,23 +192,8 @@ impl<'a> Calls<'_, 'a> {
             ));
         }
         self.schema = self.schema.merged_with(&descriptor.emits);
-        let settings = &function.settings;
         self.operators.push((
-            OperatorConfig::Plugin {
-                from: None,
-                name: Some(stage),
-                path: function.path.clone(),
-                config: function.config.clone(),
-                key_by: None,
-                memory_mib: settings.memory_mib,
-                batch_deadline: settings.batch_deadline,
-                max_output_mib: settings.max_output_mib,
-                max_fan_out: settings.max_fan_out,
-                max_timers: settings.max_timers,
-                on_failure: settings.on_failure,
-                quarantine_after: settings.quarantine_after,
-                unload: settings.unload,
-            },
+            function.operator(stage, function.config.clone(), None),
             span,
         ));
         Ok(value.name.clone())

@@ -194,16 +194,10 @@ pub(crate) fn build(file: PipelineFile, cx: &Context<'_>) -> Result<Pipeline, Pi
         let number = index + 1;
         let from = upstream(spanned.get_ref().from(), &stages)
             .map_err(|e| at(span.clone(), format!("operator #{number}: {e}")))?;
-        let input = match &from {
-            Upstream::Previous => stages.last().map_or(&schema, |s| s.output_schema()),
-            Upstream::Source => &schema,
-            Upstream::Stage(name) => stages
-                .iter()
-                .find(|s| s.name == *name)
-                .expect("upstream() found it")
-                .output_schema(),
-        }
-        .clone();
+        let input = from
+            .producer(&stages)
+            .map_or(&schema, |p| stages[p].output_schema())
+            .clone();
         let mut stage = stage::build(spanned, number, &input, cx)?;
         if stage.name == SOURCE || stages.iter().any(|s| s.name == stage.name) {
             return Err(at(
