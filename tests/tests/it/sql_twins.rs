@@ -104,6 +104,11 @@ fn avro_rows(path: &Path) -> String {
 fn the_kafka_twins_load_and_alert_as_their_pipeline_files_do() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
+    // Readings without late ones: the watermark of a partitioned topic is the
+    // slowest partition's, which depends on how reads interleave, so a late
+    // reading could be late in one run and not the other.
+    let input = dir.path().join("readings.ndjson");
+    fs::write(&input, generated(30_000, 7, 0.0)).unwrap();
     let mut alerts = Vec::new();
     for ext in ["toml", "sql"] {
         let (readings, out) = (format!("readings-{ext}"), format!("alerts-{ext}"));
@@ -127,7 +132,10 @@ fn the_kafka_twins_load_and_alert_as_their_pipeline_files_do() {
             let text = original
                 .replace("127.0.0.1:19092", &broker.bootstrap())
                 .replace("../plugins/", &format!("{}/plugins/", root().display()))
-                .replace("../data/", &format!("{}/data/", root().display()))
+                .replace(
+                    "../data/sensors-sample.ndjson",
+                    &input.display().to_string(),
+                )
                 .replace("../out/", &format!("{}/", here.display()))
                 .replace(
                     &format!("{quote}sensor-readings{quote}"),
@@ -148,6 +156,11 @@ fn the_kafka_twins_load_and_alert_as_their_pipeline_files_do() {
             ("sensor-alerts-kafka", bounded),
         ] {
             let file = local(&format!("{name}.{ext}"), extra);
+            if name == "sensors-to-kafka" {
+                assert!(fs::read_to_string(&file)
+                    .unwrap()
+                    .contains(&input.display().to_string()));
+            }
             if name == "sensor-alerts-kafka" {
                 assert!(fs::read_to_string(&file).unwrap().contains(&out));
             }
@@ -156,7 +169,7 @@ fn the_kafka_twins_load_and_alert_as_their_pipeline_files_do() {
         }
         let mut got = broker.read_to_end(&out, Duration::from_secs(60));
         got.sort();
-        assert!(got.len() > 100, "{ext}: {} alerts", got.len());
+        assert!(got.len() > 50, "{ext}: {} alerts", got.len());
         alerts.push(got);
     }
     assert!(
