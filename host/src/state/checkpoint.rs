@@ -4,6 +4,7 @@
 //! same moment of the input.
 
 use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
 
 use bincode::Options;
 use serde::de::DeserializeOwned;
@@ -32,15 +33,30 @@ pub struct Checkpoint {
     pub dead_letter_bytes: u64,
 }
 
-/// State encoded when the checkpoint is taken. The operator thread encodes
-/// straight from the live state — no copy of a million keys to allocate —
-/// and the sink thread writes the bytes; a resume decodes them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(bound = "")]
+/// A stage's state in a checkpoint. The operator thread takes a
+/// [`snapshot`](Self::later) — shards of the live state shared copy-on-write,
+/// a pointer per few dozen keys — and the sink thread encodes it while the
+/// pipeline runs on; a resume decodes the bytes.
 pub struct Encoded<T> {
-    bytes: Vec<u8>,
-    #[serde(skip)]
+    bytes: Arc<OnceLock<Vec<u8>>>,
+    /// Encodes into `bytes` on first use; `None` once decoded from a file.
+    later: Option<Arc<dyn EncodeLater>>,
     of: PhantomData<fn() -> T>,
+}
+
+/// A snapshot that encodes itself exactly as a `T` would.
+trait EncodeLater: Send + Sync {
+    fn encode(&self) -> Vec<u8>;
+}
+
+struct Deferred<S>(S);
+
+impl<S: Serialize + Send + Sync> EncodeLater for Deferred<S> {
+    fn encode(&self) -> Vec<u8> {
+        codec()
+            .serialize(&self.0)
+            .expect("in-memory state always encodes")
+    }
 }
 
 fn codec() -> impl Options {
@@ -50,29 +66,88 @@ fn codec() -> impl Options {
 }
 
 impl<T: DeserializeOwned> Encoded<T> {
-    /// Encodes `value`, which must serialize exactly as a `T` does (it may
+    /// Encodes `value` now. It must serialize exactly as a `T` does (it may
     /// be a borrowed view of one).
     pub fn encode(value: &impl Serialize) -> Self {
-        Self {
-            bytes: codec()
+        Self::from_bytes(
+            codec()
                 .serialize(value)
                 .expect("in-memory state always encodes"),
+        )
+    }
+
+    /// Encodes `snapshot` when the bytes are first needed — on the sink
+    /// thread, as it writes the checkpoint. It must serialize exactly as a
+    /// `T` does.
+    pub fn later(snapshot: impl Serialize + Send + Sync + 'static) -> Self {
+        Self {
+            bytes: Arc::new(OnceLock::new()),
+            later: Some(Arc::new(Deferred(snapshot))),
             of: PhantomData,
         }
     }
 
+    fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Arc::new(OnceLock::from(bytes)),
+            later: None,
+            of: PhantomData,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.bytes.get_or_init(|| {
+            self.later
+                .as_ref()
+                .expect("an Encoded without bytes has a snapshot")
+                .encode()
+        })
+    }
+
     pub fn decode(&self) -> Result<T, String> {
         codec()
-            .deserialize(&self.bytes)
+            .deserialize(self.bytes())
             .map_err(|e| format!("cannot decode the checkpointed state: {e}"))
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes().is_empty()
+    }
+}
+
+impl<T> Clone for Encoded<T> {
+    fn clone(&self) -> Self {
+        Self {
+            bytes: self.bytes.clone(),
+            later: self.later.clone(),
+            of: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Encoded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes.get() {
+            Some(bytes) => write!(f, "Encoded({} bytes)", bytes.len()),
+            None => f.write_str("Encoded(not yet)"),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Serialize for Encoded<T> {
+    /// As the `Vec<u8>` of its bytes, encoding the snapshot first.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.bytes())
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Encoded<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<u8>::deserialize(deserializer).map(Self::from_bytes)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Per-key state and event-time timers of a keyed plugin. The host owns them:
 //! a plugin is handed the state of the keys in its batch and returns the new
 //! state, so checkpoints and swaps never have to look inside a plugin.
+//! Both are kept in structures a snapshot shares copy-on-write (see
+//! [`CowMap`]), so a checkpoint does not pause the plugin's stage.
 
-use std::collections::BTreeSet;
-
-use hashbrown::HashMap;
+use imbl::OrdSet;
 use serde::{Deserialize, Serialize};
 
+use super::{CowMap, MapSnapshot};
 use crate::data::{Key, KeyRef};
 
 /// A timer: fires for `key` once the watermark reaches `at`.
@@ -17,15 +18,38 @@ pub struct Timer {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "Saved")]
 pub struct KeyedState {
     /// The plugin's encoded state per key (its bincode, opaque to the host).
-    values: HashMap<Key, Vec<u8>>,
-    /// Ordered by time, so the due ones are a prefix.
-    timers: BTreeSet<Timer>,
+    values: CowMap<Key, Vec<u8>>,
+    /// Ordered by time, so the due ones are a prefix; a persistent B-tree,
+    /// which a snapshot shares copy-on-write as it does the values.
+    timers: OrdSet<Timer>,
     /// Bytes of the keys and values, for the state-size gauge; counted
     /// again by [`Self::recount`] after deserializing.
     #[serde(skip)]
     bytes: usize,
+}
+
+/// What a checkpoint holds of a [`KeyedState`].
+#[derive(Deserialize)]
+struct Saved {
+    values: CowMap<Key, Vec<u8>>,
+    timers: Vec<Timer>,
+}
+
+impl From<Saved> for KeyedState {
+    fn from(saved: Saved) -> Self {
+        let mut state = Self {
+            values: saved.values,
+            ..Self::default()
+        };
+        for timer in saved.timers {
+            state.set_timer(timer);
+        }
+        state.recount();
+        state
+    }
 }
 
 fn key_bytes(key: &Key) -> usize {
@@ -62,11 +86,12 @@ impl KeyedState {
     /// Removes and returns the timers at or before `watermark`, earliest first.
     pub fn take_due(&mut self, watermark: i64) -> Vec<Timer> {
         let mut due = Vec::new();
-        while let Some(first) = self.timers.first() {
-            if first.at > watermark {
-                break;
-            }
-            due.extend(self.timers.pop_first());
+        while self
+            .timers
+            .get_min()
+            .is_some_and(|first| first.at <= watermark)
+        {
+            due.extend(self.timers.remove_min());
         }
         due
     }
@@ -97,7 +122,7 @@ impl KeyedState {
 
     /// Takes in another instance's keys and timers (their keys are disjoint).
     pub fn absorb(&mut self, other: KeyedState) {
-        self.values.extend(other.values);
+        self.values.extend(other.values.into_entries());
         self.timers.extend(other.timers);
         self.recount();
     }
@@ -105,8 +130,22 @@ impl KeyedState {
     /// Keeps the keys, and the timers of the keys, that `keep` accepts.
     pub fn retain(&mut self, keep: impl Fn(&Key) -> bool) {
         self.values.retain(|key, _| keep(key));
-        self.timers.retain(|timer| keep(&timer.key));
+        self.timers = self
+            .timers
+            .iter()
+            .filter(|timer| keep(&timer.key))
+            .cloned()
+            .collect();
         self.recount();
+    }
+
+    /// The state as it stands, to be encoded on another thread while this
+    /// one goes on changing it.
+    pub fn snapshot(&self) -> KeyedSnapshot {
+        KeyedSnapshot {
+            values: self.values.snapshot(),
+            timers: self.timers.clone(),
+        }
     }
 
     /// Every stored value, to be rewritten by a state migration.
@@ -115,9 +154,47 @@ impl KeyedState {
     }
 }
 
+/// A [`KeyedState`] at one moment: encodes exactly as one does.
+#[derive(Serialize)]
+pub struct KeyedSnapshot {
+    values: MapSnapshot<Key, Vec<u8>>,
+    timers: OrdSet<Timer>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restored_state_and_a_snapshot_hold_the_same_timers_and_values() {
+        let mut state = KeyedState::default();
+        for (at, key) in [(30, "b"), (10, "a"), (20, "b")] {
+            let key = Key::Str(key.into());
+            state.set(key.clone(), Some(vec![at as u8]));
+            state.set_timer(Timer { at, key });
+        }
+        let snapshot = bincode::serialize(&state.snapshot()).unwrap();
+        // Changes after the snapshot are not in it.
+        state.set_timer(Timer {
+            at: 5,
+            key: Key::Str("c".into()),
+        });
+        state.take_due(10);
+        assert_eq!(
+            bincode::serialize(&KeyedState::default()).unwrap().len(),
+            16
+        );
+        let mut back: KeyedState = bincode::deserialize(&snapshot).unwrap();
+        assert_eq!((back.keys(), back.timers()), (2, 3));
+        let due: Vec<i64> = back.take_due(i64::MAX).iter().map(|t| t.at).collect();
+        assert_eq!(
+            due,
+            vec![10, 20, 30],
+            "the due index is rebuilt in time order"
+        );
+        assert_eq!(back.timers(), 0);
+        assert_eq!(state.timers(), 2, "c at 5 and a at 10 were due");
+    }
 
     #[test]
     fn due_timers_come_out_in_time_order_once() {
@@ -146,10 +223,7 @@ mod tests {
         state.set(Key::Int(7), None);
         state.set(Key::Int(8), None);
         assert_eq!(state.bytes(), 5);
-        let mut copy: KeyedState =
-            bincode::deserialize(&bincode::serialize(&state).unwrap()).unwrap();
-        assert_eq!(copy.bytes(), 0, "not serialized");
-        copy.recount();
-        assert_eq!(copy.bytes(), 5);
+        let copy: KeyedState = bincode::deserialize(&bincode::serialize(&state).unwrap()).unwrap();
+        assert_eq!(copy.bytes(), 5, "counted again on restore");
     }
 }

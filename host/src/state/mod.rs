@@ -3,6 +3,7 @@
 //! plugins keep between batches.
 
 mod checkpoint;
+mod cow_map;
 mod keyed;
 pub mod rescale;
 mod store;
@@ -12,5 +13,6 @@ pub use checkpoint::{
     SessionRecord, SessionState, SinkPosition, SourcePosition, StageCheckpoint, StageState,
     WindowState,
 };
+pub use cow_map::{CowMap, MapSnapshot};
 pub use keyed::{KeyedState, Timer};
 pub use store::{CheckpointError, CheckpointSettings, CheckpointStats, CheckpointStore};

@@ -26,29 +26,21 @@ use super::layout::{hold_position, merge_into, retain_positions, Mark, ResultLay
 use super::LateRow;
 use crate::data::{Batch, BatchBuilder};
 use crate::data::{Key, KeyRef};
-use crate::state::{Encoded, WindowState};
+use crate::state::{CowMap, Encoded, MapSnapshot, WindowState};
 
-/// [`WindowState`] as borrowed from the live windows: serializes exactly as
-/// a `WindowState` does.
+/// [`WindowState`] at one moment, sharing the live panes' shards
+/// copy-on-write: serializes exactly as a `WindowState` does.
 #[derive(serde::Serialize)]
-struct WindowStateView<'a> {
-    open: Vec<PaneView<'a>>,
+struct WindowSnapshot {
+    open: Vec<PaneSnapshot>,
     next_end: Option<i64>,
 }
 
 #[derive(serde::Serialize)]
-struct PaneView<'a> {
+struct PaneSnapshot {
     end: i64,
-    keys: KeysView<'a>,
-    first: &'a [(u32, u64)],
-}
-
-struct KeysView<'a>(&'a HashMap<Key, Box<[Accumulator]>>);
-
-impl serde::Serialize for KeysView<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(key, acc)| (key, &**acc)))
-    }
+    keys: MapSnapshot<Key, Box<[Accumulator]>>,
+    first: Vec<(u32, u64)>,
 }
 
 /// The totals of the window ending at `end`, per key with the number of its
@@ -60,7 +52,7 @@ struct RunningWindow {
 
 #[derive(Default)]
 struct Pane {
-    keys: HashMap<Key, Box<[Accumulator]>>,
+    keys: CowMap<Key, Box<[Accumulator]>>,
     /// The first position per stream of the rows this pane holds: input
     /// from there on must be read again if the pane is lost.
     first: Vec<(u32, u64)>,
@@ -131,16 +123,17 @@ impl PaneWindows {
         self.open.values().map(|w| w.keys.len()).sum()
     }
 
-    /// The panes' contents, encoded for a checkpoint without copying them.
+    /// The panes' contents for a checkpoint, encoded later by the sink
+    /// thread: taking it costs a pointer per few dozen keys.
     pub fn checkpoint(&self) -> Encoded<WindowState> {
-        Encoded::encode(&WindowStateView {
+        Encoded::later(WindowSnapshot {
             open: self
                 .open
                 .iter()
-                .map(|(&end, pane)| PaneView {
+                .map(|(&end, pane)| PaneSnapshot {
                     end,
-                    keys: KeysView(&pane.keys),
-                    first: &pane.first,
+                    keys: pane.keys.snapshot(),
+                    first: pane.first.clone(),
                 })
                 .collect(),
             next_end: self.next_end,
@@ -151,7 +144,7 @@ impl PaneWindows {
     pub fn restore(&mut self, state: WindowState) -> Result<(), String> {
         self.open.clear();
         for pane in state.open {
-            let mut keys = HashMap::with_capacity(pane.keys.len());
+            let mut keys = CowMap::default();
             for (key, mut accumulators) in pane.keys {
                 if accumulators.len() != self.layout.width() {
                     return Err(format!(
@@ -230,10 +223,11 @@ impl PaneWindows {
             hold_position(&mut pane.first, batch.position[row]);
             let accumulators = match pane.keys.get_mut(&key) {
                 Some(accumulators) => accumulators,
-                None => pane
-                    .keys
-                    .entry(key.to_owned())
-                    .or_insert_with(|| self.layout.new_accumulators()),
+                None => pane.keys.get_or_insert_with(
+                    &key,
+                    || key.to_owned(),
+                    || self.layout.new_accumulators(),
+                ),
             };
             ResultLayout::add_row(accumulators, &inputs, row, event_time);
             for &(end, was_emitted) in &updated {
@@ -423,7 +417,7 @@ impl PaneWindows {
                     add_pane(&mut running.keys, entering);
                 }
                 if let Some(leaving) = self.open.get(&(end - self.size_ms)) {
-                    for (key, accumulators) in &leaving.keys {
+                    for (key, accumulators) in leaving.keys.iter() {
                         if let Some((panes, into)) = running.keys.get_mut(key) {
                             *panes -= 1;
                             if *panes == 0 {
@@ -475,7 +469,7 @@ impl PaneWindows {
         let mut index: HashMap<&Key, usize> = HashMap::new();
         let mut arena: Vec<Accumulator> = Vec::new();
         for pane in self.panes_of(end) {
-            for (key, accumulators) in &pane.keys {
+            for (key, accumulators) in pane.keys.iter() {
                 match index.get(key) {
                     Some(&at) => merge_into(&mut arena[at..at + width], accumulators),
                     None => {
@@ -511,7 +505,7 @@ impl PaneWindows {
 }
 
 fn add_pane(keys: &mut HashMap<Key, (u32, Box<[Accumulator]>)>, pane: &Pane) {
-    for (key, accumulators) in &pane.keys {
+    for (key, accumulators) in pane.keys.iter() {
         match keys.get_mut(key) {
             Some((panes, into)) => {
                 *panes += 1;

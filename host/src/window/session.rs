@@ -11,8 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hashbrown::HashMap;
-
 use super::aggregate::Accumulator;
 use super::layout::{
     hold_position, merge_into, merge_positions, retain_positions, Mark, ResultLayout,
@@ -20,8 +18,9 @@ use super::layout::{
 use super::LateRow;
 use crate::data::Key;
 use crate::data::{Batch, BatchBuilder};
-use crate::state::{Encoded, SessionRecord, SessionState};
+use crate::state::{CowMap, Encoded, MapSnapshot, SessionRecord, SessionState};
 
+#[derive(Clone)]
 struct Session {
     start: i64,
     /// The last row's event time plus the gap.
@@ -34,7 +33,7 @@ pub struct SessionWindows {
     gap_ms: i64,
     layout: ResultLayout,
     /// Each key's open sessions, by start; they never touch one another.
-    sessions: HashMap<Key, Vec<Session>>,
+    sessions: CowMap<Key, Vec<Session>>,
     /// (time, key): a session of the key may end at `time`. Every session
     /// has an entry at or before its end. Extending a session leaves its entry
     /// where it was, so the common case (a row that extends the key's
@@ -55,7 +54,7 @@ impl SessionWindows {
         Ok(Self {
             gap_ms,
             layout,
-            sessions: HashMap::new(),
+            sessions: CowMap::default(),
             due: BTreeSet::new(),
             fired_windows: 0,
             open: 0,
@@ -74,20 +73,25 @@ impl SessionWindows {
         self.open
     }
 
+    /// The open sessions for a checkpoint, encoded later by the sink thread:
+    /// taking it costs a pointer per few dozen keys.
     pub fn checkpoint(&self) -> Encoded<SessionState> {
+        /// Serializes exactly as a [`SessionState`] does.
         #[derive(serde::Serialize)]
-        struct View<'a> {
-            sessions: SessionsView<'a>,
+        struct Snapshot {
+            sessions: Sessions,
         }
-        struct SessionsView<'a>(&'a HashMap<Key, Vec<Session>>);
-        impl serde::Serialize for SessionsView<'_> {
+        struct Sessions {
+            keys: MapSnapshot<Key, Vec<Session>>,
+            count: usize,
+        }
+        impl serde::Serialize for Sessions {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeSeq;
                 // bincode needs the length up front, which a flattened
                 // iterator does not give `collect_seq`.
-                let len = self.0.values().map(Vec::len).sum();
-                let mut seq = serializer.serialize_seq(Some(len))?;
-                for (key, sessions) in self.0 {
+                let mut seq = serializer.serialize_seq(Some(self.count))?;
+                for (key, sessions) in self.keys.iter() {
                     for s in sessions {
                         let record = (key, s.start, s.end, &*s.accumulators, s.first.as_slice());
                         seq.serialize_element(&record)?;
@@ -96,8 +100,11 @@ impl SessionWindows {
                 seq.end()
             }
         }
-        Encoded::encode(&View {
-            sessions: SessionsView(&self.sessions),
+        Encoded::later(Snapshot {
+            sessions: Sessions {
+                keys: self.sessions.snapshot(),
+                count: self.open,
+            },
         })
     }
 
@@ -122,7 +129,9 @@ impl SessionWindows {
                 ));
             }
             self.due.insert((end, key.clone()));
-            let sessions = self.sessions.entry(key).or_default();
+            let sessions = self
+                .sessions
+                .get_or_insert_with(&key, || key.clone(), Vec::new);
             sessions.push(Session {
                 start,
                 end,
@@ -160,7 +169,8 @@ impl SessionWindows {
                         late.push(late_row(row, time, end));
                         continue;
                     }
-                    self.sessions.entry(key.to_owned()).or_default()
+                    self.sessions
+                        .get_or_insert_with(&key, || key.to_owned(), Vec::new)
                 }
             };
             // The sessions the row's window touches: a run of the list.

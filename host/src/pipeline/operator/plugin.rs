@@ -152,7 +152,7 @@ impl Operator for PluginStage {
             Some(keyed) => StageState::Plugin(PluginState {
                 plugin: plugin.version(),
                 state_version: plugin.descriptor().state_version,
-                keyed: Encoded::encode(keyed),
+                keyed: Encoded::later(keyed.snapshot()),
             }),
             None => StageState::Stateless {
                 plugin: Some(plugin.version()),
