@@ -243,3 +243,118 @@ pub fn every_row_fails_with(component: &str, cases: &[(&str, &str)]) {
         );
     }
 }
+
+/// Runs `weir` in `cwd` (outside any checkout) with its own data home, so
+/// that the SDK it writes out is the one it carries.
+fn weir_outside_a_checkout(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::weir_binary())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_DATA_HOME", cwd.join("data"))
+        .output()
+        .expect("running weir")
+}
+
+/// `weir plugin new NAME --lang LANG --kind KIND` outside a checkout, for
+/// each of `kinds`: the plugin's own test passes natively (`test`: the
+/// command prefix, the test path appended), and it fails once its logic is
+/// broken (`break_it`: text in the app and what to put instead). Returns
+/// the directory everything was written to.
+pub fn scaffolded_plugins_pass_their_tests(
+    lang: &str,
+    kinds: &[&str],
+    test: &[&str],
+    test_path: &str,
+    break_it: (&str, &str),
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for kind in kinds {
+        let name = format!("hot-{kind}");
+        let made = weir_outside_a_checkout(
+            dir.path(),
+            &["plugin", "new", &name, "--lang", lang, "--kind", kind],
+        );
+        let stdout = text(&made.stdout);
+        assert!(made.status.success(), "{stdout}{}", text(&made.stderr));
+        let root = dir.path().join(name.replace('-', "_"));
+        assert!(
+            stdout.contains(&format!("created ./{}", name.replace('-', "_"))),
+            "{stdout}"
+        );
+        let run_test = || {
+            std::process::Command::new(test[0])
+                .args(&test[1..])
+                .arg(root.join(test_path))
+                .output()
+                .expect("running the plugin's test")
+        };
+        let passed = run_test();
+        let report = format!("{}{}", text(&passed.stdout), text(&passed.stderr));
+        assert!(passed.status.success(), "{kind}: {report}");
+        assert!(
+            !report.contains("Ran 0 tests") && !report.contains("# pass 0"),
+            "{kind}: no test ran: {report}"
+        );
+        let app = root.join(if lang == "python" { "app.py" } else { "app.js" });
+        let source = fs::read_to_string(&app).expect("the app");
+        if source.contains(break_it.0) {
+            fs::write(&app, source.replace(break_it.0, break_it.1)).expect("breaking the app");
+            assert!(
+                !run_test().status.success(),
+                "{kind}: the test passes a broken plugin"
+            );
+            fs::write(&app, source).expect("mending the app");
+        }
+    }
+    dir
+}
+
+/// Builds the scaffolded plugin `dir/name` with `weir plugin build` (the SDK
+/// and WIT this weir carries) and runs it with `weir plugin test` over two
+/// readings, one hot (keyed by `key_by` if given); returns what `weir plugin
+/// test` printed.
+pub fn build_and_try_scaffolded(
+    dir: &Path,
+    name: &str,
+    config: &str,
+    key_by: Option<&str>,
+) -> String {
+    let built = weir_outside_a_checkout(dir, &["plugin", "build", name, "--out", "dist"]);
+    assert!(
+        built.status.success(),
+        "{}{}",
+        text(&built.stdout),
+        text(&built.stderr)
+    );
+    let component = fs::read_dir(dir.join("dist"))
+        .expect("dist")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains(name))
+        .expect("the built component");
+    fs::write(
+        dir.join("sample.ndjson"),
+        concat!(
+            r#"{"sensor_id":"a","temperature":99.0,"event_time":"2026-01-15 08:00:00.000"}"#,
+            "\n",
+            r#"{"sensor_id":"b","temperature":101.5,"event_time":"2026-01-15 08:00:01.000"}"#,
+            "\n",
+        ),
+    )
+    .expect("sample");
+    let mut args = vec![
+        "plugin",
+        "test",
+        component.to_str().expect("utf-8 path"),
+        "--input",
+        "sample.ndjson",
+        "--config",
+        config,
+    ];
+    if let Some(key) = key_by {
+        args.extend(["--key-by", key]);
+    }
+    let tried = weir_outside_a_checkout(dir, &args);
+    let stdout = text(&tried.stdout);
+    assert!(tried.status.success(), "{stdout}{}", text(&tried.stderr));
+    stdout
+}

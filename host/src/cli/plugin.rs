@@ -67,14 +67,17 @@ pub enum PluginAction {
     ///
     /// Example: weir plugin status | jq '.stages[] | {name, rows_in, rows_out}'
     Status,
-    /// Start a plugin crate: an example of the kind and its test.
+    /// Start a plugin: an example of the kind and its test, in Rust (a
+    /// crate), Python (app.py) or JavaScript (app.js).
     ///
-    /// Example (in a weir checkout): weir plugin new cold-filter --kind filter
+    /// Example (in a weir checkout): weir plugin new cold-filter --kind filter --lang python
     New {
-        /// Crate name: lowercase letters, digits, dashes.
+        /// Plugin name: lowercase letters, digits, dashes.
         name: String,
         #[arg(long, value_enum, default_value = "filter")]
         kind: weir::scaffold::PluginKind,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: weir::scaffold::PluginLang,
         /// Where to create it (default: plugins/ in a weir checkout, else here).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -84,7 +87,7 @@ pub enum PluginAction {
         sdk: Option<PathBuf>,
     },
     /// Build a plugin crate, or a Python (app.py) or JavaScript (app.js)
-    /// plugin in a weir checkout, into a component and show its declared schema.
+    /// plugin, into a component and show its declared schema.
     ///
     /// Example: weir plugin build plugins/cold-filter --out plugins/dist
     Build {
@@ -107,6 +110,9 @@ pub enum PluginAction {
         /// The plugin's config, as a JSON object (default: `{}`).
         #[arg(long, default_value = "{}")]
         config: String,
+        /// For a keyed plugin: the field that keys it (a string).
+        #[arg(long)]
+        key_by: Option<String>,
     },
 }
 
@@ -118,12 +124,12 @@ pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Resu
             component,
             input,
             config,
+            key_by,
         } => {
             let engine = PluginEngine::new()?;
-            println!(
-                "{}",
-                weir::plugin::run_sample(&engine, &component, &config, &input)?
-            );
+            let run =
+                weir::plugin::run_sample(&engine, &component, &config, &input, key_by.as_deref())?;
+            println!("{run}");
             return Ok(ExitCode::SUCCESS);
         }
         PluginAction::Build { dir, out } => {
@@ -140,9 +146,17 @@ pub fn plugin_command(target: AdminTarget, action: PluginAction) -> anyhow::Resu
         PluginAction::New {
             name,
             kind,
+            lang: weir::scaffold::PluginLang::Rust,
             dir,
             sdk,
         } => return new_plugin(&name, kind, dir.as_deref(), sdk.as_deref()),
+        PluginAction::New {
+            name,
+            kind,
+            lang,
+            dir,
+            sdk,
+        } => return new_script_plugin(&name, lang, kind, dir.as_deref(), sdk.as_deref()),
         PluginAction::List { json } => {
             let list = client().list()?;
             match json {
@@ -228,6 +242,53 @@ pub fn new_plugin(
         "             cargo build --release --target wasm32-wasip2 --manifest-path {}/Cargo.toml",
         root.display()
     );
+    println!("  try it:    weir plugin test <the .wasm> --input sample.ndjson --config '{{…}}'");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weir plugin new --lang python|js`: in a checkout under plugins/python or
+/// plugins/js (which scripts/python-plugins and scripts/js-plugins build),
+/// elsewhere in `dir`, its test using the checkout's SDK or the one this
+/// weir carries.
+fn new_script_plugin(
+    name: &str,
+    lang: weir::scaffold::PluginLang,
+    kind: weir::scaffold::PluginKind,
+    dir: Option<&Path>,
+    sdk: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use weir::scaffold::PluginLang;
+    let sub = if lang == PluginLang::Python {
+        "python"
+    } else {
+        "js"
+    };
+    let in_checkout = Path::new("plugin-sdk").join(sub).is_dir() && Path::new("plugins").is_dir();
+    let home = match sdk {
+        Some(sdk) => sdk.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        None if in_checkout => PathBuf::from("."),
+        None => weir::scaffold::bundled_sdk_home()?,
+    };
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None if in_checkout => Path::new("plugins").join(sub),
+        None => PathBuf::from("."),
+    };
+    let plugin = weir::scaffold::new_script_plugin(name, lang, kind, &dir, &home)?;
+    let root = plugin.root.display();
+    let (tool, install) = match lang {
+        PluginLang::Python => (
+            "componentize-py 0.25.1",
+            "scripts/python-plugins install, or pip install componentize-py==0.25.1",
+        ),
+        _ => (
+            "componentize-js 0.23.0",
+            "scripts/js-plugins install, or npm install @bytecodealliance/componentize-js@0.23.0",
+        ),
+    };
+    println!("created {root}");
+    println!("  test it:   {}", plugin.test);
+    println!("  build it:  weir plugin build {root}   (needs {tool}: {install})");
     println!("  try it:    weir plugin test <the .wasm> --input sample.ndjson --config '{{…}}'");
     Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,10 @@ use std::fmt;
 use std::path::Path;
 
 use super::{
-    Descriptor, FailurePolicy, PluginEngine, PluginError, PluginInstance, PluginLimits,
-    PluginOperator,
+    Descriptor, FailurePolicy, OperatorKind, PluginEngine, PluginError, PluginInstance,
+    PluginLimits, PluginOperator,
 };
-use crate::data::{BatchBuilder, Schema};
+use crate::data::{BatchBuilder, Field, FieldType, Schema};
 use crate::format::json::{decode_record, JsonRow};
 use crate::source::{LineSource, ReadOutcome};
 
@@ -41,28 +41,38 @@ pub enum SampleError {
     Input { path: String, error: std::io::Error },
     #[error("the plugin declares fields that cannot form rows: {0}")]
     Schema(String),
+    #[error("`{0}` is a keyed plugin: name the field that keys the records with --key-by")]
+    NeedsKey(String),
 }
 
 /// Runs the component at `component`, initialised with `config_json`, over
-/// the NDJSON lines of `input`, in one batch.
+/// the NDJSON lines of `input`, in one batch. A keyed plugin is keyed by the
+/// string field `key_by`; its timers all fire at the end, as at the end of
+/// a bounded input.
 pub fn run_sample(
     engine: &PluginEngine,
     component: &Path,
     config_json: &str,
     input: &Path,
+    key_by: Option<&str>,
 ) -> Result<SampleRun, SampleError> {
     let prepared = engine.prepare(component)?;
     let limits = PluginLimits::default();
     let descriptor = PluginInstance::new(&prepared, limits)?.descriptor().clone();
-    let schema =
-        Schema::new(descriptor.reads.clone()).map_err(|e| SampleError::Schema(e.to_string()))?;
+    if descriptor.kind == OperatorKind::Keyed && key_by.is_none() {
+        return Err(SampleError::NeedsKey(descriptor.name));
+    }
+    let mut fields = descriptor.reads.clone();
+    if let Some(key) = key_by.filter(|key| !fields.iter().any(|f| f.name == *key)) {
+        fields.push(Field::new(key, FieldType::String));
+    }
+    let schema = Schema::new(fields).map_err(|e| SampleError::Schema(e.to_string()))?;
     let policy = FailurePolicy {
         quarantine_after: 0,
         ..FailurePolicy::default()
     };
-    // Keyed plugins need a key field, which only a pipeline names: refused here.
     let mut operator = PluginOperator::new(prepared, config_json, &schema, limits, policy)?
-        .keyed_by(None, &schema)?;
+        .keyed_by(key_by, &schema)?;
 
     let input_error = |error| SampleError::Input {
         path: input.display().to_string(),
@@ -93,7 +103,7 @@ pub fn run_sample(
             },
         }
     }
-    let batch = builder.take(i64::MIN);
+    let batch = builder.take(if key_by.is_some() { i64::MAX } else { i64::MIN });
     let processed = operator.process(&batch);
     for failure in &processed.failures {
         let line = batch.position[failure.row as usize];

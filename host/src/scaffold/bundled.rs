@@ -13,6 +13,8 @@ use super::ScaffoldError;
 // host/build.rs reruns (and so re-embeds) when either folder changes.
 static SDK_SOURCES: Dir = include_dir!("$CARGO_MANIFEST_DIR/../plugin-sdk/src");
 static WIT: Dir = include_dir!("$CARGO_MANIFEST_DIR/../wit");
+static PYTHON_SDK: Dir = include_dir!("$CARGO_MANIFEST_DIR/../plugin-sdk/python/weir_plugin");
+const JS_PRELUDE: &str = include_str!("../../../plugin-sdk/js/weir-plugin.js");
 const SDK_MANIFEST: &str = include_str!("../../../plugin-sdk/Cargo.toml");
 const WORKSPACE_MANIFEST: &str = include_str!("../../../Cargo.toml");
 
@@ -48,6 +50,18 @@ pub fn export(root: &Path) -> Result<PathBuf, ScaffoldError> {
     written.map(|()| sdk)
 }
 
+/// The exported SDK's home (laid out as a checkout: `plugin-sdk/`, `wit/`)
+/// under [`default_root`].
+pub fn home() -> Result<PathBuf, ScaffoldError> {
+    let root = default_root().ok_or_else(|| {
+        ScaffoldError::Bundle(
+            "neither $XDG_DATA_HOME nor $HOME is set, so there is nowhere to put it".into(),
+        )
+    })?;
+    let sdk = export(&root)?;
+    Ok(sdk.parent().map_or(root, Path::to_path_buf))
+}
+
 /// Where the SDK goes when no `--sdk` is given outside a checkout:
 /// `$XDG_DATA_HOME/weir`, else `~/.local/share/weir`.
 pub fn default_root() -> Option<PathBuf> {
@@ -66,16 +80,34 @@ fn write_tree(root: &Path, manifest: &str) -> Result<(), ScaffoldError> {
             .map_err(|error| ScaffoldError::Write { path, error })
     };
     write(root.join("plugin-sdk/Cargo.toml"), manifest.as_bytes())?;
-    for (dir, under) in [(&SDK_SOURCES, "plugin-sdk/src"), (&WIT, "wit")] {
+    for (dir, under) in bundled_dirs() {
         for file in files(dir) {
             write(root.join(under).join(file.path()), file.contents())?;
         }
     }
+    write(
+        root.join("plugin-sdk/js/weir-plugin.js"),
+        JS_PRELUDE.as_bytes(),
+    )?;
     Ok(())
 }
 
+/// The embedded folders and where they go in the exported tree.
+fn bundled_dirs() -> [(&'static Dir<'static>, &'static str); 3] {
+    [
+        (&SDK_SOURCES, "plugin-sdk/src"),
+        (&WIT, "wit"),
+        (&PYTHON_SDK, "plugin-sdk/python/weir_plugin"),
+    ]
+}
+
+/// A folder's files, its subfolders' included; Python's bytecode caches
+/// (in a developer's checkout, not in git) left out.
 fn files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
-    let mut out: Vec<_> = dir.files().collect();
+    let mut out: Vec<_> = dir
+        .files()
+        .filter(|f| f.path().extension().is_none_or(|e| e != "pyc"))
+        .collect();
     for sub in dir.dirs() {
         out.extend(files(sub));
     }
@@ -85,7 +117,8 @@ fn files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
 fn content_hash(manifest: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(manifest);
-    for dir in [&SDK_SOURCES, &WIT] {
+    hash.update(JS_PRELUDE);
+    for (dir, _) in bundled_dirs() {
         for file in files(dir) {
             hash.update(file.path().to_string_lossy().as_bytes());
             hash.update(file.contents());
@@ -155,10 +188,13 @@ mod tests {
     #[test]
     fn the_bundle_holds_every_sdk_source_and_the_wit() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for (dir, on_disk) in [(&SDK_SOURCES, "plugin-sdk/src"), (&WIT, "wit")] {
+        for (dir, on_disk) in bundled_dirs() {
             let bundled: Vec<_> = files(dir).iter().map(|f| f.path().to_owned()).collect();
             for entry in std::fs::read_dir(root.join(on_disk)).unwrap() {
                 let name = PathBuf::from(entry.unwrap().file_name());
+                if name == Path::new("__pycache__") {
+                    continue;
+                }
                 assert!(
                     bundled.contains(&name),
                     "{on_disk}/{} is not bundled",

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 mod build;
 mod bundled;
 mod script_build;
+mod script_new;
 
 pub use build::{build_plugin, BuildError, Built};
-pub use bundled::{default_root as bundled_sdk_root, export as export_bundled_sdk};
+pub use bundled::{
+    default_root as bundled_sdk_root, export as export_bundled_sdk, home as bundled_sdk_home,
+};
+pub use script_new::{new_script_plugin, PluginLang, ScriptPlugin};
 
 /// What the new plugin does with rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +40,8 @@ pub enum ScaffoldError {
     Exists(PathBuf),
     #[error("no plugin SDK at {0}: pass --sdk with the path to a weir checkout's plugin-sdk, or leave --sdk out to use the SDK this weir carries")]
     NoSdk(PathBuf),
+    #[error("{} plugins cannot be written in {} yet: its SDK has {}; use --lang rust for this kind", kind.name(), lang.name(), lang.kinds())]
+    Unsupported { lang: PluginLang, kind: PluginKind },
     #[error("the SDK this weir carries cannot be written out: {0}")]
     Bundle(String),
     #[error("writing {path}: {error}")]
@@ -43,6 +49,18 @@ pub enum ScaffoldError {
         path: PathBuf,
         error: std::io::Error,
     },
+}
+
+impl PluginKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Filter => "filter",
+            Self::Map => "map",
+            Self::FlatMap => "flat-map",
+            Self::Keyed => "keyed",
+            Self::Aggregate => "aggregate",
+        }
+    }
 }
 
 /// Where the crate takes the SDK from.
@@ -60,13 +78,7 @@ pub fn new_plugin(
     dir: &Path,
     sdk: Sdk<'_>,
 ) -> Result<PathBuf, ScaffoldError> {
-    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
-        return Err(ScaffoldError::Name(name.into()));
-    }
+    check_name(name)?;
     let root = dir.join(name);
     if root.exists() {
         return Err(ScaffoldError::Exists(root));
@@ -125,22 +137,37 @@ weir-plugin-sdk = {{ path = "{sdk}" }}
         PluginKind::Keyed => include_str!("templates/keyed.rs.tmpl"),
         PluginKind::Aggregate => include_str!("templates/aggregate.rs.tmpl"),
     };
-    let type_name: String = name
-        .split('-')
+    let source = template
+        .replace("{{name}}", name)
+        .replace("{{lib}}", &name.replace('-', "_"))
+        .replace("{{Type}}", &type_name(name));
+    write(&root.join("Cargo.toml"), &manifest)?;
+    write(&root.join("src/lib.rs"), &source)?;
+    Ok(root)
+}
+
+fn check_name(name: &str) -> Result<(), ScaffoldError> {
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ScaffoldError::Name(name.into()))
+    }
+}
+
+/// `cold-filter` → `ColdFilter`.
+fn type_name(name: &str) -> String {
+    name.split('-')
         .map(|part| {
             let mut chars = part.chars();
             chars.next().map_or(String::new(), |first| {
                 first.to_ascii_uppercase().to_string() + chars.as_str()
             })
         })
-        .collect();
-    let source = template
-        .replace("{{name}}", name)
-        .replace("{{lib}}", &name.replace('-', "_"))
-        .replace("{{Type}}", &type_name);
-    write(&root.join("Cargo.toml"), &manifest)?;
-    write(&root.join("src/lib.rs"), &source)?;
-    Ok(root)
+        .collect()
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ScaffoldError> {

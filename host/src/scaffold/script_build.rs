@@ -68,16 +68,14 @@ impl Script {
 /// `out` (default: `dir`); returns the component's path.
 pub fn build(script: Script, dir: &Path, out: Option<&Path>) -> Result<PathBuf, BuildError> {
     let dir = dir.canonicalize().map_err(BuildError::Cargo)?;
-    let checkout = dir
+    // A checkout's SDK and WIT, else those this weir carries.
+    let checkout = match dir
         .ancestors()
         .find(|a| a.join("wit/operator.wit").exists() && a.join("plugin-sdk").is_dir())
-        .ok_or_else(|| {
-            BuildError::Tool(format!(
-                "{} is not inside a weir checkout: a {script:?} plugin is built against the checkout's plugin-sdk and wit",
-                dir.display()
-            ))
-        })?
-        .to_path_buf();
+    {
+        Some(checkout) => checkout.to_path_buf(),
+        None => super::bundled::home().map_err(|e| BuildError::Tool(e.to_string()))?,
+    };
     let tool = script.tool()?;
     let name = dir
         .file_name()

@@ -66,3 +66,26 @@ fn a_javascript_plugin_cannot_loop_hoard_or_reach_out() {
         ],
     );
 }
+
+/// `weir plugin new --lang js` for each kind the JavaScript SDK has, outside
+/// a checkout: each plugin's test passes in Node.js (and fails once its
+/// logic is broken); the flat-map builds into a component with the SDK
+/// this weir carries and alerts on the hot reading only.
+#[test]
+fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
+    let dir = languages::scaffolded_plugins_pass_their_tests(
+        "js",
+        &["filter", "map", "flat-map"],
+        &["node", "--test"],
+        "app.test.mjs",
+        ("> this.threshold", ">= 0 * this.threshold"),
+    );
+    let tried = languages::build_and_try_scaffolded(
+        dir.path(),
+        "hot_flat_map",
+        r#"{"threshold": 100.0}"#,
+        None,
+    );
+    assert!(tried.contains("line 1: dropped"), "{tried}");
+    assert!(tried.contains("\"alert\":\"b is at 101.5\""), "{tried}");
+}

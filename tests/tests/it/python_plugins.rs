@@ -212,3 +212,54 @@ fn weir_plugin_build_builds_a_python_plugin() {
         "componentize-py is not installed; run scripts/python-plugins install",
     );
 }
+
+/// `weir plugin new --lang python` for each kind the Python SDK has, outside
+/// a checkout: each plugin's test passes in CPython (and fails once its
+/// logic is broken); the filter and the keyed one build into components
+/// with the SDK this weir carries, and the filter keeps the hot reading.
+#[test]
+fn weir_plugin_new_python_scaffolds_plugins_that_test_build_and_run() {
+    let dir = languages::scaffolded_plugins_pass_their_tests(
+        "python",
+        &["filter", "map", "flat-map", "keyed"],
+        &["python3", "-m", "unittest", "discover", "-s"],
+        "",
+        ("> self.threshold", ">= 0.0 * self.threshold"),
+    );
+    let tried = languages::build_and_try_scaffolded(
+        dir.path(),
+        "hot_filter",
+        r#"{"threshold": 100.0}"#,
+        None,
+    );
+    assert!(tried.contains("line 1: dropped"), "{tried}");
+    assert!(tried.contains("line 2: {\"temperature\":101.5}"), "{tried}");
+    // With a limit of one, the one hot reading alerts; the other is dropped.
+    let keyed = languages::build_and_try_scaffolded(
+        dir.path(),
+        "hot_keyed",
+        r#"{"limit": 1}"#,
+        Some("sensor_id"),
+    );
+    assert!(keyed.contains("plugin hot-keyed 0.1.0 (keyed)"), "{keyed}");
+    assert!(keyed.contains("line 1: dropped"), "{keyed}");
+    assert!(keyed.contains("\"streak\":1"), "{keyed}");
+    let refused = std::process::Command::new(weir_tests::weir_binary())
+        .args([
+            "plugin",
+            "new",
+            "x",
+            "--lang",
+            "python",
+            "--kind",
+            "aggregate",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("weir");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("aggregate plugins cannot be written in Python yet"),
+        "{stderr}"
+    );
+}
