@@ -60,3 +60,67 @@ test("spike-alert alerts only above the minimum", async () => {
     { alert: "s1: 9 readings in one window, more than 5" },
   ]);
 });
+
+// A keyed-batch as the host builds it: keys back to back with UTF-8 byte
+// ends, states as JSON texts back to back (-1: none), timers after the rows.
+function keyedBatch(p, keys, rows, rowKeys, states, timers = []) {
+  const utf8 = new TextEncoder();
+  let ends = [], at = 0;
+  for (const k of keys) ends.push((at += utf8.encode(k).length));
+  const texts = states.map((s) => (s === null ? null : utf8.encode(JSON.stringify(s))));
+  const packed = Buffer.concat(texts.filter((t) => t !== null).map((t) => Buffer.from(t)));
+  return {
+    rows: { count: rows.length, rows: p.codec.encodeRows(rows) },
+    rowKeys, keys: keys.join(""), keyEnds: ends,
+    states: new Uint8Array(packed), stateLens: texts.map((t) => (t === null ? -1 : t.length)),
+    timers: timers.map(([key, at]) => ({ key, at: BigInt(at) })),
+  };
+}
+
+test("the fraud detector keeps state per key, across non-ASCII keys, and its timers forget", async () => {
+  const p = await load("fraud_detector");
+  p.init(JSON.stringify({ small_max: 5.0, large_min: 500.0, within_ms: 300000 }));
+  assert.equal(p.describe().kind, "keyed");
+  const rows = [
+    { amount: 2.0, ip: "a", event_time: 1000 },
+    { amount: 900.0, ip: "b", event_time: 2000 },
+    { amount: 3.0, ip: "c", event_time: 1500 },
+  ];
+  const out = p.processKeyed(keyedBatch(p, ["zoë", "ünïcode"], rows, [0, 0, 1], [null, { ips: ["c"], small: null }]));
+  assert.deepEqual(out.parents, [1]);
+  assert.deepEqual(p.codec.decodeOut(out.rows, 1), [
+    { small_amount: 2, small_at: 1000, large_amount: 900, new_ip: "b", gap_ms: 1000 },
+  ]);
+  assert.deepEqual(out.changed, [0, 1]);
+  const texts = new TextDecoder().decode(out.states);
+  const first = texts.slice(0, out.stateLens[0]);
+  assert.deepEqual(JSON.parse(first), { ips: ["a", "b"], small: null });
+  assert.deepEqual(out.timers, [{ key: 0, at: 301000n }, { key: 1, at: 301500n }]);
+
+  // The timer of the second key fires: its small purchase is forgotten.
+  const state = JSON.parse(texts.slice(out.stateLens[0]));
+  const fired = p.processKeyed(keyedBatch(p, ["ünïcode"], [], [], [state], [[0, 301500]]));
+  assert.deepEqual(fired.parents, []);
+  assert.deepEqual(fired.changed, [0]);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(fired.states)), { ips: ["c"], small: null });
+
+  // An unchanged state is not handed back.
+  const same = p.processKeyed(keyedBatch(p, ["x"], [], [], [{ ips: [], small: null }], [[0, 5]]));
+  assert.deepEqual(same.changed, []);
+  assert.throws(() => p.process({ count: 1, rows: p.codec.encodeRows([rows[0]]) }), /keyed plugin/);
+});
+
+test("a keyed plugin sees each key as the host wrote it, multi-byte ones included", async () => {
+  const w = await weir();
+  const p = w.keyed({
+    name: "echo-key", version: "0", row: { n: "i64" }, out: { key: "string", n: "i64" },
+    process(row, ctx) { ctx.emit({ key: ctx.key, n: row.n }); },
+  });
+  p.init("{}");
+  const keys = ["zoë", "東京", "a"];
+  const out = p.processKeyed(keyedBatch(p, keys, [{ n: 1 }, { n: 2 }, { n: 3 }], [1, 0, 2], [null, null, null]));
+  assert.deepEqual(p.codec.decodeOut(out.rows, 3), [{ key: "東京", n: 1 }, { key: "zoë", n: 2 }, { key: "a", n: 3 }]);
+  const bad = keyedBatch(p, keys, [], [], [null, null, null]);
+  bad.keyEnds = [4, 100, 101];
+  assert.throws(() => p.processKeyed(bad), /key ends run past/);
+});

@@ -167,6 +167,9 @@ const weir = (() => {
         }
       },
       processKeyed: notThis("keys"),
+      // For keyed plugins (see `keyed` below): the spec and its instance.
+      spec,
+      self,
       migrateState: notThis("state"),
       aggregateAdd: notThis("accumulators"),
       aggregateMerge: notThis("accumulators"),
@@ -198,5 +201,107 @@ const weir = (() => {
           parents.push(i);
         }
       }),
+    keyed,
   };
+
+  // A keyed plugin: `process(row, ctx)` for each row of a key and
+  // `onTimer(at, ctx)` when a timer it set fires. `ctx` has the `key`, its
+  // `state` (any JSON value, or null for none: the host stores it as JSON
+  // text and checkpoints it), `emit(row)` and `setTimer(at)`.
+  function keyed(spec) {
+    if (typeof spec.process !== "function") throw new TypeError("a keyed plugin needs `process(row, ctx)`");
+    const base = plugin("keyed", spec, () => fail(`${spec.name} is a keyed plugin: rows come with their keys`));
+    const describe = base.describe;
+    base.describe = () => ({ ...describe(), stateVersion: spec.stateVersion ?? 0 });
+    base.processKeyed = (input) => {
+      try {
+        return processKeyed(base, input);
+      } catch (e) {
+        fail(e);
+      }
+    };
+    return base;
+  }
+
+  // The keyed-output for a keyed-batch (docs/abi.md): keys arrive as one
+  // string with UTF-8 byte ends, states as JSON texts back to back.
+  function processKeyed(base, input) {
+    const { spec, self, codec } = base;
+    const keyBytes = utf8.encode(input.keys);
+    const names = [];
+    let start = 0;
+    for (const end of input.keyEnds) {
+      if (end < start || end > keyBytes.length) throw new RangeError("the key ends run past the keys");
+      names.push(fromUtf8.decode(keyBytes.subarray(start, end)));
+      start = end;
+    }
+    const stored = [];
+    let at = 0;
+    for (const length of input.stateLens) {
+      if (length < 0) {
+        stored.push(null);
+        continue;
+      }
+      if (at + length > input.states.length) throw new RangeError("the states run past their buffer");
+      stored.push(input.states.subarray(at, at + length));
+      at += length;
+    }
+    const count = input.rows.count;
+    if (stored.length !== names.length || input.rowKeys.length !== count) {
+      throw new RangeError("keys, states and rows do not match");
+    }
+    const current = stored.map((s, i) => {
+      if (s === null) return null;
+      try {
+        return JSON.parse(fromUtf8.decode(s));
+      } catch (e) {
+        throw new Error(`key \`${names[i]}\`: cannot decode the stored state: ${e.message}`);
+      }
+    });
+    const parents = [];
+    const out = new Writer();
+    const timers = [];
+    const run = (parent, key, call) => {
+      if (key >= names.length) throw new RangeError(`key index ${key} is past the batch's keys`);
+      const ctx = {
+        key: names[key],
+        state: current[key],
+        emit(row) {
+          codec.encode(row, out);
+          parents.push(parent);
+        },
+        setTimer(when) {
+          timers.push({ key, at: BigInt(when) });
+        },
+      };
+      call(ctx);
+      current[key] = ctx.state === undefined ? null : ctx.state;
+    };
+    codec.decode(input.rows.rows, count).forEach((row, i) => run(i, input.rowKeys[i], (ctx) => spec.process.call(self, row, ctx)));
+    input.timers.forEach((timer, i) => {
+      const when = Number.isSafeInteger(Number(timer.at)) ? Number(timer.at) : timer.at;
+      run(count + i, timer.key, (ctx) => spec.onTimer && spec.onTimer.call(self, when, ctx));
+    });
+    const changed = [];
+    const stateLens = [];
+    const states = new Writer();
+    current.forEach((state, i) => {
+      if (state === null) {
+        if (stored[i] !== null) {
+          changed.push(i);
+          stateLens.push(-1);
+        }
+        return;
+      }
+      const data = utf8.encode(JSON.stringify(state));
+      const before = stored[i];
+      if (before !== null && before.length === data.length && before.every((b, j) => b === data[j])) return;
+      changed.push(i);
+      stateLens.push(data.length);
+      states.reserve(data.length);
+      states.bytes.set(data, states.length);
+      states.length += data.length;
+    });
+    return { parents, rows: out.finish(), changed, states: states.finish(), stateLens, timers };
+  }
 })();

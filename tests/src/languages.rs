@@ -358,3 +358,84 @@ pub fn build_and_try_scaffolded(
     assert!(tried.status.success(), "{stdout}{}", text(&tried.stderr));
     stdout
 }
+/// The fraud detector `component` (another language's) flags exactly what
+/// the Rust one flags on generated payments plus payments that take every
+/// branch of the rule, at parallelism 1 and 2.
+pub fn fraud_detector_flags_what_the_rust_one_flags(component: &str) {
+    let other = component.to_string();
+    let mut payments = weir(&["generate", "payments", "--events", "60000"], b"").stdout;
+    payments.extend(probing_payments(1_768_464_000_000 + 700_000).as_bytes());
+    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/fraud-detection.toml");
+    let shipped = fs::read_to_string(original).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for (plugin_path, parallelism) in [
+        (plugin("fraud_detector.wasm"), 1),
+        (other.clone(), 1),
+        (other, 2),
+    ] {
+        let pipeline = shipped
+            .replace(
+                "\"../plugins/dist/fraud_detector.wasm\"",
+                &format!("\"{plugin_path}\""),
+            )
+            .replace("../out/", &format!("{}/", dir.path().display()))
+            .replace(
+                "name = \"fraud-detection\"",
+                &format!("name = \"fraud-detection\"\nparallelism = {parallelism}"),
+            );
+        assert!(pipeline.contains(&plugin_path) && pipeline.contains("parallelism"));
+        let file = dir.path().join("fraud.toml");
+        fs::write(&file, pipeline).unwrap();
+        let run = weir(&["run", file.to_str().unwrap()], &payments);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let mut alerts: Vec<String> = text(&run.stdout).lines().map(str::to_string).collect();
+        alerts.sort();
+        outputs.push(alerts);
+    }
+    assert!(outputs[0].len() > 5, "{:?}", outputs[0]);
+    assert_eq!(
+        outputs[1], outputs[0],
+        "{component}: differs from the Rust detector"
+    );
+    assert_eq!(outputs[2], outputs[0], "at parallelism 2");
+}
+
+/// Payments after `start` that take every branch of the fraud rule, which
+/// the generator's injected frauds alone do not: 40 users each buying from
+/// 12 addresses (more than the 8 remembered), small and large amounts in
+/// any order, and gaps now and then longer than the 5-minute window.
+fn probing_payments(start: i64) -> String {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut time = start;
+    let mut lines = String::new();
+    for _ in 0..20_000 {
+        time += if next(50) == 0 {
+            200_000
+        } else {
+            1 + next(2_000) as i64
+        };
+        let amount = [1.0, 3.5, 5.0, 50.0, 499.0, 500.0, 950.0][next(7) as usize];
+        lines.push_str(&format!(
+            "{{\"user_id\":\"probe-{}\",\"amount\":{amount:.2},\"ip\":\"192.0.2.{}\",\"event_time\":{time}}}\n",
+            next(40),
+            next(12)
+        ));
+    }
+    lines
+}
+
+/// The scaffolded keyed plugin `dir/hot_keyed`, built and tried with a limit
+/// of one: the hot reading alerts, the other is dropped.
+pub fn scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir: &Path) {
+    let keyed = build_and_try_scaffolded(dir, "hot_keyed", r#"{"limit": 1}"#, Some("sensor_id"));
+    assert!(keyed.contains("plugin hot-keyed 0.1.0 (keyed)"), "{keyed}");
+    assert!(keyed.contains("line 1: dropped"), "{keyed}");
+    assert!(keyed.contains("\"streak\":1"), "{keyed}");
+}

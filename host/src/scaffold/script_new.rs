@@ -31,7 +31,7 @@ impl PluginLang {
         match self {
             Self::Rust => "every kind",
             Self::Python => "filter, map, flat-map and keyed",
-            Self::Js => "filter, map and flat-map",
+            Self::Js => "filter, map, flat-map and keyed",
         }
     }
 }
@@ -78,6 +78,10 @@ fn templates(lang: PluginLang, kind: PluginKind) -> Result<Templates, ScaffoldEr
         (PluginLang::Js, FlatMap) => (
             include_str!("templates/js/flat_map.js.tmpl"),
             include_str!("templates/js/flat_map.test.mjs.tmpl"),
+        ),
+        (PluginLang::Js, Keyed) => (
+            include_str!("templates/js/keyed.js.tmpl"),
+            include_str!("templates/js/keyed.test.mjs.tmpl"),
         ),
         (lang, kind) => return Err(ScaffoldError::Unsupported { lang, kind }),
     };

@@ -138,6 +138,29 @@ class Examples(unittest.TestCase):
         with self.assertRaisesRegex(NotImplementedError, "keep"):
             testing.run(Lazy, {}, [R(1.0)])
 
+    def test_a_keyed_plugin_sees_each_key_as_the_host_wrote_it(self):
+        from weir_plugin import Keyed
+
+        @dataclass
+        class N:
+            n: int
+
+        @dataclass
+        class Echo:
+            key: str
+            n: int
+
+        class EchoKey(Keyed):
+            row = N
+            out = Echo
+
+            def process(self, row, ctx):
+                ctx.emit(Echo(ctx.key, row.n))
+
+        plugin = testing.keyed(EchoKey, {})
+        got = plugin._call([("東京", N(1)), ("zoë", N(2)), ("a", N(3))], [])
+        self.assertEqual(got, [Echo("東京", 1), Echo("zoë", 2), Echo("a", 3)])
+
 
 if __name__ == "__main__":
     unittest.main()

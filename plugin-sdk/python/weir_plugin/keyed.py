@@ -76,9 +76,13 @@ def split(data, lens):
 
 def process_keyed(plugin, decode, encode, rows, count, row_keys, keys, key_ends, states, state_lens, timers):
     """The keyed-output's fields for one keyed-batch (docs/abi.md)."""
+    # The ends are byte offsets into the keys' UTF-8, as the host wrote them.
+    key_bytes = keys.encode("utf-8")
     names, start = [], 0
     for end in key_ends:
-        names.append(keys[start:end])
+        if end < start or end > len(key_bytes):
+            raise ValueError("the key ends run past the keys")
+        names.append(key_bytes[start:end].decode("utf-8"))
         start = end
     stored = split(states, state_lens)
     if len(stored) != len(names) or len(row_keys) != count:

@@ -57,10 +57,11 @@ class KeyedHarness:
             data = self.states.get(k)
             lens.append(-1 if data is None else len(data))
             states += data or b""
+        # Byte offsets into the keys' UTF-8, as the host writes them.
         ends, text = [], ""
         for k in keys:
             text += k
-            ends.append(len(text))
+            ends.append(len(text.encode("utf-8")))
         parents, out, changed, new_states, new_lens, new_timers = process_keyed(
             self.runner.plugin, self.runner.decode, self.runner.encode, bytes(rows),
             len(key_rows), [index[k] for k, _ in key_rows], text, ends, bytes(states),

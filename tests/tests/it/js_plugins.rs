@@ -69,13 +69,13 @@ fn a_javascript_plugin_cannot_loop_hoard_or_reach_out() {
 
 /// `weir plugin new --lang js` for each kind the JavaScript SDK has, outside
 /// a checkout: each plugin's test passes in Node.js (and fails once its
-/// logic is broken); the flat-map builds into a component with the SDK
-/// this weir carries and alerts on the hot reading only.
+/// logic is broken); the flat-map and the keyed one build into components
+/// with the SDK this weir carries and alert on the hot reading only.
 #[test]
 fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
     let dir = languages::scaffolded_plugins_pass_their_tests(
         "js",
-        &["filter", "map", "flat-map"],
+        &["filter", "map", "flat-map", "keyed"],
         &["node", "--test"],
         "app.test.mjs",
         ("> this.threshold", ">= 0 * this.threshold"),
@@ -88,4 +88,13 @@ fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
     );
     assert!(tried.contains("line 1: dropped"), "{tried}");
     assert!(tried.contains("\"alert\":\"b is at 101.5\""), "{tried}");
+    languages::scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir.path());
+}
+
+/// The fraud detector in JavaScript — keyed: each user's state held by the
+/// host as JSON, timers — flags exactly what the Rust one flags on
+/// generated payments, at parallelism 1 and 2.
+#[test]
+fn the_javascript_fraud_detector_flags_what_the_rust_one_flags() {
+    languages::fraud_detector_flags_what_the_rust_one_flags(&js_plugin("fraud_detector"));
 }

@@ -5,7 +5,6 @@
 //! for a file or a socket is contained exactly as a Rust one is.
 
 use std::fs;
-use std::path::Path;
 
 use weir_tests::languages;
 use weir_tests::*;
@@ -79,73 +78,7 @@ fn the_python_pipeline_and_its_twin_give_the_rust_pipelines_alerts() {
 /// payments, at parallelism 1 and 2.
 #[test]
 fn the_python_fraud_detector_flags_what_the_rust_one_flags() {
-    let python = python_plugin("fraud_detector");
-    let mut payments = weir(&["generate", "payments", "--events", "60000"], b"").stdout;
-    payments.extend(probing_payments(1_768_464_000_000 + 700_000).as_bytes());
-    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/fraud-detection.toml");
-    let shipped = fs::read_to_string(original).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut outputs = Vec::new();
-    for (plugin_path, parallelism) in [
-        (plugin("fraud_detector.wasm"), 1),
-        (python.clone(), 1),
-        (python, 2),
-    ] {
-        let pipeline = shipped
-            .replace(
-                "\"../plugins/dist/fraud_detector.wasm\"",
-                &format!("\"{plugin_path}\""),
-            )
-            .replace("../out/", &format!("{}/", dir.path().display()))
-            .replace(
-                "name = \"fraud-detection\"",
-                &format!("name = \"fraud-detection\"\nparallelism = {parallelism}"),
-            );
-        assert!(pipeline.contains(&plugin_path) && pipeline.contains("parallelism"));
-        let file = dir.path().join("fraud.toml");
-        fs::write(&file, pipeline).unwrap();
-        let run = weir(&["run", file.to_str().unwrap()], &payments);
-        assert!(run.status.success(), "{}", text(&run.stderr));
-        let mut alerts: Vec<String> = text(&run.stdout).lines().map(str::to_string).collect();
-        alerts.sort();
-        outputs.push(alerts);
-    }
-    assert!(outputs[0].len() > 5, "{:?}", outputs[0]);
-    assert_eq!(
-        outputs[1], outputs[0],
-        "the Python detector differs from the Rust one"
-    );
-    assert_eq!(outputs[2], outputs[0], "at parallelism 2");
-}
-
-/// Payments after `start` that take every branch of the fraud rule, which
-/// the generator's injected frauds alone do not: 40 users each buying from
-/// 12 addresses (more than the 8 remembered), small and large amounts in
-/// any order, and gaps now and then longer than the 5-minute window.
-fn probing_payments(start: i64) -> String {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |n: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % n
-    };
-    let mut time = start;
-    let mut lines = String::new();
-    for _ in 0..20_000 {
-        time += if next(50) == 0 {
-            200_000
-        } else {
-            1 + next(2_000) as i64
-        };
-        let amount = [1.0, 3.5, 5.0, 50.0, 499.0, 500.0, 950.0][next(7) as usize];
-        lines.push_str(&format!(
-            "{{\"user_id\":\"probe-{}\",\"amount\":{amount:.2},\"ip\":\"192.0.2.{}\",\"event_time\":{time}}}\n",
-            next(40),
-            next(12)
-        ));
-    }
-    lines
+    languages::fraud_detector_flags_what_the_rust_one_flags(&python_plugin("fraud_detector"));
 }
 
 /// A running pipeline swaps its filter from the Rust component to the
@@ -234,16 +167,7 @@ fn weir_plugin_new_python_scaffolds_plugins_that_test_build_and_run() {
     );
     assert!(tried.contains("line 1: dropped"), "{tried}");
     assert!(tried.contains("line 2: {\"temperature\":101.5}"), "{tried}");
-    // With a limit of one, the one hot reading alerts; the other is dropped.
-    let keyed = languages::build_and_try_scaffolded(
-        dir.path(),
-        "hot_keyed",
-        r#"{"limit": 1}"#,
-        Some("sensor_id"),
-    );
-    assert!(keyed.contains("plugin hot-keyed 0.1.0 (keyed)"), "{keyed}");
-    assert!(keyed.contains("line 1: dropped"), "{keyed}");
-    assert!(keyed.contains("\"streak\":1"), "{keyed}");
+    languages::scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir.path());
     let refused = std::process::Command::new(weir_tests::weir_binary())
         .args([
             "plugin",
