@@ -43,7 +43,7 @@ impl Key {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRef<'a> {
     Unit,
     Str(&'a str),

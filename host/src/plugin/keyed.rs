@@ -12,8 +12,8 @@ use super::codec::{decode_rows, encode_rows};
 use super::error::PluginError;
 use super::instance::OperatorKind;
 use super::operator::PluginOperator;
+use crate::data::KeyRef;
 use crate::data::{Batch, Column, ColumnBuilder, Field, FieldType, Schema};
-use crate::data::{Key, KeyRef};
 use crate::state::{KeyedState, Timer};
 use crate::time::range;
 
@@ -25,21 +25,19 @@ pub(super) struct KeyedPart {
 
 /// The distinct keys of some rows, in first-seen order.
 #[derive(Default)]
-struct BatchKeys {
-    keys: Vec<Key>,
-    index: HashMap<Key, u32>,
+struct BatchKeys<'b> {
+    /// Borrowed from the batch (or the due timers): a batch's keys cost no
+    /// allocation unless they are new to the state.
+    keys: Vec<KeyRef<'b>>,
+    index: HashMap<KeyRef<'b>, u32>,
 }
 
-impl BatchKeys {
-    fn add(&mut self, key: KeyRef<'_>) -> u32 {
-        if let Some(&i) = self.index.get(&key) {
-            return i;
-        }
-        let key = key.to_owned();
-        let i = self.keys.len() as u32;
-        self.index.insert(key.clone(), i);
-        self.keys.push(key);
-        i
+impl<'b> BatchKeys<'b> {
+    fn add(&mut self, key: KeyRef<'b>) -> u32 {
+        *self.index.entry(key).or_insert_with(|| {
+            self.keys.push(key);
+            self.keys.len() as u32 - 1
+        })
     }
 }
 
@@ -203,7 +201,7 @@ impl PluginOperator {
         let keys_out = result.columns.swap_remove(key_column);
         result.schema = self.output.clone();
         result.columns = std::iter::once(keys_out).chain(emitted).collect();
-        self.store(keys.keys, output);
+        self.store(&keys.keys, output);
         Ok(result)
     }
 
@@ -243,7 +241,7 @@ impl PluginOperator {
             }
             let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
                 .map_err(|e| self.invalid(e))?;
-            self.store(keys.keys, output);
+            self.store(&keys.keys, output);
             Ok((parents, emitted))
         });
         let (parents, emitted) = match fired {
@@ -276,7 +274,7 @@ impl PluginOperator {
         &self,
         rows: types::Batch,
         row_keys: Vec<u32>,
-        keys: &[Key],
+        keys: &[KeyRef<'_>],
         timers: Vec<types::Timer>,
     ) -> types::KeyedBatch {
         let stored = &self.keyed.as_ref().expect("keyed").state;
@@ -289,13 +287,13 @@ impl PluginOperator {
             state_lens: Vec::with_capacity(keys.len()),
             timers,
         };
-        for key in keys {
+        for &key in keys {
             match key {
-                Key::Str(s) => input.keys.push_str(s),
-                other => input.keys.push_str(&other.text()),
+                KeyRef::Str(s) => input.keys.push_str(s),
+                other => input.keys.push_str(&other.to_owned().text()),
             }
             input.key_ends.push(input.keys.len() as u32);
-            match stored.get(&key.as_ref()) {
+            match stored.get(&key) {
                 Some(state) => {
                     input.states.extend_from_slice(state);
                     input.state_lens.push(state.len() as i32);
@@ -362,23 +360,23 @@ impl PluginOperator {
         Ok(output)
     }
 
-    fn store(&mut self, keys: Vec<Key>, output: types::KeyedOutput) {
+    fn store(&mut self, keys: &[KeyRef<'_>], output: types::KeyedOutput) {
         let state = &mut self.keyed.as_mut().expect("keyed").state;
         for t in &output.timers {
             state.set_timer(Timer {
                 at: t.at,
-                key: keys[t.key as usize].clone(),
+                key: keys[t.key as usize].to_owned(),
             });
         }
         let mut start = 0;
         for (&index, &len) in output.changed.iter().zip(&output.state_lens) {
-            let key = keys[index as usize].clone();
+            let key = keys[index as usize];
             if len < 0 {
-                state.set(key, None);
+                state.forget(key);
                 continue;
             }
             let end = start + len as usize;
-            state.set(key, Some(output.states[start..end].to_vec()));
+            state.update(key, &output.states[start..end]);
             start = end;
         }
     }

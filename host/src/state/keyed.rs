@@ -52,9 +52,9 @@ impl From<Saved> for KeyedState {
     }
 }
 
-fn key_bytes(key: &Key) -> usize {
+fn key_bytes(key: KeyRef<'_>) -> usize {
     match key {
-        Key::Str(s) => s.len(),
+        KeyRef::Str(s) => s.len(),
         _ => 8,
     }
 }
@@ -66,7 +66,7 @@ impl KeyedState {
 
     /// Stores `value` for `key`; `None` forgets the key.
     pub fn set(&mut self, key: Key, value: Option<Vec<u8>>) {
-        let key_len = key_bytes(&key);
+        let key_len = key_bytes(key.as_ref());
         let old = match value {
             Some(value) => {
                 self.bytes += key_len + value.len();
@@ -76,6 +76,24 @@ impl KeyedState {
         };
         if let Some(old) = old {
             self.bytes -= key_len + old.len();
+        }
+    }
+
+    /// Stores `value` for `key`, in place when the key has a state: the
+    /// plugin's new states are copied into the buffers they replace.
+    pub fn update(&mut self, key: KeyRef<'_>, value: &[u8]) {
+        let Some(old) = self.values.get_mut(&key) else {
+            return self.set(key.to_owned(), Some(value.to_vec()));
+        };
+        self.bytes = self.bytes + value.len() - old.len();
+        old.clear();
+        old.extend_from_slice(value);
+    }
+
+    /// Forgets `key`'s state.
+    pub fn forget(&mut self, key: KeyRef<'_>) {
+        if let Some(old) = self.values.remove(&key) {
+            self.bytes -= key_bytes(key) + old.len();
         }
     }
 
@@ -112,7 +130,7 @@ impl KeyedState {
         self.bytes = self
             .values
             .iter()
-            .map(|(k, v)| key_bytes(k) + v.len())
+            .map(|(k, v)| key_bytes(k.as_ref()) + v.len())
             .sum();
     }
 
@@ -194,6 +212,20 @@ mod tests {
         );
         assert_eq!(back.timers(), 0);
         assert_eq!(state.timers(), 2, "c at 5 and a at 10 were due");
+    }
+
+    #[test]
+    fn updates_in_place_and_forgets_by_borrowed_key() {
+        let mut state = KeyedState::default();
+        state.update(KeyRef::Str("abc"), &[1; 10]);
+        state.update(KeyRef::Int(7), &[2; 4]);
+        assert_eq!((state.keys(), state.bytes()), (2, 3 + 10 + 8 + 4));
+        state.update(KeyRef::Str("abc"), &[3; 2]);
+        assert_eq!(state.get(&KeyRef::Str("abc")), Some(&[3u8, 3][..]));
+        assert_eq!(state.bytes(), 3 + 2 + 8 + 4);
+        state.forget(KeyRef::Int(7));
+        state.forget(KeyRef::Int(8));
+        assert_eq!((state.keys(), state.bytes()), (1, 5));
     }
 
     #[test]
