@@ -26,42 +26,30 @@ fn parse_general(text: &str) -> Option<i64> {
 /// offset colon…), which the general parser then decides; a property test
 /// checks that whatever this accepts, chrono reads the same.
 fn fixed_layout(text: &[u8]) -> Option<i64> {
-    let digits = |at: usize, n: usize| -> Option<i64> {
-        let bytes = text.get(at..at + n)?;
-        bytes.iter().try_fold(0i64, |v, &b| {
-            b.is_ascii_digit().then(|| v * 10 + i64::from(b - b'0'))
-        })
+    let head: &[u8; 19] = text.get(..19)?.try_into().ok()?;
+    let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2, b'T' | b' ', h1, h2, b':', n1, n2, b':', s1, s2] =
+        *head
+    else {
+        return None;
     };
-    let at = |i: usize, c: u8| text.get(i) == Some(&c);
-    if text.len() < 19 || !(at(4, b'-') && at(7, b'-') && at(13, b':') && at(16, b':')) {
+    // The fourteen digits as values; one check that each is a digit, then
+    // plain arithmetic: no per-field closures or options on the hot path.
+    let digits =
+        [y1, y2, y3, y4, m1, m2, d1, d2, h1, h2, n1, n2, s1, s2].map(|b| b.wrapping_sub(b'0'));
+    if digits.iter().any(|&d| d > 9) {
         return None;
     }
-    if !(at(10, b'T') || at(10, b' ')) {
-        return None;
-    }
-    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
-    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    let [y1, y2, y3, y4, m1, m2, d1, d2, h1, h2, n1, n2, s1, s2] = digits.map(i64::from);
+    let year = y1 * 1000 + y2 * 100 + y3 * 10 + y4;
+    let (month, day) = (m1 * 10 + m2, d1 * 10 + d2);
+    let (hour, minute, second) = (h1 * 10 + h2, n1 * 10 + n2, s1 * 10 + s2);
     if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let mut rest = &text[19..];
-    let mut millis = 0;
-    if let [b'.', fraction @ ..] = rest {
-        let width = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if width == 0 || width > 9 {
-            return None;
-        }
-        // Milliseconds: the first three digits, padded; finer digits dropped (as chrono's millis).
-        millis = fraction[..width]
-            .iter()
-            .chain(std::iter::repeat(&b'0'))
-            .take(3)
-            .fold(0, |v, &b| v * 10 + i64::from(b - b'0'));
-        rest = &fraction[width..];
-    }
+    let (millis, rest) = fraction(&text[19..])?;
     let offset_seconds = match rest {
         [] => 0,
         [b'Z'] => 0,
@@ -86,6 +74,31 @@ fn fixed_layout(text: &[u8]) -> Option<i64> {
     let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
         - offset_seconds;
     Some(seconds * 1_000 + millis)
+}
+
+/// The milliseconds of an optional `.f…` (1 to 9 digits; finer than
+/// milliseconds dropped, as chrono's millis) and what follows it.
+fn fraction(rest: &[u8]) -> Option<(i64, &[u8])> {
+    let [b'.', fraction @ ..] = rest else {
+        return Some((0, rest));
+    };
+    // The common case first: exactly three digits.
+    if let [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', after @ ..] = fraction {
+        if !after.first().is_some_and(u8::is_ascii_digit) {
+            let millis = i64::from(a - b'0') * 100 + i64::from(b - b'0') * 10 + i64::from(c - b'0');
+            return Some((millis, after));
+        }
+    }
+    let width = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+    if width == 0 || width > 9 {
+        return None;
+    }
+    let millis = fraction[..width]
+        .iter()
+        .chain(std::iter::repeat(&b'0'))
+        .take(3)
+        .fold(0, |v, &b| v * 10 + i64::from(b - b'0'));
+    Some((millis, &fraction[width..]))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
