@@ -460,6 +460,33 @@ pub const LATE_READINGS: [(&str, i64); 9] = [
 /// The start of a sensor pipeline file: `name`, a file source at `input`,
 /// the readings schema with `event_time` of type `time_type`, and a 5 s
 /// watermark bound. Operators and a sink follow.
+/// Readings from `input` through a `window` (its kind and size lines) per
+/// sensor computing `aggregates` (lines of an `[operators.aggregates]`
+/// table), to the NDJSON file `output`.
+pub fn sensor_window_pipeline(
+    name: &str,
+    input: &Path,
+    output: &Path,
+    window: &str,
+    aggregates: &str,
+) -> String {
+    let head = sensor_pipeline_head(name, input, "timestamp");
+    format!(
+        r#"{head}
+[[operators]]
+type = "window"
+key_by = "sensor_id"
+{window}
+[operators.aggregates]
+{aggregates}
+[sink]
+kind = "file"
+path = "{output}"
+"#,
+        output = output.display(),
+    )
+}
+
 pub fn sensor_pipeline_head(name: &str, input: &Path, time_type: &str) -> String {
     format!(
         r#"

@@ -30,7 +30,7 @@ impl PluginLang {
     pub(super) fn kinds(self) -> &'static str {
         match self {
             Self::Rust => "every kind",
-            Self::Python => "filter, map, flat-map and keyed",
+            Self::Python => "every kind",
             Self::Js => "filter, map, flat-map and keyed",
         }
     }
@@ -66,6 +66,10 @@ fn templates(lang: PluginLang, kind: PluginKind) -> Result<Templates, ScaffoldEr
         (PluginLang::Python, Keyed) => (
             include_str!("templates/python/keyed.py.tmpl"),
             include_str!("templates/python/keyed.test.py.tmpl"),
+        ),
+        (PluginLang::Python, Aggregate) => (
+            include_str!("templates/python/aggregate.py.tmpl"),
+            include_str!("templates/python/aggregate.test.py.tmpl"),
         ),
         (PluginLang::Js, Filter) => (
             include_str!("templates/js/filter.js.tmpl"),

@@ -138,6 +138,16 @@ class Examples(unittest.TestCase):
         with self.assertRaisesRegex(NotImplementedError, "keep"):
             testing.run(Lazy, {}, [R(1.0)])
 
+    def test_temperature_range_adds_merges_and_reports_the_spread(self):
+        app = example("temperature_range")
+        rows = [app.Value(v) for v in (20.5, 31.25, 18.0, 25.0, 40.5)]
+        for split_at in range(len(rows) + 1):
+            got = testing.aggregate(app.TemperatureRange, {}, rows, split_at)
+            self.assertEqual(got, app.Spread(40.5 - 18.0), split_at)
+        self.assertEqual(testing.aggregate(app.TemperatureRange, {}, [app.Value(7.0)]), app.Spread(0.0))
+        with self.assertRaisesRegex(ValueError, "no config"):
+            testing.aggregate(app.TemperatureRange, {"x": 1}, [])
+
     def test_a_keyed_plugin_sees_each_key_as_the_host_wrote_it(self):
         from weir_plugin import Keyed
 

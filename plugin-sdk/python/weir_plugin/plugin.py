@@ -4,7 +4,7 @@ component's exports."""
 
 import json
 
-from . import keyed
+from . import aggregate, keyed
 from .codec import decoder, encoder, fields_of
 
 
@@ -53,7 +53,7 @@ class Runner:
     """A configured plugin and its codecs: batches in, output out."""
 
     def __init__(self, plugin_class, config_json):
-        if plugin_class.kind not in ("filter", "map", "flat-map", "keyed"):
+        if plugin_class.kind not in ("filter", "map", "flat-map", "keyed", "aggregate"):
             raise TypeError(f"{plugin_class.__name__}: unknown kind {plugin_class.kind!r}")
         if plugin_class.row is None:
             raise TypeError(f"{plugin_class.__name__}.row: name the dataclass the plugin reads")
@@ -73,8 +73,8 @@ class Runner:
 
     def process(self, rows, count):
         """(parents, encoded rows) for `count` encoded input rows."""
-        if self.kind == "keyed":
-            raise TypeError("a keyed plugin is called with process_keyed")
+        if self.kind in ("keyed", "aggregate"):
+            raise TypeError(f"a {self.kind} plugin is not called with rows alone")
         parents = []
         out = bytearray()
         for index, row in enumerate(self.decode(rows, count)):
@@ -160,13 +160,45 @@ def export(plugin_class, name, version):
             _fail(TypeError(f"{name} migrates no state version {from_version}"))
 
         def aggregate_add(self, accumulators, input, row_accumulators):
-            _fail(TypeError(f"{name} is not an aggregate"))
+            from wit_world.imports import types
+
+            runner = WitWorld._aggregate(name)
+            try:
+                states, lens = aggregate.add(
+                    runner.plugin, runner.decode, accumulators.states, accumulators.lens,
+                    input.rows, input.count, row_accumulators,
+                )
+            except Exception as e:
+                _fail(e)
+            return types.Accumulators(states=states, lens=lens)
 
         def aggregate_merge(self, into, from_):
-            _fail(TypeError(f"{name} is not an aggregate"))
+            from wit_world.imports import types
+
+            runner = WitWorld._aggregate(name)
+            try:
+                states, lens = aggregate.merge(runner.plugin, into.states, into.lens, from_.states, from_.lens)
+            except Exception as e:
+                _fail(e)
+            return types.Accumulators(states=states, lens=lens)
 
         def aggregate_result(self, accumulators):
-            _fail(TypeError(f"{name} is not an aggregate"))
+            from wit_world.imports import types
+
+            runner = WitWorld._aggregate(name)
+            try:
+                count, rows = aggregate.result(runner.plugin, runner.encode, accumulators.states, accumulators.lens)
+            except Exception as e:
+                _fail(e)
+            return types.Batch(count=count, rows=rows)
+
+        @staticmethod
+        def _aggregate(name):
+            if plugin_class.kind != "aggregate":
+                _fail(TypeError(f"{name} is a {plugin_class.kind} plugin, not an aggregate"))
+            if WitWorld.runner is None:
+                _fail(RuntimeError("called before init"))
+            return WitWorld.runner
 
     return WitWorld
 

@@ -97,3 +97,25 @@ class KeyedHarness:
 
 def keyed(plugin_class, config):
     return KeyedHarness(plugin_class, config)
+
+
+def aggregate(plugin_class, config, rows, split_at=None):
+    """The result of an aggregate over `rows`, with its accumulators kept as
+    bytes between calls as the host keeps them: the rows before `split_at`
+    go to one accumulator, the rest to another, and the second is merged
+    into the first (as panes merge into a window)."""
+    from . import aggregate as agg
+    from .codec import decoder
+
+    runner = Runner(plugin_class, json.dumps(config))
+    encode = encoder(plugin_class.row)
+    data = bytearray()
+    for row in rows:
+        encode(row, data)
+    split_at = len(rows) if split_at is None else split_at
+    targets = [0 if i < split_at else 1 for i in range(len(rows))]
+    states, lens = agg.add(runner.plugin, runner.decode, b"", [-1, -1], bytes(data), len(rows), targets)
+    first, second = agg.split(states, lens)
+    merged, merged_lens = agg.merge(runner.plugin, first, [len(first)], second, [len(second)])
+    count, out = agg.result(runner.plugin, runner.encode, merged, merged_lens)
+    return decoder(plugin_class.out)(out, count)[0]

@@ -9,22 +9,16 @@ use weir_tests::{json_lines, parse_readings, plugin, text, weir};
 
 fn pipeline(input: &Path, output: &Path, window: &str) -> String {
     let percentile = plugin("percentile.wasm");
-    let head = weir_tests::sensor_pipeline_head("percentiles", input, "timestamp");
-    format!(
-        r#"{head}
-[[operators]]
-type = "window"
-key_by = "sensor_id"
-{window}
-[operators.aggregates]
-n = "count"
+    weir_tests::sensor_window_pipeline(
+        "percentiles",
+        input,
+        output,
+        window,
+        &format!(
+            r#"n = "count"
 p50 = {{ plugin = "{percentile}", field = "temperature", config = {{ quantile = 0.5 }} }}
-p99 = {{ plugin = "{percentile}", field = "temperature", config = {{ quantile = 0.99, relative_accuracy = 0.005 }} }}
-[sink]
-kind = "file"
-path = "{output}"
-"#,
-        output = output.display(),
+p99 = {{ plugin = "{percentile}", field = "temperature", config = {{ quantile = 0.99, relative_accuracy = 0.005 }} }}"#
+        ),
     )
 }
 

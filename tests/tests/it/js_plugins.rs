@@ -89,6 +89,16 @@ fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
     assert!(tried.contains("line 1: dropped"), "{tried}");
     assert!(tried.contains("\"alert\":\"b is at 101.5\""), "{tried}");
     languages::scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir.path());
+    let refused = std::process::Command::new(weir_tests::weir_binary())
+        .args(["plugin", "new", "x", "--lang", "js", "--kind", "aggregate"])
+        .current_dir(dir.path())
+        .output()
+        .expect("weir");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("aggregate plugins cannot be written in JavaScript yet"),
+        "{stderr}"
+    );
 }
 
 /// The fraud detector in JavaScript — keyed: each user's state held by the

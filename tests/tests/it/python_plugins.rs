@@ -154,7 +154,7 @@ fn weir_plugin_build_builds_a_python_plugin() {
 fn weir_plugin_new_python_scaffolds_plugins_that_test_build_and_run() {
     let dir = languages::scaffolded_plugins_pass_their_tests(
         "python",
-        &["filter", "map", "flat-map", "keyed"],
+        &["filter", "map", "flat-map", "keyed", "aggregate"],
         &["python3", "-m", "unittest", "discover", "-s"],
         "",
         ("> self.threshold", ">= 0.0 * self.threshold"),
@@ -168,22 +168,57 @@ fn weir_plugin_new_python_scaffolds_plugins_that_test_build_and_run() {
     assert!(tried.contains("line 1: dropped"), "{tried}");
     assert!(tried.contains("line 2: {\"temperature\":101.5}"), "{tried}");
     languages::scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir.path());
-    let refused = std::process::Command::new(weir_tests::weir_binary())
-        .args([
-            "plugin",
-            "new",
-            "x",
-            "--lang",
-            "python",
-            "--kind",
-            "aggregate",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .expect("weir");
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("aggregate plugins cannot be written in Python yet"),
-        "{stderr}"
-    );
+}
+
+/// An aggregate plugin in Python: the temperature's spread per sensor and
+/// window equals the host's own max minus min of the same window, exactly,
+/// in tumbling windows and in sliding ones (whose panes the plugin merges;
+/// one sensor with thousands of rows per pane makes the host fold and merge
+/// folded accumulators too).
+#[test]
+fn a_python_aggregate_gives_the_hosts_max_minus_min() {
+    let range = python_plugin("temperature_range");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let output = dir.path().join("spreads.ndjson");
+    for (window, sensors) in [
+        ("kind = \"tumbling\"\nsize = \"10s\"", 200),
+        ("kind = \"sliding\"\nsize = \"10s\"\nslide = \"2s\"", 200),
+        ("kind = \"sliding\"\nsize = \"10s\"\nslide = \"5s\"", 1),
+    ] {
+        let generated = weir(
+            &[
+                "generate",
+                "sensors",
+                "--events",
+                "60000",
+                "--sensors",
+                &sensors.to_string(),
+            ],
+            b"",
+        );
+        assert!(generated.status.success());
+        fs::write(&input, &generated.stdout).unwrap();
+        let pipeline = sensor_window_pipeline(
+            "spreads",
+            &input,
+            &output,
+            window,
+            &format!(
+                r#"low = "min(temperature)"
+high = "max(temperature)"
+spread = {{ plugin = "{range}", field = "temperature" }}"#
+            ),
+        );
+        let file = dir.path().join("spreads.toml");
+        fs::write(&file, pipeline).unwrap();
+        let run = weir(&["run", file.to_str().unwrap()], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let rows = json_lines(&fs::read_to_string(&output).unwrap());
+        assert!(rows.len() > 10, "{window}: {} windows", rows.len());
+        for row in &rows {
+            let (low, high) = (row["low"].as_f64().unwrap(), row["high"].as_f64().unwrap());
+            assert_eq!(row["spread"].as_f64(), Some(high - low), "{window}: {row}");
+        }
+    }
 }
