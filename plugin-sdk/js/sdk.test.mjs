@@ -124,3 +124,22 @@ test("a keyed plugin sees each key as the host wrote it, multi-byte ones include
   bad.keyEnds = [4, 100, 101];
   assert.throws(() => p.processKeyed(bad), /key ends run past/);
 });
+
+test("an aggregate adds, merges and reports through the host's bytes", async () => {
+  const p = await load("temperature_range");
+  p.init("{}");
+  assert.equal(p.describe().kind, "aggregate");
+  const values = [20.5, 31.25, 18.0, 25.0];
+  const empty = (n) => ({ states: new Uint8Array(), lens: Array(n).fill(-1) });
+  for (let split = 0; split <= values.length; split++) {
+    const rows = p.codec.encodeRows(values.map((value) => ({ value })));
+    const targets = values.map((_, i) => (i < split ? 0 : 1));
+    const two = p.aggregateAdd(empty(2), { count: values.length, rows }, targets);
+    const first = { states: two.states.subarray(0, two.lens[0]), lens: [two.lens[0]] };
+    const second = { states: two.states.subarray(two.lens[0]), lens: [two.lens[1]] };
+    const merged = p.aggregateMerge(first, second);
+    const out = p.aggregateResult(merged);
+    assert.deepEqual(p.codec.decodeOut(out.rows, out.count), [{ spread: 31.25 - 18.0 }], `split at ${split}`);
+  }
+  assert.throws(() => p.aggregateAdd(empty(1), { count: 1, rows: p.codec.encodeRows([{ value: 1 }]) }, [3]), /past the 1/);
+});

@@ -202,7 +202,78 @@ const weir = (() => {
         }
       }),
     keyed,
+    aggregate,
   };
+
+  // A window aggregate: `create()` a new accumulator (any JSON value),
+  // `add(acc, row)` and `merge(acc, other)` return the updated one,
+  // `result(acc)` the `out` row of one field. The host keeps each
+  // accumulator as its JSON text; the result must not depend on the order
+  // rows were added or accumulators merged in.
+  function aggregate(spec) {
+    for (const f of ["create", "add", "merge", "result"]) {
+      if (typeof spec[f] !== "function") throw new TypeError(`an aggregate plugin needs \`${f}\``);
+    }
+    const base = plugin("aggregate", spec, () => fail(`${spec.name} is an aggregate: rows come with accumulators`));
+    const { self, codec } = base;
+    const unpack = ({ states, lens }) => {
+      const out = [];
+      let at = 0;
+      lens.forEach((length, i) => {
+        if (length < 0) return out.push(spec.create.call(self));
+        if (at + length > states.length) throw new RangeError("the accumulators run past their buffer");
+        try {
+          out.push(JSON.parse(fromUtf8.decode(states.subarray(at, at + length))));
+        } catch (e) {
+          throw new Error(`accumulator ${i}: cannot decode it: ${e.message}`);
+        }
+        at += length;
+      });
+      return out;
+    };
+    const pack = (accs) => {
+      const states = new Writer();
+      const lens = accs.map((acc) => {
+        const data = utf8.encode(JSON.stringify(acc));
+        states.reserve(data.length);
+        states.bytes.set(data, states.length);
+        states.length += data.length;
+        return data.length;
+      });
+      return { states: states.finish(), lens };
+    };
+    const guarded = (call) => (...args) => {
+      try {
+        return call(...args);
+      } catch (e) {
+        fail(e);
+      }
+    };
+    base.aggregateAdd = guarded((accumulators, input, rowAccumulators) => {
+      const accs = unpack(accumulators);
+      if (rowAccumulators.length !== input.count) {
+        throw new RangeError(`${input.count} rows but ${rowAccumulators.length} accumulator indices`);
+      }
+      codec.decode(input.rows, input.count).forEach((row, j) => {
+        const i = rowAccumulators[j];
+        if (i >= accs.length) throw new RangeError(`accumulator index ${i} is past the ${accs.length} given`);
+        accs[i] = spec.add.call(self, accs[i], row);
+      });
+      return pack(accs);
+    });
+    base.aggregateMerge = guarded((into, from) => {
+      const [a, b] = [unpack(into), unpack(from)];
+      if (a.length !== b.length) throw new RangeError(`${b.length} accumulators to merge into ${a.length}`);
+      return pack(a.map((acc, i) => spec.merge.call(self, acc, b[i])));
+    });
+    base.aggregateResult = guarded((accumulators) => {
+      const out = new Writer();
+      const accs = unpack(accumulators);
+      accs.forEach((acc) => codec.encode(spec.result.call(self, acc), out));
+      return { count: accs.length, rows: out.finish() };
+    });
+    return base;
+  }
 
   // A keyed plugin: `process(row, ctx)` for each row of a key and
   // `onTimer(at, ctx)` when a timer it set fires. `ctx` has the `key`, its

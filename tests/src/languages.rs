@@ -439,3 +439,54 @@ pub fn scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir: &Path) {
     assert!(keyed.contains("line 1: dropped"), "{keyed}");
     assert!(keyed.contains("\"streak\":1"), "{keyed}");
 }
+
+/// The aggregate plugin `range` (another language's temperature_range):
+/// the temperature's spread per sensor and window equals the host's own max minus min of the same window, exactly,
+/// in tumbling windows and in sliding ones (whose panes the plugin merges;
+/// one sensor with thousands of rows per pane makes the host fold and merge
+/// folded accumulators too).
+pub fn spread_equals_the_hosts_max_minus_min(range: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let output = dir.path().join("spreads.ndjson");
+    for (window, sensors) in [
+        ("kind = \"tumbling\"\nsize = \"10s\"", 200),
+        ("kind = \"sliding\"\nsize = \"10s\"\nslide = \"2s\"", 200),
+        ("kind = \"sliding\"\nsize = \"10s\"\nslide = \"5s\"", 1),
+    ] {
+        let generated = weir(
+            &[
+                "generate",
+                "sensors",
+                "--events",
+                "60000",
+                "--sensors",
+                &sensors.to_string(),
+            ],
+            b"",
+        );
+        assert!(generated.status.success());
+        fs::write(&input, &generated.stdout).unwrap();
+        let pipeline = crate::sensor_window_pipeline(
+            "spreads",
+            &input,
+            &output,
+            window,
+            &format!(
+                r#"low = "min(temperature)"
+high = "max(temperature)"
+spread = {{ plugin = "{range}", field = "temperature" }}"#
+            ),
+        );
+        let file = dir.path().join("spreads.toml");
+        fs::write(&file, pipeline).unwrap();
+        let run = weir(&["run", file.to_str().unwrap()], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let rows = json_lines(&fs::read_to_string(&output).unwrap());
+        assert!(rows.len() > 10, "{window}: {} windows", rows.len());
+        for row in &rows {
+            let (low, high) = (row["low"].as_f64().unwrap(), row["high"].as_f64().unwrap());
+            assert_eq!(row["spread"].as_f64(), Some(high - low), "{window}: {row}");
+        }
+    }
+}

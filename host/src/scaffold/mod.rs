@@ -40,8 +40,8 @@ pub enum ScaffoldError {
     Exists(PathBuf),
     #[error("no plugin SDK at {0}: pass --sdk with the path to a weir checkout's plugin-sdk, or leave --sdk out to use the SDK this weir carries")]
     NoSdk(PathBuf),
-    #[error("{} plugins cannot be written in {} yet: its SDK has {}; use --lang rust for this kind", kind.name(), lang.name(), lang.kinds())]
-    Unsupported { lang: PluginLang, kind: PluginKind },
+    #[error("a Rust plugin is a crate: `weir plugin new NAME` (without --lang) writes one")]
+    NotAScript,
     #[error("the SDK this weir carries cannot be written out: {0}")]
     Bundle(String),
     #[error("writing {path}: {error}")]
@@ -49,18 +49,6 @@ pub enum ScaffoldError {
         path: PathBuf,
         error: std::io::Error,
     },
-}
-
-impl PluginKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Filter => "filter",
-            Self::Map => "map",
-            Self::FlatMap => "flat-map",
-            Self::Keyed => "keyed",
-            Self::Aggregate => "aggregate",
-        }
-    }
 }
 
 /// Where the crate takes the SDK from.

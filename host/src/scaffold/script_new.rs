@@ -17,25 +17,6 @@ pub enum PluginLang {
     Js,
 }
 
-impl PluginLang {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Self::Rust => "Rust",
-            Self::Python => "Python",
-            Self::Js => "JavaScript",
-        }
-    }
-
-    /// The kinds its SDK offers.
-    pub(super) fn kinds(self) -> &'static str {
-        match self {
-            Self::Rust => "every kind",
-            Self::Python => "every kind",
-            Self::Js => "filter, map, flat-map and keyed",
-        }
-    }
-}
-
 /// A Python or JavaScript plugin written by [`new_script_plugin`].
 pub struct ScriptPlugin {
     pub root: PathBuf,
@@ -87,7 +68,11 @@ fn templates(lang: PluginLang, kind: PluginKind) -> Result<Templates, ScaffoldEr
             include_str!("templates/js/keyed.js.tmpl"),
             include_str!("templates/js/keyed.test.mjs.tmpl"),
         ),
-        (lang, kind) => return Err(ScaffoldError::Unsupported { lang, kind }),
+        (PluginLang::Js, Aggregate) => (
+            include_str!("templates/js/aggregate.js.tmpl"),
+            include_str!("templates/js/aggregate.test.mjs.tmpl"),
+        ),
+        (PluginLang::Rust, _) => return Err(ScaffoldError::NotAScript),
     };
     Ok(Templates { app, test })
 }

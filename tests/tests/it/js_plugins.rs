@@ -75,7 +75,7 @@ fn a_javascript_plugin_cannot_loop_hoard_or_reach_out() {
 fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
     let dir = languages::scaffolded_plugins_pass_their_tests(
         "js",
-        &["filter", "map", "flat-map", "keyed"],
+        &["filter", "map", "flat-map", "keyed", "aggregate"],
         &["node", "--test"],
         "app.test.mjs",
         ("> this.threshold", ">= 0 * this.threshold"),
@@ -89,16 +89,6 @@ fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
     assert!(tried.contains("line 1: dropped"), "{tried}");
     assert!(tried.contains("\"alert\":\"b is at 101.5\""), "{tried}");
     languages::scaffolded_keyed_plugin_alerts_on_the_hot_reading(dir.path());
-    let refused = std::process::Command::new(weir_tests::weir_binary())
-        .args(["plugin", "new", "x", "--lang", "js", "--kind", "aggregate"])
-        .current_dir(dir.path())
-        .output()
-        .expect("weir");
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("aggregate plugins cannot be written in JavaScript yet"),
-        "{stderr}"
-    );
 }
 
 /// The fraud detector in JavaScript — keyed: each user's state held by the
@@ -107,4 +97,11 @@ fn weir_plugin_new_js_scaffolds_plugins_that_test_build_and_run() {
 #[test]
 fn the_javascript_fraud_detector_flags_what_the_rust_one_flags() {
     languages::fraud_detector_flags_what_the_rust_one_flags(&js_plugin("fraud_detector"));
+}
+
+/// An aggregate plugin in JavaScript: the temperature's spread per sensor
+/// and window equals the host's own max minus min of the same window.
+#[test]
+fn a_javascript_aggregate_gives_the_hosts_max_minus_min() {
+    languages::spread_equals_the_hosts_max_minus_min(&js_plugin("temperature_range"));
 }
