@@ -105,7 +105,10 @@ test("the fraud detector keeps state per key, across non-ASCII keys, and its tim
   assert.deepEqual(JSON.parse(new TextDecoder().decode(fired.states)), { ips: ["c"], small: null });
 
   // An unchanged state is not handed back.
-  const same = p.processKeyed(keyedBatch(p, ["x"], [], [], [{ ips: [], small: null }], [[0, 5]]));
+  // The component hands lengths over as a typed array, as here.
+  const typed = keyedBatch(p, ["x"], [], [], [{ ips: [], small: null }], [[0, 5]]);
+  typed.stateLens = Int32Array.from(typed.stateLens);
+  const same = p.processKeyed(typed);
   assert.deepEqual(same.changed, []);
   assert.throws(() => p.process({ count: 1, rows: p.codec.encodeRows([rows[0]]) }), /keyed plugin/);
 });

@@ -87,6 +87,11 @@ const weir = (() => {
     view() {
       return new DataView(this.bytes.buffer);
     }
+    append(data) {
+      this.reserve(data.length);
+      this.bytes.set(data, this.length);
+      this.length += data.length;
+    }
     finish() {
       return this.bytes.slice(0, this.length);
     }
@@ -216,28 +221,20 @@ const weir = (() => {
     }
     const base = plugin("aggregate", spec, () => fail(`${spec.name} is an aggregate: rows come with accumulators`));
     const { self, codec } = base;
-    const unpack = ({ states, lens }) => {
-      const out = [];
-      let at = 0;
-      lens.forEach((length, i) => {
-        if (length < 0) return out.push(spec.create.call(self));
-        if (at + length > states.length) throw new RangeError("the accumulators run past their buffer");
+    const unpack = ({ states, lens }) =>
+      split(states, lens, "accumulators").map((data, i) => {
+        if (data === null) return spec.create.call(self);
         try {
-          out.push(JSON.parse(fromUtf8.decode(states.subarray(at, at + length))));
+          return JSON.parse(fromUtf8.decode(data));
         } catch (e) {
           throw new Error(`accumulator ${i}: cannot decode it: ${e.message}`);
         }
-        at += length;
       });
-      return out;
-    };
     const pack = (accs) => {
       const states = new Writer();
       const lens = accs.map((acc) => {
         const data = utf8.encode(JSON.stringify(acc));
-        states.reserve(data.length);
-        states.bytes.set(data, states.length);
-        states.length += data.length;
+        states.append(data);
         return data.length;
       });
       return { states: states.finish(), lens };
@@ -275,6 +272,19 @@ const weir = (() => {
     return base;
   }
 
+  // Byte strings packed back to back, by their lengths: each a view of
+  // `data`, or null where the length is -1 (none). `lens` may arrive as a
+  // typed array, whose own `map` would coerce the views to numbers.
+  function split(data, lens, what) {
+    let at = 0;
+    return Array.from(lens, (length) => {
+      if (length < 0) return null;
+      if (at + length > data.length) throw new RangeError(`the ${what} run past their buffer`);
+      at += length;
+      return data.subarray(at - length, at);
+    });
+  }
+
   // A keyed plugin: `process(row, ctx)` for each row of a key and
   // `onTimer(at, ctx)` when a timer it set fires. `ctx` has the `key`, its
   // `state` (any JSON value, or null for none: the host stores it as JSON
@@ -306,17 +316,7 @@ const weir = (() => {
       names.push(fromUtf8.decode(keyBytes.subarray(start, end)));
       start = end;
     }
-    const stored = [];
-    let at = 0;
-    for (const length of input.stateLens) {
-      if (length < 0) {
-        stored.push(null);
-        continue;
-      }
-      if (at + length > input.states.length) throw new RangeError("the states run past their buffer");
-      stored.push(input.states.subarray(at, at + length));
-      at += length;
-    }
+    const stored = split(input.states, input.stateLens, "states");
     const count = input.rows.count;
     if (stored.length !== names.length || input.rowKeys.length !== count) {
       throw new RangeError("keys, states and rows do not match");
@@ -369,9 +369,7 @@ const weir = (() => {
       if (before !== null && before.length === data.length && before.every((b, j) => b === data[j])) return;
       changed.push(i);
       stateLens.push(data.length);
-      states.reserve(data.length);
-      states.bytes.set(data, states.length);
-      states.length += data.length;
+      states.append(data);
     });
     return { parents, rows: out.finish(), changed, states: states.finish(), stateLens, timers };
   }

@@ -25,6 +25,8 @@ const SPLIT_ABOVE: usize = 16;
 
 type Shard<K, V> = HashTable<(K, V)>;
 
+// Cloning shares every shard: a deep copy happens shard by shard, on write.
+#[derive(Clone)]
 pub struct CowMap<K, V> {
     shards: Vec<Arc<Shard<K, V>>>,
     /// Shards below `split` have split at this level (they address with
@@ -98,14 +100,24 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         self.get(key).is_some()
     }
 
-    pub fn get_mut<Q: Hash + Equivalent<K> + ?Sized>(&mut self, key: &Q) -> Option<&mut V> {
-        let hash = self.hash(key);
+    /// The shard `key` (hashed to `hash`) belongs to, to write to; `None`
+    /// when a snapshot shares it and `key` is not in it, as a miss must not
+    /// copy a shard.
+    fn writable_shard<Q: Equivalent<K> + ?Sized>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+    ) -> Option<&mut Shard<K, V>> {
         let index = self.shard_of(hash);
         if Arc::get_mut(&mut self.shards[index]).is_none() {
-            // Shared with a snapshot: a miss must not copy it.
             self.shards[index].find(hash, |(k, _)| key.equivalent(k))?;
         }
-        self.shard_mut(index)
+        Some(self.shard_mut(index))
+    }
+
+    pub fn get_mut<Q: Hash + Equivalent<K> + ?Sized>(&mut self, key: &Q) -> Option<&mut V> {
+        let hash = self.hash(key);
+        self.writable_shard(hash, key)?
             .find_mut(hash, |(k, _)| key.equivalent(k))
             .map(|(_, v)| v)
     }
@@ -162,13 +174,8 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 
     pub fn remove<Q: Hash + Equivalent<K> + ?Sized>(&mut self, key: &Q) -> Option<V> {
         let hash = self.hash(key);
-        let index = self.shard_of(hash);
-        if Arc::get_mut(&mut self.shards[index]).is_none() {
-            // Shared with a snapshot: a miss must not copy it.
-            self.shards[index].find(hash, |(k, _)| key.equivalent(k))?;
-        }
         let ((_, value), _) = self
-            .shard_mut(index)
+            .writable_shard(hash, key)?
             .find_entry(hash, |(k, _)| key.equivalent(k))
             .ok()?
             .remove();
@@ -204,9 +211,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + Clone {
-        self.shards
-            .iter()
-            .flat_map(|shard| shard.iter().map(|(k, v)| (k, v)))
+        entries(&self.shards)
     }
 
     /// Every entry, taken out (shards a snapshot holds are copied).
@@ -276,28 +281,9 @@ impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for CowMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Clone for CowMap<K, V> {
-    /// Shares every shard: a deep copy happens shard by shard, on write.
-    fn clone(&self) -> Self {
-        Self {
-            shards: self.shards.clone(),
-            level: self.level,
-            split: self.split,
-            len: self.len,
-            hasher: self.hasher.clone(),
-        }
-    }
-}
-
 impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for CowMap<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(
-                self.shards
-                    .iter()
-                    .flat_map(|s| s.iter().map(|(k, v)| (k, v))),
-            )
-            .finish()
+        f.debug_map().entries(entries(&self.shards)).finish()
     }
 }
 
@@ -311,10 +297,15 @@ impl<K, V> MapSnapshot<K, V> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + Clone {
-        self.shards
-            .iter()
-            .flat_map(|shard| shard.iter().map(|(k, v)| (k, v)))
+        entries(&self.shards)
     }
+}
+
+/// Every entry of `shards`, shard by shard.
+fn entries<K, V>(shards: &[Arc<Shard<K, V>>]) -> impl Iterator<Item = (&K, &V)> + Clone {
+    shards
+        .iter()
+        .flat_map(|shard| shard.iter().map(|(k, v)| (k, v)))
 }
 
 /// Serializes as a map — to bincode, the same bytes as a `HashMap` or a
@@ -344,13 +335,7 @@ impl<K: Serialize, V: Serialize> Serialize for MapSnapshot<K, V> {
 
 impl<K: Serialize, V: Serialize> Serialize for CowMap<K, V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_entries(
-            self.len,
-            self.shards
-                .iter()
-                .flat_map(|s| s.iter().map(|(k, v)| (k, v))),
-            serializer,
-        )
+        serialize_entries(self.len, entries(&self.shards), serializer)
     }
 }
 

@@ -66,15 +66,12 @@ impl KeyedState {
 
     /// Stores `value` for `key`; `None` forgets the key.
     pub fn set(&mut self, key: Key, value: Option<Vec<u8>>) {
-        let key_len = key_bytes(key.as_ref());
-        let old = match value {
-            Some(value) => {
-                self.bytes += key_len + value.len();
-                self.values.insert(key, value)
-            }
-            None => self.values.remove(&key),
+        let Some(value) = value else {
+            return self.forget(key.as_ref());
         };
-        if let Some(old) = old {
+        let key_len = key_bytes(key.as_ref());
+        self.bytes += key_len + value.len();
+        if let Some(old) = self.values.insert(key, value) {
             self.bytes -= key_len + old.len();
         }
     }
