@@ -146,3 +146,49 @@ test("an aggregate adds, merges and reports through the host's bytes", async () 
   }
   assert.throws(() => p.aggregateAdd(empty(1), { count: 1, rows: p.codec.encodeRows([{ value: 1 }]) }, [3]), /past the 1/);
 });
+
+test("a new state version migrates the states the old one stored", async () => {
+  const w = await weir();
+  const v1 = await load("sustained_heat");
+  const config = JSON.stringify({ threshold: 100.0, duration_ms: 5000 });
+  v1.init(config);
+  const hot = v1.processKeyed(keyedBatch(v1, ["a"], [{ temperature: 101.0, event_time: 1000 }], [0], [null]));
+  const stored = [hot.states];
+  const counting = {
+    ...v1.spec,
+    stateVersion: 2,
+    migratesFrom: [1],
+    process(row, ctx) {
+      v1.spec.process.call(this, row, ctx);
+      if (ctx.state !== null) ctx.state.readings = (ctx.state.readings ?? 0) + 1;
+    },
+    migrate: (from, state) => ({ ...state, readings: 0 }),
+  };
+  const v2 = w.keyed(counting);
+  v2.init(config);
+  assert.deepEqual([v2.describe().stateVersion, v2.describe().migratesFrom], [2, [1]]);
+  const [migrated] = v2.migrateState(1, stored);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(migrated)), { since: 1000, max: 101, alerted: false, readings: 0 });
+  const state = JSON.parse(new TextDecoder().decode(migrated));
+  const fired = v2.processKeyed(keyedBatch(v2, ["a"], [{ temperature: 103.0, event_time: 2000 }], [0], [state], [[0, 6000]]));
+  assert.deepEqual(v2.codec.decodeOut(fired.rows, 1), [{ hot_since: 1000, hot_for_ms: 5000, max_temperature: 103 }]);
+  assert.equal(JSON.parse(new TextDecoder().decode(fired.states)).readings, 1);
+
+  assert.throws(() => v1.migrateState(2, [migrated]), /state version 2 is not one this plugin migrates from \(none\)/);
+  const forgetful = w.keyed({ ...counting, migrate: () => undefined });
+  assert.throws(() => forgetful.migrateState(1, stored), /state 0 of 1: migrate returned undefined/);
+  assert.throws(() => w.keyed({ ...counting, migrate: undefined }), /needs `migrate/);
+  assert.throws(() => w.keyed({ ...counting, stateVersion: -1 }), /stateVersion: -1 is not a version/);
+});
+
+test("sustained heat alerts by timer and by the reading that ends a streak", async () => {
+  const p = await load("sustained_heat");
+  p.init(JSON.stringify({ threshold: 100.0, duration_ms: 5000 }));
+  const r = (temperature, event_time) => ({ temperature, event_time });
+  const first = p.processKeyed(keyedBatch(p, ["a", "b"], [r(101, 1000), r(105, 2000), r(101, 1000), r(99, 500), r(102, 7000)], [0, 0, 1, 1, 1], [null, null]));
+  assert.deepEqual(p.codec.decodeOut(first.rows, 1), [{ hot_since: 1000, hot_for_ms: 6000, max_temperature: 102 }]);
+  assert.deepEqual(first.timers, [{ key: 0, at: 6000n }, { key: 1, at: 6000n }]);
+  const [a] = new TextDecoder().decode(first.states).match(/^\{[^}]*\}/);
+  const fired = p.processKeyed(keyedBatch(p, ["a"], [], [], [JSON.parse(a)], [[0, 6000]]));
+  assert.deepEqual(p.codec.decodeOut(fired.rows, 1), [{ hot_since: 1000, hot_for_ms: 5000, max_temperature: 105 }]);
+});

@@ -134,6 +134,17 @@ const weir = (() => {
     throw error instanceof Error ? error.message : String(error);
   }
 
+  // An export whose errors reach the host through `fail`.
+  function guarded(call) {
+    return (...args) => {
+      try {
+        return call(...args);
+      } catch (e) {
+        fail(e);
+      }
+    };
+  }
+
   function plugin(kind, spec, call) {
     for (const key of ["name", "version", "row"]) {
       if (spec[key] === undefined) throw new TypeError(`a ${kind} plugin needs \`${key}\``);
@@ -239,13 +250,6 @@ const weir = (() => {
       });
       return { states: states.finish(), lens };
     };
-    const guarded = (call) => (...args) => {
-      try {
-        return call(...args);
-      } catch (e) {
-        fail(e);
-      }
-    };
     base.aggregateAdd = guarded((accumulators, input, rowAccumulators) => {
       const accs = unpack(accumulators);
       if (rowAccumulators.length !== input.count) {
@@ -288,20 +292,44 @@ const weir = (() => {
   // A keyed plugin: `process(row, ctx)` for each row of a key and
   // `onTimer(at, ctx)` when a timer it set fires. `ctx` has the `key`, its
   // `state` (any JSON value, or null for none: the host stores it as JSON
-  // text and checkpoints it), `emit(row)` and `setTimer(at)`.
+  // text and checkpoints it), `emit(row)` and `setTimer(at)`. A new state
+  // shape is a new `stateVersion`, with `migrate(fromVersion, state)` for
+  // each earlier one listed in `migratesFrom`, so a swap keeps the state.
   function keyed(spec) {
     if (typeof spec.process !== "function") throw new TypeError("a keyed plugin needs `process(row, ctx)`");
+    const version = (v, what) => {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${what}: ${v} is not a version (0 to 2^32 - 1)`);
+      return v;
+    };
+    const stateVersion = version(spec.stateVersion ?? 0, "stateVersion");
+    const migratesFrom = Array.from(spec.migratesFrom ?? [], (v) => version(v, "migratesFrom"));
+    if (migratesFrom.length > 0 && typeof spec.migrate !== "function") {
+      throw new TypeError("a keyed plugin that lists `migratesFrom` needs `migrate(fromVersion, state)`");
+    }
     const base = plugin("keyed", spec, () => fail(`${spec.name} is a keyed plugin: rows come with their keys`));
     const describe = base.describe;
-    base.describe = () => ({ ...describe(), stateVersion: spec.stateVersion ?? 0 });
-    base.processKeyed = (input) => {
-      try {
-        return processKeyed(base, input);
-      } catch (e) {
-        fail(e);
+    base.describe = () => ({ ...describe(), stateVersion, migratesFrom });
+    base.processKeyed = guarded((input) => processKeyed(base, input));
+    base.migrateState = guarded((fromVersion, states) => {
+      if (!migratesFrom.includes(fromVersion)) {
+        throw new RangeError(`state version ${fromVersion} is not one this plugin migrates from (${migratesFrom.join(", ") || "none"})`);
       }
-    };
+      return Array.from(states, (data, i) => {
+        const what = `state ${i} of ${states.length}`;
+        const state = spec.migrate.call(base.self, fromVersion, decodeState(data, what));
+        if (state === null || state === undefined) throw new Error(`${what}: migrate returned ${state}; a stored key keeps a state`);
+        return utf8.encode(JSON.stringify(state));
+      });
+    });
     return base;
+  }
+
+  function decodeState(data, what) {
+    try {
+      return JSON.parse(fromUtf8.decode(data));
+    } catch (e) {
+      throw new Error(`${what}: cannot decode the stored state: ${e.message}`);
+    }
   }
 
   // The keyed-output for a keyed-batch (docs/abi.md): keys arrive as one
@@ -321,14 +349,7 @@ const weir = (() => {
     if (stored.length !== names.length || input.rowKeys.length !== count) {
       throw new RangeError("keys, states and rows do not match");
     }
-    const current = stored.map((s, i) => {
-      if (s === null) return null;
-      try {
-        return JSON.parse(fromUtf8.decode(s));
-      } catch (e) {
-        throw new Error(`key \`${names[i]}\`: cannot decode the stored state: ${e.message}`);
-      }
-    });
+    const current = stored.map((s, i) => (s === null ? null : decodeState(s, `key \`${names[i]}\``)));
     const parents = [];
     const out = new Writer();
     const timers = [];

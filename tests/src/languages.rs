@@ -309,6 +309,23 @@ pub fn scaffolded_plugins_pass_their_tests(
     dir
 }
 
+/// Builds the plugin in `dir/name` with `weir plugin build` (the SDK and WIT
+/// this weir carries) into `dir/dist`; returns the component's path.
+pub fn build_outside_a_checkout(dir: &Path, name: &str) -> std::path::PathBuf {
+    let built = weir_outside_a_checkout(dir, &["plugin", "build", name, "--out", "dist"]);
+    assert!(
+        built.status.success(),
+        "{}{}",
+        text(&built.stdout),
+        text(&built.stderr)
+    );
+    fs::read_dir(dir.join("dist"))
+        .expect("dist")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains(name))
+        .expect("the built component")
+}
+
 /// Builds the scaffolded plugin `dir/name` with `weir plugin build` (the SDK
 /// and WIT this weir carries) and runs it with `weir plugin test` over two
 /// readings, one hot (keyed by `key_by` if given); returns what `weir plugin
@@ -319,18 +336,7 @@ pub fn build_and_try_scaffolded(
     config: &str,
     key_by: Option<&str>,
 ) -> String {
-    let built = weir_outside_a_checkout(dir, &["plugin", "build", name, "--out", "dist"]);
-    assert!(
-        built.status.success(),
-        "{}{}",
-        text(&built.stdout),
-        text(&built.stderr)
-    );
-    let component = fs::read_dir(dir.join("dist"))
-        .expect("dist")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.to_string_lossy().contains(name))
-        .expect("the built component");
+    let component = build_outside_a_checkout(dir, name);
     fs::write(
         dir.join("sample.ndjson"),
         concat!(

@@ -3,6 +3,7 @@
 //! seed query to compare weir's results against.
 
 pub mod kafka;
+pub mod keyed_swap;
 pub mod languages;
 pub mod live;
 pub mod postgres;
@@ -11,6 +12,11 @@ pub mod receiver;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+/// A file of the checkout, by its path from the repository's root.
+pub fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
 
 /// `plugins/dist`, where `scripts/build-plugins` puts the components.
 pub fn plugin_dir() -> PathBuf {

@@ -127,6 +127,55 @@ class Examples(unittest.TestCase):
             d.process("u", app.Purchase(50.0, f"10.0.0.{i}", Timestamp(i)))
         self.assertEqual(d.state("u")["ips"], [f"10.0.0.{i}" for i in range(4, 12)])
 
+    def test_sustained_heat_alerts_by_timer_and_by_the_reading_that_ends_a_streak(self):
+        app = example("sustained_heat")
+        heat = testing.keyed(app.SustainedHeat, {"threshold": 100.0, "duration_ms": 5000})
+        at = lambda t, ms: app.Reading(t, Timestamp(ms))  # noqa: E731
+        heat.process("a", at(101.0, 1_000))
+        heat.process("a", at(105.0, 2_000))
+        heat.process("b", at(101.0, 1_000))
+        heat.process("b", at(99.0, 500))  # older than the streak: it goes on
+        self.assertEqual(heat.process("b", at(102.0, 7_000)), [app.HeatAlert(1_000, 6_000, 102.0)])
+        self.assertEqual(heat.advance(6_000), [app.HeatAlert(1_000, 5_000, 105.0)])
+        self.assertEqual(heat.process("b", at(99.0, 8_000)), [], "one alert per streak")
+        self.assertIsNone(heat.state("b"))
+
+    def test_a_new_state_version_migrates_the_states_the_old_one_stored(self):
+        app = example("sustained_heat")
+
+        class CountingHeat(app.SustainedHeat):
+            state_version = 2
+            migrates_from = (1,)
+
+            def process(self, row, ctx):
+                super().process(row, ctx)
+                if ctx.state is not None:
+                    ctx.state["readings"] = ctx.state.get("readings", 0) + 1
+
+            def migrate(self, from_version, state):
+                return {**state, "readings": 0}
+
+        config = {"threshold": 100.0, "duration_ms": 5000}
+        v1 = testing.keyed(app.SustainedHeat, config)
+        v1.process("a", app.Reading(101.0, Timestamp(1_000)))
+        v2 = testing.keyed(CountingHeat, config)
+        v2.adopt(v1)
+        self.assertEqual(v2.state("a"), {"since": 1_000, "max": 101.0, "alerted": False, "readings": 0})
+        v2.process("a", app.Reading(103.0, Timestamp(2_000)))
+        self.assertEqual(v2.state("a")["readings"], 1)
+        self.assertEqual(v2.advance(6_000), [app.HeatAlert(1_000, 5_000, 103.0)], "v1's timer fires in v2")
+
+        back = testing.keyed(app.SustainedHeat, config)
+        with self.assertRaisesRegex(ValueError, r"state version 2 is not one this plugin migrates from \(none\)"):
+            back.adopt(v2)
+
+        class Forgetful(CountingHeat):
+            def migrate(self, from_version, state):
+                return None
+
+        with self.assertRaisesRegex(ValueError, "state 0 of 1: migrate returned None"):
+            testing.keyed(Forgetful, config).adopt(v1)
+
     def test_a_filter_without_keep_says_so(self):
         @dataclass
         class R:

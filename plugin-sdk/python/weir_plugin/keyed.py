@@ -18,7 +18,11 @@ class Keyed:
     kind = "keyed"
     row = None
     out = None
+    # A new state shape is a new `state_version`; the earlier versions
+    # `migrate` converts are listed in `migrates_from`, so a swap to this
+    # version keeps the state the running one stored.
     state_version = 0
+    migrates_from = ()
 
     def __init__(self, config):
         self.config = config
@@ -28,6 +32,11 @@ class Keyed:
 
     def on_timer(self, at, ctx):
         pass
+
+    def migrate(self, from_version, state):
+        """One key's state as stored by `from_version` (one of
+        `migrates_from`) -> the same key's state in this version's shape."""
+        raise NotImplementedError(f"{type(self).__name__} lists migrates_from but defines no migrate")
 
 
 class Context:
@@ -53,11 +62,27 @@ def encode_state(state):
     return json.dumps(state, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def decode_state(data, key):
+def decode_state(data, what):
     try:
         return json.loads(bytes(data).decode("utf-8"))
     except ValueError as e:
-        raise ValueError(f"key `{key}`: cannot decode the stored state: {e}") from None
+        raise ValueError(f"{what}: cannot decode the stored state: {e}") from None
+
+
+def migrate_states(plugin, from_version, states):
+    """Every stored state of an earlier version, in the current shape, in
+    order (the host has no key to name: a failure names the position)."""
+    if from_version not in plugin.migrates_from:
+        listed = ", ".join(map(str, plugin.migrates_from)) or "none"
+        raise ValueError(f"state version {from_version} is not one this plugin migrates from ({listed})")
+    migrated = []
+    for i, data in enumerate(states):
+        what = f"state {i} of {len(states)}"
+        state = plugin.migrate(from_version, decode_state(data, what))
+        if state is None:
+            raise ValueError(f"{what}: migrate returned None; a stored key keeps a state")
+        migrated.append(encode_state(state))
+    return migrated
 
 
 def split(data, lens):
@@ -87,7 +112,7 @@ def process_keyed(plugin, decode, encode, rows, count, row_keys, keys, key_ends,
     stored = split(states, state_lens)
     if len(stored) != len(names) or len(row_keys) != count:
         raise ValueError("keys, states and rows do not match")
-    current = [None if s is None else decode_state(s, names[i]) for i, s in enumerate(stored)]
+    current = [None if s is None else decode_state(s, f"key `{names[i]}`") for i, s in enumerate(stored)]
     parents, out, new_timers = [], bytearray(), []
 
     def run(parent, key, call):

@@ -116,7 +116,7 @@ def export(plugin_class, name, version):
                 reads=[field(n, t) for n, t in reads],
                 emits=[field(n, t) for n, t in emits],
                 state_version=getattr(plugin_class, "state_version", 0),
-                migrates_from=[],
+                migrates_from=[int(v) for v in getattr(plugin_class, "migrates_from", ())],
             )
 
         def init(self, config):
@@ -157,7 +157,14 @@ def export(plugin_class, name, version):
             )
 
         def migrate_state(self, from_version, states):
-            _fail(TypeError(f"{name} migrates no state version {from_version}"))
+            if plugin_class.kind != "keyed":
+                _fail(TypeError(f"{name} is a {plugin_class.kind} plugin: it has no state"))
+            if WitWorld.runner is None:
+                _fail(RuntimeError("migrate-state before init"))
+            try:
+                return keyed.migrate_states(WitWorld.runner.plugin, from_version, states)
+            except Exception as e:
+                _fail(e)
 
         def aggregate_add(self, accumulators, input, row_accumulators):
             from wit_world.imports import types

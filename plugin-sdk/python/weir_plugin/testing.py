@@ -87,6 +87,20 @@ class KeyedHarness:
         self.timers -= set(due)
         return self._call([], due) if due else []
 
+    def adopt(self, earlier):
+        """Takes the states and timers `earlier` (a harness of the version
+        this one replaces) holds, migrated as the host migrates them on a
+        swap, if the state versions differ."""
+        from .keyed import migrate_states
+
+        theirs = earlier.runner.plugin.state_version
+        keys = sorted(earlier.states)
+        states = [earlier.states[k] for k in keys]
+        if theirs != self.runner.plugin.state_version:
+            states = migrate_states(self.runner.plugin, theirs, states)
+        self.states = dict(zip(keys, states))
+        self.timers = set(earlier.timers)
+
     def state(self, key):
         """The key's state as stored (decoded), or None."""
         import json as _json

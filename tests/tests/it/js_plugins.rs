@@ -3,7 +3,9 @@
 //! JavaScript gives the reference alerts, byte for byte what the Rust
 //! plugins give, and a configuration the plugin refuses is named at load.
 
-use weir_tests::languages;
+use std::fs;
+
+use weir_tests::{keyed_swap, languages, repo_file};
 
 /// The component scripts/js-plugins builds from plugins/js/<name>.
 fn js_plugin(name: &str) -> String {
@@ -104,4 +106,52 @@ fn the_javascript_fraud_detector_flags_what_the_rust_one_flags() {
 #[test]
 fn a_javascript_aggregate_gives_the_hosts_max_minus_min() {
     languages::spread_equals_the_hosts_max_minus_min(&js_plugin("temperature_range"));
+}
+
+#[test]
+fn the_javascript_sustained_heat_gives_the_rust_alerts() {
+    keyed_swap::heat_gives_the_rust_alerts(&js_plugin("sustained_heat"));
+}
+
+/// A second version of the JavaScript sustained heat, built here from the
+/// shipped one's spec: it also counts each streak's readings, a new state
+/// shape (version 2) that it migrates version 1's states to.
+#[test]
+fn a_javascript_keyed_plugins_state_is_migrated_on_a_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = dir.path().join("heat_v2");
+    fs::create_dir(&v2).unwrap();
+    let shipped = fs::read_to_string(repo_file("plugins/js/sustained_heat/app.js")).unwrap();
+    let (spec, _exports) = shipped
+        .split_once("export const {")
+        .expect("the shipped app ends with its exports");
+    fs::write(
+        v2.join("app.js"),
+        format!(
+            "{spec}{}",
+            r#"
+const counting = weir.keyed({
+  ...plugin.spec,
+  version: "0.2.0",
+  stateVersion: 2,
+  migratesFrom: [1],
+  process(row, ctx) {
+    if (ctx.state !== null && ctx.state.readings === undefined) {
+      throw new Error(`a version 1 state reached version 2: ${JSON.stringify(ctx.state)}`);
+    }
+    plugin.spec.process.call(this, row, ctx);
+    if (ctx.state !== null) ctx.state.readings = (ctx.state.readings ?? 0) + 1;
+  },
+  migrate: (from, state) => ({ ...state, readings: 0 }),
+});
+
+export const {
+  describe, init, process, processKeyed, migrateState, aggregateAdd, aggregateMerge, aggregateResult,
+} = counting;
+"#
+        ),
+    )
+    .unwrap();
+    let component = languages::build_outside_a_checkout(dir.path(), "heat_v2");
+    keyed_swap::heat_state_survives_a_migrating_swap(&js_plugin("sustained_heat"), &component);
 }

@@ -2,11 +2,12 @@
 //! carried across swaps (with a migration when the state type changes), and
 //! refused when a new version cannot read it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use weir_tests::keyed_swap::streaks;
 use weir_tests::live::LiveHost;
 use weir_tests::{generated, heat_pipeline, json_lines, plugin, text, weir};
 
@@ -62,20 +63,6 @@ fn streaks_alert_by_timer_when_quiet_and_by_reading_when_broken_late() {
             ("a".into(), "1970-01-01T00:00:01.000Z".into(), 5_000, 102.0),
         ]
     );
-}
-
-/// Each (sensor, hot since) alerted, with how many times: a multiset, so
-/// an alert raised twice is caught.
-fn streaks(jsonl: &str) -> BTreeMap<(String, String), usize> {
-    let mut counted = BTreeMap::new();
-    for a in json_lines(jsonl) {
-        let streak = (
-            a["sensor_id"].as_str().unwrap().to_string(),
-            a["hot_since"].as_str().unwrap().to_string(),
-        );
-        *counted.entry(streak).or_insert(0) += 1;
-    }
-    counted
 }
 
 #[test]

@@ -6,8 +6,8 @@
 
 use std::fs;
 
-use weir_tests::languages;
 use weir_tests::*;
+use weir_tests::{keyed_swap, languages};
 
 /// The component scripts/python-plugins builds from plugins/python/<name>.
 fn python_plugin(name: &str) -> String {
@@ -175,4 +175,49 @@ fn weir_plugin_new_python_scaffolds_plugins_that_test_build_and_run() {
 #[test]
 fn a_python_aggregate_gives_the_hosts_max_minus_min() {
     languages::spread_equals_the_hosts_max_minus_min(&python_plugin("temperature_range"));
+}
+
+#[test]
+fn the_python_sustained_heat_gives_the_rust_alerts() {
+    keyed_swap::heat_gives_the_rust_alerts(&python_plugin("sustained_heat"));
+}
+
+/// A second version of the Python sustained heat, built here: it also
+/// counts each streak's readings, a new state shape (version 2) that it
+/// migrates version 1's states to.
+#[test]
+fn a_python_keyed_plugins_state_is_migrated_on_a_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = dir.path().join("heat_v2");
+    fs::create_dir(&v2).unwrap();
+    let shipped = repo_file("plugins/python/sustained_heat/app.py");
+    fs::copy(shipped, v2.join("heat.py")).unwrap();
+    fs::write(
+        v2.join("app.py"),
+        r#"
+from heat import SustainedHeat
+from weir_plugin import export
+
+
+class CountingHeat(SustainedHeat):
+    state_version = 2
+    migrates_from = (1,)
+
+    def process(self, row, ctx):
+        if ctx.state is not None and "readings" not in ctx.state:
+            raise ValueError(f"a version 1 state reached version 2: {ctx.state}")
+        super().process(row, ctx)
+        if ctx.state is not None:
+            ctx.state["readings"] = ctx.state.get("readings", 0) + 1
+
+    def migrate(self, from_version, state):
+        return {**state, "readings": 0}
+
+
+WitWorld = export(CountingHeat, name="sustained-heat-py", version="0.2.0")
+"#,
+    )
+    .unwrap();
+    let component = languages::build_outside_a_checkout(dir.path(), "heat_v2");
+    keyed_swap::heat_state_survives_a_migrating_swap(&python_plugin("sustained_heat"), &component);
 }
