@@ -13,7 +13,7 @@ use super::error::PluginError;
 use super::instance::OperatorKind;
 use super::operator::PluginOperator;
 use crate::data::KeyRef;
-use crate::data::{Batch, Column, ColumnBuilder, Field, FieldType, Schema};
+use crate::data::{Batch, ColumnBuilder, Field, FieldType, Schema};
 use crate::state::{KeyedState, Timer};
 use crate::time::range;
 
@@ -205,15 +205,56 @@ impl PluginOperator {
         Ok(result)
     }
 
-    /// Fires the timers `watermark` has passed. A failure is logged and the
-    /// timers dropped: there is no input row to dead-letter.
+    /// Fires the timers `watermark` has passed. A call that fails is tried
+    /// again in halves (on a fresh instance after a trap), as a failed batch
+    /// of rows is, so one failing timer, or a limit the whole set exceeds,
+    /// does not take the others with it; a timer that still fails alone is
+    /// logged and dropped: there is no input row to dead-letter.
     pub(super) fn fire_timers(&mut self, watermark: i64) -> Option<Batch> {
         let keyed = self.keyed.as_mut().expect("called for keyed operators");
         let due = keyed.state.take_due(watermark);
         if due.is_empty() {
             return None;
         }
-        let key_type = keyed.field.ty;
+        let mut parts = Vec::new();
+        let mut budget = self.policy.bisect_budget;
+        self.fire_in_halves(&due, watermark, &mut budget, &mut parts);
+        Some(Batch::concat(self.output.clone(), parts, watermark))
+    }
+
+    fn fire_in_halves(
+        &mut self,
+        due: &[Timer],
+        watermark: i64,
+        budget: &mut u32,
+        parts: &mut Vec<Batch>,
+    ) {
+        let error = match self.fire(due, watermark) {
+            Ok(fired) => return parts.push(fired),
+            Err(error) => error,
+        };
+        if due.len() == 1 || *budget == 0 {
+            let first = &due[0];
+            tracing::error!(
+                plugin = %self.descriptor.name,
+                timers = due.len(),
+                key = %first.key.text(),
+                at = first.at,
+                "timers dropped: {error}"
+            );
+            return;
+        }
+        *budget -= 1;
+        tracing::warn!(plugin = %self.descriptor.name, timers = due.len(), "timers failed; firing them in halves: {error}");
+        let (left, right) = due.split_at(due.len() / 2);
+        self.fire_in_halves(left, watermark, budget, parts);
+        self.fire_in_halves(right, watermark, budget, parts);
+    }
+
+    /// One attempt at firing `due`; on success the keys' state and timers
+    /// are stored.
+    fn fire(&mut self, due: &[Timer], watermark: i64) -> Result<Batch, PluginError> {
+        let key_type = self.keyed.as_ref().expect("keyed").field.ty;
         let mut keys = BatchKeys::default();
         let timers: Vec<types::Timer> = due
             .iter()
@@ -231,37 +272,26 @@ impl PluginOperator {
             &keys.keys,
             timers,
         );
-        let fired = self.call_component(&input, 1.0).and_then(|output| {
-            let parents = output.parents.clone();
-            if let Some(bad) = parents.iter().find(|&&p| p as usize >= due.len()) {
-                return Err(self.invalid(format!(
-                    "returned timer index {bad}, but {} timers fired",
-                    due.len()
-                )));
-            }
-            let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
-                .map_err(|e| self.invalid(e))?;
-            self.store(&keys.keys, output);
-            Ok((parents, emitted))
-        });
-        let (parents, emitted) = match fired {
-            Ok(fired) => fired,
-            Err(error) => {
-                tracing::error!(plugin = %self.descriptor.name, timers = due.len(), "timers dropped: {error}");
-                self.after_error(&error);
-                return None;
-            }
-        };
+        let output = self.call_component(&input, 1.0)?;
+        let parents = output.parents.clone();
+        if let Some(bad) = parents.iter().find(|&&p| p as usize >= due.len()) {
+            return Err(self.invalid(format!(
+                "returned timer index {bad}, but {} timers fired",
+                due.len()
+            )));
+        }
+        let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
+            .map_err(|e| self.invalid(e))?;
+        self.store(&keys.keys, output);
         let mut key_column = ColumnBuilder::new(key_type, parents.len());
         for &p in &parents {
             key_column.push(due[p as usize].key.value(key_type));
         }
-        let columns: Vec<Column> = std::iter::once(key_column.finish())
-            .chain(emitted)
-            .collect();
-        Some(Batch {
+        Ok(Batch {
             schema: self.output.clone(),
-            columns,
+            columns: std::iter::once(key_column.finish())
+                .chain(emitted)
+                .collect(),
             event_time: parents.iter().map(|&p| due[p as usize].at).collect(),
             watermark: vec![watermark; parents.len()],
             position: vec![0; parents.len()],

@@ -66,7 +66,7 @@ pub struct PluginOperator {
     prepared: PreparedPlugin,
     config_json: String,
     pub(super) limits: PluginLimits,
-    policy: FailurePolicy,
+    pub(super) policy: FailurePolicy,
     /// `None` after a trap, until the next call needs one.
     instance: Option<PluginInstance>,
     pub(super) descriptor: Descriptor,

@@ -2,8 +2,9 @@
 //! tests can check that the host bounds them.
 //!
 //! Modes: `flood` (sets `count` new timers for every row, none set before),
-//! `at` (sets one timer at `at` for every row, e.g. `i64::MIN`).
-//! It emits nothing.
+//! `at` (sets one timer at `at` for every row, e.g. `i64::MIN`), both
+//! emitting nothing; `fragile` (sets one timer at `at` per row, emits a row
+//! when it fires, and panics when the timer of the key `key` fires).
 
 use serde::{Deserialize, Serialize};
 use weir_plugin_sdk::{Context, Keyed, Timestamp};
@@ -23,6 +24,7 @@ pub struct Nothing {
 pub enum Mode {
     Flood,
     At,
+    Fragile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,6 +35,8 @@ pub struct Config {
     pub count: i64,
     #[serde(default)]
     pub at: i64,
+    #[serde(default)]
+    pub key: String,
 }
 
 pub struct HostileKeyed {
@@ -60,7 +64,18 @@ impl Keyed for HostileKeyed {
                     ctx.set_timer(Timestamp(first + i));
                 }
             }
-            Mode::At => ctx.set_timer(Timestamp(self.config.at)),
+            Mode::At | Mode::Fragile => ctx.set_timer(Timestamp(self.config.at)),
+        }
+    }
+
+    fn on_timer(&mut self, _at: Timestamp, ctx: &mut Context<'_, u8, Nothing>) {
+        if self.config.mode == Mode::Fragile {
+            assert!(
+                ctx.key() != self.config.key,
+                "the timer of {} fired",
+                ctx.key()
+            );
+            ctx.emit(Nothing { fired: true });
         }
     }
 }

@@ -195,3 +195,65 @@ fn the_fraud_detector_flags_exactly_the_planted_patterns() {
     assert_eq!(flagged.len(), alerts.len(), "each pattern flagged once");
     assert_eq!(flagged, planted);
 }
+
+/// The timers of seven sensors fire in one call, and the plugin panics on
+/// one key's: the call is tried again in halves, on fresh instances, so
+/// the six others still fire and only the failing one is dropped, by name.
+#[test]
+fn a_timer_that_fails_does_not_take_the_others_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines: Vec<String> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|s| reading(s, 20.0, 1_000))
+        .collect();
+    // A later reading moves the watermark past every timer.
+    lines.push(reading("z", 20.0, 60_000));
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let output = dir.path().join("out.jsonl");
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+name = "fragile-timers"
+source = {{ kind = "file", path = "{input}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "timestamp" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
+sink = {{ kind = "file", path = "{output}" }}
+
+[[operators]]
+type = "plugin"
+path = "{plugin}"
+key_by = "sensor_id"
+config = {{ mode = "fragile", at = 2000, key = "c" }}
+"#,
+            input = input.display(),
+            output = output.display(),
+            plugin = plugin("hostile_keyed.wasm"),
+        ),
+    )
+    .unwrap();
+    let run = weir(&["run", pipeline.to_str().unwrap()], b"");
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let fired: BTreeSet<String> = json_lines(&std::fs::read_to_string(&output).unwrap())
+        .iter()
+        .map(|r| r["sensor_id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = ["a", "b", "d", "e", "f", "z"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(fired, expected, "{stderr}");
+    let dropped: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("timers dropped"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{stderr}");
+    assert!(
+        dropped[0].contains("key=c") && dropped[0].contains("the timer of c fired"),
+        "{}",
+        dropped[0]
+    );
+}
