@@ -40,6 +40,23 @@ test("a row is its fields in bincode's fixed-width form", async () => {
   assert.throws(() => p.codec.decode(new Uint8Array([...bytes, 0]), 1), /bytes follow/);
 });
 
+test("the generated decoder refuses bad bytes and takes any field name", async () => {
+  const w = await weir();
+  const odd = 'a "quoted" name`${x}`';
+  const p = w.map({
+    name: "t", version: "0", row: { [odd]: "string", ok: "bool", n: "i64" }, out: { s: "string" }, map: (r) => r,
+  });
+  const good = p.codec.encodeRows([{ [odd]: "é", ok: false, n: 2 ** 60 }]);
+  const [row] = p.codec.decode(good, 1);
+  assert.deepEqual(row, { [odd]: "é", ok: false, n: 2n ** 60n });
+  const badBool = Uint8Array.from(good);
+  badBool[10] = 2;
+  assert.throws(() => p.codec.decode(badBool, 1), /row 0: 2 is not a bool/);
+  const cut = Uint8Array.from(good);
+  cut[0] = 200;
+  assert.throws(() => p.codec.decode(cut, 1), /row 0: a string runs past the rows/);
+});
+
 test("over-threshold keeps readings strictly above", async () => {
   const p = await load("over_threshold");
   p.init(JSON.stringify({ threshold: 100.0 }));

@@ -62,6 +62,41 @@ class Codec(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "not a bool"):
             decode(bad_bool, 1)
 
+    def test_rows_of_fixed_width_fields_only_decode_as_one_layout(self):
+        @dataclass
+        class Fixed:
+            value: float
+            count: int
+            ok: bool
+            at: Timestamp
+
+        rows = [Fixed(1.5, -2, True, Timestamp(7)), Fixed(-0.0, 2**62, False, Timestamp(-1))]
+        data = bytearray()
+        for row in rows:
+            codec.encoder(Fixed)(row, data)
+        decoded = codec.decoder(Fixed)(bytes(data), 2)
+        self.assertEqual(decoded, rows)
+        self.assertEqual([type(r.ok) for r in decoded], [bool, bool])
+        self.assertIsInstance(decoded[1].at, Timestamp)
+        with self.assertRaisesRegex(ValueError, "2 rows of 25 bytes are 50 bytes, not 51"):
+            codec.decoder(Fixed)(bytes(data) + b"\x00", 2)
+        data[16] = 2
+        with self.assertRaisesRegex(ValueError, "row 0: 2 is not a bool"):
+            codec.decoder(Fixed)(bytes(data), 2)
+
+        @dataclass
+        class Plain:
+            value: float
+
+        self.assertEqual(codec.decoder(Plain)(struct.pack("<dd", 1.0, 2.5), 2), [Plain(1.0), Plain(2.5)])
+        self.assertEqual(codec.decoder(Plain)(b"", 0), [])
+
+    def test_a_row_cut_short_is_refused(self):
+        good = bytearray()
+        codec.encoder(Row)(Row("a", 1.0, 1, False, Timestamp(0)), good)
+        with self.assertRaisesRegex(ValueError, "row 0: its fields run past the rows"):
+            codec.decoder(Row)(bytes(good[:12]), 1)
+
     def test_only_the_five_field_types_are_accepted(self):
         @dataclass
         class Bad:

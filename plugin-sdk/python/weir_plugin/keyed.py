@@ -40,22 +40,39 @@ class Keyed:
 
 
 class Context:
-    """One key's view while one of its rows or timers is processed."""
+    """One key's view while its rows and timers are processed: `key`, its
+    `state`, `emit(row)` and `set_timer(at)`. One per key and batch."""
 
-    __slots__ = ("key", "state", "_emitted", "_timers")
+    __slots__ = ("key", "state", "_index", "_batch")
 
-    def __init__(self, key, state):
+    def __init__(self, key, state, index, batch):
         self.key = key
         self.state = state
-        self._emitted = []
-        self._timers = []
+        self._index = index
+        self._batch = batch
 
     def emit(self, row):
-        self._emitted.append(row)
+        batch = self._batch
+        batch.encode(row, batch.out)
+        batch.parents.append(batch.parent)
 
     def set_timer(self, at):
         """Calls on_timer once the watermark reaches `at` (epoch millis)."""
-        self._timers.append(int(at))
+        self._batch.timers.append((self._index, int(at)))
+
+
+class _Batch:
+    """What a keyed-batch's rows and timers emit and set: rows encoded as
+    they are emitted, each with the parent (row or timer) being processed."""
+
+    __slots__ = ("encode", "out", "parents", "parent", "timers")
+
+    def __init__(self, encode):
+        self.encode = encode
+        self.out = bytearray()
+        self.parents = []
+        self.parent = 0
+        self.timers = []
 
 
 def encode_state(state):
@@ -112,33 +129,39 @@ def process_keyed(plugin, decode, encode, rows, count, row_keys, keys, key_ends,
     stored = split(states, state_lens)
     if len(stored) != len(names) or len(row_keys) != count:
         raise ValueError("keys, states and rows do not match")
-    current = [None if s is None else decode_state(s, f"key `{names[i]}`") for i, s in enumerate(stored)]
-    parents, out, new_timers = [], bytearray(), []
+    if any(key >= len(names) for key in row_keys) or any(key >= len(names) for key, _ in timers):
+        raise ValueError("a key index is past the batch's keys")
+    batch = _Batch(encode)
+    contexts = [None] * len(names)
 
-    def run(parent, key, call):
-        ctx = Context(names[key], current[key])
-        call(ctx)
-        current[key] = ctx.state
-        for row in ctx._emitted:
-            encode(row, out)
-            parents.append(parent)
-        new_timers.extend((key, at) for at in ctx._timers)
+    def context(key):
+        before = stored[key]
+        state = None if before is None else decode_state(before, f"key `{names[key]}`")
+        ctx = contexts[key] = Context(names[key], state, key, batch)
+        return ctx
 
+    process = plugin.process
     for index, row in enumerate(decode(rows, count)):
-        run(index, row_keys[index], lambda ctx, row=row: plugin.process(row, ctx))
+        key = row_keys[index]
+        batch.parent = index
+        process(row, contexts[key] or context(key))
     for i, (key, at) in enumerate(timers):
-        run(count + i, key, lambda ctx, at=at: plugin.on_timer(Timestamp(at), ctx))
+        batch.parent = count + i
+        plugin.on_timer(Timestamp(at), contexts[key] or context(key))
     changed, new_states, new_lens = [], bytearray(), []
-    for index, (state, before) in enumerate(zip(current, stored)):
-        if state is None:
+    for index, ctx in enumerate(contexts):
+        if ctx is None:
+            continue
+        before = stored[index]
+        if ctx.state is None:
             if before is not None:
                 changed.append(index)
                 new_lens.append(-1)
             continue
-        data = encode_state(state)
+        data = encode_state(ctx.state)
         if data == before:
             continue
         changed.append(index)
         new_states += data
         new_lens.append(len(data))
-    return parents, bytes(out), changed, bytes(new_states), new_lens, new_timers
+    return batch.parents, bytes(batch.out), changed, bytes(new_states), new_lens, batch.timers

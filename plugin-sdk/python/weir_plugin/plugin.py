@@ -75,19 +75,21 @@ class Runner:
         """(parents, encoded rows) for `count` encoded input rows."""
         if self.kind in ("keyed", "aggregate"):
             raise TypeError(f"a {self.kind} plugin is not called with rows alone")
+        decoded = self.decode(rows, count)
+        if self.kind == "filter":
+            keep = self.plugin.keep
+            return [index for index, row in enumerate(decoded) if keep(row)], b""
         parents = []
         out = bytearray()
-        for index, row in enumerate(self.decode(rows, count)):
-            if self.kind == "filter":
-                if self.plugin.keep(row):
-                    parents.append(index)
-            elif self.kind == "map":
-                self.encode(self.plugin.map(row), out)
+        encode = self.encode
+        if self.kind == "map":
+            for row in decoded:
+                encode(self.plugin.map(row), out)
+            return list(range(count)), bytes(out)
+        for index, row in enumerate(decoded):
+            for emitted in self.plugin.flat_map(row):
+                encode(emitted, out)
                 parents.append(index)
-            else:
-                for emitted in self.plugin.flat_map(row):
-                    self.encode(emitted, out)
-                    parents.append(index)
         return parents, bytes(out)
 
 
