@@ -288,10 +288,40 @@ pub(super) fn retain_positions(
     }
 }
 
+/// The first position per stream of the rows a session holds: almost
+/// always one stream, so no allocation of its own.
+pub(super) type Held = smallvec::SmallVec<[(u32, u64); 1]>;
+
+/// What holds positions: a pane's `Vec` (one per pane, hot per row, where
+/// the inline check of [`Held`] costs more than it saves) or a session's
+/// [`Held`] (one per session, so one allocation fewer each).
+pub(super) trait HeldPositions {
+    fn positions(&mut self) -> &mut [(u32, u64)];
+    fn hold(&mut self, position: (u32, u64));
+}
+
+impl HeldPositions for Vec<(u32, u64)> {
+    fn positions(&mut self) -> &mut [(u32, u64)] {
+        self
+    }
+    fn hold(&mut self, position: (u32, u64)) {
+        self.push(position);
+    }
+}
+
+impl HeldPositions for Held {
+    fn positions(&mut self) -> &mut [(u32, u64)] {
+        self
+    }
+    fn hold(&mut self, position: (u32, u64)) {
+        self.push(position);
+    }
+}
+
 /// Records that a row at `row_position` is held: `first` keeps the earliest
 /// position per stream, the point input must be read again from if the held
 /// state is lost.
-pub(super) fn hold_position(first: &mut Vec<(u32, u64)>, row_position: u64) {
+pub(super) fn hold_position(first: &mut impl HeldPositions, row_position: u64) {
     use crate::data::position;
     if row_position == 0 {
         return;
@@ -304,11 +334,11 @@ pub(super) fn hold_position(first: &mut Vec<(u32, u64)>, row_position: u64) {
 }
 
 /// Adds the held positions of `from` to `into` (see [`hold_position`]).
-pub(super) fn merge_positions(into: &mut Vec<(u32, u64)>, from: &[(u32, u64)]) {
+pub(super) fn merge_positions(into: &mut impl HeldPositions, from: &[(u32, u64)]) {
     for &(stream, seq) in from {
-        match into.iter_mut().find(|(s, _)| *s == stream) {
+        match into.positions().iter_mut().find(|(s, _)| *s == stream) {
             Some((_, held)) => *held = (*held).min(seq),
-            None => into.push((stream, seq)),
+            None => into.hold((stream, seq)),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::aggregate::Accumulator;
 use super::layout::{
-    hold_position, merge_into, merge_positions, retain_positions, Mark, ResultLayout,
+    hold_position, merge_into, merge_positions, retain_positions, Held, Mark, ResultLayout,
 };
 use super::LateRow;
 use crate::data::Key;
@@ -26,14 +26,17 @@ struct Session {
     /// The last row's event time plus the gap.
     end: i64,
     accumulators: Box<[Accumulator]>,
-    first: Vec<(u32, u64)>,
+    first: Held,
 }
+
+/// A key's open sessions, by start: almost always one, kept inline.
+type KeySessions = smallvec::SmallVec<[Session; 1]>;
 
 pub struct SessionWindows {
     gap_ms: i64,
     layout: ResultLayout,
     /// Each key's open sessions, by start; they never touch one another.
-    sessions: CowMap<Key, Vec<Session>>,
+    sessions: CowMap<Key, KeySessions>,
     /// (time, key): a session of the key may end at `time`. Every session
     /// has an entry at or before its end. Extending a session leaves its entry
     /// where it was, so the common case (a row that extends the key's
@@ -82,7 +85,7 @@ impl SessionWindows {
             sessions: Sessions,
         }
         struct Sessions {
-            keys: MapSnapshot<Key, Vec<Session>>,
+            keys: MapSnapshot<Key, KeySessions>,
             count: usize,
         }
         impl serde::Serialize for Sessions {
@@ -131,12 +134,12 @@ impl SessionWindows {
             self.due.insert((end, key.clone()));
             let sessions = self
                 .sessions
-                .get_or_insert_with(&key, || key.clone(), Vec::new);
+                .get_or_insert_with(&key, || key.clone(), KeySessions::new);
             sessions.push(Session {
                 start,
                 end,
                 accumulators: accumulators.into_boxed_slice(),
-                first,
+                first: Held::from_vec(first),
             });
             sessions.sort_unstable_by_key(|s| s.start);
             self.open += 1;
@@ -170,7 +173,7 @@ impl SessionWindows {
                         continue;
                     }
                     self.sessions
-                        .get_or_insert_with(&key, || key.to_owned(), Vec::new)
+                        .get_or_insert_with(&key, || key.to_owned(), KeySessions::new)
                 }
             };
             // The sessions the row's window touches: a run of the list.
@@ -185,7 +188,7 @@ impl SessionWindows {
                     start: time,
                     end,
                     accumulators: self.layout.new_accumulators(),
-                    first: Vec::new(),
+                    first: Held::new(),
                 };
                 ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
                 hold_position(&mut session.first, batch.position[row]);
@@ -196,7 +199,7 @@ impl SessionWindows {
             }
             // Merge the run into its first session; their entries in `due`
             // stay, each at or before the merged end.
-            let merged: Vec<Session> = sessions.drain(from + 1..to).collect();
+            let merged: KeySessions = sessions.drain(from + 1..to).collect();
             self.open -= merged.len();
             let session = &mut sessions[from];
             for other in merged {
@@ -213,7 +216,7 @@ impl SessionWindows {
         #[cfg(test)]
         assert_eq!(
             self.open,
-            self.sessions.values().map(Vec::len).sum::<usize>()
+            self.sessions.values().map(|s| s.len()).sum::<usize>()
         );
         if partials {
             self.emit_partials(&mut out, batch.end_watermark);
