@@ -29,20 +29,70 @@ struct Session {
     first: Held,
 }
 
-/// A key's open sessions, by start: almost always one, kept inline.
-type KeySessions = smallvec::SmallVec<[Session; 1]>;
+/// A key's open sessions, by start (almost always one, kept inline), and
+/// the slot that names the key in `due` once it has one.
+#[derive(Clone)]
+struct KeySessions {
+    slot: u32,
+    list: smallvec::SmallVec<[Session; 1]>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+impl KeySessions {
+    fn new() -> Self {
+        Self {
+            slot: NO_SLOT,
+            list: smallvec::SmallVec::new(),
+        }
+    }
+}
+
+/// The keys with open sessions, by slot: an entry of `due` names its key
+/// by slot, so it costs no copy of the key and compares as two integers.
+/// A key keeps its slot while it has sessions; freed slots are reused.
+#[derive(Default)]
+struct Slots {
+    keys: Vec<Key>,
+    free: Vec<u32>,
+}
+
+impl Slots {
+    fn take(&mut self, key: Key) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.keys[slot as usize] = key;
+                slot
+            }
+            None => {
+                self.keys.push(key);
+                (self.keys.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, slot: u32) {
+        self.free.push(slot);
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.free.clear();
+    }
+}
 
 pub struct SessionWindows {
     gap_ms: i64,
     layout: ResultLayout,
     /// Each key's open sessions, by start; they never touch one another.
     sessions: CowMap<Key, KeySessions>,
-    /// (time, key): a session of the key may end at `time`. Every session
+    /// (time, key's slot): a session of the key may end at `time`. Every session
     /// has an entry at or before its end. Extending a session leaves its entry
     /// where it was, so the common case (a row that extends the key's
     /// session) touches no tree: when an entry comes due and the session
     /// ends later, the entry moves to the session's end.
-    due: BTreeSet<(i64, Key)>,
+    due: BTreeSet<(i64, u32)>,
+    slots: Slots,
     fired_windows: u64,
     /// Sessions held, counted as they change: the metrics read it after
     /// every batch, and a sum over the keys would cost a pass over them.
@@ -59,6 +109,7 @@ impl SessionWindows {
             layout,
             sessions: CowMap::default(),
             due: BTreeSet::new(),
+            slots: Slots::default(),
             fired_windows: 0,
             open: 0,
         })
@@ -95,7 +146,7 @@ impl SessionWindows {
                 // iterator does not give `collect_seq`.
                 let mut seq = serializer.serialize_seq(Some(self.count))?;
                 for (key, sessions) in self.keys.iter() {
-                    for s in sessions {
+                    for s in &sessions.list {
                         let record = (key, s.start, s.end, &*s.accumulators, s.first.as_slice());
                         seq.serialize_element(&record)?;
                     }
@@ -114,6 +165,7 @@ impl SessionWindows {
     pub fn restore(&mut self, state: SessionState) -> Result<(), String> {
         self.sessions.clear();
         self.due.clear();
+        self.slots.clear();
         self.open = 0;
         for SessionRecord {
             key,
@@ -131,24 +183,27 @@ impl SessionWindows {
                     self.layout.width()
                 ));
             }
-            self.due.insert((end, key.clone()));
             let sessions = self
                 .sessions
                 .get_or_insert_with(&key, || key.clone(), KeySessions::new);
-            sessions.push(Session {
+            if sessions.slot == NO_SLOT {
+                sessions.slot = self.slots.take(key.clone());
+            }
+            self.due.insert((end, sessions.slot));
+            sessions.list.push(Session {
                 start,
                 end,
                 accumulators: accumulators.into_boxed_slice(),
                 first: Held::from_vec(first),
             });
-            sessions.sort_unstable_by_key(|s| s.start);
+            sessions.list.sort_unstable_by_key(|s| s.start);
             self.open += 1;
         }
         Ok(())
     }
 
     pub fn retained(&self, earliest: &mut BTreeMap<u32, u64>) {
-        for session in self.sessions.values().flatten() {
+        for session in self.sessions.values().flat_map(|s| &s.list) {
             retain_positions(&session.first, earliest);
         }
     }
@@ -165,23 +220,20 @@ impl SessionWindows {
             let time = batch.event_time[row];
             let end = time.saturating_add(self.gap_ms);
             let key = ResultLayout::key_of(key_column, row);
-            let sessions = match self.sessions.get_mut(&key) {
-                Some(sessions) => sessions,
-                None => {
-                    if end - 1 <= watermark {
-                        late.push(late_row(row, time, end));
-                        continue;
-                    }
-                    self.sessions
-                        .get_or_insert_with(&key, || key.to_owned(), KeySessions::new)
-                }
-            };
+            // One lookup whether or not the key has sessions: a late row of
+            // a new key takes its empty entry out again (rare).
+            let sessions =
+                self.sessions
+                    .get_or_insert_with(&key, || key.to_owned(), KeySessions::new);
             // The sessions the row's window touches: a run of the list.
-            let from = sessions.partition_point(|s| s.end < time);
-            let to = from + sessions[from..].partition_point(|s| s.start <= end);
+            let from = sessions.list.partition_point(|s| s.end < time);
+            let to = from + sessions.list[from..].partition_point(|s| s.start <= end);
             if from == to {
                 if end - 1 <= watermark {
                     late.push(late_row(row, time, end));
+                    if sessions.list.is_empty() {
+                        self.sessions.remove(&key);
+                    }
                     continue;
                 }
                 let mut session = Session {
@@ -192,16 +244,19 @@ impl SessionWindows {
                 };
                 ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
                 hold_position(&mut session.first, batch.position[row]);
-                sessions.insert(from, session);
+                sessions.list.insert(from, session);
                 self.open += 1;
-                self.due.insert((end, key.to_owned()));
+                if sessions.slot == NO_SLOT {
+                    sessions.slot = self.slots.take(key.to_owned());
+                }
+                self.due.insert((end, sessions.slot));
                 continue;
             }
             // Merge the run into its first session; their entries in `due`
             // stay, each at or before the merged end.
-            let merged: KeySessions = sessions.drain(from + 1..to).collect();
+            let merged: Vec<Session> = sessions.list.drain(from + 1..to).collect();
             self.open -= merged.len();
-            let session = &mut sessions[from];
+            let session = &mut sessions.list[from];
             for other in merged {
                 session.end = session.end.max(other.end);
                 merge_into(&mut session.accumulators, &other.accumulators);
@@ -216,7 +271,7 @@ impl SessionWindows {
         #[cfg(test)]
         assert_eq!(
             self.open,
-            self.sessions.values().map(|s| s.len()).sum::<usize>()
+            self.sessions.values().map(|s| s.list.len()).sum::<usize>()
         );
         if partials {
             self.emit_partials(&mut out, batch.end_watermark);
@@ -230,7 +285,7 @@ impl SessionWindows {
         let mut keys: Vec<_> = self.sessions.iter().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (key, sessions) in keys {
-            for s in sessions {
+            for s in &sessions.list {
                 let key = key.as_ref();
                 self.layout.emit_row(
                     out,
@@ -247,21 +302,21 @@ impl SessionWindows {
 
     /// Emits, in (end, key) order, every session the watermark has closed.
     fn fire(&mut self, out: &mut BatchBuilder, watermark: i64) {
-        while self.due.first().is_some_and(|(at, _)| at - 1 <= watermark) {
-            let (at, key) = self.due.pop_first().expect("checked above");
-            let Some(sessions) = self.sessions.get_mut(&key) else {
-                continue;
-            };
-            // Sessions ending later were extended past this entry: they get
-            // an entry at their end.
-            for session in sessions.iter().filter(|s| s.end > at) {
-                self.due.insert((session.end, key.clone()));
+        let mut ended = Vec::new();
+        while let Some(&(at, _)) = self.due.first().filter(|(at, _)| at - 1 <= watermark) {
+            // `due` orders a time's entries by slot; results go out by key.
+            while let Some(&(_, slot)) = self.due.first().filter(|(t, _)| *t == at) {
+                self.due.pop_first();
+                if let Some(session) = self.end_session(at, slot) {
+                    ended.push((slot, session));
+                }
             }
-            if let Some(index) = sessions.iter().position(|s| s.end == at) {
-                let session = sessions.remove(index);
+            let keys = &self.slots.keys;
+            ended.sort_unstable_by(|a, b| keys[a.0 as usize].cmp(&keys[b.0 as usize]));
+            for (slot, session) in ended.drain(..) {
                 self.layout.emit_row(
                     out,
-                    key.as_ref(),
+                    self.slots.keys[slot as usize].as_ref(),
                     &session.accumulators,
                     session.start,
                     session.end,
@@ -269,12 +324,30 @@ impl SessionWindows {
                     Mark::First,
                 );
                 self.fired_windows += 1;
-                self.open -= 1;
-                if sessions.is_empty() {
-                    self.sessions.remove(&key);
-                }
             }
         }
+    }
+
+    /// Takes out the session of the key in `slot` that ends at `at`, if
+    /// any; its sessions that end later get an entry at their end. A key
+    /// left with no session leaves the map and frees its slot (its name
+    /// stays readable until the slot is taken again).
+    fn end_session(&mut self, at: i64, slot: u32) -> Option<Session> {
+        let key = &self.slots.keys[slot as usize];
+        // An entry outlives its key only if the key left and came back;
+        // then its slot may name another key, whose own entries rule.
+        let sessions = self.sessions.get_mut(key).filter(|s| s.slot == slot)?;
+        for session in sessions.list.iter().filter(|s| s.end > at) {
+            self.due.insert((session.end, slot));
+        }
+        let index = sessions.list.iter().position(|s| s.end == at)?;
+        let session = sessions.list.remove(index);
+        self.open -= 1;
+        if sessions.list.is_empty() {
+            self.sessions.remove(key);
+            self.slots.release(slot);
+        }
+        Some(session)
     }
 }
 
