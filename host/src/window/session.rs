@@ -252,16 +252,20 @@ impl SessionWindows {
                 self.due.insert((end, sessions.slot));
                 continue;
             }
-            // Merge the run into its first session; their entries in `due`
-            // stay, each at or before the merged end.
-            let merged: Vec<Session> = sessions.list.drain(from + 1..to).collect();
-            self.open -= merged.len();
-            let session = &mut sessions.list[from];
-            for other in merged {
-                session.end = session.end.max(other.end);
-                merge_into(&mut session.accumulators, &other.accumulators);
-                merge_positions(&mut session.first, &other.first);
+            // Merge the run into its first session (most rows extend one
+            // session: nothing to merge); their entries in `due` stay, each
+            // at or before the merged end.
+            if to > from + 1 {
+                let merged: Vec<Session> = sessions.list.drain(from + 1..to).collect();
+                self.open -= merged.len();
+                let session = &mut sessions.list[from];
+                for other in merged {
+                    session.end = session.end.max(other.end);
+                    merge_into(&mut session.accumulators, &other.accumulators);
+                    merge_positions(&mut session.first, &other.first);
+                }
             }
+            let session = &mut sessions.list[from];
             session.start = session.start.min(time);
             session.end = session.end.max(end);
             ResultLayout::add_row(&mut session.accumulators, &inputs, row, time);
