@@ -1,6 +1,8 @@
 //! The newest rows out of a stage or into the sink, as JSON, for the live
-//! page. Only the tail of each batch is encoded, so a stage emitting millions
-//! of rows pays for a few dozen of them per batch.
+//! page. Only the tail of each batch is kept, as a small copy, and rows are
+//! encoded when the page asks for them: a stage emitting millions of rows
+//! pays for copying a few dozen of them per batch, and for encoding only
+//! what someone reads.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -20,7 +22,10 @@ pub struct RecentRows {
 struct Inner {
     /// Rows offered so far; the newest kept row is number `offered - 1`.
     offered: u64,
-    rows: VecDeque<String>,
+    /// Tails of the latest batches, oldest first, with the number of each
+    /// tail's first row; at most `KEEP` rows in all.
+    tails: VecDeque<(u64, Batch)>,
+    kept: usize,
 }
 
 impl RecentRows {
@@ -29,26 +34,32 @@ impl RecentRows {
             return;
         }
         let first = batch.len().saturating_sub(KEEP);
-        let encoded: Vec<String> = (first..batch.len())
-            .filter_map(|row| serde_json::to_string(&JsonRow::new(batch.row(row))).ok())
-            .collect();
+        let indices: Vec<u32> = (first as u32..batch.len() as u32).collect();
+        let tail = batch.gather(&indices);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let number = inner.offered + first as u64;
         inner.offered += batch.len() as u64;
-        for row in encoded {
-            if inner.rows.len() == KEEP {
-                inner.rows.pop_front();
-            }
-            inner.rows.push_back(row);
+        inner.kept += tail.len();
+        inner.tails.push_back((number, tail));
+        while inner.kept - inner.tails.front().map_or(0, |(_, b)| b.len()) >= KEEP {
+            let (_, dropped) = inner.tails.pop_front().expect("kept rows");
+            inner.kept -= dropped.len();
         }
     }
 
-    /// The kept rows numbered `from` or later, oldest first, and the number
-    /// to ask from next time.
+    /// The kept rows numbered `from` or later (at most `KEEP`), oldest
+    /// first, as JSON, and the number to ask from next time.
     pub fn since(&self, from: u64) -> (Vec<String>, u64) {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let first_kept = inner.offered - inner.rows.len() as u64;
-        let skip = from.saturating_sub(first_kept) as usize;
-        let rows = inner.rows.iter().skip(skip).cloned().collect();
+        let from = from.max(inner.offered.saturating_sub(KEEP as u64));
+        let mut rows = Vec::new();
+        for (number, tail) in &inner.tails {
+            for row in 0..tail.len() {
+                if number + row as u64 >= from {
+                    rows.extend(serde_json::to_string(&JsonRow::new(tail.row(row))).ok());
+                }
+            }
+        }
         (rows, inner.offered)
     }
 }
@@ -82,5 +93,29 @@ mod tests {
         let (rows, next) = recent.since(next);
         assert_eq!((rows.len(), next), (KEEP, 50));
         assert!(rows[0].contains("\"s30\"") && rows[KEEP - 1].contains("\"s49\""));
+    }
+
+    #[test]
+    fn rows_of_many_small_batches_are_numbered_and_bounded() {
+        let recent = RecentRows::default();
+        for i in 0..100 {
+            recent.offer(&readings(i..i + 1));
+        }
+        let (rows, next) = recent.since(95);
+        assert_eq!(next, 100);
+        assert_eq!(rows.len(), 5);
+        assert!(
+            rows[0].contains("\"s95\"") && rows[4].contains("\"s99\""),
+            "{rows:?}"
+        );
+        let (rows, _) = recent.since(0);
+        assert_eq!(rows.len(), KEEP);
+        assert!(rows[0].contains("\"s80\""), "{rows:?}");
+        let inner = recent.inner.lock().unwrap();
+        assert!(
+            inner.kept < 2 * KEEP && inner.tails.len() <= KEEP,
+            "{}",
+            inner.kept
+        );
     }
 }
