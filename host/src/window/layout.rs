@@ -167,7 +167,7 @@ impl ResultLayout {
         key_column.map_or(KeyRef::Unit, |c| KeyRef::of(c.get(row)))
     }
 
-    pub fn new_accumulators(&self) -> Box<[Accumulator]> {
+    pub fn new_accumulators<C: FromIterator<Accumulator>>(&self) -> C {
         self.aggregates.iter().map(|a| a.init.clone()).collect()
     }
 

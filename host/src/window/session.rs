@@ -25,7 +25,8 @@ struct Session {
     start: i64,
     /// The last row's event time plus the gap.
     end: i64,
-    accumulators: Box<[Accumulator]>,
+    /// Inline for up to two aggregates: one allocation fewer per session.
+    accumulators: smallvec::SmallVec<[Accumulator; 2]>,
     first: Held,
 }
 
@@ -193,7 +194,7 @@ impl SessionWindows {
             sessions.list.push(Session {
                 start,
                 end,
-                accumulators: accumulators.into_boxed_slice(),
+                accumulators: accumulators.into(),
                 first: Held::from_vec(first),
             });
             sessions.list.sort_unstable_by_key(|s| s.start);
