@@ -234,11 +234,7 @@ const weir = (() => {
     const unpack = ({ states, lens }) =>
       split(states, lens, "accumulators").map((data, i) => {
         if (data === null) return spec.create.call(self);
-        try {
-          return JSON.parse(fromUtf8.decode(data));
-        } catch (e) {
-          throw new Error(`accumulator ${i}: cannot decode it: ${e.message}`);
-        }
+        return decodeState(data, `accumulator ${i}`);
       });
     const pack = (accs) => {
       const states = new Writer();

@@ -57,10 +57,18 @@ pub fn heat_gives_the_rust_alerts(component: &str) {
 }
 
 /// A live pipeline running `v1` (sustained heat, state version 1) swaps to
-/// `v2` (state version 2, migrating from 1) mid-stream: every streak of a
-/// run of the Rust plugin alerts once; the swap back to `v1` is refused.
-pub fn heat_state_survives_a_migrating_swap(v1_built: &str, v2_built: &Path) {
+/// version 2 (state version 2, migrating from 1), built from `v2_files`
+/// (name, text) with `weir plugin build` outside the checkout, mid-stream:
+/// every streak of a run of the Rust plugin alerts once; the swap back to
+/// `v1` is refused.
+pub fn heat_state_survives_a_migrating_swap(v1_built: &str, v2_files: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("heat_v2");
+    fs::create_dir(&source).expect("the plugin's folder");
+    for (name, text) in v2_files {
+        fs::write(source.join(name), text).expect("the plugin's source");
+    }
+    let v2_built = crate::languages::build_outside_a_checkout(dir.path(), "heat_v2");
     let input = generated(100_000, 21, 0.0);
     let reference_out = dir.path().join("reference.jsonl");
     let reference = dir.path().join("reference.toml");
@@ -83,7 +91,7 @@ pub fn heat_state_survives_a_migrating_swap(v1_built: &str, v2_built: &Path) {
         dir.path().join("heat-v2.wasm"),
     );
     fs::copy(v1_built, &v1).expect("copying v1");
-    fs::copy(v2_built, &v2).expect("copying v2");
+    fs::copy(&v2_built, &v2).expect("copying v2");
     let output = dir.path().join("swapped.jsonl");
     let pipeline = dir.path().join("swapped.toml");
     fs::write(

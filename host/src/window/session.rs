@@ -47,6 +47,14 @@ impl KeySessions {
             list: smallvec::SmallVec::new(),
         }
     }
+
+    /// The key's slot, taken (for `key()`) when its first session opens.
+    fn slot(&mut self, slots: &mut Slots, key: impl FnOnce() -> Key) -> u32 {
+        if self.slot == NO_SLOT {
+            self.slot = slots.take(key());
+        }
+        self.slot
+    }
 }
 
 /// The keys with open sessions, by slot: an entry of `due` names its key
@@ -187,10 +195,8 @@ impl SessionWindows {
             let sessions = self
                 .sessions
                 .get_or_insert_with(&key, || key.clone(), KeySessions::new);
-            if sessions.slot == NO_SLOT {
-                sessions.slot = self.slots.take(key.clone());
-            }
-            self.due.insert((end, sessions.slot));
+            let slot = sessions.slot(&mut self.slots, || key.clone());
+            self.due.insert((end, slot));
             sessions.list.push(Session {
                 start,
                 end,
@@ -247,10 +253,8 @@ impl SessionWindows {
                 hold_position(&mut session.first, batch.position[row]);
                 sessions.list.insert(from, session);
                 self.open += 1;
-                if sessions.slot == NO_SLOT {
-                    sessions.slot = self.slots.take(key.to_owned());
-                }
-                self.due.insert((end, sessions.slot));
+                let slot = sessions.slot(&mut self.slots, || key.to_owned());
+                self.due.insert((end, slot));
                 continue;
             }
             // Merge the run into its first session (most rows extend one

@@ -6,9 +6,7 @@ panes of a sliding window, sessions that join) and to turn them into the
 one result field. The result must not depend on the order rows were added
 or accumulators merged in."""
 
-import json
-
-from .keyed import encode_state, split
+from .keyed import decode_state, encode_state, split
 
 
 class Aggregate:
@@ -43,10 +41,7 @@ def _accumulators(plugin, states, lens):
         if data is None:
             out.append(plugin.create())
             continue
-        try:
-            out.append(json.loads(data.decode("utf-8")))
-        except ValueError as e:
-            raise ValueError(f"accumulator {i}: cannot decode it: {e}") from None
+        out.append(decode_state(data, f"accumulator {i}"))
     return out
 
 

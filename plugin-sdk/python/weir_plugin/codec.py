@@ -8,8 +8,6 @@ import itertools
 import struct
 import typing
 
-_F64 = struct.Struct("<d")
-_I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 
 

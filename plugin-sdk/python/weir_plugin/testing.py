@@ -103,10 +103,10 @@ class KeyedHarness:
 
     def state(self, key):
         """The key's state as stored (decoded), or None."""
-        import json as _json
+        from .keyed import decode_state
 
         data = self.states.get(key)
-        return None if data is None else _json.loads(data)
+        return None if data is None else decode_state(data, f"key `{key}`")
 
 
 def keyed(plugin_class, config):

@@ -118,18 +118,13 @@ fn the_javascript_sustained_heat_gives_the_rust_alerts() {
 /// shape (version 2) that it migrates version 1's states to.
 #[test]
 fn a_javascript_keyed_plugins_state_is_migrated_on_a_swap() {
-    let dir = tempfile::tempdir().unwrap();
-    let v2 = dir.path().join("heat_v2");
-    fs::create_dir(&v2).unwrap();
     let shipped = fs::read_to_string(repo_file("plugins/js/sustained_heat/app.js")).unwrap();
     let (spec, _exports) = shipped
         .split_once("export const {")
         .expect("the shipped app ends with its exports");
-    fs::write(
-        v2.join("app.js"),
-        format!(
-            "{spec}{}",
-            r#"
+    let app = format!(
+        "{spec}{}",
+        r#"
 const counting = weir.keyed({
   ...plugin.spec,
   version: "0.2.0",
@@ -149,9 +144,9 @@ export const {
   describe, init, process, processKeyed, migrateState, aggregateAdd, aggregateMerge, aggregateResult,
 } = counting;
 "#
-        ),
-    )
-    .unwrap();
-    let component = languages::build_outside_a_checkout(dir.path(), "heat_v2");
-    keyed_swap::heat_state_survives_a_migrating_swap(&js_plugin("sustained_heat"), &component);
+    );
+    keyed_swap::heat_state_survives_a_migrating_swap(
+        &js_plugin("sustained_heat"),
+        &[("app.js", &app)],
+    );
 }

@@ -187,14 +187,8 @@ fn the_python_sustained_heat_gives_the_rust_alerts() {
 /// migrates version 1's states to.
 #[test]
 fn a_python_keyed_plugins_state_is_migrated_on_a_swap() {
-    let dir = tempfile::tempdir().unwrap();
-    let v2 = dir.path().join("heat_v2");
-    fs::create_dir(&v2).unwrap();
-    let shipped = repo_file("plugins/python/sustained_heat/app.py");
-    fs::copy(shipped, v2.join("heat.py")).unwrap();
-    fs::write(
-        v2.join("app.py"),
-        r#"
+    let shipped = fs::read_to_string(repo_file("plugins/python/sustained_heat/app.py")).unwrap();
+    let app = r#"
 from heat import SustainedHeat
 from weir_plugin import export
 
@@ -215,9 +209,9 @@ class CountingHeat(SustainedHeat):
 
 
 WitWorld = export(CountingHeat, name="sustained-heat-py", version="0.2.0")
-"#,
-    )
-    .unwrap();
-    let component = languages::build_outside_a_checkout(dir.path(), "heat_v2");
-    keyed_swap::heat_state_survives_a_migrating_swap(&python_plugin("sustained_heat"), &component);
+"#;
+    keyed_swap::heat_state_survives_a_migrating_swap(
+        &python_plugin("sustained_heat"),
+        &[("heat.py", &shipped), ("app.py", app)],
+    );
 }
