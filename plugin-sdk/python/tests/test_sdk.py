@@ -211,6 +211,23 @@ class Examples(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "state 0 of 1: migrate returned None"):
             testing.keyed(Forgetful, config).adopt(v1)
 
+        from weir_plugin.plugin import state_versions
+
+        self.assertEqual(state_versions(CountingHeat), (2, [1]))
+
+        class Unmigrating(app.SustainedHeat):
+            state_version = 2
+            migrates_from = (1,)
+
+        with self.assertRaisesRegex(TypeError, "Unmigrating lists migrates_from but defines no migrate"):
+            state_versions(Unmigrating)
+
+        class Negative(CountingHeat):
+            migrates_from = (-1,)
+
+        with self.assertRaisesRegex(TypeError, r"Negative.migrates_from: -1 is not a version"):
+            state_versions(Negative)
+
     def test_a_filter_without_keep_says_so(self):
         @dataclass
         class R:

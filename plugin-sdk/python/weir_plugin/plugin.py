@@ -99,9 +99,26 @@ def descriptor_fields(plugin_class):
     return reads, emits
 
 
+def state_versions(plugin_class):
+    """(state_version, migrates_from) as the descriptor's u32s, checked
+    when the plugin is built rather than when the host first loads it."""
+
+    def version(v, what):
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0xFFFFFFFF:
+            raise TypeError(f"{plugin_class.__name__}.{what}: {v!r} is not a version (0 to 2**32 - 1)")
+        return v
+
+    current = version(getattr(plugin_class, "state_version", 0), "state_version")
+    earlier = [version(v, "migrates_from") for v in getattr(plugin_class, "migrates_from", ())]
+    if earlier and getattr(plugin_class, "migrate", None) in (None, keyed.Keyed.migrate):
+        raise TypeError(f"{plugin_class.__name__} lists migrates_from but defines no migrate(self, from_version, state)")
+    return current, earlier
+
+
 def export(plugin_class, name, version):
     """The component's `WitWorld` class for `plugin_class`."""
     reads, emits = descriptor_fields(plugin_class)
+    state_version, migrates_from = state_versions(plugin_class)
 
     class WitWorld:
         runner = None
@@ -117,8 +134,8 @@ def export(plugin_class, name, version):
                 kind=kind,
                 reads=[field(n, t) for n, t in reads],
                 emits=[field(n, t) for n, t in emits],
-                state_version=getattr(plugin_class, "state_version", 0),
-                migrates_from=[int(v) for v in getattr(plugin_class, "migrates_from", ())],
+                state_version=state_version,
+                migrates_from=migrates_from,
             )
 
         def init(self, config):
