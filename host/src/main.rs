@@ -177,6 +177,11 @@ enum BenchKind {
     ///
     /// Example: weir bench windows --events 5000000 --runs 3
     Windows(weir::bench::WindowBenchOptions),
+    /// A lookup join (a 100,000-row table) against no operators and the
+    /// seed query, on the same input.
+    ///
+    /// Example: weir bench joins --events 5000000 --runs 3
+    Joins(weir::bench::JoinBenchOptions),
     /// An aggregate plugin (p95) against a host aggregate (max) in the same
     /// tumbling and sliding windows, on the same input.
     ///
@@ -401,6 +406,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(BenchKind::Windows(options)) => {
                     println!("{}", weir::bench::run_windows(&options)?)
+                }
+                Some(BenchKind::Joins(options)) => {
+                    println!("{}", weir::bench::run_joins(&options)?)
                 }
                 Some(BenchKind::Parallel(options)) => {
                     println!("{}", weir::bench::run_parallel(&options)?)

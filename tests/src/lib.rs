@@ -232,6 +232,17 @@ pub fn own_plugin_copy(dir: &Path, wasm: &str, name: &str) -> PathBuf {
     copy
 }
 
+/// Appends `text` to the file at `path`, creating it if missing.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("opening the file to append to");
+    file.write_all(text.as_bytes()).expect("appending");
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

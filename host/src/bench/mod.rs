@@ -5,6 +5,7 @@ mod aggregates;
 mod baseline;
 mod checkpoint;
 mod ingest;
+mod joins;
 mod kafka;
 mod languages;
 mod native;
@@ -15,6 +16,7 @@ mod windows;
 
 pub use aggregates::{run_aggregates, AggregateBenchOptions, AggregateReport};
 pub use checkpoint::{run_checkpoint, CheckpointBenchOptions, CheckpointReport};
+pub use joins::{run_joins, JoinBenchOptions, JoinReport};
 pub use kafka::{run_kafka, KafkaBenchOptions, KafkaReport};
 pub use languages::{run_languages, LanguageBenchOptions, LanguageReport};
 pub use parallel::{run_parallel, ParallelBenchOptions, ParallelReport};
@@ -205,6 +207,43 @@ fn run_to_null(
 ) -> anyhow::Result<(f64, u64)> {
     let summary = run_to_null_at(file, engine, stop, events, 1, label)?;
     Ok((summary.events_per_second(), summary.results_out))
+}
+
+/// Runs each variant's pipeline file (written by `pipeline` from the
+/// variant's text into `dir`) `runs` times, alternating, to a null sink;
+/// returns each variant's median rate and its results.
+fn alternate(
+    variants: &[(&'static str, String)],
+    runs: usize,
+    dir: &Path,
+    events: u64,
+    pipeline: impl Fn(&str) -> String,
+) -> anyhow::Result<Vec<(&'static str, f64, u64)>> {
+    let engine = PluginEngine::new()?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let width = variants
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut rates = vec![Vec::new(); variants.len()];
+    let mut results = vec![0; variants.len()];
+    for run in 0..runs {
+        for (i, (name, text)) in variants.iter().enumerate() {
+            let file = dir.join("pipeline.toml");
+            std::fs::write(&file, pipeline(text))?;
+            let label = format!("run {}: {name:<width$}", run + 1);
+            let (rate, results_out) = run_to_null(&file, &engine, &stop, events, &label)?;
+            rates[i].push(rate);
+            results[i] = results_out;
+        }
+    }
+    Ok(variants
+        .iter()
+        .zip(rates)
+        .zip(results)
+        .map(|(((name, _), rates), results)| (*name, median(rates), results))
+        .collect())
 }
 
 /// [`run_to_null`] with the operators as `parallelism` instances (checked:

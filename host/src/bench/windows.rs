@@ -4,14 +4,9 @@
 //! Sliding windows aggregate each click once, into a 1 s pane, and combine
 //! 60 panes per result, so their cost should not grow 60-fold.
 
-use std::fmt;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
-use super::{median, run_to_null, scratch_dir, write_workload};
+use super::{alternate, scratch_dir, write_workload};
 use crate::generate::{write_clicks, ClickWorkload};
-use crate::plugin::PluginEngine;
+use std::fmt;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WindowBenchOptions {
@@ -65,8 +60,6 @@ pub fn run_windows(options: &WindowBenchOptions) -> anyhow::Result<WindowReport>
         ..Default::default()
     };
     write_workload(&data, |out| write_clicks(&workload, out))?;
-    let engine = Arc::new(PluginEngine::new()?);
-    let stop = AtomicBool::new(false);
     let variants = [
         (
             "tumbling 60 s",
@@ -97,15 +90,10 @@ gap = "10s"
 key_by = "user_id""#,
         ),
     ];
-    let mut rates = vec![Vec::new(); variants.len()];
-    let mut results = vec![0; variants.len()];
-    for run in 0..options.runs {
-        for (i, (name, kind)) in variants.iter().enumerate() {
-            let file: PathBuf = dir.join("pipeline.toml");
-            std::fs::write(
-                &file,
-                format!(
-                    r#"
+    let variants = variants.map(|(name, kind)| (name, kind.to_string()));
+    let measured = alternate(&variants, options.runs, &dir, options.events, |kind| {
+        format!(
+            r#"
 name = "bench-windows"
 source = {{ kind = "file", path = "{data}" }}
 schema = {{ user_id = "string", page = "string", event_time = "timestamp" }}
@@ -117,29 +105,13 @@ type = "window"
 {kind}
 aggregates = {{ clicks = "count" }}
 "#,
-                    data = data.display()
-                ),
-            )?;
-            let (rate, results_out) = run_to_null(
-                &file,
-                &engine,
-                &stop,
-                options.events,
-                &format!("run {}: {name:<24}", run + 1),
-            )?;
-            rates[i].push(rate);
-            results[i] = results_out;
-        }
-    }
+            data = data.display()
+        )
+    })?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(WindowReport {
         events: options.events,
         pages: options.pages,
-        variants: variants
-            .iter()
-            .zip(rates)
-            .zip(results)
-            .map(|(((name, _), rates), results)| (*name, median(rates), results))
-            .collect(),
+        variants: measured,
     })
 }

@@ -316,6 +316,9 @@ pub enum OperatorConfig {
         from: Option<String>,
         fields: IndexMap<String, String>,
     },
+    /// Adds fields from a reference table to each row, by key
+    /// (enrichment; Flink's lookup join).
+    Lookup(LookupConfig),
     /// A keyed event-time window with host-native aggregates.
     Window {
         name: Option<String>,
@@ -349,6 +352,44 @@ pub enum OperatorConfig {
         /// result's fields is true, e.g. `having = "count > 5"`.
         having: Option<String>,
     },
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    pub name: Option<String>,
+    /// The stage whose results this one takes, or `"source"` for the
+    /// source's rows (a branch of its own); default: the operator above.
+    pub from: Option<String>,
+    /// The table's file, relative to the pipeline file: `.csv` with a
+    /// header line, or JSON lines (`.json`, `.ndjson`, `.jsonl`).
+    pub table: PathBuf,
+    /// The rows' field whose value is looked up.
+    pub key: String,
+    /// The table's column holding the key (default: the same name as `key`).
+    pub table_key: Option<String>,
+    /// The table's columns added to each row, with their types, e.g.
+    /// `{ building = "string", floor = "i64" }`.
+    pub fields: IndexMap<String, FieldType>,
+    /// A row whose key is not in the table: `"keep"` it with the fields'
+    /// defaults (a left join; the default) or `"dead-letter"` it.
+    #[serde(default)]
+    pub unmatched: UnmatchedRows,
+    /// What unmatched rows kept get, per field (default: `""`, 0, false).
+    #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub defaults: toml::Table,
+    /// How often the file is checked for changes and read again if it
+    /// changed (default 10 s; `"0s"`: never).
+    pub reload_every: Option<Millis>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnmatchedRows {
+    #[default]
+    Keep,
+    DeadLetter,
 }
 
 /// One window aggregate: an expression the host computes, or a plugin.
@@ -577,6 +618,7 @@ impl OperatorConfig {
             | OperatorConfig::Filter { from, .. }
             | OperatorConfig::Select { from, .. }
             | OperatorConfig::Window { from, .. } => from.as_deref(),
+            OperatorConfig::Lookup(lookup) => lookup.from.as_deref(),
         }
     }
 
@@ -588,6 +630,7 @@ impl OperatorConfig {
             | OperatorConfig::Filter { name, from, .. }
             | OperatorConfig::Select { name, from, .. }
             | OperatorConfig::Window { name, from, .. } => (name, from),
+            OperatorConfig::Lookup(lookup) => (&mut lookup.name, &mut lookup.from),
         }
     }
 }

@@ -18,6 +18,12 @@ pub struct Summary {
     /// Rows dead-lettered because an expression could not be computed on
     /// them (a division by zero, a failed CAST).
     pub expression_failures: u64,
+    /// Rows dead-lettered because a lookup join's table had no row for their key.
+    pub unmatched_failures: u64,
+    /// Rows a lookup join found no table row for, kept or dead-lettered.
+    pub lookup_unmatched: u64,
+    /// Times a lookup table was read again after its file changed.
+    pub lookup_reloads: u64,
     /// Rows dropped because a plugin failed on them (`on_failure = "skip"`).
     pub plugin_skipped: u64,
     /// Results the sink could not deliver (dead-lettered).
@@ -69,6 +75,7 @@ impl Summary {
             + self.late_events
             + self.plugin_failures
             + self.expression_failures
+            + self.unmatched_failures
             + self.sink_failures
     }
 }
@@ -107,14 +114,26 @@ impl fmt::Display for Summary {
         writeln!(f, "  results out        {:>12}", self.results_out)?;
         writeln!(
             f,
-            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {}, expression failures {}, undelivered {})",
+            "  dead-lettered      {:>12}  (undecodable {}, late {}, plugin failures {}, expression failures {}, undelivered {}{})",
             self.dead_lettered(),
             self.decode_failures,
             self.late_events,
             self.plugin_failures,
             self.expression_failures,
-            self.sink_failures
+            self.sink_failures,
+            if self.unmatched_failures > 0 {
+                format!(", unmatched {}", self.unmatched_failures)
+            } else {
+                String::new()
+            }
         )?;
+        if self.lookup_unmatched > 0 || self.lookup_reloads > 0 {
+            writeln!(
+                f,
+                "  lookups unmatched  {:>12}  (tables read again: {})",
+                self.lookup_unmatched, self.lookup_reloads
+            )?;
+        }
         if self.abandoned_at_shutdown > 0 {
             writeln!(
                 f,

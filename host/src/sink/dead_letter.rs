@@ -31,15 +31,18 @@ pub enum DeadLetterKind {
     Expression,
     /// The sink could not deliver the result.
     Sink,
+    /// A lookup join found no row in its table for the row's key.
+    Unmatched,
 }
 
 impl DeadLetterKind {
-    pub const ALL: [DeadLetterKind; 5] = [
+    pub const ALL: [DeadLetterKind; 6] = [
         Self::Decode,
         Self::Late,
         Self::Plugin,
         Self::Expression,
         Self::Sink,
+        Self::Unmatched,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +52,7 @@ impl DeadLetterKind {
             Self::Plugin => "plugin",
             Self::Expression => "expression",
             Self::Sink => "sink",
+            Self::Unmatched => "unmatched",
         }
     }
 }

@@ -25,6 +25,8 @@ pub(super) enum From {
     Window(GroupWindow),
     /// A plugin's rows, which the rest of the query reads.
     Process(Process),
+    /// The stream's rows joined with a table's.
+    Lookup(super::lookup::LookupJoin),
 }
 
 /// A Wasm function applied to the source table: its operator and the
@@ -39,11 +41,11 @@ impl Planner<'_> {
         let [from] = select.from.as_slice() else {
             return Err(self.at(
                 select,
-                "a query reads one table (joins are not supported yet)",
+                "a query reads one table, or joins it with a lookup table: FROM s AS r JOIN t FOR SYSTEM_TIME AS OF r.proc_time AS l ON r.key = l.key",
             ));
         };
         if !from.joins.is_empty() {
-            return Err(self.at(&from.joins[0], "joins are not supported yet"));
+            return self.lookup_join(from).map(From::Lookup);
         }
         match &from.relation {
             TableFactor::Table { name, args: None, .. } if name.to_string() == self.table => Ok(From::Table),

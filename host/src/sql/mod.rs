@@ -7,6 +7,8 @@
 mod aggregates;
 mod from;
 mod functions;
+mod lookup;
+mod proctime;
 mod queries;
 mod query;
 mod scalar;
@@ -94,7 +96,9 @@ impl Script {
         let without_sets = statement_set::extract(text)?;
         let (without_functions, functions) = functions::extract(&without_sets)?;
         let (without_watermarks, watermarks) = watermark::extract(&without_functions)?;
-        let (blanked, table_arguments) = table_args::extract(&without_watermarks)?;
+        let (without_proc_times, proc_times) = proctime::extract(&without_watermarks)?;
+        let (without_as_of, as_of) = proctime::extract_as_of(&without_proc_times)?;
+        let (blanked, table_arguments) = table_args::extract(&without_as_of)?;
         let statements = Parser::parse_sql(&GenericDialect {}, &blanked).map_err(|e| {
             let e = crate::expr::syntax_error(text, &e);
             SqlError {
@@ -108,6 +112,10 @@ impl Script {
             queries,
             mut settings,
         } = Statements::read(&statements, watermarks, text)?;
+        let lookups: indexmap::IndexMap<_, _> = as_of
+            .iter()
+            .filter_map(|clause| tables.shift_remove_entry(&clause.table))
+            .collect();
         let (queries, explain) = queries::sort(&queries, text)?;
         let views: Vec<_> = views.iter().collect();
         let source_name = queries::source_table(&queries, &tables, &views, text)?;
@@ -134,6 +142,9 @@ impl Script {
             functions: &functions,
             table_arguments: &table_arguments,
             table: &source.name,
+            lookups: &lookups,
+            proc_times: &proc_times,
+            as_of: &as_of,
             schema,
             time_column: Some(&watermark.column),
         };

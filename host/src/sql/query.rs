@@ -43,6 +43,12 @@ pub struct Planner<'a> {
     /// The `TABLE t [PARTITION BY …]` arguments the script's text has.
     pub table_arguments: &'a [TableArgument],
     pub table: &'a str,
+    /// The tables lookup joins read (`FOR SYSTEM_TIME AS OF`).
+    pub lookups: &'a IndexMap<String, super::tables::Table>,
+    /// The processing-time columns (`name AS PROCTIME()`) tables declare.
+    pub proc_times: &'a [String],
+    /// The script's `FOR SYSTEM_TIME AS OF` clauses, taken out of its text.
+    pub as_of: &'a [super::proctime::AsOf],
     pub schema: Arc<Schema>,
     /// The source's event-time column, which windows must be over; `None`
     /// over a view of a window's results.
@@ -101,6 +107,16 @@ impl Planner<'_> {
                 };
                 let mut plan = after.plan_select(select, None)?;
                 plan.operators.insert(0, process.operator);
+                Ok(plan)
+            }
+            From::Lookup(join) => {
+                let select = join.unqualified(select, &self.schema);
+                let after = Planner {
+                    schema: join.process.output,
+                    ..*self
+                };
+                let mut plan = after.plan_select(&select, None)?;
+                plan.operators.insert(0, join.process.operator);
                 Ok(plan)
             }
         }

@@ -19,6 +19,7 @@ use crate::pipeline::config::{
 use crate::source::kafka::StartFrom;
 
 /// A table the script declared.
+#[derive(Clone)]
 pub struct Table {
     pub name: String,
     pub columns: IndexMap<String, FieldType>,
@@ -109,11 +110,11 @@ impl Table {
         })
     }
 
-    fn take(&mut self, key: &str) -> Option<String> {
+    pub(super) fn take(&mut self, key: &str) -> Option<String> {
         self.options.shift_remove(key)
     }
 
-    fn required(&mut self, key: &str) -> Result<String, SqlError> {
+    pub(super) fn required(&mut self, key: &str) -> Result<String, SqlError> {
         self.take(key).ok_or_else(|| {
             self.error(format!(
                 "the '{}' connector needs the option '{key}'",
@@ -123,7 +124,7 @@ impl Table {
     }
 
     /// An option read as a number, a boolean or a duration.
-    fn parsed<T>(&mut self, key: &str) -> Result<Option<T>, SqlError>
+    pub(super) fn parsed<T>(&mut self, key: &str) -> Result<Option<T>, SqlError>
     where
         T: serde::de::DeserializeOwned,
     {
@@ -148,7 +149,7 @@ impl Table {
         )
     }
 
-    fn error(&self, message: String) -> SqlError {
+    pub(super) fn error(&self, message: String) -> SqlError {
         SqlError {
             message: format!("table `{}`: {message}", self.name),
             span: Some(self.span.clone()),
@@ -156,7 +157,7 @@ impl Table {
     }
 
     /// Options nobody read are mistakes, not defaults: refused by name.
-    fn no_more_options(&self) -> Result<(), SqlError> {
+    pub(super) fn no_more_options(&self) -> Result<(), SqlError> {
         match self.options.keys().next() {
             None => Ok(()),
             Some(key) => Err(self.error(format!(

@@ -2,11 +2,10 @@
 //! a line written in two parts, a rotation, and a restart that resumes
 //! where the last run stopped, each event delivered once.
 
-use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use weir_tests::append;
 use weir_tests::kafka::{start_weir_with, terminate};
 use weir_tests::receiver::Receiver;
 
@@ -14,15 +13,6 @@ fn line(i: i64) -> String {
     json!({ "sensor_id": "s", "temperature": 1.0, "event_time": 1_700_000_000_000i64 + i })
         .to_string()
         + "\n"
-}
-
-fn append(path: &Path, text: &str) {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    file.write_all(text.as_bytes()).unwrap();
 }
 
 fn wait_for(receiver: &Receiver, count: usize) {

@@ -23,6 +23,7 @@ mod kafka_exactly_once;
 mod keyed_state;
 mod lifecycle;
 mod live_page;
+mod lookup;
 mod metrics;
 mod plugin_cli;
 mod postgres_sink;

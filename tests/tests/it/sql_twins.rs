@@ -49,6 +49,7 @@ fn the_bundled_sql_twins_give_their_pipeline_files_results() {
         ("sensor-alerts-csv", b"".as_slice()),
         ("sensor-alerts-avro", b"".as_slice()),
         ("sensor-alerts-live", readings.as_slice()),
+        ("sensor-alerts-located", b"".as_slice()),
     ] {
         let mut outputs = Vec::new();
         for ext in ["toml", "sql"] {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+mod lookup;
 pub(crate) mod stage;
 
 use super::config::{CheckpointConfig, Millis, PipelineFile, SinkConfig};

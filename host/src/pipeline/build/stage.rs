@@ -137,6 +137,15 @@ pub(super) fn build(
                 current.clone(),
             )
         }
+        OperatorConfig::Lookup(lookup) => {
+            let name = lookup
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("lookup-{number}"));
+            let operator = super::lookup::lookup_operator(lookup, current, base)
+                .map_err(|e| at(span.clone(), format!("operator #{number} (`{name}`): {e}")))?;
+            Stage::new(name, Box::new(operator), current.clone())
+        }
         OperatorConfig::Filter {
             name, condition, ..
         } => {

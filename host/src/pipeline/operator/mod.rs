@@ -7,6 +7,7 @@
 //! stage counters) and the modules do not depend on each other in a loop.
 
 mod expression;
+mod lookup;
 mod native;
 mod plugin;
 mod window;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use expression::{FilterStage, SelectStage};
+pub use lookup::{LookupStage, Unmatched};
 pub use native::{NativeOperator, NativeStage};
 pub use plugin::{PluginStage, Trial, TrialVerdict};
 pub use window::WindowStage;

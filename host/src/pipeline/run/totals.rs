@@ -37,6 +37,7 @@ impl RunTotals<'_> {
             plugin_failures: dead.count(DeadLetterKind::Plugin),
             expression_failures: dead.count(DeadLetterKind::Expression),
             sink_failures: dead.count(DeadLetterKind::Sink),
+            unmatched_failures: dead.count(DeadLetterKind::Unmatched),
             abandoned_at_shutdown: load(&self.sink.abandoned),
             results_digest: load(&self.sink.digest),
             offset_commits: load(&self.source.offset_commits),

@@ -1,0 +1,109 @@
+//! A table kept current with its file: a thread looks at the file's
+//! modification time and length every `check_every`, and when either
+//! changed reads it while the stream goes on; every instance of the
+//! operator takes the new table up at its next batch. A file that fails to
+//! read, or that changed while it was being read (written in place rather
+//! than renamed), leaves the table as it was.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use super::{load, LookupTable, TableSpec};
+
+/// What says a file changed: its modification time and length.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+pub struct LiveTable {
+    spec: TableSpec,
+    current: Mutex<Arc<LookupTable>>,
+    /// Counts up with each table taken; instances compare theirs.
+    version: AtomicU64,
+    pub reloads: AtomicU64,
+    pub failed_reloads: AtomicU64,
+}
+
+impl LiveTable {
+    /// Reads the table now (an error here stops the pipeline from
+    /// starting), and, with `check_every`, watches the file until the table
+    /// is dropped.
+    pub fn open(spec: TableSpec, check_every: Option<Duration>) -> Result<Arc<Self>, String> {
+        let seen = stamp(&spec.path);
+        let table = load(&spec)?;
+        let live = Arc::new(Self {
+            spec,
+            current: Mutex::new(Arc::new(table)),
+            version: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            failed_reloads: AtomicU64::new(0),
+        });
+        if let Some(every) = check_every {
+            let watched = Arc::downgrade(&live);
+            std::thread::Builder::new()
+                .name("weir-lookup-watch".into())
+                .spawn(move || watch(watched, every, seen))
+                .map_err(|e| format!("cannot start watching the table: {e}"))?;
+        }
+        Ok(live)
+    }
+
+    pub fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    pub fn current(&self) -> Arc<LookupTable> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the file, which had stamp `before`; the stamp it is now
+    /// settled at, or `None` if it changed while being read.
+    fn reload(&self, before: Stamp) -> Option<Stamp> {
+        let result = load(&self.spec);
+        let after = stamp(&self.spec.path);
+        if after != before {
+            return None;
+        }
+        match result {
+            Ok(table) => {
+                tracing::info!(table = %self.spec.path.display(), rows = table.len(), "lookup table read again");
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+                self.version.fetch_add(1, Ordering::AcqRel);
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the lookup table changed but cannot be read; rows go on joining the table as it was");
+                self.failed_reloads.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(after)
+    }
+}
+
+/// Looks at the file every `every` until the table is dropped.
+fn watch(table: Weak<LiveTable>, every: Duration, mut seen: Stamp) {
+    loop {
+        std::thread::sleep(every);
+        let Some(table) = table.upgrade() else {
+            return;
+        };
+        let now = stamp(&table.spec.path);
+        if now != seen {
+            if let Some(settled) = table.reload(now) {
+                seen = settled;
+            }
+        }
+    }
+}

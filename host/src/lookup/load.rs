@@ -1,0 +1,278 @@
+//! Reading a table file into a [`LookupTable`]. Every error names the file,
+//! the line and the column, and a table with an error is not used: the
+//! pipeline refuses to start, or a reload keeps the table it had.
+
+use std::io::{BufRead, BufReader};
+
+use hashbrown::HashMap;
+
+use super::{LookupTable, TableFormat, TableSpec};
+use crate::data::{ColumnBuilder, FieldType, Key, Value};
+use crate::format::timestamp;
+
+/// More rows than this cannot be indexed (row numbers are `u32`, and one is
+/// the defaults' row).
+const MAX_ROWS: usize = u32::MAX as usize - 1;
+
+/// Reads `spec`'s file. Keys must be unique: a key on two lines is an
+/// error naming both.
+pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
+    let file = std::fs::File::open(&spec.path)
+        .map_err(|e| format!("cannot read the table {}: {e}", spec.path.display()))?;
+    let mut table = Loading::new(spec);
+    match spec.format {
+        TableFormat::Csv => table.read_csv(file)?,
+        TableFormat::Json => table.read_json(file)?,
+    }
+    table.finish()
+}
+
+struct Loading<'a> {
+    spec: &'a TableSpec,
+    index: HashMap<Key, u32>,
+    /// The line each key was read from, for a duplicate's message.
+    lines: Vec<u64>,
+    columns: Vec<ColumnBuilder>,
+}
+
+impl<'a> Loading<'a> {
+    fn new(spec: &'a TableSpec) -> Self {
+        Self {
+            spec,
+            index: HashMap::new(),
+            lines: Vec::new(),
+            columns: spec
+                .fields
+                .iter()
+                .map(|f| ColumnBuilder::new(f.ty, 0))
+                .collect(),
+        }
+    }
+
+    fn at(&self, line: u64) -> String {
+        format!("table {} line {line}", self.spec.path.display())
+    }
+
+    fn read_csv(&mut self, file: std::fs::File) -> Result<(), String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(BufReader::new(file));
+        let headers = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", self.at(1)))?
+            .clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = headers.iter().collect();
+                    format!(
+                        "table {} has no column `{name}` (its header: {})",
+                        self.spec.path.display(),
+                        names.join(", ")
+                    )
+                })
+        };
+        let key_at = column(&self.spec.key)?;
+        let field_at = self
+            .spec
+            .fields
+            .iter()
+            .map(|f| column(&f.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    return Err(format!("{}: {e}", self.at(line)));
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let cell = |at: usize| record.get(at).unwrap_or("");
+            let values: Vec<&str> = field_at.iter().map(|&at| cell(at)).collect();
+            self.add_text(line, cell(key_at), &values)?;
+        }
+    }
+
+    fn read_json(&mut self, file: std::fs::File) -> Result<(), String> {
+        for (number, line) in BufReader::new(file).lines().enumerate() {
+            let line_number = number as u64 + 1;
+            let line = line.map_err(|e| format!("{}: {e}", self.at(line_number)))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
+                .map_err(|e| format!("{}: not a JSON object: {e}", self.at(line_number)))?;
+            let text = |name: &str| -> Result<String, String> {
+                match object.get(name) {
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    Some(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                        Ok(value.to_string())
+                    }
+                    Some(other) => Err(format!(
+                        "{}: `{name}` is {other}, not a string, number or boolean",
+                        self.at(line_number)
+                    )),
+                    None => Err(format!("{}: no field `{name}`", self.at(line_number))),
+                }
+            };
+            let key = text(&self.spec.key)?;
+            let values = self
+                .spec
+                .fields
+                .iter()
+                .map(|f| text(&f.name))
+                .collect::<Result<Vec<_>, _>>()?;
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            self.add_text(line_number, &key, &values)?;
+        }
+        Ok(())
+    }
+
+    /// One row, from its key and its fields' values as text.
+    fn add_text(&mut self, line: u64, key: &str, values: &[&str]) -> Result<(), String> {
+        let key = parse_key(key, self.spec.key_type)
+            .map_err(|e| format!("{}, key `{}`: {e}", self.at(line), self.spec.key))?;
+        let row = self.lines.len();
+        if row >= MAX_ROWS {
+            return Err(format!(
+                "table {} has more than {MAX_ROWS} rows",
+                self.spec.path.display()
+            ));
+        }
+        if let Some(&first) = self.index.get(&key) {
+            return Err(format!(
+                "{}: key {} is already on line {}; a lookup table holds one row per key",
+                self.at(line),
+                key.text(),
+                self.lines[first as usize]
+            ));
+        }
+        // All parsed before any is pushed: a bad value leaves no half row.
+        let parsed = self
+            .spec
+            .fields
+            .iter()
+            .zip(values)
+            .map(|(field, text)| {
+                parse_value(text, field.ty)
+                    .map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (column, value) in self.columns.iter_mut().zip(&parsed) {
+            column.push(value.as_value());
+        }
+        self.index.insert(key, row as u32);
+        self.lines.push(line);
+        Ok(())
+    }
+
+    /// Appends the defaults' row.
+    fn finish(mut self) -> Result<LookupTable, String> {
+        let rows = self.lines.len() as u32;
+        for ((field, column), default) in self
+            .spec
+            .fields
+            .iter()
+            .zip(&mut self.columns)
+            .zip(&self.spec.defaults)
+        {
+            let value = match default {
+                Some(text) => parse_value(text, field.ty)
+                    .map_err(|e| format!("the default of `{}`: {e}", field.name))?,
+                None => Parsed::zero(field.ty),
+            };
+            column.push(value.as_value());
+        }
+        Ok(LookupTable {
+            index: self.index,
+            columns: self
+                .columns
+                .into_iter()
+                .map(ColumnBuilder::finish)
+                .collect(),
+            rows,
+        })
+    }
+}
+
+/// A value read from text, owning its string.
+pub(super) enum Parsed {
+    String(String),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+    Timestamp(i64),
+}
+
+impl Parsed {
+    fn zero(ty: FieldType) -> Self {
+        match ty {
+            FieldType::String => Self::String(String::new()),
+            FieldType::F64 => Self::F64(0.0),
+            FieldType::I64 => Self::I64(0),
+            FieldType::Bool => Self::Bool(false),
+            FieldType::Timestamp => Self::Timestamp(0),
+        }
+    }
+
+    fn as_value(&self) -> Value<'_> {
+        match self {
+            Self::String(s) => Value::String(s),
+            Self::F64(v) => Value::F64(*v),
+            Self::I64(v) => Value::I64(*v),
+            Self::Bool(v) => Value::Bool(*v),
+            Self::Timestamp(v) => Value::Timestamp(*v),
+        }
+    }
+}
+
+/// `text` as a value of type `ty`.
+pub(super) fn parse_value(text: &str, ty: FieldType) -> Result<Parsed, String> {
+    let trimmed = text.trim();
+    Ok(match ty {
+        FieldType::String => Parsed::String(text.to_string()),
+        FieldType::I64 => Parsed::I64(
+            trimmed
+                .parse()
+                .map_err(|_| format!("{text:?} is not an integer (i64)"))?,
+        ),
+        FieldType::F64 => Parsed::F64(
+            trimmed
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{text:?} is not a finite number (f64)"))?,
+        ),
+        FieldType::Bool => Parsed::Bool(match trimmed.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(format!("{text:?} is not true or false")),
+        }),
+        FieldType::Timestamp => Parsed::Timestamp(
+            trimmed
+                .parse::<i64>()
+                .ok()
+                .or_else(|| timestamp::parse(trimmed))
+                .ok_or_else(|| {
+                    format!(
+                        "{text:?} is not a timestamp (epoch millis, 2023-12-31 23:59:58.890 or RFC 3339)"
+                    )
+                })?,
+        ),
+    })
+}
+
+/// `text` as a key of a field of type `ty`.
+fn parse_key(text: &str, ty: FieldType) -> Result<Key, String> {
+    Ok(match parse_value(text, ty)? {
+        Parsed::String(s) => Key::Str(s.into()),
+        Parsed::I64(v) | Parsed::Timestamp(v) => Key::Int(v),
+        Parsed::Bool(v) => Key::Bool(v),
+        Parsed::F64(_) => return Err("a float cannot be a key".into()),
+    })
+}

@@ -1,0 +1,90 @@
+//! Reference tables for lookup joins (enrichment): a CSV or NDJSON file read
+//! into columns with an index by key, so that joining a batch is one hash
+//! probe per row and one gather per added field. The file is watched and
+//! read again when it changes, without stopping the stream.
+
+mod live;
+mod load;
+
+use std::path::PathBuf;
+
+use hashbrown::HashMap;
+
+pub use live::LiveTable;
+pub use load::load;
+
+use crate::data::{Column, Field, FieldType, Key, KeyRef};
+
+/// Which file, which column is the key, and which columns rows take from it.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub path: PathBuf,
+    pub format: TableFormat,
+    /// The table's column holding the key.
+    pub key: String,
+    /// The type of the rows' key field: the table's keys are read as it.
+    pub key_type: FieldType,
+    /// Columns added to each row, with their types.
+    pub fields: Vec<Field>,
+    /// Values an unmatched row takes, per field (`None`: the type's zero).
+    pub defaults: Vec<Option<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// A header line naming the columns, then one row per line.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+impl TableFormat {
+    /// From the file's extension: `.csv` is CSV, `.json`, `.ndjson` and
+    /// `.jsonl` are JSON lines.
+    pub fn of(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "json" | "ndjson" | "jsonl" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded table: one column per added field, the key's row in an index,
+/// and after the table's rows one more holding the defaults, which
+/// unmatched rows take when they are kept.
+#[derive(Debug)]
+pub struct LookupTable {
+    index: HashMap<Key, u32>,
+    columns: Vec<Column>,
+    rows: u32,
+}
+
+impl LookupTable {
+    /// The row holding `key`'s values.
+    pub fn find(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.index.get(&key).copied()
+    }
+
+    /// The row of defaults, for unmatched rows kept.
+    pub fn defaults_row(&self) -> u32 {
+        self.rows
+    }
+
+    /// Rows read from the file (without the defaults).
+    pub fn len(&self) -> usize {
+        self.rows as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The added fields' values at `rows`, one column per field.
+    pub fn gather<'a>(&'a self, rows: &'a [u32]) -> impl Iterator<Item = Column> + 'a {
+        self.columns.iter().map(move |column| column.gather(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+//! Flink's lookup join, `FROM s [AS r] [LEFT] JOIN t FOR SYSTEM_TIME AS OF
+//! r.proc_time [AS l] ON r.k = l.k`: each row of the stream takes the
+//! columns of table `t`'s row with its key, `t` being a file declared with
+//! `CREATE TABLE … WITH ('connector' = 'filesystem', …)`. `JOIN` drops a
+//! row without a match (to the dead letters, so nothing is lost), `LEFT
+//! JOIN` keeps it with the columns' defaults. The query after the join
+//! reads the joined rows, its column names unqualified.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use sqlparser::ast::{self, JoinConstraint, JoinOperator, Spanned as _, TableFactor};
+
+use super::from::Process;
+use super::proctime::AsOf;
+use super::query::Planner;
+use super::tables::Table;
+use super::SqlError;
+use crate::data::{Field, Schema};
+use crate::pipeline::config::{LookupConfig, OperatorConfig, UnmatchedRows};
+
+/// A planned lookup join: its operator, the joined rows, and the names
+/// that qualify columns in the rest of the query.
+pub(super) struct LookupJoin {
+    pub process: Process,
+    qualifiers: Vec<String>,
+}
+
+impl LookupJoin {
+    /// `select` with `r.col` and `l.col` read as `col`, `r.*` and `l.*` as
+    /// their columns.
+    pub fn unqualified(&self, select: &ast::Select, stream: &Schema) -> ast::Select {
+        let mut select = select.clone();
+        let qualified = |parts: &[ast::Ident]| match parts {
+            [qualifier, column] if self.qualifiers.contains(&qualifier.value) => {
+                Some(column.clone())
+            }
+            _ => None,
+        };
+        let _ = ast::visit_expressions_mut(&mut select, |expr| {
+            if let ast::Expr::CompoundIdentifier(parts) = expr {
+                if let Some(column) = qualified(parts) {
+                    *expr = ast::Expr::Identifier(column);
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let mut items = Vec::with_capacity(select.projection.len());
+        for item in std::mem::take(&mut select.projection) {
+            let ast::SelectItem::QualifiedWildcard(
+                ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                _,
+            ) = &item
+            else {
+                items.push(item);
+                continue;
+            };
+            let columns: Vec<&str> = if name.to_string() == self.qualifiers[0]
+                || self.qualifiers.get(1) == Some(&name.to_string())
+            {
+                stream.fields().iter().map(|f| f.name.as_str()).collect()
+            } else {
+                self.process.output.fields()[stream.len()..]
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect()
+            };
+            items.extend(
+                columns.into_iter().map(|c| {
+                    ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(ast::Ident::new(c)))
+                }),
+            );
+        }
+        select.projection = items;
+        select
+    }
+}
+
+impl Planner<'_> {
+    /// `from` with one join: a lookup join of the stream and a table.
+    pub(super) fn lookup_join(&self, from: &ast::TableWithJoins) -> Result<LookupJoin, SqlError> {
+        let [join] = from.joins.as_slice() else {
+            return Err(self.at(
+                &from.joins[1],
+                "one join per query: a lookup join of the stream and one table",
+            ));
+        };
+        let stream_alias = match &from.relation {
+            TableFactor::Table { name, args: None, alias, version: None, .. } if name.to_string() == self.table => {
+                alias.as_ref().map(|a| a.name.value.clone())
+            }
+            other => return Err(self.at(other, format!("a lookup join reads the stream `{}` on the left: FROM {0} AS r JOIN table FOR SYSTEM_TIME AS OF r.proc_time AS t ON r.key = t.key", self.table))),
+        };
+        let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } = &join.relation
+        else {
+            return Err(self.at(
+                &join.relation,
+                "a join reads a table declared with CREATE TABLE",
+            ));
+        };
+        let table_name = name.to_string();
+        let after_name = crate::expr::offset_of(self.text, name.span().end).unwrap_or(0);
+        let Some(as_of) = self.as_of.iter().find(|c| {
+            c.table == table_name
+                && c.at > after_name
+                && self.text[after_name..c.at].trim_start().starts_with("FOR")
+        }) else {
+            return Err(self.at(name, format!("weir joins a stream with a table it looks rows up in: write JOIN {table_name} FOR SYSTEM_TIME AS OF r.proc_time (stream-to-stream joins are not supported yet)")));
+        };
+        self.check_as_of(as_of)?;
+        let table = self.lookups.get(&table_name).ok_or_else(|| {
+            self.at(name, format!("`{table_name}` is not a table of this script; declare it with CREATE TABLE {table_name} (…) WITH ('connector' = 'filesystem', 'path' = …)"))
+        })?;
+        let inner = match &join.join_operator {
+            JoinOperator::Join(c) | JoinOperator::Inner(c) => (true, c),
+            JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (false, c),
+            _ => return Err(self.at(name, "a lookup join is JOIN (unmatched rows are dead-lettered) or LEFT JOIN (kept with defaults)")),
+        };
+        let (inner, JoinConstraint::On(on)) = inner else {
+            return Err(self.at(name, "a lookup join says how rows match: ON r.key = t.key"));
+        };
+        let table_alias = alias.as_ref().map(|a| a.name.value.clone());
+        let mut qualifiers = vec![stream_alias
+            .clone()
+            .unwrap_or_else(|| self.table.to_string())];
+        qualifiers.push(table_alias.clone().unwrap_or_else(|| table_name.clone()));
+        let (key, table_key) = self.join_key(on, &qualifiers, table)?;
+        let mut added = Vec::new();
+        for (column, ty) in &table.columns {
+            if *column == table_key {
+                continue;
+            }
+            if self.schema.index_of(column).is_some() {
+                return Err(SqlError { message: format!("column `{column}` is in both `{}` and `{table_name}`; the join adds the table's columns to the stream's, so rename one", self.table), span: Some(table.span.clone()) });
+            }
+            added.push(Field::new(column.clone(), *ty));
+        }
+        let output = Schema::with_identity(
+            self.schema
+                .fields()
+                .iter()
+                .cloned()
+                .chain(added.iter().cloned())
+                .collect(),
+            self.schema.identity().to_vec(),
+        )
+        .map_err(|e| self.at(name, e.to_string()))?;
+        let config = table.clone().lookup(key, table_key, inner, &added)?;
+        // The stream's and the table's names qualify columns, as well as their aliases.
+        qualifiers.push(self.table.to_string());
+        qualifiers.push(table_name);
+        Ok(LookupJoin {
+            process: Process {
+                operator: (OperatorConfig::Lookup(config), self.span(join)),
+                output,
+            },
+            qualifiers,
+        })
+    }
+
+    /// `FOR SYSTEM_TIME AS OF` a processing-time column (or PROCTIME()):
+    /// the table as it is when the row arrives.
+    fn check_as_of(&self, as_of: &AsOf) -> Result<(), SqlError> {
+        let what = as_of.what.replace(' ', "");
+        if what.eq_ignore_ascii_case("PROCTIME()") {
+            return Ok(());
+        }
+        let column = what.rsplit('.').next().unwrap_or_default().to_string();
+        let at = |message: String| SqlError {
+            message,
+            span: Some(as_of.at..as_of.at),
+        };
+        match column {
+            column if self.proc_times.contains(&column) => Ok(()),
+            column if self.time_column == Some(column.as_str()) => Err(at(format!("`{column}` is the event time: a join on a versioned table as of each row's event time is not supported yet; weir looks the table up as it is when the row arrives — declare `proc_time AS PROCTIME()` in the stream's table and write FOR SYSTEM_TIME AS OF r.proc_time"))),
+            _ => Err(at("FOR SYSTEM_TIME AS OF names the stream's processing-time column: declare `proc_time AS PROCTIME()` in its CREATE TABLE and write FOR SYSTEM_TIME AS OF r.proc_time".into())),
+        }
+    }
+
+    /// The stream's and the table's key columns, from `ON r.k = t.k`.
+    fn join_key(
+        &self,
+        on: &ast::Expr,
+        qualifiers: &[String],
+        table: &Table,
+    ) -> Result<(String, String), SqlError> {
+        let shape = "a lookup join matches one column of each: ON r.key = t.key";
+        let ast::Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::Eq,
+            right,
+        } = on
+        else {
+            return Err(self.at(on, shape));
+        };
+        // Which side a column is of: by its qualifier, else by its name.
+        let side = |e: &ast::Expr| -> Option<(bool, String)> {
+            match e {
+                ast::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                    let stream = parts[0].value == qualifiers[0] || parts[0].value == self.table;
+                    Some((stream, parts[1].value.clone()))
+                }
+                ast::Expr::Identifier(column) => Some((
+                    self.schema.index_of(&column.value).is_some(),
+                    column.value.clone(),
+                )),
+                _ => None,
+            }
+        };
+        let (Some(a), Some(b)) = (side(left), side(right)) else {
+            return Err(self.at(on, shape));
+        };
+        let ((_, key), (_, table_key)) = match (a.0, b.0) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            _ => return Err(self.at(on, shape)),
+        };
+        if self.schema.index_of(&key).is_none() {
+            return Err(self.at(on, format!("`{key}` is not a column of `{}`", self.table)));
+        }
+        if !table.columns.contains_key(&table_key) {
+            return Err(self.at(
+                on,
+                format!("`{table_key}` is not a column of `{}`", table.name),
+            ));
+        }
+        Ok((key, table_key))
+    }
+}
+
+impl Table {
+    /// The table as a lookup join's reference data: a file, its key column
+    /// `table_key`, matched with the stream's `key`, adding `added`.
+    fn lookup(
+        mut self,
+        key: String,
+        table_key: String,
+        inner: bool,
+        added: &[Field],
+    ) -> Result<LookupConfig, SqlError> {
+        if self.connector != "filesystem" {
+            return Err(self.error(format!(
+                "a lookup join reads its table from a file ('connector' = 'filesystem'), not '{}'",
+                self.connector
+            )));
+        }
+        let path = PathBuf::from(self.required("path")?);
+        match self.take("format").as_deref() {
+            None | Some("csv" | "json") => {}
+            Some(other) => return Err(self.error(format!("a lookup table is 'csv' (with a header line) or 'json' (JSON lines), not '{other}'"))),
+        }
+        let reload_every = self.parsed("lookup.join.cache.ttl")?;
+        let mut defaults = toml::Table::new();
+        for field in added {
+            if let Some(value) = self.take(&format!("default.{}", field.name)) {
+                defaults.insert(field.name.clone(), toml::Value::String(value));
+            }
+        }
+        self.no_more_options()?;
+        Ok(LookupConfig {
+            name: Some(format!("join-{}", self.name)),
+            from: None,
+            table: path,
+            key,
+            table_key: Some(table_key),
+            fields: added.iter().map(|f| (f.name.clone(), f.ty)).collect(),
+            unmatched: if inner {
+                UnmatchedRows::DeadLetter
+            } else {
+                UnmatchedRows::Keep
+            },
+            defaults,
+            reload_every,
+        })
+    }
+}

@@ -1,0 +1,389 @@
+//! Lookup joins (enrichment) through `weir run`: every row against a
+//! reference join written here, at batch sizes 1 and 2048 and parallelism 1
+//! and 2, with unmatched rows kept or dead-lettered; and a table replaced
+//! while the stream runs.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use weir_tests::append;
+use weir_tests::kafka::{start_weir_with, terminate};
+use weir_tests::receiver::Receiver;
+
+/// Building and floor per sensor, for four sensors in five (a sensor whose
+/// number is a multiple of 5 has no row), from a fixed generator.
+fn table(dir: &Path) -> (std::path::PathBuf, HashMap<String, (String, i64)>) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut rows = HashMap::new();
+    let mut csv = String::from("floor,sensor_id,building,unused\n");
+    for n in 1..=1000 {
+        if n % 5 == 0 {
+            continue;
+        }
+        let sensor = format!("sensor-{n:04}");
+        let building = format!("b\"{}\", west", next() % 40);
+        let floor = (next() % 30) as i64 - 2;
+        csv.push_str(&format!(
+            "{floor},{sensor},\"{}\",x\n",
+            building.replace('"', "\"\"")
+        ));
+        rows.insert(sensor, (building, floor));
+    }
+    let path = dir.join("sensors.csv");
+    std::fs::write(&path, csv).unwrap();
+    (path, rows)
+}
+
+fn pipeline(
+    dir: &Path,
+    input: &Path,
+    table: &Path,
+    unmatched: &str,
+    batch: usize,
+    parallelism: usize,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("lookup-{unmatched}-{batch}-{parallelism}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"batch_size = {batch}
+parallelism = {parallelism}
+{head}[[operators]]
+type = "lookup"
+table = "{table}"
+key = "sensor_id"
+fields = {{ building = "string", floor = "i64" }}
+unmatched = "{unmatched}"
+defaults = {{ building = "nowhere" }}
+[sink]
+kind = "file"
+path = "{out}"
+[dead_letter]
+path = "{dead}"
+"#,
+            head = weir_tests::sensor_pipeline_head("lookup", input, "timestamp"),
+            table = table.display(),
+            out = dir.join("out.jsonl").display(),
+            dead = dir.join("dead.jsonl").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A row as the sink writes it, for comparing as sets.
+fn row_key(row: &Value) -> String {
+    row.to_string()
+}
+
+#[test]
+fn rows_are_enriched_as_a_reference_join_says_with_unmatched_rows_kept_or_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table_path, table) = table(dir.path());
+    let input = dir.path().join("readings.ndjson");
+    let readings = weir_tests::generated(20_000, 11, 0.0);
+    std::fs::write(&input, &readings).unwrap();
+    let readings = weir_tests::json_lines(&readings);
+
+    for unmatched in ["keep", "dead-letter"] {
+        let mut expected = Vec::new();
+        let mut expected_dead = 0;
+        for reading in &readings {
+            let sensor = reading["sensor_id"].as_str().unwrap();
+            let (building, floor) = match table.get(sensor) {
+                Some((building, floor)) => (building.clone(), *floor),
+                None if unmatched == "keep" => ("nowhere".to_string(), 0),
+                None => {
+                    expected_dead += 1;
+                    continue;
+                }
+            };
+            let mut row = reading.clone();
+            row["building"] = json!(building);
+            row["floor"] = json!(floor);
+            expected.push(row);
+        }
+        assert!(
+            expected_dead > 0 || unmatched == "keep",
+            "the input has unmatched sensors"
+        );
+        for (batch, parallelism) in [(1, 1), (2048, 1), (7, 2), (2048, 2)] {
+            let file = pipeline(
+                dir.path(),
+                &input,
+                &table_path,
+                unmatched,
+                batch,
+                parallelism,
+            );
+            let out = weir_tests::weir(&["run", file.to_str().unwrap()], b"");
+            let log = weir_tests::text(&out.stderr);
+            assert!(out.status.success(), "{log}");
+            let got = weir_tests::json_lines(
+                &std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(),
+            );
+            // The sink writes event times as text; compare through the reference's own rows re-read.
+            let mut got: Vec<String> = got.iter().map(normalized).collect();
+            let mut want: Vec<String> = expected.iter().map(normalized).collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{unmatched}, batch {batch}, parallelism {parallelism}"
+            );
+            assert!(
+                got == want,
+                "{unmatched}, batch {batch}, parallelism {parallelism}: rows differ"
+            );
+            let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap_or_default();
+            let dead = weir_tests::json_lines(&dead);
+            assert_eq!(dead.len(), expected_dead, "{unmatched}: dead letters");
+            if let Some(letter) = dead.first() {
+                assert_eq!(letter["kind"], "unmatched");
+                let sensor = letter["record"]["sensor_id"].as_str().unwrap();
+                let reason = letter["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(&format!("sensor_id = \"{sensor}\""))
+                        && reason.contains("sensors.csv"),
+                    "{reason}"
+                );
+            }
+            let unmatched_rows = readings
+                .iter()
+                .filter(|r| !table.contains_key(r["sensor_id"].as_str().unwrap()))
+                .count() as u64;
+            assert_eq!(
+                weir_tests::summary_count(&log, "lookups unmatched"),
+                unmatched_rows,
+                "{log}"
+            );
+        }
+        // The SQL form: LEFT JOIN keeps, JOIN dead-letters.
+        let script = sql_join(dir.path(), &input, &table_path, unmatched == "keep");
+        let out = weir_tests::weir(&["run", script.to_str().unwrap()], b"");
+        assert!(out.status.success(), "{}", weir_tests::text(&out.stderr));
+        let mut got: Vec<String> = weir_tests::json_lines(
+            &std::fs::read_to_string(dir.path().join("sql-out.jsonl")).unwrap(),
+        )
+        .iter()
+        .map(normalized)
+        .collect();
+        let mut want: Vec<String> = expected.iter().map(normalized).collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert!(
+            got == want,
+            "SQL {unmatched}: rows differ ({} against {})",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// The same join as a script: readings JOIN (or LEFT JOIN) the table.
+fn sql_join(dir: &Path, input: &Path, table: &Path, left: bool) -> std::path::PathBuf {
+    let path = dir.join("join.sql");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+CREATE TABLE readings (
+  sensor_id STRING,
+  temperature DOUBLE,
+  event_time TIMESTAMP(3),
+  proc_time AS PROCTIME(),
+  WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
+) WITH ('connector' = 'filesystem', 'path' = '{input}', 'format' = 'json');
+CREATE TABLE sites (
+  floor BIGINT,
+  sensor_id STRING,
+  building STRING
+) WITH ('connector' = 'filesystem', 'path' = '{table}', 'format' = 'csv', 'default.building' = 'nowhere');
+CREATE TABLE out (
+  sensor_id STRING, temperature DOUBLE, event_time TIMESTAMP(3), building STRING, floor BIGINT
+) WITH ('connector' = 'filesystem', 'path' = '{out}');
+SET 'weir.dead-letter.path' = '{dead}';
+INSERT INTO out
+SELECT r.sensor_id, r.temperature, r.event_time, s.building, s.floor
+FROM readings AS r
+{join} sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON s.sensor_id = r.sensor_id
+"#,
+            input = input.display(),
+            table = table.display(),
+            out = dir.join("sql-out.jsonl").display(),
+            dead = dir.join("sql-dead.jsonl").display(),
+            join = if left { "LEFT JOIN" } else { "JOIN" },
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_lookup_join_written_wrong_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table_path, _) = table(dir.path());
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(&input, weir_tests::generated(10, 1, 0.0)).unwrap();
+    let script = sql_join(dir.path(), &input, &table_path, false);
+    let base = std::fs::read_to_string(&script).unwrap();
+    let cases = [
+        (
+            "FOR SYSTEM_TIME AS OF r.proc_time ",
+            "",
+            "write JOIN sites FOR SYSTEM_TIME AS OF r.proc_time",
+        ),
+        (
+            "AS OF r.proc_time",
+            "AS OF r.event_time",
+            "`event_time` is the event time",
+        ),
+        (
+            "ON s.sensor_id = r.sensor_id",
+            "ON s.sensor_id > r.sensor_id",
+            "matches one column of each",
+        ),
+        (
+            "  floor BIGINT,",
+            "  temperature DOUBLE, floor BIGINT,",
+            "column `temperature` is in both",
+        ),
+        (
+            "'default.building'",
+            "'lookup.wrong'",
+            "has no option 'lookup.wrong'",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(base.contains(from), "{from}");
+        let file = dir.path().join("wrong.sql");
+        std::fs::write(&file, base.replace(from, to)).unwrap();
+        weir_tests::refused(&file, expected, from);
+    }
+    // And in a pipeline file: a key the rows do not have, a missing table.
+    let file = pipeline(dir.path(), &input, &table_path, "keep", 10, 1);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("key = \"sensor_id\"", "key = \"sensor\""),
+    )
+    .unwrap();
+    weir_tests::refused(&file, "`key = \"sensor\"` is not a field of the rows (they have sensor_id, temperature, event_time)", "key");
+    std::fs::write(&file, text.replace("sensors.csv", "nowhere.csv")).unwrap();
+    weir_tests::refused(&file, "cannot read the table", "table");
+}
+
+/// Sensor, temperature, building and floor, with the event time as epoch
+/// millis whatever form the sink wrote it in.
+fn normalized(row: &Value) -> String {
+    let time = match &row["event_time"] {
+        Value::Number(n) => n.as_i64().unwrap(),
+        Value::String(s) => weir::format::timestamp::parse(s).unwrap(),
+        other => panic!("event_time {other}"),
+    };
+    row_key(&json!([
+        row["sensor_id"],
+        row["temperature"],
+        time,
+        row["building"],
+        row["floor"]
+    ]))
+}
+
+fn line(i: i64) -> String {
+    json!({ "sensor_id": format!("s{}", i % 3), "temperature": 1.0, "event_time": 1_700_000_000_000i64 + i })
+        .to_string()
+        + "\n"
+}
+
+/// Replaces `path` whole, as a table should be replaced: written beside it, then renamed.
+fn replace(path: &Path, text: &str) {
+    let next = path.with_extension("next");
+    std::fs::write(&next, text).unwrap();
+    std::fs::rename(&next, path).unwrap();
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn buildings(receiver: &Receiver) -> Vec<(i64, String)> {
+    receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let row: Value = serde_json::from_str(&r.body).unwrap();
+            let time = weir::format::timestamp::parse(row["event_time"].as_str().unwrap()).unwrap();
+            (
+                time - 1_700_000_000_000,
+                row["building"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_table_replaced_mid_stream_is_read_again_and_a_broken_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let table = dir.path().join("sites.csv");
+    replace(&table, "sensor_id,building\ns0,A\ns1,A\ns2,A\n");
+    let receiver = Receiver::start(|_, _| (200, None));
+    let pipeline = dir.path().join("reload.toml");
+    let head = weir_tests::sensor_pipeline_head("reload", &input, "timestamp")
+        .replace("kind = \"file\"\n", "kind = \"file\"\nfollow = true\n");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[[operators]]\ntype = \"lookup\"\ntable = \"{}\"\nkey = \"sensor_id\"\nfields = {{ building = \"string\" }}\nreload_every = \"50ms\"\n[sink]\nkind = \"webhook\"\nurl = \"{}\"\n",
+            table.display(),
+            receiver.url,
+        ),
+    )
+    .unwrap();
+    append(&input, &(0..50).map(line).collect::<String>());
+    let stderr = dir.path().join("weir.log");
+    let weir = start_weir_with(&pipeline, &stderr, &[]);
+    wait_until("the first 50 rows", || receiver.received().len() >= 50);
+
+    replace(&table, "sensor_id,building\ns0,B\ns1,B\ns2,B\n");
+    wait_until("the table read again", || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .contains("lookup table read again")
+    });
+    append(&input, &(50..100).map(line).collect::<String>());
+    wait_until("rows 50–99", || receiver.received().len() >= 100);
+
+    // A key on two lines: refused, and the rows go on with the table before.
+    replace(&table, "sensor_id,building\ns0,C\ns0,D\n");
+    wait_until("the broken table refused", || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .contains("cannot be read")
+    });
+    append(&input, &(100..150).map(line).collect::<String>());
+    wait_until("rows 100–149", || receiver.received().len() >= 150);
+    let log = terminate(weir, &stderr);
+
+    let mut seen = buildings(&receiver);
+    seen.sort();
+    let expected: Vec<(i64, String)> = (0..150)
+        .map(|i| (i, if i < 50 { "A" } else { "B" }.to_string()))
+        .collect();
+    assert_eq!(seen, expected, "{log}");
+    assert!(log.contains("already on line 2"), "{log}");
+}
