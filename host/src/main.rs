@@ -92,6 +92,12 @@ enum Command {
         /// instead of resuming from the newest one.
         #[arg(long)]
         fresh: bool,
+        /// Kafka: this process's stable name in its consumer group (static
+        /// membership, `group.instance.id`): restarted under the same name
+        /// within the session timeout, it gets its partitions back without a
+        /// rebalance of the others.
+        #[arg(long)]
+        instance_id: Option<String>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -274,12 +280,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             progress_every,
             fresh,
+            instance_id,
             admin,
         } => {
             let engine = Arc::new(PluginEngine::new()?);
             let mut pipeline = load(&path, &engine)?;
             if fresh {
                 pipeline.resume = weir::pipeline::Resume::Fresh;
+            }
+            if let Some(id) = instance_id {
+                pipeline
+                    .set_instance_id(&id)
+                    .map_err(|e| anyhow::anyhow!("--instance-id: {e}"))?;
             }
             if let Some(size) = batch_size {
                 anyhow::ensure!(size > 0, "--batch-size must be at least 1");

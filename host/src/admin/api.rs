@@ -5,6 +5,8 @@
 //! |---------------------------------|----------------------------------------|
 //! | `GET /`                         | the live page (see `page.rs`)          |
 //! | `GET /v1/live`                  | the live page's server-sent events     |
+//! | `GET /healthz`                  | liveness: 200 while the process serves |
+//! | `GET /readyz`                   | readiness: 200 once the pipeline runs  |
 //! | `GET /metrics`                  | Prometheus / OpenMetrics text          |
 //! | `GET /v1/status`                | the pipeline, its stages and counters  |
 //! | `GET /v1/plugins`               | the plugin stages                      |
@@ -45,6 +47,8 @@ pub fn router(admin: Arc<Admin>, live: Arc<Live>, token: &str) -> Router {
         token_digest: token::digest(token),
     });
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/plugins", get(list).post(load))
@@ -92,6 +96,48 @@ async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
     let bottleneck = latest.as_ref().map(|sample| &sample.bottleneck);
     let text = super::metrics::render(&state.admin.controller().view(), bottleneck);
     ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// Liveness for an orchestrator: the process answers. A run that failed
+/// has exited, so there is nothing else to report here.
+async fn healthz(State(state): State<Arc<ApiState>>) -> Response {
+    let view = state.admin.controller().view();
+    Json(json!({ "status": "ok", "pipeline": view.pipeline, "state": view.state })).into_response()
+}
+
+/// Readiness: the pipeline's threads run (its plugins are compiled, its
+/// checkpoint restored, its source open) and it has not finished. For a
+/// Kafka source, the partitions this member reads.
+async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
+    let view = state.admin.controller().view();
+    let (ready, reason) = match (view.state, &view.source) {
+        ("running", Some(_)) => (true, None),
+        ("running", None) => (false, Some("the pipeline is starting")),
+        _ => (false, Some("the pipeline has finished")),
+    };
+    let partitions: Vec<String> = view
+        .source
+        .as_ref()
+        .map(|source| {
+            source
+                .partition_watermarks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .map(|(topic, partition)| format!("{topic} [{partition}]"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = json!({ "ready": ready, "pipeline": view.pipeline, "partitions": partitions });
+    if let Some(reason) = reason {
+        body["reason"] = json!(reason);
+    }
+    (status, Json(body)).into_response()
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {

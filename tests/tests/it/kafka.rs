@@ -602,3 +602,86 @@ dead_letter = {{ path = "{dead}" }}
         && d["reason"].as_str().unwrap().contains("no-such-topic")
         && d["record"]["sensor_id"].is_string()));
 }
+
+/// What a member's `/readyz` says: ready, and the partitions it reads.
+fn readiness(addr: &str) -> Option<(bool, Vec<String>)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut response = agent.get(format!("http://{addr}/readyz")).call().ok()?;
+    let ready = response.status() == 200;
+    let body: serde_json::Value = response.body_mut().read_json().ok()?;
+    let partitions = body["partitions"]
+        .as_array()?
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(body["ready"], ready, "{body}");
+    Some((ready, partitions))
+}
+
+#[test]
+fn static_members_say_on_readyz_which_partitions_they_read() {
+    let broker = broker_with_topics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipeline = sensor_pipeline(&broker, dir.path(), "static-group", "");
+    let addrs = [0, 1].map(|_| format!("127.0.0.1:{}", weir_tests::live::free_port()));
+    let logs = [dir.path().join("a.stderr"), dir.path().join("b.stderr")];
+    let start = |i: usize, id: &str| {
+        start_weir_with(
+            &pipeline,
+            &logs[i],
+            &["--instance-id", id, "--admin", &addrs[i]],
+        )
+    };
+    let a = start(0, "member-a");
+    let b = start(1, "member-b");
+    let mut split = (Vec::new(), Vec::new());
+    wait_for(
+        "both ready with the partitions split",
+        Duration::from_secs(60),
+        || match (readiness(&addrs[0]), readiness(&addrs[1])) {
+            (Some((true, mine)), Some((true, theirs)))
+                if mine.len() + theirs.len() == 4 && !mine.is_empty() && !theirs.is_empty() =>
+            {
+                split = (mine, theirs);
+                true
+            }
+            _ => false,
+        },
+    );
+    let mut all: Vec<String> = split.0.iter().chain(&split.1).cloned().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 4, "each partition read by one member: {split:?}");
+    let health = ureq::get(format!("http://{}/healthz", addrs[0]))
+        .call()
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    // Killed and back under the same name: the other member keeps its
+    // partitions, no rebalance (KIP-345).
+    let mut a = a;
+    a.0.kill().expect("kill -9");
+    a.0.wait().expect("reaped");
+    let a = start(0, "member-a");
+    wait_for("the member back", Duration::from_secs(60), || {
+        readiness(&addrs[0]).is_some_and(|(ready, mine)| ready && mine == split.0)
+    });
+    let b_log = std::fs::read_to_string(&logs[1]).unwrap_or_default();
+    assert!(!b_log.contains("Kafka partitions revoked"), "{b_log}");
+    sigterm(&a);
+    sigterm(&b);
+    wait_ok(a, &logs[0], Duration::from_secs(60));
+    wait_ok(b, &logs[1], Duration::from_secs(60));
+    let out = weir(
+        &["run", pipeline.to_str().unwrap(), "--instance-id", "a b"],
+        b"",
+    );
+    assert!(
+        text(&out.stderr).contains("--instance-id: `a b` is not an instance id"),
+        "{}",
+        text(&out.stderr)
+    );
+}

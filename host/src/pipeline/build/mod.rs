@@ -65,6 +65,30 @@ pub struct SinkRoute {
 }
 
 impl Pipeline {
+    /// Names this process in its Kafka consumer group (static membership).
+    pub fn set_instance_id(&mut self, id: &str) -> Result<(), String> {
+        let valid = !id.is_empty()
+            && id.len() <= 249
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(format!(
+                "`{id}` is not an instance id: 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'"
+            ));
+        }
+        match &mut self.source {
+            SourceSpec::Kafka(settings) => {
+                settings.properties.retain(|(key, _)| key != "group.instance.id");
+                settings
+                    .properties
+                    .push(("group.instance.id".into(), id.into()));
+                Ok(())
+            }
+            _ => Err("the pipeline does not read Kafka; an instance id names a member of a consumer group".into()),
+        }
+    }
+
     /// Sends every result of the last stage to `spec`, and only there
     /// (benchmarks and tests replace the file's sinks so).
     pub fn set_sink(&mut self, spec: SinkSpec) {
