@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{alternate, median, scratch_dir, write_workload};
 use crate::data::{Field, FieldType};
 use crate::generate::{write_sensors, SensorWorkload};
-use crate::lookup::{load, TableFormat, TableSpec};
+use crate::lookup::{load, TableFormat, TableOrigin, TableSpec};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct JoinBenchOptions {
@@ -154,8 +154,10 @@ sink = {{ kind = "console" }}
 /// The median time to read the table into its index, milliseconds.
 fn time_table_load(table: &Path, runs: usize) -> anyhow::Result<f64> {
     let spec = TableSpec {
-        path: table.to_path_buf(),
-        format: TableFormat::Csv,
+        origin: TableOrigin::File {
+            path: table.to_path_buf(),
+            format: TableFormat::Csv,
+        },
         key: "sensor_id".into(),
         key_type: FieldType::String,
         fields: vec![

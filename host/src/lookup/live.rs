@@ -1,21 +1,29 @@
-//! A table kept current with its file: a thread looks at the file's
-//! modification time and length every `check_every`, and when either
-//! changed reads it while the stream goes on; every instance of the
-//! operator takes the new table up at its next batch. A file that fails to
-//! read, or that changed while it was being read (written in place rather
-//! than renamed), leaves the table as it was.
+//! A table kept current: every `check_every` a thread looks at the file's
+//! modification time and length and, when either changed, reads it while
+//! the stream goes on (a query it runs again each time); every instance of
+//! the operator takes the new table up at its next batch. A table that
+//! fails to read, or a file that changed while it was being read (written
+//! in place rather than renamed), leaves the table as it was; one read
+//! again unchanged is not taken up.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use super::{load, LookupTable, TableSpec};
+use super::{load, LookupTable, TableOrigin, TableSpec};
 
 /// What says a file changed: its modification time and length.
 type Stamp = Option<(SystemTime, u64)>;
 
-fn stamp(path: &Path) -> Stamp {
+fn stamp(origin: &TableOrigin) -> Stamp {
+    let TableOrigin::File { path, .. } = origin else {
+        return None;
+    };
+    file_stamp(path)
+}
+
+fn file_stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }
@@ -34,7 +42,7 @@ impl LiveTable {
     /// starting), and, with `check_every`, watches the file until the table
     /// is dropped.
     pub fn open(spec: TableSpec, check_every: Option<Duration>) -> Result<Arc<Self>, String> {
-        let seen = stamp(&spec.path);
+        let seen = stamp(&spec.origin);
         let table = load(&spec)?;
         let live = Arc::new(Self {
             spec,
@@ -68,17 +76,18 @@ impl LiveTable {
             .clone()
     }
 
-    /// Reads the file, which had stamp `before`; the stamp it is now
+    /// Reads the table, whose file had stamp `before`; the stamp it is now
     /// settled at, or `None` if it changed while being read.
     fn reload(&self, before: Stamp) -> Option<Stamp> {
         let result = load(&self.spec);
-        let after = stamp(&self.spec.path);
+        let after = stamp(&self.spec.origin);
         if after != before {
             return None;
         }
         match result {
+            Ok(table) if table.digest() == self.current().digest() => {}
             Ok(table) => {
-                tracing::info!(table = %self.spec.path.display(), rows = table.len(), "lookup table read again");
+                tracing::info!(table = %self.spec.origin, rows = table.len(), "lookup table read again");
                 *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.reloads.fetch_add(1, Ordering::Relaxed);
@@ -99,8 +108,9 @@ fn watch(table: Weak<LiveTable>, every: Duration, mut seen: Stamp) {
         let Some(table) = table.upgrade() else {
             return;
         };
-        let now = stamp(&table.spec.path);
-        if now != seen {
+        let now = stamp(&table.spec.origin);
+        // A query has no stamp: it runs again every time.
+        if now != seen || now.is_none() {
             if let Some(settled) = table.reload(now) {
                 seen = settled;
             }

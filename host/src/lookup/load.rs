@@ -2,11 +2,12 @@
 //! the line and the column, and a table with an error is not used: the
 //! pipeline refuses to start, or a reload keeps the table it had.
 
+use std::hash::Hasher;
 use std::io::{BufRead, BufReader};
 
 use hashbrown::HashMap;
 
-use super::{LookupTable, TableFormat, TableSpec};
+use super::{LookupTable, TableFormat, TableOrigin, TableSpec};
 use crate::data::{ColumnBuilder, FieldType, Key, Value};
 use crate::format::timestamp;
 
@@ -14,21 +15,31 @@ use crate::format::timestamp;
 /// the defaults' row).
 const MAX_ROWS: usize = u32::MAX as usize - 1;
 
-/// Reads `spec`'s file. Keys must be unique: a key on two lines is an
+/// Reads `spec`'s table. Keys must be unique: a key on two lines is an
 /// error naming both.
 pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
-    let file = std::fs::File::open(&spec.path)
-        .map_err(|e| format!("cannot read the table {}: {e}", spec.path.display()))?;
     let mut table = Loading::new(spec);
-    match spec.format {
-        TableFormat::Csv => table.read_csv(file)?,
-        TableFormat::Json => table.read_json(file)?,
+    match &spec.origin {
+        TableOrigin::File { path, format } => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("cannot read the table {}: {e}", path.display()))?;
+            match format {
+                TableFormat::Csv => table.read_csv(file)?,
+                TableFormat::Json => table.read_json(file)?,
+            }
+        }
+        TableOrigin::Postgres { url, query } => {
+            super::postgres::read(url, query, spec, |row, key, values| {
+                table.add_text(row, key, values)
+            })?
+        }
     }
     table.finish()
 }
 
-struct Loading<'a> {
+pub(super) struct Loading<'a> {
     spec: &'a TableSpec,
+    digest: std::hash::DefaultHasher,
     index: HashMap<Key, u32>,
     /// The line each key was read from, for a duplicate's message.
     lines: Vec<u64>,
@@ -39,6 +50,7 @@ impl<'a> Loading<'a> {
     fn new(spec: &'a TableSpec) -> Self {
         Self {
             spec,
+            digest: std::hash::DefaultHasher::new(),
             index: HashMap::new(),
             lines: Vec::new(),
             columns: spec
@@ -50,7 +62,10 @@ impl<'a> Loading<'a> {
     }
 
     fn at(&self, line: u64) -> String {
-        format!("table {} line {line}", self.spec.path.display())
+        match &self.spec.origin {
+            TableOrigin::File { path, .. } => format!("table {} line {line}", path.display()),
+            origin @ TableOrigin::Postgres { .. } => format!("table {origin} row {line}"),
+        }
     }
 
     fn read_csv(&mut self, file: std::fs::File) -> Result<(), String> {
@@ -69,7 +84,7 @@ impl<'a> Loading<'a> {
                     let names: Vec<&str> = headers.iter().collect();
                     format!(
                         "table {} has no column `{name}` (its header: {})",
-                        self.spec.path.display(),
+                        self.spec.origin,
                         names.join(", ")
                     )
                 })
@@ -93,7 +108,7 @@ impl<'a> Loading<'a> {
             }
             let line = record.position().map_or(0, |p| p.line());
             let cell = |at: usize| record.get(at).unwrap_or("");
-            let values: Vec<&str> = field_at.iter().map(|&at| cell(at)).collect();
+            let values: Vec<Option<&str>> = field_at.iter().map(|&at| Some(cell(at))).collect();
             self.add_text(line, cell(key_at), &values)?;
         }
     }
@@ -127,21 +142,33 @@ impl<'a> Loading<'a> {
                 .iter()
                 .map(|f| text(&f.name))
                 .collect::<Result<Vec<_>, _>>()?;
-            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
             self.add_text(line_number, &key, &values)?;
         }
         Ok(())
     }
 
-    /// One row, from its key and its fields' values as text.
-    fn add_text(&mut self, line: u64, key: &str, values: &[&str]) -> Result<(), String> {
+    /// One row, from its key and its fields' values as text (`None`: the
+    /// field's default, for a database's NULL).
+    pub(super) fn add_text(
+        &mut self,
+        line: u64,
+        key: &str,
+        values: &[Option<&str>],
+    ) -> Result<(), String> {
+        self.digest.write(key.as_bytes());
+        for value in values {
+            self.digest.write_u8(0xff);
+            self.digest.write(value.unwrap_or_default().as_bytes());
+            self.digest.write_u8(u8::from(value.is_some()));
+        }
         let key = parse_key(key, self.spec.key_type)
             .map_err(|e| format!("{}, key `{}`: {e}", self.at(line), self.spec.key))?;
         let row = self.lines.len();
         if row >= MAX_ROWS {
             return Err(format!(
                 "table {} has more than {MAX_ROWS} rows",
-                self.spec.path.display()
+                self.spec.origin
             ));
         }
         if let Some(&first) = self.index.get(&key) {
@@ -158,9 +185,14 @@ impl<'a> Loading<'a> {
             .fields
             .iter()
             .zip(values)
-            .map(|(field, text)| {
-                parse_value(text, field.ty)
-                    .map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
+            .zip(&self.spec.defaults)
+            .map(|((field, text), default)| {
+                let parsed = match (text, default) {
+                    (Some(text), _) => parse_value(text, field.ty),
+                    (None, Some(default)) => parse_value(default, field.ty),
+                    (None, None) => Ok(Parsed::zero(field.ty)),
+                };
+                parsed.map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
         for (column, value) in self.columns.iter_mut().zip(&parsed) {
@@ -196,6 +228,7 @@ impl<'a> Loading<'a> {
                 .map(ColumnBuilder::finish)
                 .collect(),
             rows,
+            digest: self.digest.finish(),
         })
     }
 }
@@ -210,7 +243,7 @@ pub(super) enum Parsed {
 }
 
 impl Parsed {
-    fn zero(ty: FieldType) -> Self {
+    pub(super) fn zero(ty: FieldType) -> Self {
         match ty {
             FieldType::String => Self::String(String::new()),
             FieldType::F64 => Self::F64(0.0),

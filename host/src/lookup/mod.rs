@@ -1,10 +1,12 @@
-//! Reference tables for lookup joins (enrichment): a CSV or NDJSON file read
-//! into columns with an index by key, so that joining a batch is one hash
-//! probe per row and one gather per added field. The file is watched and
-//! read again when it changes, without stopping the stream.
+//! Reference tables for lookup joins (enrichment): a CSV or NDJSON file, or
+//! a PostgreSQL query, read into columns with an index by key, so that
+//! joining a batch is one hash probe per row and one gather per added
+//! field. The table is read again when it changes, without stopping the
+//! stream.
 
 mod live;
 mod load;
+mod postgres;
 
 use std::path::PathBuf;
 
@@ -15,11 +17,11 @@ pub use load::load;
 
 use crate::data::{Column, Field, FieldType, Key, KeyRef};
 
-/// Which file, which column is the key, and which columns rows take from it.
+/// Where the table comes from, which column is the key, and which columns
+/// rows take from it.
 #[derive(Debug, Clone)]
 pub struct TableSpec {
-    pub path: PathBuf,
-    pub format: TableFormat,
+    pub origin: TableOrigin,
     /// The table's column holding the key.
     pub key: String,
     /// The type of the rows' key field: the table's keys are read as it.
@@ -28,6 +30,31 @@ pub struct TableSpec {
     pub fields: Vec<Field>,
     /// Values an unmatched row takes, per field (`None`: the type's zero).
     pub defaults: Vec<Option<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TableOrigin {
+    File {
+        path: PathBuf,
+        format: TableFormat,
+    },
+    /// The rows of `query`, run on the server at `url`.
+    Postgres {
+        url: String,
+        query: String,
+    },
+}
+
+impl std::fmt::Display for TableOrigin {
+    /// As errors and `weir explain` show it: a connection's password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableOrigin::File { path, .. } => write!(f, "{}", path.display()),
+            TableOrigin::Postgres { url, .. } => {
+                write!(f, "PostgreSQL ({})", crate::redact::connection(url))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +85,9 @@ pub struct LookupTable {
     index: HashMap<Key, u32>,
     columns: Vec<Column>,
     rows: u32,
+    /// Of every key and value as read: a table read again unchanged is
+    /// not taken up.
+    digest: u64,
 }
 
 impl LookupTable {
@@ -78,6 +108,10 @@ impl LookupTable {
 
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    pub fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// The added fields' values at `rows`, one column per field.

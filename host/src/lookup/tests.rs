@@ -4,8 +4,10 @@ use super::*;
 
 fn spec(path: &Path, fields: &[(&str, FieldType)], defaults: &[Option<&str>]) -> TableSpec {
     TableSpec {
-        path: path.to_path_buf(),
-        format: TableFormat::of(path).unwrap(),
+        origin: TableOrigin::File {
+            path: path.to_path_buf(),
+            format: TableFormat::of(path).unwrap(),
+        },
         key: "id".into(),
         key_type: FieldType::String,
         fields: fields.iter().map(|(n, t)| Field::new(*n, *t)).collect(),

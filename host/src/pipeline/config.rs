@@ -362,8 +362,13 @@ pub struct LookupConfig {
     /// source's rows (a branch of its own); default: the operator above.
     pub from: Option<String>,
     /// The table's file, relative to the pipeline file: `.csv` with a
-    /// header line, or JSON lines (`.json`, `.ndjson`, `.jsonl`).
-    pub table: PathBuf,
+    /// header line, or JSON lines (`.json`, `.ndjson`, `.jsonl`). Give
+    /// this or `postgres`.
+    pub table: Option<PathBuf>,
+    /// The table as the rows of a PostgreSQL query, e.g. `{ url =
+    /// "host=db user=weir dbname=ref", query = "SELECT id, name FROM
+    /// products" }`; run again every `reload_every`.
+    pub postgres: Option<PostgresTableConfig>,
     /// The rows' field whose value is looked up.
     pub key: String,
     /// The table's column holding the key (default: the same name as `key`).
@@ -382,6 +387,16 @@ pub struct LookupConfig {
     /// How often the file is checked for changes and read again if it
     /// changed (default 10 s; `"0s"`: never).
     pub reload_every: Option<Millis>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresTableConfig {
+    /// A connection string: `postgresql://user:password@host:port/db` or
+    /// `host=… user=… dbname=…`. Its password is never printed.
+    pub url: String,
+    /// Gives the key column and the added fields, by name.
+    pub query: String,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]

@@ -17,7 +17,7 @@ use super::query::Planner;
 use super::tables::Table;
 use super::SqlError;
 use crate::data::{Field, Schema};
-use crate::pipeline::config::{LookupConfig, OperatorConfig, UnmatchedRows};
+use crate::pipeline::config::{LookupConfig, OperatorConfig, PostgresTableConfig, UnmatchedRows};
 
 /// A planned lookup join: its operator, the joined rows, and the names
 /// that qualify columns in the rest of the query.
@@ -234,6 +234,52 @@ impl Planner<'_> {
 }
 
 impl Table {
+    /// Flink's JDBC options, for PostgreSQL: 'url' =
+    /// 'jdbc:postgresql://host:port/db', 'table-name', 'username',
+    /// 'password'; the table is read whole.
+    fn jdbc(&mut self) -> Result<PostgresTableConfig, SqlError> {
+        let url = self.required("url")?;
+        let shape = "'url' = 'jdbc:postgresql://host[:port]/database'";
+        let Some(rest) = url.strip_prefix("jdbc:postgresql://") else {
+            return Err(self.error(format!("weir's JDBC tables are PostgreSQL: {shape}")));
+        };
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => (host, Some(port)),
+            _ => (authority, None),
+        };
+        if host.is_empty() || host.contains('@') {
+            return Err(self.error(format!(
+                "{shape}, with 'username' and 'password' as options"
+            )));
+        }
+        let quoted = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut parts = vec![format!("host={}", quoted(host))];
+        if let Some(port) = port {
+            parts.push(format!("port={port}"));
+        }
+        if !database.is_empty() {
+            parts.push(format!("dbname={}", quoted(database)));
+        }
+        if let Some(user) = self.take("username") {
+            parts.push(format!("user={}", quoted(&user)));
+        }
+        if let Some(password) = self.take("password") {
+            parts.push(format!("password={}", quoted(&password)));
+        }
+        let table = self.required("table-name")?;
+        let name = table
+            .split('.')
+            .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(".");
+        Ok(PostgresTableConfig {
+            url: parts.join(" "),
+            query: format!("SELECT * FROM {name}"),
+        })
+    }
+
     /// The table as a lookup join's reference data: a file, its key column
     /// `table_key`, matched with the stream's `key`, adding `added`.
     fn lookup(
@@ -243,17 +289,18 @@ impl Table {
         inner: bool,
         added: &[Field],
     ) -> Result<LookupConfig, SqlError> {
-        if self.connector != "filesystem" {
-            return Err(self.error(format!(
-                "a lookup join reads its table from a file ('connector' = 'filesystem'), not '{}'",
-                self.connector
-            )));
-        }
-        let path = PathBuf::from(self.required("path")?);
-        match self.take("format").as_deref() {
-            None | Some("csv" | "json") => {}
-            Some(other) => return Err(self.error(format!("a lookup table is 'csv' (with a header line) or 'json' (JSON lines), not '{other}'"))),
-        }
+        let (table, postgres) = match self.connector.as_str() {
+            "filesystem" => {
+                let path = PathBuf::from(self.required("path")?);
+                match self.take("format").as_deref() {
+                    None | Some("csv" | "json") => {}
+                    Some(other) => return Err(self.error(format!("a lookup table is 'csv' (with a header line) or 'json' (JSON lines), not '{other}'"))),
+                }
+                (Some(path), None)
+            }
+            "jdbc" => (None, Some(self.jdbc()?)),
+            other => return Err(self.error(format!("a lookup join reads its table from a file ('connector' = 'filesystem') or PostgreSQL ('connector' = 'jdbc'), not '{other}'"))),
+        };
         let reload_every = self.parsed("lookup.join.cache.ttl")?;
         let mut defaults = toml::Table::new();
         for field in added {
@@ -265,7 +312,8 @@ impl Table {
         Ok(LookupConfig {
             name: Some(format!("join-{}", self.name)),
             from: None,
-            table: path,
+            table,
+            postgres,
             key,
             table_key: Some(table_key),
             fields: added.iter().map(|f| (f.name.clone(), f.ty)).collect(),

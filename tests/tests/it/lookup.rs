@@ -320,18 +320,26 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn buildings(receiver: &Receiver) -> Vec<(i64, String)> {
-    receiver
+/// Each row the receiver got, with its event time as ms after the first
+/// line's, in time order.
+fn received_rows(receiver: &Receiver) -> Vec<(i64, Value)> {
+    let mut rows: Vec<(i64, Value)> = receiver
         .received()
         .iter()
         .map(|r| {
             let row: Value = serde_json::from_str(&r.body).unwrap();
             let time = weir::format::timestamp::parse(row["event_time"].as_str().unwrap()).unwrap();
-            (
-                time - 1_700_000_000_000,
-                row["building"].as_str().unwrap().to_string(),
-            )
+            (time - 1_700_000_000_000, row)
         })
+        .collect();
+    rows.sort_by_key(|(time, _)| *time);
+    rows
+}
+
+fn buildings(receiver: &Receiver) -> Vec<(i64, String)> {
+    received_rows(receiver)
+        .into_iter()
+        .map(|(time, row)| (time, row["building"].as_str().unwrap().to_string()))
         .collect()
 }
 
@@ -386,4 +394,91 @@ fn a_table_replaced_mid_stream_is_read_again_and_a_broken_one_is_not() {
         .collect();
     assert_eq!(seen, expected, "{log}");
     assert!(log.contains("already on line 2"), "{log}");
+}
+
+/// Building, floor, since and note of each row the receiver got, by time.
+fn enriched(receiver: &Receiver) -> Vec<(i64, String, i64, String, String)> {
+    let text = |row: &Value, field: &str| row[field].as_str().unwrap().to_string();
+    received_rows(receiver)
+        .into_iter()
+        .map(|(time, row)| {
+            let floor = row["floor"].as_i64().unwrap();
+            (
+                time,
+                text(&row, "building"),
+                floor,
+                text(&row, "since"),
+                text(&row, "note"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_postgres_table_is_joined_and_read_again_when_its_rows_change() {
+    let server = weir_tests::postgres::Postgres::start();
+    let mut client = server.client();
+    client
+        .batch_execute(
+            "CREATE TABLE sites (sensor_id text PRIMARY KEY, building text, floor integer, since timestamptz, note text);
+             INSERT INTO sites VALUES ('s0', 'A', 3, '2024-01-02 03:04:05.678+00', 'door'), ('s1', 'A', -1, '2024-06-01 00:00:00+02', NULL);",
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let receiver = Receiver::start(|_, _| (200, None));
+    let pipeline = dir.path().join("pg.toml");
+    let url = format!("{} password=hunter2-secret", server.url());
+    let head = weir_tests::sensor_pipeline_head("pg-lookup", &input, "timestamp")
+        .replace("kind = \"file\"\n", "kind = \"file\"\nfollow = true\n");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[[operators]]\ntype = \"lookup\"\npostgres = {{ url = \"{url}\", query = \"SELECT * FROM sites WHERE floor < 100\" }}\nkey = \"sensor_id\"\nfields = {{ building = \"string\", floor = \"i64\", since = \"timestamp\", note = \"string\" }}\ndefaults = {{ note = \"none\" }}\nreload_every = \"100ms\"\n[sink]\nkind = \"webhook\"\nurl = \"{}\"\n",
+            receiver.url,
+        ),
+    )
+    .unwrap();
+    let explained = weir_tests::weir(&["explain", pipeline.to_str().unwrap()], b"");
+    let explained = weir_tests::text(&explained.stdout) + &weir_tests::text(&explained.stderr);
+    assert!(
+        explained.contains("lookup join on sensor_id = PostgreSQL (")
+            && !explained.contains("hunter2"),
+        "{explained}"
+    );
+
+    append(&input, &(0..30).map(line).collect::<String>());
+    let stderr = dir.path().join("weir.log");
+    let weir = start_weir_with(&pipeline, &stderr, &[]);
+    wait_until("the first 30 rows", || receiver.received().len() >= 30);
+    client
+        .batch_execute("UPDATE sites SET building = 'B' WHERE sensor_id = 's0'")
+        .unwrap();
+    wait_until("the table read again", || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .contains("lookup table read again")
+    });
+    append(&input, &(30..60).map(line).collect::<String>());
+    wait_until("rows 30–59", || receiver.received().len() >= 60);
+    let log = terminate(weir, &stderr);
+    assert!(!log.contains("hunter2"), "{log}");
+
+    let rows = enriched(&receiver);
+    assert_eq!(rows.len(), 60);
+    for (i, building, floor, since, note) in rows {
+        let expected = match (i % 3, i < 30) {
+            (0, true) => ("A", 3, "2024-01-02T03:04:05.678Z", "door"),
+            (0, false) => ("B", 3, "2024-01-02T03:04:05.678Z", "door"),
+            // NULL takes the default; the offset is read as written.
+            (1, _) => ("A", -1, "2024-05-31T22:00:00.000Z", "none"),
+            // No row: kept with the defaults.
+            _ => ("", 0, "1970-01-01T00:00:00.000Z", "none"),
+        };
+        assert_eq!(
+            (building.as_str(), floor, since.as_str(), note.as_str()),
+            expected,
+            "row {i}"
+        );
+    }
 }

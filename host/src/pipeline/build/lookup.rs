@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::data::{Field, FieldType, Schema};
-use crate::lookup::{LiveTable, TableFormat, TableSpec};
+use crate::lookup::{LiveTable, TableFormat, TableOrigin, TableSpec};
 use crate::pipeline::config::{LookupConfig, UnmatchedRows};
 use crate::pipeline::operator::{LookupStage, Unmatched};
 
@@ -34,13 +34,23 @@ pub(super) fn lookup_operator(
             config.key
         ));
     }
-    let path = base.join(&config.table);
-    let format = TableFormat::of(&path).ok_or_else(|| {
-        format!(
-            "table {}: give a .csv file (with a header line) or JSON lines (.json, .ndjson, .jsonl)",
-            path.display()
-        )
-    })?;
+    let origin = match (config.table, config.postgres) {
+        (Some(table), None) => {
+            let path = base.join(table);
+            let format = TableFormat::of(&path).ok_or_else(|| {
+                format!(
+                    "table {}: give a .csv file (with a header line) or JSON lines (.json, .ndjson, .jsonl)",
+                    path.display()
+                )
+            })?;
+            TableOrigin::File { path, format }
+        }
+        (None, Some(postgres)) => TableOrigin::Postgres {
+            url: postgres.url,
+            query: postgres.query,
+        },
+        _ => return Err("give the table as `table = \"file.csv\"` or as `postgres = { url, query }`, one of them".into()),
+    };
     if config.fields.is_empty() {
         return Err("`fields` is empty: name the table columns to add, with their types".into());
     }
@@ -59,8 +69,7 @@ pub(super) fn lookup_operator(
         .map(|name| config.defaults.get(name).map(default_text))
         .collect();
     let spec = TableSpec {
-        path,
-        format,
+        origin,
         key: config.table_key.unwrap_or_else(|| config.key.clone()),
         key_type,
         fields: config

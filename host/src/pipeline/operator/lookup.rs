@@ -90,7 +90,7 @@ impl LookupStage {
         format!(
             "lookup join on {} = {}.{} adding {}; unmatched rows {}",
             self.schema.fields()[self.key].name,
-            spec.path.display(),
+            spec.origin,
             spec.key,
             fields.join(", "),
             match self.unmatched {
@@ -147,7 +147,7 @@ impl Operator for LookupStage {
         self.missed
             .fetch_add(missing.len() as u64, Ordering::Relaxed);
         if self.unmatched == Unmatched::DeadLetter && !missing.is_empty() {
-            let path = self.live.spec().path.display().to_string();
+            let path = self.live.spec().origin.to_string();
             for &row in &missing {
                 let reason = format!(
                     "stage `{}`: no row in {path} for {}",
