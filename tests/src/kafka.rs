@@ -120,6 +120,13 @@ impl Broker {
         flush(&producer);
     }
 
+    /// Produces a tombstone (a null value) for `key`: a changelog's delete.
+    pub fn produce_tombstone(&self, topic: &str, key: &str) {
+        let producer = self.producer();
+        send(&producer, BaseRecord::<str, [u8]>::to(topic).key(key));
+        flush(&producer);
+    }
+
     /// Produces each payload as it is (binary values such as Avro) with its key.
     pub fn produce_bytes(&self, topic: &str, payloads: &[(String, Vec<u8>)]) {
         let producer = self.producer();

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
+use super::changelog::Changelog;
 use super::{load, LookupTable, TableOrigin, TableSpec};
 
 /// What says a file changed: its modification time and length.
@@ -42,15 +43,22 @@ impl LiveTable {
     /// starting), and, with `check_every`, watches the file until the table
     /// is dropped.
     pub fn open(spec: TableSpec, check_every: Option<Duration>) -> Result<Arc<Self>, String> {
+        if let TableOrigin::Kafka(kafka) = &spec.origin {
+            let mut changelog = Changelog::open(kafka, &spec)?;
+            let table = changelog.table(&spec)?;
+            let live = Self::new(spec, table);
+            if let Some(every) = check_every {
+                let followed = Arc::downgrade(&live);
+                std::thread::Builder::new()
+                    .name("weir-lookup-follow".into())
+                    .spawn(move || follow(followed, changelog, every))
+                    .map_err(|e| format!("cannot start following the table: {e}"))?;
+            }
+            return Ok(live);
+        }
         let seen = stamp(&spec.origin);
         let table = load(&spec)?;
-        let live = Arc::new(Self {
-            spec,
-            current: Mutex::new(Arc::new(table)),
-            version: AtomicU64::new(0),
-            reloads: AtomicU64::new(0),
-            failed_reloads: AtomicU64::new(0),
-        });
+        let live = Self::new(spec, table);
         if let Some(every) = check_every {
             let watched = Arc::downgrade(&live);
             std::thread::Builder::new()
@@ -59,6 +67,16 @@ impl LiveTable {
                 .map_err(|e| format!("cannot start watching the table: {e}"))?;
         }
         Ok(live)
+    }
+
+    fn new(spec: TableSpec, table: LookupTable) -> Arc<Self> {
+        Arc::new(Self {
+            spec,
+            current: Mutex::new(Arc::new(table)),
+            version: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            failed_reloads: AtomicU64::new(0),
+        })
     }
 
     pub fn spec(&self) -> &TableSpec {
@@ -85,19 +103,46 @@ impl LiveTable {
             return None;
         }
         match result {
-            Ok(table) if table.digest() == self.current().digest() => {}
-            Ok(table) => {
-                tracing::info!(table = %self.spec.origin, rows = table.len(), "lookup table read again");
-                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
-                self.version.fetch_add(1, Ordering::AcqRel);
-                self.reloads.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(table) => self.take_up(table),
             Err(e) => {
                 tracing::error!(error = %e, "the lookup table changed but cannot be read; rows go on joining the table as it was");
                 self.failed_reloads.fetch_add(1, Ordering::Relaxed);
             }
         }
         Some(after)
+    }
+}
+
+impl LiveTable {
+    /// Makes `table` the one rows join with, unless it holds the same.
+    fn take_up(&self, table: LookupTable) {
+        if table.digest() == self.current().digest() {
+            return;
+        }
+        tracing::info!(table = %self.spec.origin, rows = table.len(), "lookup table read again");
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Applies a changelog's messages as they come, building the table again
+/// at most every `every`, until the table is dropped.
+fn follow(table: Weak<LiveTable>, mut changelog: Changelog, every: Duration) {
+    loop {
+        let Some(live) = table.upgrade() else {
+            return;
+        };
+        changelog.follow(every, &live.spec);
+        if changelog.changed {
+            match changelog.table(&live.spec) {
+                Ok(built) => live.take_up(built),
+                Err(e) => {
+                    tracing::error!(error = %e, "the lookup table's changes cannot be taken up; rows go on joining the table as it was");
+                    live.failed_reloads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 

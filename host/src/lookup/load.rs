@@ -28,6 +28,9 @@ pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
                 TableFormat::Json => table.read_json(file)?,
             }
         }
+        TableOrigin::Kafka(kafka) => {
+            return super::changelog::Changelog::open(kafka, spec)?.table(spec);
+        }
         TableOrigin::Postgres { url, query } => {
             super::postgres::read(url, query, spec, |row, key, values| {
                 table.add_text(row, key, values)
@@ -47,7 +50,7 @@ pub(super) struct Loading<'a> {
 }
 
 impl<'a> Loading<'a> {
-    fn new(spec: &'a TableSpec) -> Self {
+    pub(super) fn new(spec: &'a TableSpec) -> Self {
         Self {
             spec,
             digest: std::hash::DefaultHasher::new(),
@@ -65,6 +68,8 @@ impl<'a> Loading<'a> {
         match &self.spec.origin {
             TableOrigin::File { path, .. } => format!("table {} line {line}", path.display()),
             origin @ TableOrigin::Postgres { .. } => format!("table {origin} row {line}"),
+            // Rows in key order: there are no lines to point at.
+            origin @ TableOrigin::Kafka(_) => format!("table {origin} row {line}"),
         }
     }
 
@@ -204,7 +209,7 @@ impl<'a> Loading<'a> {
     }
 
     /// Appends the defaults' row.
-    fn finish(mut self) -> Result<LookupTable, String> {
+    pub(super) fn finish(mut self) -> Result<LookupTable, String> {
         let rows = self.lines.len() as u32;
         for ((field, column), default) in self
             .spec
@@ -301,7 +306,7 @@ pub(super) fn parse_value(text: &str, ty: FieldType) -> Result<Parsed, String> {
 }
 
 /// `text` as a key of a field of type `ty`.
-fn parse_key(text: &str, ty: FieldType) -> Result<Key, String> {
+pub(super) fn parse_key(text: &str, ty: FieldType) -> Result<Key, String> {
     Ok(match parse_value(text, ty)? {
         Parsed::String(s) => Key::Str(s.into()),
         Parsed::I64(v) | Parsed::Timestamp(v) => Key::Int(v),

@@ -4,6 +4,7 @@
 //! field. The table is read again when it changes, without stopping the
 //! stream.
 
+mod changelog;
 mod live;
 mod load;
 mod postgres;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use hashbrown::HashMap;
 
+pub use changelog::KafkaTable;
 pub use live::LiveTable;
 pub use load::load;
 
@@ -43,6 +45,8 @@ pub enum TableOrigin {
         url: String,
         query: String,
     },
+    /// A topic read as a changelog: the latest value per message key.
+    Kafka(KafkaTable),
 }
 
 impl std::fmt::Display for TableOrigin {
@@ -53,6 +57,7 @@ impl std::fmt::Display for TableOrigin {
             TableOrigin::Postgres { url, .. } => {
                 write!(f, "PostgreSQL ({})", crate::redact::connection(url))
             }
+            TableOrigin::Kafka(kafka) => write!(f, "Kafka topic `{}`", kafka.topic),
         }
     }
 }

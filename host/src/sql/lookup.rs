@@ -17,7 +17,9 @@ use super::query::Planner;
 use super::tables::Table;
 use super::SqlError;
 use crate::data::{Field, Schema};
-use crate::pipeline::config::{LookupConfig, OperatorConfig, PostgresTableConfig, UnmatchedRows};
+use crate::pipeline::config::{
+    KafkaTableConfig, LookupConfig, OperatorConfig, PostgresTableConfig, UnmatchedRows,
+};
 
 /// A planned lookup join: its operator, the joined rows, and the names
 /// that qualify columns in the rest of the query.
@@ -280,6 +282,35 @@ impl Table {
         })
     }
 
+    /// Flink's `upsert-kafka`: 'topic', 'properties.bootstrap.servers' (and
+    /// other 'properties.*'), keys as text ('key.format' = 'raw'), values
+    /// JSON objects ('value.format' = 'json').
+    fn upsert_kafka(&mut self) -> Result<KafkaTableConfig, SqlError> {
+        let topic = self.required("topic")?;
+        let bootstrap_servers = self.required("properties.bootstrap.servers")?;
+        for (option, expected) in [("key.format", "raw"), ("value.format", "json")] {
+            match self.take(option) {
+                None => {}
+                Some(format) if format == expected => {}
+                Some(other) => return Err(self.error(format!("'{option}' = '{other}': a changelog table's keys are 'raw' text and its values 'json'"))),
+            }
+        }
+        let keys: Vec<String> = self
+            .option_keys()
+            .filter(|k| k.starts_with("properties."))
+            .collect();
+        let mut properties = indexmap::IndexMap::new();
+        for key in keys {
+            let value = self.take(&key).expect("listed above");
+            properties.insert(key["properties.".len()..].to_string(), value);
+        }
+        Ok(KafkaTableConfig {
+            bootstrap_servers,
+            topic,
+            properties,
+        })
+    }
+
     /// The table as a lookup join's reference data: a file, its key column
     /// `table_key`, matched with the stream's `key`, adding `added`.
     fn lookup(
@@ -289,17 +320,18 @@ impl Table {
         inner: bool,
         added: &[Field],
     ) -> Result<LookupConfig, SqlError> {
-        let (table, postgres) = match self.connector.as_str() {
+        let (table, postgres, kafka) = match self.connector.as_str() {
             "filesystem" => {
                 let path = PathBuf::from(self.required("path")?);
                 match self.take("format").as_deref() {
                     None | Some("csv" | "json") => {}
                     Some(other) => return Err(self.error(format!("a lookup table is 'csv' (with a header line) or 'json' (JSON lines), not '{other}'"))),
                 }
-                (Some(path), None)
+                (Some(path), None, None)
             }
-            "jdbc" => (None, Some(self.jdbc()?)),
-            other => return Err(self.error(format!("a lookup join reads its table from a file ('connector' = 'filesystem') or PostgreSQL ('connector' = 'jdbc'), not '{other}'"))),
+            "jdbc" => (None, Some(self.jdbc()?), None),
+            "upsert-kafka" => (None, None, Some(self.upsert_kafka()?)),
+            other => return Err(self.error(format!("a lookup join reads its table from a file ('connector' = 'filesystem'), PostgreSQL ('connector' = 'jdbc') or a Kafka changelog ('connector' = 'upsert-kafka'), not '{other}'"))),
         };
         let reload_every = self.parsed("lookup.join.cache.ttl")?;
         let mut defaults = toml::Table::new();
@@ -314,6 +346,7 @@ impl Table {
             from: None,
             table,
             postgres,
+            kafka,
             key,
             table_key: Some(table_key),
             fields: added.iter().map(|f| (f.name.clone(), f.ty)).collect(),

@@ -110,6 +110,11 @@ impl Table {
         })
     }
 
+    /// The names of the options not read yet.
+    pub(super) fn option_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.options.keys().cloned()
+    }
+
     pub(super) fn take(&mut self, key: &str) -> Option<String> {
         self.options.shift_remove(key)
     }

@@ -482,3 +482,78 @@ fn a_postgres_table_is_joined_and_read_again_when_its_rows_change() {
         );
     }
 }
+
+#[test]
+fn a_kafka_changelog_table_keeps_the_latest_value_per_key_and_follows_the_topic() {
+    let broker = weir_tests::kafka::Broker::start();
+    broker.create_topic("sites", 2);
+    let site =
+        |building: &str, floor: i64| json!({ "building": building, "floor": floor }).to_string();
+    let keyed = |pairs: &[(Option<&str>, String)]| {
+        let lines: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+        let keys: HashMap<String, Option<String>> = pairs
+            .iter()
+            .map(|(k, v)| (v.clone(), k.map(str::to_string)))
+            .collect();
+        broker.produce_with("sites", &lines, |line| (keys[line].clone(), None, None));
+    };
+    keyed(&[
+        (Some("s0"), site("A", 3)),
+        (Some("s1"), site("A", 1)),
+        (Some("s1"), site("C", 2)),
+        (Some("s2"), "not json".into()),
+        (None, site("Z", 9)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.ndjson");
+    let receiver = Receiver::start(|_, _| (200, None));
+    let pipeline = dir.path().join("changelog.toml");
+    let head = weir_tests::sensor_pipeline_head("changelog", &input, "timestamp")
+        .replace("kind = \"file\"\n", "kind = \"file\"\nfollow = true\n");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[[operators]]\ntype = \"lookup\"\nkafka = {{ bootstrap_servers = \"{}\", topic = \"sites\" }}\nkey = \"sensor_id\"\nfields = {{ building = \"string\", floor = \"i64\" }}\ndefaults = {{ building = \"none\" }}\nreload_every = \"100ms\"\n[sink]\nkind = \"webhook\"\nurl = \"{}\"\n",
+            broker.bootstrap(),
+            receiver.url,
+        ),
+    )
+    .unwrap();
+    append(&input, &(0..30).map(line).collect::<String>());
+    let stderr = dir.path().join("weir.log");
+    let weir = start_weir_with(&pipeline, &stderr, &[]);
+    wait_until("the first 30 rows", || receiver.received().len() >= 30);
+    keyed(&[(Some("s0"), site("B", 4))]);
+    broker.produce_tombstone("sites", "s1");
+    // Both changes in: one row left (s0).
+    wait_until("the table's changes taken up", || {
+        std::fs::read_to_string(&stderr)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("lookup table read again") && l.contains("rows=1"))
+    });
+    append(&input, &(30..60).map(line).collect::<String>());
+    wait_until("rows 30–59", || receiver.received().len() >= 60);
+    let log = terminate(weir, &stderr);
+    assert_eq!(
+        log.matches("lookup table message skipped").count(),
+        2,
+        "{log}"
+    );
+
+    let rows = received_rows(&receiver);
+    assert_eq!(rows.len(), 60);
+    for (i, row) in rows {
+        let expected = match (i % 3, i < 30) {
+            (0, true) => ("A", 3),
+            (0, false) => ("B", 4),
+            (1, true) => ("C", 2),
+            _ => ("none", 0),
+        };
+        let got = (
+            row["building"].as_str().unwrap(),
+            row["floor"].as_i64().unwrap(),
+        );
+        assert_eq!(got, expected, "row {i}: {log}");
+    }
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::data::{Field, FieldType, Schema};
-use crate::lookup::{LiveTable, TableFormat, TableOrigin, TableSpec};
+use crate::lookup::{KafkaTable, LiveTable, TableFormat, TableOrigin, TableSpec};
 use crate::pipeline::config::{LookupConfig, UnmatchedRows};
 use crate::pipeline::operator::{LookupStage, Unmatched};
 
@@ -34,8 +34,8 @@ pub(super) fn lookup_operator(
             config.key
         ));
     }
-    let origin = match (config.table, config.postgres) {
-        (Some(table), None) => {
+    let origin = match (config.table, config.postgres, config.kafka) {
+        (Some(table), None, None) => {
             let path = base.join(table);
             let format = TableFormat::of(&path).ok_or_else(|| {
                 format!(
@@ -45,11 +45,16 @@ pub(super) fn lookup_operator(
             })?;
             TableOrigin::File { path, format }
         }
-        (None, Some(postgres)) => TableOrigin::Postgres {
+        (None, Some(postgres), None) => TableOrigin::Postgres {
             url: postgres.url,
             query: postgres.query,
         },
-        _ => return Err("give the table as `table = \"file.csv\"` or as `postgres = { url, query }`, one of them".into()),
+        (None, None, Some(kafka)) => TableOrigin::Kafka(KafkaTable {
+            bootstrap_servers: kafka.bootstrap_servers,
+            topic: kafka.topic,
+            properties: kafka.properties.into_iter().collect(),
+        }),
+        _ => return Err("give the table as one of `table = \"file.csv\"`, `postgres = { url, query }` or `kafka = { bootstrap_servers, topic }`".into()),
     };
     if config.fields.is_empty() {
         return Err("`fields` is empty: name the table columns to add, with their types".into());
