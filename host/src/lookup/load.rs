@@ -5,10 +5,9 @@
 use std::hash::Hasher;
 use std::io::{BufRead, BufReader};
 
-use hashbrown::HashMap;
-
+use super::table::TableBuilder;
 use super::{LookupTable, TableFormat, TableOrigin, TableSpec};
-use crate::data::{ColumnBuilder, FieldType, Key, Value};
+use crate::data::{FieldType, Key, Value};
 use crate::format::timestamp;
 
 /// More rows than this cannot be indexed (row numbers are `u32`, and one is
@@ -43,10 +42,11 @@ pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
 pub(super) struct Loading<'a> {
     spec: &'a TableSpec,
     digest: std::hash::DefaultHasher,
-    index: HashMap<Key, u32>,
-    /// The line each key was read from, for a duplicate's message.
+    table: TableBuilder,
+    /// Per row, its record and the line it was read from, for a
+    /// duplicate's message.
+    records: Vec<u32>,
     lines: Vec<u64>,
-    columns: Vec<ColumnBuilder>,
 }
 
 impl<'a> Loading<'a> {
@@ -54,13 +54,9 @@ impl<'a> Loading<'a> {
         Self {
             spec,
             digest: std::hash::DefaultHasher::new(),
-            index: HashMap::new(),
+            table: TableBuilder::new(&spec.fields),
+            records: Vec::new(),
             lines: Vec::new(),
-            columns: spec
-                .fields
-                .iter()
-                .map(|f| ColumnBuilder::new(f.ty, 0))
-                .collect(),
         }
     }
 
@@ -176,12 +172,13 @@ impl<'a> Loading<'a> {
                 self.spec.origin
             ));
         }
-        if let Some(&first) = self.index.get(&key) {
+        if let Some(first) = self.table.find(&key) {
+            let row = self.records.binary_search(&first).unwrap_or_default();
             return Err(format!(
                 "{}: key {} is already on line {}; a lookup table holds one row per key",
                 self.at(line),
                 key.text(),
-                self.lines[first as usize]
+                self.lines[row]
             ));
         }
         // All parsed before any is pushed: a bad value leaves no half row.
@@ -200,41 +197,28 @@ impl<'a> Loading<'a> {
                 parsed.map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        for (column, value) in self.columns.iter_mut().zip(&parsed) {
-            column.push(value.as_value());
-        }
-        self.index.insert(key, row as u32);
+        let values: Vec<Value<'_>> = parsed.iter().map(Parsed::as_value).collect();
+        let record = self.table.insert(&key, &values)?;
+        self.records.push(record);
         self.lines.push(line);
         Ok(())
     }
 
     /// Appends the defaults' row.
-    pub(super) fn finish(mut self) -> Result<LookupTable, String> {
-        let rows = self.lines.len() as u32;
-        for ((field, column), default) in self
+    pub(super) fn finish(self) -> Result<LookupTable, String> {
+        let defaults = self
             .spec
             .fields
             .iter()
-            .zip(&mut self.columns)
             .zip(&self.spec.defaults)
-        {
-            let value = match default {
+            .map(|(field, default)| match default {
                 Some(text) => parse_value(text, field.ty)
-                    .map_err(|e| format!("the default of `{}`: {e}", field.name))?,
-                None => Parsed::zero(field.ty),
-            };
-            column.push(value.as_value());
-        }
-        Ok(LookupTable {
-            index: self.index,
-            columns: self
-                .columns
-                .into_iter()
-                .map(ColumnBuilder::finish)
-                .collect(),
-            rows,
-            digest: self.digest.finish(),
-        })
+                    .map_err(|e| format!("the default of `{}`: {e}", field.name)),
+                None => Ok(Parsed::zero(field.ty)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let defaults: Vec<Value<'_>> = defaults.iter().map(Parsed::as_value).collect();
+        self.table.finish(&defaults, self.digest.finish())
     }
 }
 

@@ -8,16 +8,16 @@ mod changelog;
 mod live;
 mod load;
 mod postgres;
+mod table;
 
 use std::path::PathBuf;
-
-use hashbrown::HashMap;
 
 pub use changelog::KafkaTable;
 pub use live::LiveTable;
 pub use load::load;
+pub use table::LookupTable;
 
-use crate::data::{Column, Field, FieldType, Key, KeyRef};
+use crate::data::{Field, FieldType};
 
 /// Where the table comes from, which column is the key, and which columns
 /// rows take from it.
@@ -79,49 +79,6 @@ impl TableFormat {
             "json" | "ndjson" | "jsonl" => Some(Self::Json),
             _ => None,
         }
-    }
-}
-
-/// A loaded table: one column per added field, the key's row in an index,
-/// and after the table's rows one more holding the defaults, which
-/// unmatched rows take when they are kept.
-#[derive(Debug)]
-pub struct LookupTable {
-    index: HashMap<Key, u32>,
-    columns: Vec<Column>,
-    rows: u32,
-    /// Of every key and value as read: a table read again unchanged is
-    /// not taken up.
-    digest: u64,
-}
-
-impl LookupTable {
-    /// The row holding `key`'s values.
-    pub fn find(&self, key: KeyRef<'_>) -> Option<u32> {
-        self.index.get(&key).copied()
-    }
-
-    /// The row of defaults, for unmatched rows kept.
-    pub fn defaults_row(&self) -> u32 {
-        self.rows
-    }
-
-    /// Rows read from the file (without the defaults).
-    pub fn len(&self) -> usize {
-        self.rows as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
-    pub fn digest(&self) -> u64 {
-        self.digest
-    }
-
-    /// The added fields' values at `rows`, one column per field.
-    pub fn gather<'a>(&'a self, rows: &'a [u32]) -> impl Iterator<Item = Column> + 'a {
-        self.columns.iter().map(move |column| column.gather(rows))
     }
 }
 

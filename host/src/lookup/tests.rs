@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::data::KeyRef;
 
 fn spec(path: &Path, fields: &[(&str, FieldType)], defaults: &[Option<&str>]) -> TableSpec {
     TableSpec {
