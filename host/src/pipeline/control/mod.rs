@@ -234,24 +234,24 @@ impl ControlPort {
                 .map(|s| s.rows_in()),
             _ => None,
         };
-        let (record_outcome, detail) = match outcome {
-            Ok(on_trial) => {
-                let _ = reply.send(ChangeEvent::Applied { pause, at_row });
-                if on_trial {
-                    self.trials.insert(stage_name.clone(), reply);
-                    ("on-trial", None)
-                } else {
-                    ("applied", None)
-                }
-            }
-            Err(reason) => {
-                let _ = reply.send(ChangeEvent::Refused(reason.clone()));
-                ("refused", Some(reason))
-            }
+        let (record_outcome, detail, event) = match outcome {
+            Ok(true) => ("on-trial", None, ChangeEvent::Applied { pause, at_row }),
+            Ok(false) => ("applied", None, ChangeEvent::Applied { pause, at_row }),
+            Err(reason) => (
+                "refused",
+                Some(reason.clone()),
+                ChangeEvent::Refused(reason),
+            ),
         };
         let at_row = at_row.filter(|_| record_outcome != "refused");
         self.record(&stage_name, action, record_outcome, detail, at_row);
+        // The view first: a client that acts on the reply (a second swap,
+        // a status read) must find the change in it.
         self.publish(stages);
+        let _ = reply.send(event);
+        if record_outcome == "on-trial" {
+            self.trials.insert(stage_name, reply);
+        }
     }
 
     /// Returns whether the new version is on trial.
