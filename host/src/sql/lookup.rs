@@ -106,18 +106,7 @@ impl Planner<'_> {
             ));
         };
         let table_name = name.to_string();
-        let after_name = crate::expr::offset_of(self.text, name.span().end).unwrap_or(0);
-        let Some(as_of) = self.as_of.iter().find(|c| {
-            c.table == table_name
-                && c.at > after_name
-                && self.text[after_name..c.at].trim_start().starts_with("FOR")
-        }) else {
-            return Err(self.at(name, format!("weir joins a stream with a table it looks rows up in: write JOIN {table_name} FOR SYSTEM_TIME AS OF r.proc_time (stream-to-stream joins are not supported yet)")));
-        };
-        self.check_as_of(as_of)?;
-        let table = self.lookups.get(&table_name).ok_or_else(|| {
-            self.at(name, format!("`{table_name}` is not a table of this script; declare it with CREATE TABLE {table_name} (…) WITH ('connector' = 'filesystem', 'path' = …)"))
-        })?;
+        let table = self.looked_up_table(name)?;
         let inner = match &join.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (true, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (false, c),
@@ -132,16 +121,7 @@ impl Planner<'_> {
             .unwrap_or_else(|| self.table.to_string())];
         qualifiers.push(table_alias.clone().unwrap_or_else(|| table_name.clone()));
         let (key, table_key) = self.join_key(on, &qualifiers, table)?;
-        let mut added = Vec::new();
-        for (column, ty) in &table.columns {
-            if *column == table_key {
-                continue;
-            }
-            if self.schema.index_of(column).is_some() {
-                return Err(SqlError { message: format!("column `{column}` is in both `{}` and `{table_name}`; the join adds the table's columns to the stream's, so rename one", self.table), span: Some(table.span.clone()) });
-            }
-            added.push(Field::new(column.clone(), *ty));
-        }
+        let added = self.added_columns(table, &table_key)?;
         let output = Schema::with_identity(
             self.schema
                 .fields()
@@ -163,6 +143,40 @@ impl Planner<'_> {
             },
             qualifiers,
         })
+    }
+
+    /// The table `name` joins, after a `FOR SYSTEM_TIME AS OF` that says
+    /// it is looked up.
+    fn looked_up_table(&self, name: &ast::ObjectName) -> Result<&Table, SqlError> {
+        let table_name = name.to_string();
+        let after_name = crate::expr::offset_of(self.text, name.span().end).unwrap_or(0);
+        let Some(as_of) = self.as_of.iter().find(|c| {
+            c.table == table_name
+                && c.at > after_name
+                && self.text[after_name..c.at].trim_start().starts_with("FOR")
+        }) else {
+            return Err(self.at(name, format!("weir joins a stream with a table it looks rows up in: write JOIN {table_name} FOR SYSTEM_TIME AS OF r.proc_time (stream-to-stream joins are not supported yet)")));
+        };
+        self.check_as_of(as_of)?;
+        self.lookups.get(&table_name).ok_or_else(|| {
+            self.at(name, format!("`{table_name}` is not a table of this script; declare it with CREATE TABLE {table_name} (…) WITH ('connector' = 'filesystem', 'path' = …)"))
+        })
+    }
+
+    /// The table's columns besides its key, which the join adds: none may
+    /// share a name with the stream's.
+    fn added_columns(&self, table: &Table, table_key: &str) -> Result<Vec<Field>, SqlError> {
+        let mut added = Vec::new();
+        for (column, ty) in &table.columns {
+            if column == table_key {
+                continue;
+            }
+            if self.schema.index_of(column).is_some() {
+                return Err(SqlError { message: format!("column `{column}` is in both `{}` and `{}`; the join adds the table's columns to the stream's, so rename one", self.table, table.name), span: Some(table.span.clone()) });
+            }
+            added.push(Field::new(column.clone(), *ty));
+        }
+        Ok(added)
     }
 
     /// `FOR SYSTEM_TIME AS OF` a processing-time column (or PROCTIME()):

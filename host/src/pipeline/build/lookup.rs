@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::data::{Field, FieldType, Schema};
 use crate::lookup::{KafkaTable, LiveTable, TableFormat, TableOrigin, TableSpec};
-use crate::pipeline::config::{LookupConfig, UnmatchedRows};
+use crate::pipeline::config::{KafkaTableConfig, LookupConfig, PostgresTableConfig, UnmatchedRows};
 use crate::pipeline::operator::{LookupStage, Unmatched};
 
 /// How often a table file is looked at when the pipeline does not say.
@@ -34,28 +34,7 @@ pub(super) fn lookup_operator(
             config.key
         ));
     }
-    let origin = match (config.table, config.postgres, config.kafka) {
-        (Some(table), None, None) => {
-            let path = base.join(table);
-            let format = TableFormat::of(&path).ok_or_else(|| {
-                format!(
-                    "table {}: give a .csv file (with a header line) or JSON lines (.json, .ndjson, .jsonl)",
-                    path.display()
-                )
-            })?;
-            TableOrigin::File { path, format }
-        }
-        (None, Some(postgres), None) => TableOrigin::Postgres {
-            url: postgres.url,
-            query: postgres.query,
-        },
-        (None, None, Some(kafka)) => TableOrigin::Kafka(KafkaTable {
-            bootstrap_servers: kafka.bootstrap_servers,
-            topic: kafka.topic,
-            properties: kafka.properties.into_iter().collect(),
-        }),
-        _ => return Err("give the table as one of `table = \"file.csv\"`, `postgres = { url, query }` or `kafka = { bootstrap_servers, topic }`".into()),
-    };
+    let origin = table_origin(config.table, config.postgres, config.kafka, base)?;
     if config.fields.is_empty() {
         return Err("`fields` is empty: name the table columns to add, with their types".into());
     }
@@ -103,4 +82,36 @@ fn default_text(value: &toml::Value) -> String {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Where the table is: exactly one of a file (relative to `base`), a
+/// PostgreSQL query or a Kafka topic.
+fn table_origin(
+    table: Option<std::path::PathBuf>,
+    postgres: Option<PostgresTableConfig>,
+    kafka: Option<KafkaTableConfig>,
+    base: &Path,
+) -> Result<TableOrigin, String> {
+    Ok(match (table, postgres, kafka) {
+        (Some(table), None, None) => {
+            let path = base.join(table);
+            let format = TableFormat::of(&path).ok_or_else(|| {
+                format!(
+                    "table {}: give a .csv file (with a header line) or JSON lines (.json, .ndjson, .jsonl)",
+                    path.display()
+                )
+            })?;
+            TableOrigin::File { path, format }
+        }
+        (None, Some(postgres), None) => TableOrigin::Postgres {
+            url: postgres.url,
+            query: postgres.query,
+        },
+        (None, None, Some(kafka)) => TableOrigin::Kafka(KafkaTable {
+            bootstrap_servers: kafka.bootstrap_servers,
+            topic: kafka.topic,
+            properties: kafka.properties.into_iter().collect(),
+        }),
+        _ => return Err("give the table as one of `table = \"file.csv\"`, `postgres = { url, query }` or `kafka = { bootstrap_servers, topic }`".into()),
+    })
 }
