@@ -25,7 +25,19 @@ use crate::pipeline::config::{
 /// that qualify columns in the rest of the query.
 pub(super) struct LookupJoin {
     pub process: Process,
-    qualifiers: Vec<String>,
+    qualifiers: Qualifiers,
+}
+
+/// What may stand before a column's name: each side's alias and name.
+struct Qualifiers {
+    stream: Vec<String>,
+    table: Vec<String>,
+}
+
+impl Qualifiers {
+    fn any(&self, name: &str) -> bool {
+        self.stream.iter().chain(&self.table).any(|q| q == name)
+    }
 }
 
 impl LookupJoin {
@@ -34,9 +46,7 @@ impl LookupJoin {
     pub fn unqualified(&self, select: &ast::Select, stream: &Schema) -> ast::Select {
         let mut select = select.clone();
         let qualified = |parts: &[ast::Ident]| match parts {
-            [qualifier, column] if self.qualifiers.contains(&qualifier.value) => {
-                Some(column.clone())
-            }
+            [qualifier, column] if self.qualifiers.any(&qualifier.value) => Some(column.clone()),
             _ => None,
         };
         let _ = ast::visit_expressions_mut(&mut select, |expr| {
@@ -57,18 +67,14 @@ impl LookupJoin {
                 items.push(item);
                 continue;
             };
-            let columns: Vec<&str> = if name.to_string() == self.qualifiers[0]
-                || self.qualifiers.get(1) == Some(&name.to_string())
-            {
-                stream.fields().iter().map(|f| f.name.as_str()).collect()
+            let fields = if self.qualifiers.stream.contains(&name.to_string()) {
+                stream.fields()
             } else {
-                self.process.output.fields()[stream.len()..]
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect()
+                &self.process.output.fields()[stream.len()..]
             };
+            let columns = fields.iter().map(|f| f.name.as_str());
             items.extend(
-                columns.into_iter().map(|c| {
+                columns.map(|c| {
                     ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(ast::Ident::new(c)))
                 }),
             );
@@ -115,12 +121,20 @@ impl Planner<'_> {
         let (inner, JoinConstraint::On(on)) = inner else {
             return Err(self.at(name, "a lookup join says how rows match: ON r.key = t.key"));
         };
-        let table_alias = alias.as_ref().map(|a| a.name.value.clone());
-        let mut qualifiers = vec![stream_alias
-            .clone()
-            .unwrap_or_else(|| self.table.to_string())];
-        qualifiers.push(table_alias.clone().unwrap_or_else(|| table_name.clone()));
-        let (key, table_key) = self.join_key(on, &qualifiers, table)?;
+        // A side is named by its alias and by its name.
+        let qualifiers = Qualifiers {
+            stream: stream_alias
+                .into_iter()
+                .chain([self.table.to_string()])
+                .collect(),
+            table: alias
+                .as_ref()
+                .map(|a| a.name.value.clone())
+                .into_iter()
+                .chain([table_name])
+                .collect(),
+        };
+        let (key, table_key) = self.join_key(on, &qualifiers.stream, table)?;
         let added = self.added_columns(table, &table_key)?;
         let output = Schema::with_identity(
             self.schema
@@ -133,9 +147,6 @@ impl Planner<'_> {
         )
         .map_err(|e| self.at(name, e.to_string()))?;
         let config = table.clone().lookup(key, table_key, inner, &added)?;
-        // The stream's and the table's names qualify columns, as well as their aliases.
-        qualifiers.push(self.table.to_string());
-        qualifiers.push(table_name);
         Ok(LookupJoin {
             process: Process {
                 operator: (OperatorConfig::Lookup(config), self.span(join)),
@@ -202,7 +213,7 @@ impl Planner<'_> {
     fn join_key(
         &self,
         on: &ast::Expr,
-        qualifiers: &[String],
+        stream_names: &[String],
         table: &Table,
     ) -> Result<(String, String), SqlError> {
         let shape = "a lookup join matches one column of each: ON r.key = t.key";
@@ -218,7 +229,7 @@ impl Planner<'_> {
         let side = |e: &ast::Expr| -> Option<(bool, String)> {
             match e {
                 ast::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                    let stream = parts[0].value == qualifiers[0] || parts[0].value == self.table;
+                    let stream = stream_names.contains(&parts[0].value);
                     Some((stream, parts[1].value.clone()))
                 }
                 ast::Expr::Identifier(column) => Some((

@@ -189,6 +189,33 @@ fn rows_are_enriched_as_a_reference_join_says_with_unmatched_rows_kept_or_dead_l
     }
 }
 
+/// `CREATE TABLE readings` over the file `input`, with the processing-time
+/// column lookup joins name.
+fn readings_table(input: &Path) -> String {
+    format!(
+        r#"CREATE TABLE readings (
+  sensor_id STRING,
+  temperature DOUBLE,
+  event_time TIMESTAMP(3),
+  proc_time AS PROCTIME(),
+  WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
+) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');"#,
+        input.display()
+    )
+}
+
+/// Runs `script` (written to `dir`) and returns what it printed, checking
+/// it ran well and named no secret.
+fn run_script(dir: &Path, script: &str) -> String {
+    let path = dir.join("script.sql");
+    std::fs::write(&path, script).unwrap();
+    let out = weir_tests::weir(&["run", path.to_str().unwrap()], b"");
+    let stderr = weir_tests::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    weir_tests::text(&out.stdout)
+}
+
 /// The same join as a script: readings JOIN (or LEFT JOIN) the table.
 fn sql_join(dir: &Path, input: &Path, table: &Path, left: bool) -> std::path::PathBuf {
     let path = dir.join("join.sql");
@@ -196,13 +223,7 @@ fn sql_join(dir: &Path, input: &Path, table: &Path, left: bool) -> std::path::Pa
         &path,
         format!(
             r#"
-CREATE TABLE readings (
-  sensor_id STRING,
-  temperature DOUBLE,
-  event_time TIMESTAMP(3),
-  proc_time AS PROCTIME(),
-  WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
-) WITH ('connector' = 'filesystem', 'path' = '{input}', 'format' = 'json');
+{readings}
 CREATE TABLE sites (
   floor BIGINT,
   sensor_id STRING,
@@ -217,7 +238,7 @@ SELECT r.sensor_id, r.temperature, r.event_time, s.building, s.floor
 FROM readings AS r
 {join} sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON s.sensor_id = r.sensor_id
 "#,
-            input = input.display(),
+            readings = readings_table(input),
             table = table.display(),
             out = dir.join("sql-out.jsonl").display(),
             dead = dir.join("sql-dead.jsonl").display(),
@@ -481,6 +502,32 @@ fn a_postgres_table_is_joined_and_read_again_when_its_rows_change() {
             "row {i}"
         );
     }
+
+    // Flink's JDBC table in SQL, read whole; JOIN dead-letters s2's rows.
+    let script = |select: &str| {
+        format!(
+            "{}\nCREATE TABLE sites (sensor_id STRING, building STRING, floor BIGINT)\nWITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://127.0.0.1:{}/postgres', 'table-name' = 'sites', 'username' = 'postgres', 'password' = 'hunter2-secret');\nSELECT {select}\nFROM readings AS r JOIN sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON r.sensor_id = s.sensor_id",
+            readings_table(&input),
+            server.port
+        )
+    };
+    let stdout = run_script(dir.path(), &script("r.sensor_id, s.building, s.floor"));
+    for (sensor, building, floor) in [("s0", "B", 3), ("s1", "A", -1)] {
+        let expected = format!("sensor_id={sensor}  building={building}  floor={floor}");
+        assert_eq!(
+            stdout.matches(&expected).count(),
+            20,
+            "{expected} in {stdout}"
+        );
+    }
+    assert!(!stdout.contains("sensor_id=s2"), "{stdout}");
+    // `s.*` stands for the table's columns, `r.*` for the stream's.
+    assert_eq!(run_script(dir.path(), &script("r.sensor_id, s.*")), stdout);
+    let stream_only = run_script(dir.path(), &script("r.*"));
+    assert!(
+        stream_only.contains("sensor_id=s0  temperature=1") && !stream_only.contains("building"),
+        "{stream_only}"
+    );
 }
 
 #[test]
@@ -555,5 +602,23 @@ fn a_kafka_changelog_table_keeps_the_latest_value_per_key_and_follows_the_topic(
             row["floor"].as_i64().unwrap(),
         );
         assert_eq!(got, expected, "row {i}: {log}");
+    }
+
+    // Flink's upsert-kafka table in SQL, LEFT JOIN keeping s1 and s2.
+    let stdout = run_script(
+        dir.path(),
+        &format!(
+            "{}\nCREATE TABLE sites (sensor_id STRING, building STRING, floor BIGINT)\nWITH ('connector' = 'upsert-kafka', 'topic' = 'sites', 'properties.bootstrap.servers' = '{}', 'key.format' = 'raw', 'value.format' = 'json', 'default.building' = 'none');\nSELECT r.sensor_id, s.building, s.floor\nFROM readings AS r LEFT JOIN sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON r.sensor_id = s.sensor_id",
+            readings_table(&input),
+            broker.bootstrap()
+        ),
+    );
+    for (sensor, building, floor) in [("s0", "B", 4), ("s1", "none", 0), ("s2", "none", 0)] {
+        let expected = format!("sensor_id={sensor}  building={building}  floor={floor}");
+        assert_eq!(
+            stdout.matches(&expected).count(),
+            20,
+            "{expected} in {stdout}"
+        );
     }
 }
