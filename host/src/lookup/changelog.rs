@@ -36,8 +36,6 @@ pub(super) struct Changelog {
     latest: HashMap<String, Vec<Option<String>>>,
     /// Messages since the table was last built.
     pub changed: bool,
-    /// Messages that could not be read (no key, not a JSON object).
-    pub skipped: u64,
 }
 
 impl Changelog {
@@ -90,7 +88,6 @@ impl Changelog {
             table: table.clone(),
             latest: HashMap::new(),
             changed: true,
-            skipped: 0,
         };
         changelog.catch_up(ends, spec)?;
         Ok(changelog)
@@ -154,7 +151,6 @@ impl Changelog {
         match applied {
             Ok(()) => self.changed = true,
             Err(reason) => {
-                self.skipped += 1;
                 tracing::warn!(topic = %self.table.topic, partition = at.0, offset = at.1, "lookup table message skipped: {reason}");
             }
         }
@@ -166,7 +162,7 @@ impl Changelog {
         self.changed = false;
         let mut keys: Vec<&String> = self.latest.keys().collect();
         keys.sort_unstable();
-        let mut loading = Loading::new(spec);
+        let mut loading = Loading::new(spec)?;
         for (row, key) in keys.into_iter().enumerate() {
             let values: Vec<Option<&str>> = self.latest[key].iter().map(Option::as_deref).collect();
             loading.add_text(row as u64 + 1, key, &values)?;

@@ -6,7 +6,6 @@
 //! in place rather than renamed), leaves the table as it was; one read
 //! again unchanged is not taken up.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
@@ -17,14 +16,11 @@ use super::{load, LookupTable, TableOrigin, TableSpec};
 /// What says a file changed: its modification time and length.
 type Stamp = Option<(SystemTime, u64)>;
 
+/// `None` for a query, which has none, and for a file that cannot be read.
 fn stamp(origin: &TableOrigin) -> Stamp {
     let TableOrigin::File { path, .. } = origin else {
         return None;
     };
-    file_stamp(path)
-}
-
-fn file_stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }
@@ -111,9 +107,7 @@ impl LiveTable {
         }
         Some(after)
     }
-}
 
-impl LiveTable {
     /// Makes `table` the one rows join with, unless it holds the same.
     fn take_up(&self, table: LookupTable) {
         if table.digest() == self.current().digest() {

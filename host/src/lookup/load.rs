@@ -10,14 +10,10 @@ use super::{LookupTable, TableFormat, TableOrigin, TableSpec};
 use crate::data::{FieldType, Key, Value};
 use crate::format::timestamp;
 
-/// More rows than this cannot be indexed (row numbers are `u32`, and one is
-/// the defaults' row).
-const MAX_ROWS: usize = u32::MAX as usize - 1;
-
 /// Reads `spec`'s table. Keys must be unique: a key on two lines is an
 /// error naming both.
 pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
-    let mut table = Loading::new(spec);
+    let mut table = Loading::new(spec)?;
     match &spec.origin {
         TableOrigin::File { path, format } => {
             let file = std::fs::File::open(path)
@@ -41,6 +37,8 @@ pub fn load(spec: &TableSpec) -> Result<LookupTable, String> {
 
 pub(super) struct Loading<'a> {
     spec: &'a TableSpec,
+    /// Per field, what a missing value (a NULL) and the defaults' row take.
+    defaults: Vec<Parsed>,
     digest: std::hash::DefaultHasher,
     table: TableBuilder,
     /// Per row, its record and the line it was read from, for a
@@ -50,14 +48,26 @@ pub(super) struct Loading<'a> {
 }
 
 impl<'a> Loading<'a> {
-    pub(super) fn new(spec: &'a TableSpec) -> Self {
-        Self {
+    /// Fails if a default is not a value of its field's type.
+    pub(super) fn new(spec: &'a TableSpec) -> Result<Self, String> {
+        let defaults = spec
+            .fields
+            .iter()
+            .zip(&spec.defaults)
+            .map(|(field, default)| match default {
+                Some(text) => parse_value(text, field.ty)
+                    .map_err(|e| format!("the default of `{}`: {e}", field.name)),
+                None => Ok(Parsed::zero(field.ty)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
             spec,
+            defaults,
             digest: std::hash::DefaultHasher::new(),
             table: TableBuilder::new(&spec.fields),
             records: Vec::new(),
             lines: Vec::new(),
-        }
+        })
     }
 
     fn at(&self, line: u64) -> String {
@@ -165,13 +175,6 @@ impl<'a> Loading<'a> {
         }
         let key = parse_key(key, self.spec.key_type)
             .map_err(|e| format!("{}, key `{}`: {e}", self.at(line), self.spec.key))?;
-        let row = self.lines.len();
-        if row >= MAX_ROWS {
-            return Err(format!(
-                "table {} has more than {MAX_ROWS} rows",
-                self.spec.origin
-            ));
-        }
         if let Some(first) = self.table.find(&key) {
             let row = self.records.binary_search(&first).unwrap_or_default();
             return Err(format!(
@@ -187,18 +190,23 @@ impl<'a> Loading<'a> {
             .fields
             .iter()
             .zip(values)
-            .zip(&self.spec.defaults)
-            .map(|((field, text), default)| {
-                let parsed = match (text, default) {
-                    (Some(text), _) => parse_value(text, field.ty),
-                    (None, Some(default)) => parse_value(default, field.ty),
-                    (None, None) => Ok(Parsed::zero(field.ty)),
-                };
-                parsed.map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
+            .map(|(field, text)| {
+                text.map(|text| {
+                    parse_value(text, field.ty)
+                        .map_err(|e| format!("{}, column `{}`: {e}", self.at(line), field.name))
+                })
+                .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let values: Vec<Value<'_>> = parsed.iter().map(Parsed::as_value).collect();
-        let record = self.table.insert(&key, &values)?;
+        let values: Vec<Value<'_>> = parsed
+            .iter()
+            .zip(&self.defaults)
+            .map(|(value, default)| value.as_ref().unwrap_or(default).as_value())
+            .collect();
+        let record = self
+            .table
+            .insert(&key, &values)
+            .map_err(|e| format!("table {}: {e}", self.spec.origin))?;
         self.records.push(record);
         self.lines.push(line);
         Ok(())
@@ -206,19 +214,10 @@ impl<'a> Loading<'a> {
 
     /// Appends the defaults' row.
     pub(super) fn finish(self) -> Result<LookupTable, String> {
-        let defaults = self
-            .spec
-            .fields
-            .iter()
-            .zip(&self.spec.defaults)
-            .map(|(field, default)| match default {
-                Some(text) => parse_value(text, field.ty)
-                    .map_err(|e| format!("the default of `{}`: {e}", field.name)),
-                None => Ok(Parsed::zero(field.ty)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let defaults: Vec<Value<'_>> = defaults.iter().map(Parsed::as_value).collect();
-        self.table.finish(&defaults, self.digest.finish())
+        let defaults: Vec<Value<'_>> = self.defaults.iter().map(Parsed::as_value).collect();
+        self.table
+            .finish(&defaults, self.digest.finish())
+            .map_err(|e| format!("table {}: {e}", self.spec.origin))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Config, NoTls};
 
 use super::TableSpec;
 use crate::data::FieldType;
@@ -59,7 +59,8 @@ pub(super) fn read(
             "SET statement_timeout = '{STATEMENT_TIMEOUT}'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'"
         ))
         .map_err(|e| format!("PostgreSQL ({shown}): {e}"))?;
-    let rows = query_rows(&mut client, &wrapped(query, spec))
+    let rows = client
+        .query(&wrapped(query, spec), &[])
         .map_err(|e| format!("the table's query on PostgreSQL ({shown}): {e}"))?;
     for (number, row) in rows.iter().enumerate() {
         let line = number as u64 + 1;
@@ -90,8 +91,4 @@ pub(super) fn read(
         add(line, &key, &values)?;
     }
     Ok(())
-}
-
-fn query_rows(client: &mut Client, sql: &str) -> Result<Vec<postgres::Row>, postgres::Error> {
-    client.query(sql, &[])
 }

@@ -12,6 +12,8 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::data::{Column, ColumnBuilder, Field, FieldType, Key, KeyRef, Value};
 
 /// Rows are addressed by their record's offset: the arena stays under 4 GiB.
+/// As a record holds at least 5 bytes (a key's tag and length), this also
+/// bounds the rows below `u32::MAX`.
 const MAX_ARENA: usize = u32::MAX as usize;
 
 #[derive(Debug)]

@@ -20,6 +20,7 @@ use crate::data::{Field, Schema};
 use crate::pipeline::config::{
     KafkaTableConfig, LookupConfig, OperatorConfig, PostgresTableConfig, UnmatchedRows,
 };
+use crate::pipeline::operator::joined_schema;
 
 /// A planned lookup join: its operator, the joined rows, and the names
 /// that qualify columns in the rest of the query.
@@ -136,16 +137,7 @@ impl Planner<'_> {
         };
         let (key, table_key) = self.join_key(on, &qualifiers.stream, table)?;
         let added = self.added_columns(table, &table_key)?;
-        let output = Schema::with_identity(
-            self.schema
-                .fields()
-                .iter()
-                .cloned()
-                .chain(added.iter().cloned())
-                .collect(),
-            self.schema.identity().to_vec(),
-        )
-        .map_err(|e| self.at(name, e.to_string()))?;
+        let output = joined_schema(&self.schema, &added).map_err(|e| self.at(name, e))?;
         let config = table.clone().lookup(key, table_key, inner, &added)?;
         Ok(LookupJoin {
             process: Process {

@@ -6,13 +6,12 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Operator, OperatorContext, StateKey};
+use super::{Operator, OperatorContext};
 use crate::data::{Batch, Field, Schema};
 use crate::expr::{Expr, RowFailures};
 use crate::pipeline::stage::{StageError, StageStats};
 use crate::pipeline::summary::Summary;
 use crate::sink::DeadLetterKind;
-use crate::state::StageState;
 
 /// Keeps the rows for which `predicate` is true.
 pub struct FilterStage {
@@ -130,17 +129,7 @@ macro_rules! stateless {
             format!("{}: {}", $kind, self.text)
         }
 
-        fn state_key(&self) -> StateKey {
-            StateKey::None
-        }
-
-        fn snapshot(&self) -> StageState {
-            StageState::Stateless { plugin: None }
-        }
-
-        fn restore(&mut self, stage: &str, state: StageState) -> Result<(), String> {
-            super::restore_stateless(stage, state)
-        }
+        no_state!();
     };
 }
 

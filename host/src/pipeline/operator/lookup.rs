@@ -8,13 +8,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Operator, OperatorContext, StateKey};
-use crate::data::{Batch, KeyRef, Schema};
+use super::{Operator, OperatorContext};
+use crate::data::{Batch, Field, KeyRef, Schema};
 use crate::lookup::{LiveTable, LookupTable};
 use crate::pipeline::stage::{StageError, StageStats};
 use crate::pipeline::summary::Summary;
 use crate::sink::DeadLetterKind;
-use crate::state::StageState;
 
 /// What happens to a row whose key is not in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +37,19 @@ pub struct LookupStage {
     missed: Arc<AtomicU64>,
 }
 
+/// The rows of `input` with `added` appended, keeping their identity:
+/// what a lookup join gives. An added field may not have a row's name.
+pub fn joined_schema(input: &Schema, added: &[Field]) -> Result<Arc<Schema>, String> {
+    if let Some(field) = added.iter().find(|f| input.index_of(&f.name).is_some()) {
+        return Err(format!(
+            "the rows already have a field `{}`; a lookup adds fields, it does not replace them",
+            field.name
+        ));
+    }
+    let fields = input.fields().iter().chain(added).cloned().collect();
+    Schema::with_identity(fields, input.identity().to_vec()).map_err(|e| e.to_string())
+}
+
 impl LookupStage {
     /// Rows of `input` join `live` on their field `key`; the output is the
     /// input with the table's fields appended, its identity kept.
@@ -47,18 +59,7 @@ impl LookupStage {
         key: usize,
         unmatched: Unmatched,
     ) -> Result<Self, String> {
-        let mut fields = input.fields().to_vec();
-        for field in &live.spec().fields {
-            if input.index_of(&field.name).is_some() {
-                return Err(format!(
-                    "the rows already have a field `{}`; a lookup adds fields, it does not replace them",
-                    field.name
-                ));
-            }
-            fields.push(field.clone());
-        }
-        let schema =
-            Schema::with_identity(fields, input.identity().to_vec()).map_err(|e| e.to_string())?;
+        let schema = joined_schema(input, &live.spec().fields)?;
         Ok(Self {
             table: live.current(),
             version: live.version(),
@@ -180,17 +181,7 @@ impl Operator for LookupStage {
         format!("lookup: {}", self.join_text())
     }
 
-    fn state_key(&self) -> StateKey {
-        StateKey::None
-    }
-
-    fn snapshot(&self) -> StageState {
-        StageState::Stateless { plugin: None }
-    }
-
-    fn restore(&mut self, stage: &str, state: StageState) -> Result<(), String> {
-        super::restore_stateless(stage, state)
-    }
+    no_state!();
 
     fn summarize(&self, _stage: &str, stats: Option<&StageStats>, summary: &mut Summary) {
         // The counters are shared by the instances: count them once.

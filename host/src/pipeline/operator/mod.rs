@@ -6,6 +6,24 @@
 //! those stay free of pipeline concerns (dead letters, failure policies,
 //! stage counters) and the modules do not depend on each other in a loop.
 
+/// The `Operator` methods of an operator that keeps no state, so any
+/// number of instances can take any row: for expressions and lookups.
+macro_rules! no_state {
+    () => {
+        fn state_key(&self) -> super::StateKey {
+            super::StateKey::None
+        }
+
+        fn snapshot(&self) -> crate::state::StageState {
+            crate::state::StageState::Stateless { plugin: None }
+        }
+
+        fn restore(&mut self, stage: &str, state: crate::state::StageState) -> Result<(), String> {
+            super::restore_stateless(stage, state)
+        }
+    };
+}
+
 mod expression;
 mod lookup;
 mod native;
@@ -16,7 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use expression::{FilterStage, SelectStage};
-pub use lookup::{LookupStage, Unmatched};
+pub use lookup::{joined_schema, LookupStage, Unmatched};
 pub use native::{NativeOperator, NativeStage};
 pub use plugin::{PluginStage, Trial, TrialVerdict};
 pub use window::WindowStage;
