@@ -6,6 +6,7 @@ pub mod kafka;
 pub mod keyed_swap;
 pub mod languages;
 pub mod live;
+pub mod object_store;
 pub mod postgres;
 pub mod receiver;
 

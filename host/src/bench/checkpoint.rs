@@ -16,8 +16,9 @@ use crate::generate::{write_sensors, SensorWorkload};
 use crate::pipeline;
 use crate::plugin::PluginEngine;
 use crate::state::{
-    Checkpoint, CheckpointSettings, CheckpointStore, ClockState, Encoded, KeyedState, PluginState,
-    PluginVersion, SinkPosition, SourcePosition, StageCheckpoint, StageState, Timer,
+    Checkpoint, CheckpointLocation, CheckpointSettings, CheckpointStore, ClockState, Encoded,
+    KeyedState, PluginState, PluginVersion, RemoteSpec, SinkPosition, SourcePosition,
+    StageCheckpoint, StageState, Timer,
 };
 use crate::window::{AggregateSpec, EventTimeWindows, WindowShape, WindowSpec};
 
@@ -38,6 +39,19 @@ pub struct CheckpointBenchOptions {
     /// Where the built plugins are.
     #[arg(long, default_value = "plugins/dist")]
     pub plugins: PathBuf,
+    /// Also write and read the big checkpoint in this object store
+    /// (`s3://bucket/prefix`, …), beside the local directory.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// A setting of `--store`, as `key=value` (e.g. `aws_endpoint=http://127.0.0.1:9000`).
+    #[arg(long = "store-setting", value_parser = parse_setting)]
+    pub store_settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not key=value"))
 }
 
 pub struct CheckpointReport {
@@ -86,6 +100,19 @@ impl fmt::Display for CheckpointReport {
             big.bytes as f64 / (1 << 20) as f64
         )?;
         writeln!(f, "| read + verify + decode | {:.0} ms |", ms(big.read))?;
+        if let Some(remote) = &big.remote {
+            writeln!(
+                f,
+                "| encode + write to {} | {:.0} ms |",
+                remote.url,
+                ms(remote.write)
+            )?;
+            writeln!(
+                f,
+                "| read + verify + decode from it | {:.0} ms |",
+                ms(remote.read)
+            )?;
+        }
         writeln!(f)?;
         writeln!(
             f,
@@ -113,7 +140,18 @@ pub fn run_checkpoint(options: &CheckpointBenchOptions) -> anyhow::Result<Checkp
         "--runs and --keys must be at least 1"
     );
     let dir = scratch_dir("checkpoint")?;
-    let big = one_big_checkpoint(options.keys, &dir.join("size"))?;
+    let mut locations = vec![CheckpointLocation::Dir(dir.join("size"))];
+    if let Some(url) = &options.store {
+        anyhow::ensure!(
+            crate::state::remote::is_object_store_url(url),
+            "--store takes an object store URL (s3://, gs://, az://…), got `{url}`"
+        );
+        locations.push(CheckpointLocation::ObjectStore(RemoteSpec {
+            url: url.clone(),
+            options: options.store_settings.clone(),
+        }));
+    }
+    let big = one_big_checkpoint(options.keys, &locations)?;
     let throughput = throughput(options, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(CheckpointReport {
@@ -138,6 +176,8 @@ pub struct BigCheckpoint {
     /// Encoding, writing and fsyncing the file (the sink thread's part).
     pub write: Duration,
     pub bytes: u64,
+    /// The same checkpoint written to and read from an object store.
+    pub remote: Option<RemoteTimes>,
     /// Reading, verifying and decoding it back.
     pub read: Duration,
 }
@@ -262,9 +302,45 @@ impl BigState {
     }
 }
 
-/// Times to snapshot, write and read back one checkpoint of [`BigState`],
-/// and what a batch costs while the snapshot is being written.
-fn one_big_checkpoint(keys: u64, dir: &Path) -> anyhow::Result<BigCheckpoint> {
+pub struct RemoteTimes {
+    pub url: String,
+    pub write: Duration,
+    pub read: Duration,
+}
+
+/// Writes `checkpoint` to `location` and reads it back: bytes, write and
+/// read times.
+fn write_and_read(
+    checkpoint: &Checkpoint,
+    location: &CheckpointLocation,
+) -> anyhow::Result<(u64, Duration, Duration)> {
+    let store = CheckpointStore::open(CheckpointSettings {
+        location: location.clone(),
+        interval: Duration::from_secs(1),
+        keep: 1,
+    })?;
+    let started = Instant::now();
+    let bytes = store.write(checkpoint)?;
+    let write = started.elapsed();
+    let started = Instant::now();
+    let back = store
+        .latest()?
+        .ok_or_else(|| anyhow::anyhow!("checkpoint not read back"))?;
+    let read = started.elapsed();
+    anyhow::ensure!(
+        back.stages.len() == 2 && back.events == checkpoint.events,
+        "checkpoint read back wrong"
+    );
+    Ok((bytes, write, read))
+}
+
+/// Times to snapshot, write and read back one checkpoint of [`BigState`] in
+/// each of `locations` (the first local), and what a batch costs while the
+/// snapshot is being written.
+fn one_big_checkpoint(
+    keys: u64,
+    locations: &[CheckpointLocation],
+) -> anyhow::Result<BigCheckpoint> {
     let mut state = BigState::new(keys)?;
     let steady: Vec<Duration> = (0..5)
         .map(|round| state.timed_batch(keys, 10 + round))
@@ -275,23 +351,18 @@ fn one_big_checkpoint(keys: u64, dir: &Path) -> anyhow::Result<BigCheckpoint> {
     let checkpoint = state.checkpoint(keys);
     let snapshot = started.elapsed();
     let batch_during = state.timed_batch(keys, 1)?;
-    let store = CheckpointStore::open(CheckpointSettings {
-        dir: dir.to_path_buf(),
-        interval: Duration::from_secs(1),
-        keep: 1,
-    })?;
-    let started = Instant::now();
-    let bytes = store.write(&checkpoint)?;
-    let write = started.elapsed();
-    let started = Instant::now();
-    let back = store
-        .latest()?
-        .ok_or_else(|| anyhow::anyhow!("checkpoint not read back"))?;
-    let read = started.elapsed();
-    anyhow::ensure!(
-        back.stages.len() == 2 && back.events == keys,
-        "checkpoint read back wrong"
-    );
+    let (bytes, write, read) = write_and_read(&checkpoint, &locations[0])?;
+    let remote = match locations.get(1) {
+        Some(location) => {
+            let (_, write, read) = write_and_read(&checkpoint, location)?;
+            Some(RemoteTimes {
+                url: location.describe(),
+                write,
+                read,
+            })
+        }
+        None => None,
+    };
     Ok(BigCheckpoint {
         snapshot,
         batch_during,
@@ -299,6 +370,7 @@ fn one_big_checkpoint(keys: u64, dir: &Path) -> anyhow::Result<BigCheckpoint> {
         write,
         bytes,
         read,
+        remote,
     })
 }
 

@@ -57,9 +57,15 @@ pub struct PipelineFile {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointConfig {
-    /// Where checkpoint files go, relative to the pipeline file; defaults to
-    /// `.weir/checkpoints/<pipeline name>` beside it.
+    /// Where checkpoint files go: a directory, relative to the pipeline
+    /// file (default `.weir/checkpoints/<pipeline name>` beside it), or an
+    /// object store every machine can reach: `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix` (also `abfss://…`).
     pub dir: Option<PathBuf>,
+    /// The object store's settings, by `object_store`'s names: e.g.
+    /// `aws_endpoint = "http://127.0.0.1:9000"`, `aws_region`. Credentials
+    /// are best left in the environment (`AWS_ACCESS_KEY_ID`, …).
+    pub storage: Option<indexmap::IndexMap<String, String>>,
     /// How often one is taken (default 10 s); one is always taken at the end.
     pub interval: Option<Millis>,
     /// How many of the newest are kept (default 3).

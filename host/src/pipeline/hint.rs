@@ -75,7 +75,7 @@ pub fn hint(message: &str, path: &Path) -> Option<String> {
         }
         return Some(match nearest(key, &names) {
             Some(name) => format!("did you mean `{name}`?"),
-            None => "remove it, or see the pipeline file reference in the README for the \
+            None => "remove it, or see docs/pipeline-reference.md for the \
                      keys of this table"
                 .into(),
         });

@@ -257,7 +257,7 @@ pub(super) fn resume_error(
         id: checkpoint.id,
         dir: store
             .as_ref()
-            .map_or_else(String::new, |s| s.settings().dir.display().to_string()),
+            .map_or_else(String::new, |s| s.settings().location.describe()),
         reason,
     }
 }

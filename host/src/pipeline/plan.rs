@@ -70,6 +70,8 @@ pub struct Edge {
 pub struct Plan {
     pub pipeline: String,
     pub parallelism: Parallelism,
+    /// How often checkpoints are taken and where they go, if they are.
+    pub checkpoints: Option<String>,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
 }
@@ -90,6 +92,14 @@ impl Plan {
         let mut plan = Plan {
             pipeline: pipeline.name.clone(),
             parallelism,
+            checkpoints: pipeline.checkpoint.as_ref().map(|c| {
+                format!(
+                    "every {} to {} (newest {} kept)",
+                    humantime::format_duration(c.interval),
+                    c.location.describe(),
+                    c.keep
+                )
+            }),
             nodes: Vec::new(),
             edges: Vec::new(),
         };
@@ -200,6 +210,9 @@ impl Plan {
             ),
             _ => writeln!(out, "  operators: 1 instance"),
         };
+        if let Some(checkpoints) = &self.checkpoints {
+            let _ = writeln!(out, "  checkpoints: {checkpoints}");
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             let _ = writeln!(
                 out,

@@ -10,13 +10,15 @@ use super::SqlError;
 use crate::pipeline::config::{CheckpointConfig, DeadLetterConfig, Millis, SourceConfig};
 
 /// The keys a script may SET, for the error that names a wrong one.
-const KEYS: &str = "'execution.checkpointing.interval', 'state.checkpoints.dir', 'state.checkpoints.num-retained', 'parallelism.default', 'pipeline.name', 'table.exec.source.idle-timeout', 'weir.dead-letter.path', 'weir.batch-size'";
+const KEYS: &str = "'execution.checkpointing.interval', 'state.checkpoints.dir', 'state.checkpoints.num-retained', 's3.endpoint', 's3.access-key', 's3.secret-key', 's3.path.style.access', 'weir.checkpoint.storage.<object_store key>', 'parallelism.default', 'pipeline.name', 'table.exec.source.idle-timeout', 'weir.dead-letter.path', 'weir.batch-size'";
 
 #[derive(Default)]
 pub struct Settings {
     checkpoint_interval: Option<Millis>,
     checkpoint_dir: Option<PathBuf>,
     checkpoints_kept: Option<usize>,
+    /// The object store's settings, for checkpoints in one.
+    checkpoint_storage: indexmap::IndexMap<String, String>,
     /// Where the first checkpoint key was set, for errors about them.
     checkpoint_span: Option<std::ops::Range<usize>>,
     pub parallelism: Option<Spanned<usize>>,
@@ -64,6 +66,22 @@ impl Settings {
                 })
             }
             "weir.batch-size" => self.batch_size = Some(count()?),
+            // Flink's names for its S3 file systems.
+            "s3.endpoint" => self.storage("aws_endpoint", value),
+            "s3.access-key" => self.storage("aws_access_key_id", value),
+            "s3.secret-key" => self.storage("aws_secret_access_key", value),
+            "s3.path.style.access" => {
+                let path_style = value
+                    .parse::<bool>()
+                    .map_err(|_| error(format!("'{key}' = '{value}' is not true or false")))?;
+                self.storage(
+                    "aws_virtual_hosted_style_request",
+                    &(!path_style).to_string(),
+                )
+            }
+            other if other.starts_with("weir.checkpoint.storage.") => {
+                self.storage(&other["weir.checkpoint.storage.".len()..], value)
+            }
             other => {
                 return Err(error(format!(
                     "SET '{other}' is not a setting weir knows; it knows {KEYS}"
@@ -71,6 +89,9 @@ impl Settings {
             }
         }
         if key.starts_with("execution.checkpointing") || key.starts_with("state.checkpoints") {
+            self.checkpoint_span.get_or_insert(span);
+        } else if !self.checkpoint_storage.is_empty() && self.checkpoint_span.is_none() {
+            // Storage alone turns checkpoints on: it says where they go.
             self.checkpoint_span.get_or_insert(span);
         }
         Ok(())
@@ -105,6 +126,11 @@ impl Settings {
         self.set(&key, &value, span)
     }
 
+    fn storage(&mut self, key: &str, value: &str) {
+        self.checkpoint_storage
+            .insert(key.to_string(), value.to_string());
+    }
+
     /// Checkpoints are on once any of their keys is set.
     pub fn checkpoint(&self) -> Option<Spanned<CheckpointConfig>> {
         let span = self.checkpoint_span.clone()?;
@@ -114,6 +140,8 @@ impl Settings {
                 dir: self.checkpoint_dir.clone(),
                 interval: self.checkpoint_interval,
                 keep: self.checkpoints_kept,
+                storage: (!self.checkpoint_storage.is_empty())
+                    .then(|| self.checkpoint_storage.clone()),
             },
         ))
     }

@@ -4,7 +4,9 @@
 
 mod checkpoint;
 mod cow_map;
+mod files;
 mod keyed;
+pub mod remote;
 pub mod rescale;
 mod store;
 
@@ -14,5 +16,7 @@ pub use checkpoint::{
     WindowState,
 };
 pub use cow_map::{CowMap, MapSnapshot};
+pub use files::CheckpointLocation;
 pub use keyed::{KeyedState, Timer};
+pub use remote::RemoteSpec;
 pub use store::{CheckpointError, CheckpointSettings, CheckpointStats, CheckpointStore};

@@ -1,16 +1,14 @@
 //! Checkpoint files: bincode under a versioned header with a checksum,
-//! written atomically (temporary file, fsync, rename, fsync of the
-//! directory), the newest `keep` kept. A damaged newest checkpoint is
-//! skipped with a warning in favour of the one before it.
+//! written atomically (see [`super::files`] for where), the newest `keep`
+//! kept. A damaged newest checkpoint is skipped with a warning in favour of
+//! the one before it.
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bincode::Options;
 
+use super::files::{CheckpointFiles, CheckpointLocation};
 use super::Checkpoint;
 
 /// The first bytes of every checkpoint file.
@@ -24,19 +22,19 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 /// How a pipeline checkpoints, from its `[checkpoint]` table.
 #[derive(Debug, Clone)]
 pub struct CheckpointSettings {
-    pub dir: PathBuf,
+    pub location: CheckpointLocation,
     pub interval: Duration,
     pub keep: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("checkpoint directory {dir}: {error}")]
-    Dir { dir: PathBuf, error: io::Error },
+    #[error("checkpoint storage {at}: {error}")]
+    Storage { at: String, error: String },
     #[error("writing checkpoint {path}: {error}")]
-    Write { path: PathBuf, error: io::Error },
+    Write { path: String, error: String },
     #[error("checkpoint {path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    Invalid { path: String, reason: String },
 }
 
 fn codec() -> impl Options {
@@ -47,6 +45,7 @@ fn codec() -> impl Options {
 
 pub struct CheckpointStore {
     settings: CheckpointSettings,
+    files: Box<dyn CheckpointFiles>,
     pub stats: std::sync::Arc<CheckpointStats>,
 }
 
@@ -77,12 +76,11 @@ impl CheckpointStats {
 }
 
 impl CheckpointStore {
+    /// Opens (a directory: creates) the location; an object store is not
+    /// contacted until the first read or write.
     pub fn open(settings: CheckpointSettings) -> Result<Self, CheckpointError> {
-        fs::create_dir_all(&settings.dir).map_err(|error| CheckpointError::Dir {
-            dir: settings.dir.clone(),
-            error,
-        })?;
         Ok(Self {
+            files: settings.location.open()?,
             settings,
             stats: Default::default(),
         })
@@ -92,38 +90,47 @@ impl CheckpointStore {
         &self.settings
     }
 
-    fn path_of(&self, id: u64) -> PathBuf {
-        self.settings.dir.join(format!("checkpoint-{id:012}.bin"))
+    fn name_of(id: u64) -> String {
+        format!("checkpoint-{id:012}.bin")
     }
 
     /// Checkpoint files present, newest first.
-    fn list(&self) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
-        let dir_error = |error| CheckpointError::Dir {
-            dir: self.settings.dir.clone(),
-            error,
-        };
-        let mut found = Vec::new();
-        for entry in fs::read_dir(&self.settings.dir).map_err(dir_error)? {
-            let path = entry.map_err(dir_error)?.path();
-            let id = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("checkpoint-"))
-                .and_then(|n| n.strip_suffix(".bin"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(id) = id {
-                found.push((id, path));
-            }
-        }
+    fn list(&self) -> Result<Vec<(u64, String)>, CheckpointError> {
+        let mut found: Vec<(u64, String)> = self
+            .files
+            .names()?
+            .into_iter()
+            .filter_map(|name| {
+                let id = name
+                    .strip_prefix("checkpoint-")?
+                    .strip_suffix(".bin")?
+                    .parse::<u64>()
+                    .ok()?;
+                Some((id, name))
+            })
+            .collect();
         found.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
         Ok(found)
+    }
+
+    /// Reads and verifies one checkpoint file.
+    fn read(&self, name: &str) -> Result<Checkpoint, CheckpointError> {
+        let bytes = self.files.read(name)?;
+        let shown = format!(
+            "{}/{name}",
+            self.settings.location.describe().trim_end_matches('/')
+        );
+        decode(&bytes).map_err(|reason| CheckpointError::Invalid {
+            path: shown,
+            reason,
+        })
     }
 
     /// The newest checkpoint that reads back intact. Damaged ones are
     /// reported and skipped; `Ok(None)` when there is none.
     pub fn latest(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        for (_, path) in self.list()? {
-            match read(&path) {
+        for (_, name) in self.list()? {
+            match self.read(&name) {
                 Ok(checkpoint) => return Ok(Some(checkpoint)),
                 Err(e) => tracing::warn!("{e}; falling back to the previous checkpoint"),
             }
@@ -143,8 +150,8 @@ impl CheckpointStore {
 
     /// Deletes every checkpoint: a fresh start must not be resumed from old ones.
     pub fn clear(&self) -> Result<(), CheckpointError> {
-        for (_, path) in self.list()? {
-            fs::remove_file(&path).map_err(|error| CheckpointError::Write { path, error })?;
+        for (_, name) in self.list()? {
+            self.files.remove(&name)?;
         }
         Ok(())
     }
@@ -152,30 +159,21 @@ impl CheckpointStore {
     /// Writes `checkpoint` durably, then drops all but the newest `keep`.
     /// Returns the file's size in bytes.
     pub fn write(&self, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
-        let path = self.path_of(checkpoint.id);
-        let write_error = |error| CheckpointError::Write {
-            path: path.clone(),
-            error,
-        };
+        let name = Self::name_of(checkpoint.id);
         let payload = codec()
             .serialize(checkpoint)
-            .map_err(|e| write_error(io::Error::other(e)))?;
+            .map_err(|e| CheckpointError::Write {
+                path: name.clone(),
+                error: e.to_string(),
+            })?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
-        let temporary = path.with_extension("tmp");
-        let mut file = File::create(&temporary).map_err(write_error)?;
-        file.write_all(&bytes).map_err(write_error)?;
-        file.sync_all().map_err(write_error)?;
-        drop(file);
-        fs::rename(&temporary, &path).map_err(write_error)?;
-        // The rename is durable only once the directory entry is.
-        File::open(&self.settings.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(write_error)?;
+        let written = bytes.len() as u64;
+        self.files.write(&name, bytes)?;
         // Only files older than this one: it must survive its own pruning
         // whatever else is in the directory.
         let older = self
@@ -183,52 +181,47 @@ impl CheckpointStore {
             .into_iter()
             .filter(|(id, _)| *id < checkpoint.id);
         for (_, old) in older.skip(self.settings.keep.max(1) - 1) {
-            if let Err(e) = fs::remove_file(&old) {
-                tracing::warn!("cannot remove old checkpoint {}: {e}", old.display());
+            if let Err(e) = self.files.remove(&old) {
+                tracing::warn!("cannot remove an old checkpoint: {e}");
             }
         }
-        Ok(bytes.len() as u64)
+        Ok(written)
     }
 }
 
-/// Reads and verifies one checkpoint file.
-pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
-    let invalid = |reason: String| CheckpointError::Invalid {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| invalid(format!("cannot read: {e}")))?;
+/// Verifies and decodes a checkpoint file's bytes.
+fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        return Err(invalid("not a weir checkpoint (bad header)".into()));
+        return Err("not a weir checkpoint (bad header)".into());
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
     if version != FORMAT_VERSION {
-        return Err(invalid(format!(
+        return Err(format!(
             "format version {version}, this weir reads version {FORMAT_VERSION}"
-        )));
+        ));
     }
     let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
     let payload = &bytes[HEADER_LEN..];
     if payload.len() as u64 != len {
-        return Err(invalid(format!(
+        return Err(format!(
             "truncated: {} of {len} payload bytes",
             payload.len()
-        )));
+        ));
     }
     if crc32fast::hash(payload) != crc {
-        return Err(invalid("checksum mismatch: the file is corrupt".into()));
+        return Err("checksum mismatch: the file is corrupt".into());
     }
     codec()
         .deserialize(payload)
-        .map_err(|e| invalid(format!("cannot decode: {e}")))
+        .map_err(|e| format!("cannot decode: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
     use super::*;
     use crate::state::{ClockState, SinkPosition, SourcePosition};
 
@@ -253,11 +246,15 @@ mod tests {
 
     fn store(dir: &Path, keep: usize) -> CheckpointStore {
         CheckpointStore::open(CheckpointSettings {
-            dir: dir.to_path_buf(),
+            location: CheckpointLocation::Dir(dir.to_path_buf()),
             interval: Duration::from_secs(1),
             keep,
         })
         .unwrap()
+    }
+
+    fn path_of(dir: &Path, id: u64) -> PathBuf {
+        dir.join(CheckpointStore::name_of(id))
     }
 
     #[test]
@@ -278,16 +275,20 @@ mod tests {
         let store = store(dir.path(), 3);
         store.write(&checkpoint(1)).unwrap();
         store.write(&checkpoint(2)).unwrap();
-        let newest = store.path_of(2);
+        let newest = path_of(dir.path(), 2);
         let mut bytes = fs::read(&newest).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&newest, &bytes).unwrap();
-        let err = read(&newest).unwrap_err().to_string();
+        let err = store
+            .read(&CheckpointStore::name_of(2))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("checksum mismatch"), "{err}");
         assert_eq!(store.latest().unwrap().unwrap().id, 1);
         fs::write(&newest, &bytes[..10]).unwrap();
-        assert!(read(&newest)
+        assert!(store
+            .read(&CheckpointStore::name_of(2))
             .unwrap_err()
             .to_string()
             .contains("bad header"));
@@ -300,7 +301,7 @@ mod tests {
         let store = store(dir.path(), 2);
         store.write(&checkpoint(1)).unwrap();
         for id in [2, 3, 4] {
-            fs::write(store.path_of(id), b"WEIRCKPT garbage").unwrap();
+            fs::write(path_of(dir.path(), id), b"WEIRCKPT garbage").unwrap();
         }
         assert_eq!(store.latest().unwrap().unwrap().id, 1);
         // Three restarts in a row, each writing one checkpoint.

@@ -2,7 +2,7 @@
 //! SIGKILL again and again, and resumed each time, ends with the output of a
 //! run never interrupted, byte for byte.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,10 +31,30 @@ fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {
 }
 
 fn checkpointed(pipeline: &str, dir: &Path, interval: &str) -> String {
+    checkpointed_at(pipeline, &CheckpointsAt::local(dir), interval)
+}
+
+fn checkpointed_at(pipeline: &str, at: &CheckpointsAt, interval: &str) -> String {
     format!(
-        "{pipeline}\n[checkpoint]\ndir = \"{}\"\ninterval = \"{interval}\"\n",
-        dir.display()
+        "{pipeline}\n[checkpoint]\n{}interval = \"{interval}\"\n",
+        at.table
     )
+}
+
+/// Where the killed runs' checkpoints go: the `[checkpoint]` table's
+/// location lines, and the directory their files appear in.
+pub struct CheckpointsAt {
+    pub table: String,
+    pub files: PathBuf,
+}
+
+impl CheckpointsAt {
+    fn local(dir: &Path) -> Self {
+        Self {
+            table: format!("dir = \"{}\"\n", dir.display()),
+            files: dir.to_path_buf(),
+        }
+    }
 }
 
 fn newest_checkpoint(dir: &Path) -> Option<std::path::PathBuf> {
@@ -47,7 +67,7 @@ fn newest_checkpoint(dir: &Path) -> Option<std::path::PathBuf> {
     files.pop()
 }
 
-fn generate_readings(path: &Path, events: u64) {
+pub fn generate_readings(path: &Path, events: u64) {
     let generated = weir(
         &[
             "generate",
@@ -84,6 +104,17 @@ fn killed_and_resumed_at(
     make: &dyn Fn(&Path, &Path) -> String,
     parallelisms: &[usize],
 ) {
+    let checkpoints = CheckpointsAt::local(&dir.join("checkpoints"));
+    killed_and_resumed_into(dir, make, parallelisms, &checkpoints);
+}
+
+/// As [`killed_and_resumed_at`], with the checkpoints `at_place`.
+pub fn killed_and_resumed_into(
+    dir: &Path,
+    make: &dyn Fn(&Path, &Path) -> String,
+    parallelisms: &[usize],
+    at_place: &CheckpointsAt,
+) {
     let at = |run: usize| parallelisms[run % parallelisms.len()].to_string();
     let rescaled = parallelisms.iter().any(|&p| p > 1);
     let (expected_out, expected_dead) =
@@ -98,11 +129,11 @@ fn killed_and_resumed_at(
     let expected_dead = std::fs::read_to_string(&expected_dead).unwrap_or_default();
 
     let (output, dead) = (dir.join("out.jsonl"), dir.join("dead.jsonl"));
-    let checkpoints = dir.join("checkpoints");
+    let checkpoints = &at_place.files;
     let pipeline = dir.join("checkpointed.toml");
     std::fs::write(
         &pipeline,
-        checkpointed(&make(&output, &dead), &checkpoints, "25ms"),
+        checkpointed_at(&make(&output, &dead), at_place, "25ms"),
     )
     .unwrap();
 
@@ -117,7 +148,7 @@ fn killed_and_resumed_at(
     let longest = (uninterrupted.as_millis() as u64 / 15).max(20);
     let (mut kills, mut resumed, mut corrupted) = (0, 0, false);
     while kills < 10 {
-        let before = newest_checkpoint(&checkpoints);
+        let before = newest_checkpoint(checkpoints);
         let mut child = Command::new(weir_binary())
             .args([
                 "run",
@@ -134,7 +165,7 @@ fn killed_and_resumed_at(
         // at a random moment after that: on a loaded machine a fixed delay
         // could kill every run before it gets anywhere.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while newest_checkpoint(&checkpoints) == before && child.try_wait().unwrap().is_none() {
+        while newest_checkpoint(checkpoints) == before && child.try_wait().unwrap().is_none() {
             assert!(Instant::now() < deadline, "no checkpoint within 30 s");
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -165,7 +196,7 @@ fn killed_and_resumed_at(
         // Once, damage the newest checkpoint: the next run must fall back to
         // the one before it, and still end exactly right.
         if kills == 5 {
-            if let Some(newest) = newest_checkpoint(&checkpoints) {
+            if let Some(newest) = newest_checkpoint(checkpoints) {
                 let mut bytes = std::fs::read(&newest).unwrap();
                 let middle = bytes.len() / 2;
                 bytes[middle] ^= 0x55;

@@ -25,6 +25,7 @@ mod lifecycle;
 mod live_page;
 mod lookup;
 mod metrics;
+mod object_store;
 mod plugin_cli;
 mod postgres_sink;
 mod properties;

@@ -17,7 +17,7 @@ use super::progress::Progress;
 use super::stage::{Stage, Upstream, SOURCE};
 use crate::data::{Field, FieldType, Schema};
 use crate::plugin::PluginEngine;
-use crate::state::CheckpointSettings;
+use crate::state::{CheckpointLocation, CheckpointSettings, RemoteSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -383,6 +383,40 @@ fn sinks(
     Ok(sinks)
 }
 
+/// Where `[checkpoint]` puts the files: an object store when `dir` is one's
+/// URL, else a directory relative to the pipeline file.
+fn checkpoint_location(
+    config: &CheckpointConfig,
+    name: &str,
+    base: &Path,
+) -> Result<CheckpointLocation, String> {
+    let dir = config.dir.as_deref().and_then(Path::to_str).unwrap_or("");
+    let options: Vec<(String, String)> = config
+        .storage
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if crate::state::remote::is_object_store_url(dir) {
+        let spec = RemoteSpec {
+            url: dir.to_string(),
+            options,
+        };
+        spec.check()?;
+        return Ok(CheckpointLocation::ObjectStore(spec));
+    }
+    if !options.is_empty() {
+        return Err(
+            "`storage` settings are for an object store `dir` (s3://, gs://, az://)".into(),
+        );
+    }
+    let dir = config
+        .dir
+        .clone()
+        .unwrap_or_else(|| Path::new(".weir/checkpoints").join(name));
+    Ok(CheckpointLocation::Dir(base.join(dir)))
+}
+
 /// The `[checkpoint]` table, for a source that can be read again.
 fn checkpoint(
     spanned: Spanned<CheckpointConfig>,
@@ -414,11 +448,8 @@ fn checkpoint(
         ));
     }
     Ok(CheckpointSettings {
-        dir: cx.base.join(
-            config
-                .dir
-                .unwrap_or_else(|| Path::new(".weir/checkpoints").join(name)),
-        ),
+        location: checkpoint_location(&config, name, cx.base)
+            .map_err(|message| at(span.clone(), message))?,
         interval: config
             .interval
             .map_or(std::time::Duration::from_secs(10), Millis::duration),
