@@ -30,6 +30,9 @@ pub enum ToSink {
     /// Dead letters the operators staged (see [`DeadLetters::staged`]),
     /// written here so that the file follows the order of the input.
     DeadLetters(Vec<u8>),
+    /// Kafka partitions are being handed over: commit the progress before
+    /// this now, then acknowledge.
+    Handover(crate::source::HandoverAck),
 }
 
 pub struct Commits {
@@ -76,6 +79,15 @@ pub fn deliver(
             }
             Ok(ToSink::Progress(offsets)) => progress = Some(offsets),
             Ok(ToSink::DeadLetters(lines)) => dead.write_staged(&lines)?,
+            Ok(ToSink::Handover(ack)) => {
+                if let Some(commits) = commits {
+                    stats.start_busy();
+                    commit(sink, dead, commits, progress.take())?;
+                    stats.end_busy();
+                    last_commit = Instant::now();
+                }
+                ack.done();
+            }
             Ok(ToSink::Checkpoint(checkpoint, offsets)) => {
                 let store = checkpoints.expect("checkpoints are sent only with a store");
                 let started = Instant::now();

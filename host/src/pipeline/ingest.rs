@@ -14,7 +14,7 @@ use crate::data::{position, Batch, BatchBuilder, ColumnBuilder, FieldType, Schem
 use crate::format::avro_read::AvroRecordReader;
 use crate::format::csv::{CsvDecoder, CsvLayout};
 use crate::format::json::decode_record_filling;
-use crate::source::{RawChunk, RawRecord, SourceStats, StreamChange};
+use crate::source::{HandoverAck, RawChunk, RawRecord, SourceStats, StreamChange};
 
 /// A chunk decoded into rows (watermarks not yet assigned) and failures.
 pub struct DecodedChunk {
@@ -22,6 +22,7 @@ pub struct DecodedChunk {
     pub(super) rows: Batch,
     pub(super) failures: Vec<DecodeFailure>,
     pub(super) changes: Vec<StreamChange>,
+    pub(super) handover: Option<HandoverAck>,
     /// Per stream, the sequence number of the chunk's last record, decoded
     /// or not: what was consumed.
     pub(super) consumed: Vec<(u32, u64)>,
@@ -130,6 +131,7 @@ fn decode_chunk(
         rows: builder.take(i64::MIN),
         failures,
         changes: chunk.changes,
+        handover: chunk.handover,
         consumed: last_per_stream(&chunk.records),
         resume_at: chunk.resume_at,
     }

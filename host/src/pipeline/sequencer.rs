@@ -10,7 +10,7 @@ use super::ingest::DecodedChunk;
 use crate::data::{position, Batch, Origin};
 use crate::format::timestamp;
 use crate::sink::{DeadLetter, DeadLetterKind, DeadLetters};
-use crate::source::StreamChange;
+use crate::source::{HandoverAck, StreamChange};
 use crate::state::{Checkpoint, ClockState, KafkaOffset, SourcePosition};
 use crate::time::{range, BoundedOutOfOrderness, FutureLimit, PartitionedWatermarks};
 
@@ -38,6 +38,10 @@ pub struct Sequencer {
     consumed: BTreeMap<u32, u64>,
     /// A file's position after the last chunk accepted.
     resume_at: Option<(u64, u64)>,
+    /// Partitions being handed over to another member: their last consumed
+    /// offsets, committed once more before the handover is acknowledged.
+    handed_over: BTreeMap<u32, u64>,
+    handovers: Vec<HandoverAck>,
 }
 
 impl Sequencer {
@@ -65,7 +69,21 @@ impl Sequencer {
             emitted: i64::MIN,
             consumed: BTreeMap::new(),
             resume_at: None,
+            handed_over: BTreeMap::new(),
+            handovers: Vec::new(),
         }
+    }
+
+    /// Whether a handover waits for the offsets before it to be committed.
+    pub fn handover_pending(&self) -> bool {
+        !self.handovers.is_empty()
+    }
+
+    /// The offsets of the handed-over partitions are on their way to the
+    /// sink: it acknowledges through these once they are committed.
+    pub fn take_handovers(&mut self) -> Vec<HandoverAck> {
+        self.handed_over.clear();
+        std::mem::take(&mut self.handovers)
     }
 
     /// Where the input stands after the last chunk accepted, for a checkpoint.
@@ -162,9 +180,10 @@ impl Sequencer {
     ) -> std::io::Result<Vec<Batch>> {
         self.pending.insert(chunk.seq, chunk);
         let mut ready = Vec::new();
-        while let Some(chunk) = self.pending.remove(&self.next) {
+        while let Some(mut chunk) = self.pending.remove(&self.next) {
             self.next += 1;
             let now = Instant::now();
+            self.handovers.extend(chunk.handover.take());
             // A partition assigned or revoked before these records; one read to
             // its end after them (its last records are among them).
             let (finished, changes): (Vec<StreamChange>, Vec<StreamChange>) = chunk
@@ -232,8 +251,13 @@ impl Sequencer {
             StreamChange::Assigned(stream) => clock.assign(stream, now),
             StreamChange::Revoked(stream) => {
                 clock.revoke(stream, now);
-                // Another member commits it from now on.
-                self.consumed.remove(&stream);
+                // Another member commits it from now on, once this one has
+                // committed what it read.
+                if let Some(last) = self.consumed.remove(&stream) {
+                    if !self.handovers.is_empty() {
+                        self.handed_over.insert(stream, last);
+                    }
+                }
             }
             // Read to its end: it no longer holds the others back.
             StreamChange::Finished(stream) => {
@@ -247,7 +271,8 @@ impl Sequencer {
     /// stream that an open window holds), which must be read again after a
     /// restart.
     pub fn commit_offsets(&self, retained: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
-        hold_back(self.consumed.iter().map(|(&s, &l)| (s, l)), retained)
+        let consumed = self.consumed.iter().chain(&self.handed_over);
+        hold_back(consumed.map(|(&s, &l)| (s, l)), retained)
     }
 
     /// Dead-letters rows whose event time is outside the range weir accepts
@@ -338,6 +363,7 @@ mod tests {
             rows,
             failures: Vec::new(),
             changes: Vec::new(),
+            handover: None,
             consumed: Vec::new(),
             resume_at: None,
         }
@@ -425,6 +451,48 @@ mod tests {
             letters.contains("outside the range weir accepts"),
             "{letters}"
         );
+    }
+
+    /// A revoke with a handover marker keeps the partition's last offset
+    /// among those to commit until the marker is taken; one without drops
+    /// it at once (the next owner commits it).
+    #[test]
+    fn a_handed_over_partition_is_committed_once_more() {
+        let dead = DeadLetters::to_stderr().staged();
+        let mut sequencer = Sequencer::new(
+            5_000,
+            None,
+            FutureLimit::new(i64::MAX),
+            Origin::Kafka(vec!["t".into()]),
+        );
+        let stream = |p| position::kafka_stream(0, p).unwrap();
+        let mut first = chunk(0, 0, &[]);
+        first.changes = vec![
+            StreamChange::Assigned(stream(0)),
+            StreamChange::Assigned(stream(1)),
+        ];
+        first.consumed = vec![(stream(0), 40), (stream(1), 7)];
+        sequencer.accept(first, &dead).unwrap();
+        let (ack, acknowledged) = crossbeam_channel::bounded(1);
+        let mut marker = chunk(1, 0, &[]);
+        marker.changes = vec![StreamChange::Revoked(stream(0))];
+        marker.handover = Some(HandoverAck(ack));
+        sequencer.accept(marker, &dead).unwrap();
+        assert!(sequencer.handover_pending());
+        let none = BTreeMap::new();
+        let mut offsets = sequencer.commit_offsets(&none);
+        offsets.sort_unstable();
+        assert_eq!(offsets, [(stream(0), 40), (stream(1), 7)]);
+        for ack in sequencer.take_handovers() {
+            ack.done();
+        }
+        assert!(acknowledged.try_recv().is_ok());
+        assert_eq!(sequencer.commit_offsets(&none), [(stream(1), 7)]);
+        let mut failed = chunk(2, 0, &[]);
+        failed.changes = vec![StreamChange::Revoked(stream(1))];
+        sequencer.accept(failed, &dead).unwrap();
+        assert!(!sequencer.handover_pending());
+        assert!(sequencer.commit_offsets(&none).is_empty());
     }
 
     #[test]

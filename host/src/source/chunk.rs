@@ -13,6 +13,22 @@ pub struct RawChunk {
     /// For a file: the byte offset just past the chunk and its last line
     /// number, where a checkpoint taken after it resumes.
     pub resume_at: Option<(u64, u64)>,
+    /// Kafka is taking partitions away (they are among `changes`): once
+    /// the offsets of everything before this chunk are committed, the
+    /// reader is told through this, and only then lets the partitions go.
+    pub handover: Option<HandoverAck>,
+}
+
+/// Told when a handover's offsets are committed (or a checkpoint with them
+/// written), so a partition's next owner starts exactly after this one.
+#[derive(Debug)]
+pub struct HandoverAck(pub crossbeam_channel::Sender<()>);
+
+impl HandoverAck {
+    pub fn done(self) {
+        // The reader may have stopped waiting (a timeout); nothing to do then.
+        let _ = self.0.send(());
+    }
 }
 
 pub struct RawRecord {
@@ -45,6 +61,7 @@ impl RawChunk {
             records: Vec::with_capacity(capacity),
             changes: Vec::new(),
             resume_at: None,
+            handover: None,
         }
     }
 
@@ -74,6 +91,13 @@ impl RawChunk {
         let start = self.data.len();
         self.data.extend_from_slice(key);
         (start, self.data.len())
+    }
+
+    /// Drops the records of `streams` (partitions given away: their next
+    /// owner reads them from the committed offset). Their bytes stay unused.
+    pub fn drop_streams(&mut self, streams: &std::collections::HashSet<u32>) {
+        self.records
+            .retain(|record| !streams.contains(&crate::data::position::stream_of(record.position)));
     }
 
     pub fn is_empty(&self) -> bool {

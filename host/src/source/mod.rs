@@ -10,7 +10,7 @@ mod lines;
 mod quoted;
 mod stats;
 
-pub use chunk::{RawChunk, RawRecord, StreamChange};
+pub use chunk::{HandoverAck, RawChunk, RawRecord, StreamChange};
 pub use datagen::{DatagenSettings, DatagenSource};
 pub use http::{HttpSource, HttpSourceSettings};
 pub use kafka::KafkaInput;

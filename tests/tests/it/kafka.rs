@@ -68,7 +68,7 @@ fn wait_ok(child: Weir, stderr: &Path, limit: Duration) -> String {
     log
 }
 
-fn sigterm(child: &Weir) {
+pub(crate) fn sigterm(child: &Weir) {
     // SAFETY: a plain kill(2) on our own child's PID.
     unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
 }
@@ -202,7 +202,7 @@ impl Stream {
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
@@ -307,7 +307,7 @@ fn two_processes_in_one_group_split_the_partitions() {
 }
 
 /// The partitions a member holds, by its latest rebalance log line.
-fn assigned(log: &Path) -> Vec<String> {
+pub(crate) fn assigned(log: &Path) -> Vec<String> {
     let log = std::fs::read_to_string(log).unwrap_or_default();
     let Some(line) = log.lines().rev().find(|l| {
         l.contains("Kafka partitions assigned") || l.contains("Kafka partitions revoked")

@@ -20,6 +20,7 @@ mod js_plugins;
 mod kafka;
 mod kafka_avro;
 mod kafka_exactly_once;
+mod kafka_group;
 mod keyed_state;
 mod lifecycle;
 mod live_page;

@@ -88,6 +88,9 @@ impl Coordinator<'_> {
         if self.track_offsets && !self.progress() {
             return Ok(false);
         }
+        if self.sequencer.handover_pending() && !self.hand_over() {
+            return Ok(false);
+        }
         if self.checkpointer.as_ref().is_some_and(|c| c.due()) && !self.checkpoint() {
             return Ok(false);
         }
@@ -107,6 +110,17 @@ impl Coordinator<'_> {
     fn progress(&mut self) -> Open {
         let consumed = self.sequencer.commit_offsets(&BTreeMap::new());
         self.note(NoteKind::Progress(consumed)) && self.broadcast(|| Step::Retained)
+    }
+
+    /// As the serial runner's: offsets (or a checkpoint) first, then the
+    /// acknowledgements, behind them in the merger's order.
+    fn hand_over(&mut self) -> Open {
+        let open = match self.checkpointer {
+            Some(_) => self.checkpoint(),
+            None => self.progress(),
+        };
+        let acks = self.sequencer.take_handovers();
+        open && self.note(NoteKind::Handover(acks))
     }
 
     fn checkpoint(&mut self) -> Open {

@@ -27,6 +27,9 @@ pub enum NoteKind {
     Progress(Vec<(u32, u64)>),
     /// A checkpoint without its stages, and the offsets to commit with it.
     Checkpoint(Box<Checkpoint>, Vec<(u32, u64)>),
+    /// Acknowledgements for the sink to send once what is before them is
+    /// committed: no instance replies.
+    Handover(Vec<crate::source::HandoverAck>),
 }
 
 /// Runs until the coordinator hangs up; `Err` when a stage stopped the
@@ -42,8 +45,15 @@ pub fn merge_replies(
         if !send_dead(note.dead) {
             return Ok(());
         }
-        if matches!(note.kind, NoteKind::DeadLettersOnly) {
-            continue;
+        match note.kind {
+            NoteKind::DeadLettersOnly => continue,
+            NoteKind::Handover(acks) => {
+                if !acks.into_iter().all(|ack| send(ToSink::Handover(ack))) {
+                    return Ok(());
+                }
+                continue;
+            }
+            _ => {}
         }
         let mut retained = BTreeMap::new();
         let mut snapshots: Vec<Vec<StageCheckpoint>> = Vec::new();
@@ -83,7 +93,7 @@ pub fn merge_replies(
             }
         }
         let open = match note.kind {
-            NoteKind::Rows | NoteKind::DeadLettersOnly => true,
+            NoteKind::Rows | NoteKind::DeadLettersOnly | NoteKind::Handover(_) => true,
             NoteKind::Progress(consumed) => send(ToSink::Progress(hold_back(consumed, &retained))),
             NoteKind::Checkpoint(mut checkpoint, offsets) => {
                 checkpoint.stages =

@@ -124,6 +124,9 @@ impl SerialOperators<'_> {
         if self.track_offsets && !self.progress() {
             return Ok(false);
         }
+        if self.sequencer.handover_pending() && !self.hand_over() {
+            return Ok(false);
+        }
         after_chunk(self.sequencer);
         if self.checkpointer.as_ref().is_some_and(|c| c.due()) && !self.checkpoint() {
             return Ok(false);
@@ -151,6 +154,17 @@ impl SerialOperators<'_> {
         }
         let offsets = self.sequencer.commit_offsets(&retained);
         self.send(ToSink::Progress(offsets))
+    }
+
+    /// Partitions are being taken away: their offsets are committed (with a
+    /// checkpoint, when the run takes them) before the reader lets them go.
+    fn hand_over(&mut self) -> Open {
+        let open = match self.checkpointer {
+            Some(_) => self.checkpoint(),
+            None => self.progress(),
+        };
+        let acks = self.sequencer.take_handovers();
+        open && acks.into_iter().all(|ack| self.send(ToSink::Handover(ack)))
     }
 
     fn checkpoint(&mut self) -> Open {

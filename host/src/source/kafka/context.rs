@@ -1,8 +1,11 @@
 //! The consumer's callbacks: rebalances, which run inside `poll` on the
 //! reader's thread, and librdkafka's logs and errors, sent to `tracing`.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{SendTimeoutError, Sender};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -13,12 +16,21 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{KafkaSourceSettings, StartFrom};
-use crate::source::SourceStats;
+use crate::data::position;
+use crate::source::{HandoverAck, RawChunk, SourceStats, StreamChange};
+
+/// How long a revoke waits for the pipeline to commit the offsets of what
+/// it read from the partitions before letting them go; well inside the
+/// group's rebalance timeout. Past it the next owner may repeat results.
+const HANDOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A rebalance, as the reader picks it up after `poll`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rebalanced {
     Assigned(Vec<(String, i32)>),
+    /// Taken away after a handover marker went down the pipeline.
+    HandedOver(Vec<(String, i32)>),
+    /// Taken away without one (a failed rebalance).
     Revoked(Vec<(String, i32)>),
 }
 
@@ -30,6 +42,27 @@ pub struct ReaderContext {
     seen: Mutex<HashSet<(String, i32)>>,
     rebalances: Mutex<Vec<Rebalanced>>,
     stats: Arc<SourceStats>,
+    topics: Vec<String>,
+    /// Where chunks go, in the order of their numbers: the reader's, and
+    /// the handover markers a revoke sends from inside `poll`.
+    line: Mutex<Option<Line>>,
+}
+
+struct Line {
+    out: Sender<RawChunk>,
+    /// Numbered, not yet taken by the pipeline (it is full).
+    unsent: VecDeque<RawChunk>,
+    next_seq: u64,
+}
+
+/// What became of the chunks queued for the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    All,
+    /// The pipeline stayed full; some are still queued.
+    Full,
+    /// The pipeline has stopped.
+    Gone,
 }
 
 impl ReaderContext {
@@ -44,6 +77,103 @@ impl ReaderContext {
             seen: Mutex::default(),
             rebalances: Mutex::default(),
             stats,
+            topics: settings.topics.clone(),
+            line: Mutex::default(),
+        }
+    }
+
+    fn line(&self) -> MutexGuard<'_, Option<Line>> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Chunks go to `out` from now on, numbered from 0.
+    pub fn connect(&self, out: Sender<RawChunk>) {
+        *self.line() = Some(Line {
+            out,
+            unsent: VecDeque::new(),
+            next_seq: 0,
+        });
+    }
+
+    /// No more chunks: the pipeline sees the end of the input once the
+    /// reader has gone.
+    pub fn disconnect(&self) {
+        *self.line() = None;
+    }
+
+    /// Numbers `chunk` and queues it behind the others.
+    pub fn enqueue(&self, mut chunk: RawChunk) {
+        if let Some(line) = self.line().as_mut() {
+            chunk.seq = line.next_seq;
+            line.next_seq += 1;
+            line.unsent.push_back(chunk);
+        }
+    }
+
+    /// Sends the queued chunks, waiting up to `wait` for room for each.
+    pub fn flush(&self, wait: Duration) -> Flushed {
+        let mut guard = self.line();
+        let Some(line) = guard.as_mut() else {
+            return Flushed::Gone;
+        };
+        while let Some(chunk) = line.unsent.pop_front() {
+            match line.out.send_timeout(chunk, wait) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(chunk)) => {
+                    line.unsent.push_front(chunk);
+                    return Flushed::Full;
+                }
+                Err(SendTimeoutError::Disconnected(_)) => return Flushed::Gone,
+            }
+        }
+        Flushed::All
+    }
+
+    fn stream(&self, topic: &str, partition: i32) -> Option<u32> {
+        self.topics
+            .iter()
+            .position(|t| t == topic)
+            .and_then(|index| position::kafka_stream(index, partition))
+    }
+
+    /// Before partitions go: everything read from them so far goes down
+    /// the pipeline, then a marker that has the offsets after it committed
+    /// (or a checkpoint written); the revoke waits for that, so the next
+    /// owner starts exactly where this member stopped. What the reader
+    /// holds beyond the marker it drops (see `Reader::follow_rebalances`).
+    fn hand_over(&self, taken: &[(String, i32)]) {
+        if self.line().is_none() {
+            // The reader has finished (the run is stopping): the sink's
+            // last commit covers what was read.
+            return;
+        }
+        let started = Instant::now();
+        let (done, acknowledged) = crossbeam_channel::bounded(1);
+        let mut marker = RawChunk::new(0, 0);
+        marker.changes = taken
+            .iter()
+            .filter_map(|(topic, partition)| self.stream(topic, *partition))
+            .map(StreamChange::Revoked)
+            .collect();
+        marker.handover = Some(HandoverAck(done));
+        self.enqueue(marker);
+        let sent = loop {
+            match self.flush(Duration::from_millis(100)) {
+                Flushed::All => break true,
+                Flushed::Gone => break false,
+                Flushed::Full if started.elapsed() >= HANDOVER_TIMEOUT => break false,
+                Flushed::Full => {}
+            }
+        };
+        let left = HANDOVER_TIMEOUT.saturating_sub(started.elapsed());
+        if sent && acknowledged.recv_timeout(left).is_ok() {
+            tracing::info!(took = ?started.elapsed(), "offsets of the revoked partitions committed");
+        } else {
+            tracing::warn!(
+                "the pipeline did not commit the revoked partitions' offsets within {} s; \
+                 their next owner may repeat results since the last commit",
+                HANDOVER_TIMEOUT.as_secs()
+            );
         }
     }
 
@@ -143,7 +273,8 @@ impl ConsumerContext for ReaderContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let taken = partitions(list);
                 tracing::info!(partitions = ?taken, "Kafka partitions revoked");
-                self.record(Rebalanced::Revoked(taken));
+                self.hand_over(&taken);
+                self.record(Rebalanced::HandedOver(taken));
                 let _ = consumer.unassign();
             }
             other => {

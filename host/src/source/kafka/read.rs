@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::context::Rebalanced;
+use super::context::{Flushed, Rebalanced};
 use super::{KafkaConsumer, KafkaSourceSettings, StartFrom};
 use crate::data::position;
 use crate::source::{RawChunk, SourceStats, StreamChange};
@@ -50,6 +50,10 @@ pub fn read_kafka(
     complete: &AtomicBool,
     stats: &SourceStats,
 ) -> Result<(), String> {
+    // Chunks go out through the consumer's context, where a revoke inside
+    // `poll` can put its handover marker behind them.
+    consumer.context().connect(out);
+    let _disconnect = Disconnect(consumer);
     let mut reader = Reader {
         consumer,
         settings,
@@ -88,16 +92,25 @@ pub fn read_kafka(
         let full = reader.chunk.records.len() >= chunk_records;
         let heartbeat = settings.idle_timeout.is_some() && last_sent.elapsed() >= HEARTBEAT;
         if full || (idle && !reader.chunk.is_empty()) || heartbeat {
-            if !reader.send(&out) {
+            if !reader.send() {
                 return Ok(());
             }
             last_sent = Instant::now();
         }
     }
     if !reader.chunk.is_empty() {
-        reader.send(&out);
+        reader.send();
     }
     Ok(())
+}
+
+/// Hangs up the pipeline's end of the line however the reader returns.
+struct Disconnect<'a>(&'a KafkaConsumer);
+
+impl Drop for Disconnect<'_> {
+    fn drop(&mut self) {
+        self.0.context().disconnect();
+    }
 }
 
 enum Polled<'c> {
@@ -120,6 +133,11 @@ impl Reader<'_> {
 
     fn add(&mut self, message: &impl Message) -> Result<(), String> {
         let stream = self.stream(message.topic(), message.partition())?;
+        if !self.assigned.contains(&stream) {
+            // Polled before its partition was handed over: the next owner
+            // reads it from the committed offset.
+            return Ok(());
+        }
         let offset = message.offset();
         let seq = u64::try_from(offset + 1)
             .ok()
@@ -154,6 +172,7 @@ impl Reader<'_> {
 
     fn follow_rebalances(&mut self) -> Result<(), String> {
         for rebalance in self.consumer.context().take_rebalances() {
+            let marked = matches!(rebalance, Rebalanced::HandedOver(_));
             match rebalance {
                 Rebalanced::Assigned(partitions) => {
                     for (topic, partition) in partitions {
@@ -170,13 +189,20 @@ impl Reader<'_> {
                         }
                     }
                 }
-                Rebalanced::Revoked(partitions) => {
+                Rebalanced::HandedOver(partitions) | Rebalanced::Revoked(partitions) => {
+                    let mut gone = HashSet::new();
                     for (topic, partition) in partitions {
                         let stream = self.stream(&topic, partition)?;
                         self.assigned.remove(&stream);
                         self.ends.remove(&stream);
-                        self.chunk.changes.push(StreamChange::Revoked(stream));
+                        gone.insert(stream);
+                        if !marked {
+                            self.chunk.changes.push(StreamChange::Revoked(stream));
+                        }
                     }
+                    // Read but not sent: past the committed offset, the next
+                    // owner reads them (and `add` drops any held back).
+                    self.chunk.drop_streams(&gone);
                 }
             }
         }
@@ -227,17 +253,18 @@ impl Reader<'_> {
     /// Hands the chunk on. While the pipeline stays full the assigned
     /// partitions are paused, and polled only to stay in the group and follow
     /// rebalances: backpressure reaches the broker instead of piling up here.
-    fn send(&mut self, out: &Sender<RawChunk>) -> bool {
+    fn send(&mut self) -> bool {
         let next = self.chunk.next();
-        let chunk = std::mem::replace(&mut self.chunk, next);
+        let line = self.consumer.context();
+        line.enqueue(std::mem::replace(&mut self.chunk, next));
         // A short wait first: pausing makes librdkafka drop what it prefetched
         // and fetch it again on resume, which costs far more than a hiccup
         // (measured: runs with two pauses read at 40% of the speed).
-        let mut chunk = match out.send_timeout(chunk, PAUSE_AFTER) {
-            Ok(()) => return true,
-            Err(SendTimeoutError::Disconnected(_)) => return false,
-            Err(SendTimeoutError::Timeout(chunk)) => chunk,
-        };
+        match line.flush(PAUSE_AFTER) {
+            Flushed::All => return true,
+            Flushed::Gone => return false,
+            Flushed::Full => {}
+        }
         self.stats.pauses.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("pipeline full: pausing the Kafka partitions");
         let paused = self.consumer.assignment().ok();
@@ -247,11 +274,13 @@ impl Reader<'_> {
             }
         }
         let sent = loop {
-            match out.send_timeout(chunk, POLL_WAIT) {
-                Ok(()) => break true,
-                Err(SendTimeoutError::Disconnected(_)) => break false,
-                Err(SendTimeoutError::Timeout(back)) => chunk = back,
+            match line.flush(POLL_WAIT) {
+                Flushed::All => break true,
+                Flushed::Gone => break false,
+                Flushed::Full => {}
             }
+            // A revoke inside this poll sends what is queued itself, then
+            // its marker.
             if let Some(Ok(message)) = self.consumer.poll(Duration::ZERO) {
                 self.held.push_back(message.detach());
             }
