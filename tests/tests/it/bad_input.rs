@@ -157,7 +157,7 @@ fn pipeline_file_errors_name_the_line_and_column() {
         "= hint: field types are string, f64, i64, bool and timestamp: did you mean `f64`?",
         "",
         "",
-        "= hint: remove it, or see the pipeline file reference",
+        "= hint: remove it, or see docs/pipeline-reference.md",
         "= hint: `batch_size` belongs at the top level",
     ];
     for ((contents, expected), hint) in cases.into_iter().zip(hints) {
