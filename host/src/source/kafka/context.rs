@@ -129,7 +129,9 @@ impl ReaderContext {
         Flushed::All
     }
 
-    fn stream(&self, topic: &str, partition: i32) -> Option<u32> {
+    /// The stream a partition's records are numbered in (see
+    /// [`crate::data::position`]); `None` past 256 topics or 65,536 partitions.
+    pub fn stream(&self, topic: &str, partition: i32) -> Option<u32> {
         self.topics
             .iter()
             .position(|t| t == topic)

@@ -121,11 +121,9 @@ enum Polled<'c> {
 
 impl Reader<'_> {
     fn stream(&self, topic: &str, partition: i32) -> Result<u32, String> {
-        self.settings
-            .topics
-            .iter()
-            .position(|t| t == topic)
-            .and_then(|index| position::kafka_stream(index, partition))
+        self.consumer
+            .context()
+            .stream(topic, partition)
             .ok_or_else(|| {
                 format!("{topic} [{partition}]: weir reads at most 256 topics of 65,536 partitions")
             })
