@@ -15,6 +15,7 @@ use cli::plugin::{plugin_command, AdminTarget, PluginAction};
 use weir::generate::{write_clicks, write_sensors, ClickWorkload, SensorWorkload};
 use weir::pipeline;
 use weir::plugin::PluginEngine;
+use weir::redact;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum PlanFormat {
@@ -253,7 +254,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
                 .unwrap_or_else(|_| default_log.into()),
         )
-        .with_writer(std::io::stderr);
+        .with_writer(|| weir::redact::Stderr);
     match cli.log_format {
         LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => logs.json().init(),
@@ -261,7 +262,7 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", redact::secrets(&format!("{error:#}")));
             ExitCode::from(1)
         }
     }
@@ -305,7 +306,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 pipeline.parallelism = checked_parallelism(instances)?;
             }
             if pipeline.explain_only {
-                print!("{}", weir::pipeline::plan::Plan::of(&pipeline).text());
+                print!(
+                    "{}",
+                    redact::secrets(&weir::pipeline::plan::Plan::of(&pipeline).text())
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let _admin = match admin.admin {
@@ -323,18 +327,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let summary = pipeline::run(pipeline, &stop)?;
             if !quiet {
-                eprint!("{summary}");
+                eprint!("{}", redact::secrets(&summary.to_string()));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { pipeline: path } => {
             let engine = PluginEngine::new()?;
             let pipeline = load(&path, &engine)?;
-            println!("{}: ok", path.display());
-            println!("  source schema: {}", pipeline.schema);
+            let mut shown = format!("{}: ok\n", path.display());
+            shown += &format!("  source schema: {}\n", pipeline.schema);
             for stage in &pipeline.stages {
-                println!("  {} → {}", stage.name, stage.output_schema());
+                shown += &format!("  {} → {}\n", stage.name, stage.output_schema());
             }
+            print!("{}", redact::secrets(&shown));
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
@@ -348,14 +353,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 pipeline.parallelism = checked_parallelism(instances)?;
             }
             let plan = weir::pipeline::plan::Plan::of(&pipeline);
-            print!(
-                "{}",
-                match format {
-                    PlanFormat::Text => plan.text(),
-                    PlanFormat::Dot => plan.dot(),
-                    PlanFormat::Mermaid => plan.mermaid(),
-                }
-            );
+            let shown = match format {
+                PlanFormat::Text => plan.text(),
+                PlanFormat::Dot => plan.dot(),
+                PlanFormat::Mermaid => plan.mermaid(),
+            };
+            print!("{}", redact::secrets(&shown));
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { workload } => {

@@ -39,6 +39,16 @@ impl LiveHost {
     /// Starts `weir run pipeline --admin …` with `extra` arguments, and
     /// waits until the admin API answers.
     pub fn start(pipeline: &Path, dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(pipeline, dir, extra, &[])
+    }
+
+    /// As [`LiveHost::start`], with `env` added to weir's environment.
+    pub fn start_with_env(
+        pipeline: &Path,
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
         let token_file = dir.join("admin.token");
         let stderr_file = dir.join("host.stderr");
@@ -48,6 +58,7 @@ impl LiveHost {
             .args(["--admin", &addr, "--admin-token-file"])
             .arg(&token_file)
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("WEIR_ADMIN_TOKEN")
             .env("WEIR_LOG", "weir=info")
             .stdin(Stdio::piped())

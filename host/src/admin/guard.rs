@@ -14,14 +14,37 @@
 //! Clients that are not browsers (curl, Prometheus, the `weir` CLI) send
 //! neither header, or a `Host` naming the address they dialled, and pass.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::redact::shortened;
+
+/// Every answer, the live feed's events included, with the pipeline's
+/// secrets (see [`crate::redact::add_secrets`]) hidden.
+pub async fn hide_secrets(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !crate::redact::any_secrets() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The length may change.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let hidden = futures_util::StreamExt::map(body.into_data_stream(), |chunk| {
+        chunk.map(
+            |bytes| match std::str::from_utf8(&bytes).map(crate::redact::secrets) {
+                Ok(Cow::Owned(shown)) => Bytes::from(shown),
+                _ => bytes,
+            },
+        )
+    });
+    Response::from_parts(parts, Body::from_stream(hidden))
+}
 
 /// Host names accepted besides IP addresses and `localhost`.
 #[derive(Debug, Clone, Default)]

@@ -96,9 +96,13 @@ impl AdminServer {
             false => None,
         };
         let allowed = Arc::new(guard::AllowedHosts(options.allowed_hosts));
-        let router = api::router(admin, live.clone(), &token).merge(page).layer(
-            axum::middleware::from_fn_with_state(allowed, guard::refuse_foreign_browsers),
-        );
+        let router = api::router(admin, live.clone(), &token)
+            .merge(page)
+            .layer(axum::middleware::from_fn(guard::hide_secrets))
+            .layer(axum::middleware::from_fn_with_state(
+                allowed,
+                guard::refuse_foreign_browsers,
+            ));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

@@ -2,6 +2,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::interpolate::Expanded;
 use super::stage::StageError;
 use crate::state::CheckpointError;
 
@@ -38,6 +39,22 @@ impl PipelineError {
             hint: super::hint::hint(&message, path),
             message,
         }
+    }
+}
+
+impl PipelineError {
+    /// An error at `span` of `source`'s expanded text, shown in the text
+    /// as written: the excerpt has `${NAME}` where the value went, and no
+    /// value taken from outside appears in the message.
+    pub(crate) fn in_source(
+        path: &Path,
+        source: &Expanded,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = crate::redact::values_in(&message.into(), &source.values).into_owned();
+        let span = span.map(|span| source.original_span(span));
+        Self::at(path, &source.original, span, message)
     }
 }
 

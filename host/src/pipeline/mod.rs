@@ -11,6 +11,7 @@ mod error;
 mod hint;
 mod histogram;
 mod ingest;
+pub(crate) mod interpolate;
 mod open;
 pub mod operator;
 pub mod parallel;

@@ -216,9 +216,18 @@ impl DeadLetters {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Writes `letter`; its reason names the problem, never a secret of
+    /// the pipeline (the record is the input's, kept as it was).
     pub fn send(&self, letter: &DeadLetter<'_>) -> io::Result<()> {
         self.counts[letter.kind as usize].fetch_add(1, Ordering::Relaxed);
-        let mut line = serde_json::to_vec(letter)?;
+        let mut line = match crate::redact::secrets(letter.reason) {
+            std::borrow::Cow::Borrowed(_) => serde_json::to_vec(letter)?,
+            std::borrow::Cow::Owned(reason) => serde_json::to_vec(&DeadLetter {
+                reason: &reason,
+                record: letter.record.clone(),
+                ..*letter
+            })?,
+        };
         line.push(b'\n');
         self.lock().write_all(&line)
     }
@@ -256,5 +265,31 @@ impl DeadLetters {
 
     pub fn flush(&self) -> io::Result<()> {
         self.lock().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_names_no_secret_and_the_record_is_kept_as_it_came() {
+        crate::redact::add_secrets(&["dead-letter-secret-1".to_string()]);
+        let letters = DeadLetters::discard().staged();
+        letters
+            .send(&DeadLetter {
+                kind: DeadLetterKind::Sink,
+                stage: None,
+                reason: "HTTP 500 from https://h/dead-letter-secret-1",
+                source: "sink",
+                record: serde_json::json!({ "note": "dead-letter-secret-1" }),
+            })
+            .unwrap();
+        let line = String::from_utf8(letters.take_staged()).unwrap();
+        assert!(
+            line.contains(r#""reason":"HTTP 500 from https://h/***""#),
+            "{line}"
+        );
+        assert!(line.contains(r#""note":"dead-letter-secret-1""#), "{line}");
     }
 }

@@ -28,6 +28,7 @@ use toml::Spanned;
 use crate::expr::offset_of;
 use crate::pipeline::build::{build, Context};
 use crate::pipeline::config::{EventTimeConfig, Millis, PipelineFile};
+use crate::pipeline::interpolate::Expanded;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plugin::PluginEngine;
 use queries::Branch;
@@ -48,8 +49,8 @@ impl SqlError {
         }
     }
 
-    fn into_pipeline_error(self, path: &Path, text: &str) -> PipelineError {
-        PipelineError::at(path, text, self.span, self.message)
+    fn into_pipeline_error(self, path: &Path, source: &Expanded) -> PipelineError {
+        PipelineError::in_source(path, source, self.span, self.message)
     }
 }
 
@@ -70,14 +71,19 @@ fn tokens(text: &str) -> Result<Vec<sqlparser::tokenizer::TokenWithSpan>, SqlErr
 }
 
 /// Checks and builds the pipeline a SQL script describes.
-pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
+pub fn parse(
+    path: &Path,
+    source: &Expanded,
+    engine: &PluginEngine,
+) -> Result<Pipeline, PipelineError> {
     let cx = Context {
         path,
-        text,
+        text: &source.text,
+        source,
         base: path.parent().unwrap_or(Path::new("")),
         engine,
     };
-    let script = Script::compile(&cx).map_err(|e| e.into_pipeline_error(path, text))?;
+    let script = Script::compile(&cx).map_err(|e| e.into_pipeline_error(path, source))?;
     let mut pipeline = build(script.file, &cx)?;
     pipeline.explain_only = script.explain;
     Ok(pipeline)

@@ -31,6 +31,7 @@ mod plugin_cli;
 mod postgres_sink;
 mod properties;
 mod python_plugins;
+mod secrets;
 mod sensor_alerts;
 mod sql;
 mod sql_functions;

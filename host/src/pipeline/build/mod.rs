@@ -13,6 +13,7 @@ use super::config::{CheckpointConfig, Millis, PipelineFile, SinkConfig};
 use super::control::{self, ControlPort, Controller};
 use super::endpoints::{self, SinkSpec, SourceSpec};
 use super::error::PipelineError;
+use super::interpolate::{Expanded, ProcessEnvironment, Syntax};
 use super::progress::Progress;
 use super::stage::{Stage, Upstream, SOURCE};
 use crate::data::{Field, FieldType, Schema};
@@ -117,19 +118,32 @@ pub fn load(path: &Path, engine: &PluginEngine) -> Result<Pipeline, PipelineErro
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
     {
-        return crate::sql::parse(path, &text, engine);
+        let source = expand(path, &text, Syntax::Sql)?;
+        return crate::sql::parse(path, &source, engine);
     }
     parse(path, &text, engine)
+}
+
+/// `text` with its `${…}` references expanded (see [`interpolate`]); the
+/// values are secrets from then on, kept out of everything weir prints.
+fn expand(path: &Path, text: &str, syntax: Syntax) -> Result<Expanded, PipelineError> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let source = Expanded::expand(text, syntax, base, &ProcessEnvironment)
+        .map_err(|e| PipelineError::at(path, text, Some(e.span), e.message))?;
+    crate::redact::add_secrets(&source.values);
+    Ok(source)
 }
 
 /// Checks and builds a pipeline from its text; `path` locates errors and is the
 /// base for relative paths.
 pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline, PipelineError> {
-    let file: PipelineFile = toml::from_str(text)
-        .map_err(|e| PipelineError::at(path, text, e.span(), e.message().trim_end()))?;
+    let source = expand(path, text, Syntax::Toml)?;
+    let file: PipelineFile = toml::from_str(&source.text)
+        .map_err(|e| PipelineError::in_source(path, &source, e.span(), e.message().trim_end()))?;
     let cx = Context {
         path,
-        text,
+        text: &source.text,
+        source: &source,
         base: path.parent().unwrap_or(Path::new("")),
         engine,
     };
@@ -137,17 +151,20 @@ pub fn parse(path: &Path, text: &str, engine: &PluginEngine) -> Result<Pipeline,
 }
 
 /// What errors are located in and paths are relative to: the text the
-/// spans of a [`PipelineFile`] point into (a pipeline file or a SQL script).
+/// spans of a [`PipelineFile`] point into (a pipeline file or a SQL script,
+/// expanded).
 pub(crate) struct Context<'a> {
     pub path: &'a Path,
+    /// `source.text`.
     pub text: &'a str,
+    pub source: &'a Expanded,
     pub base: &'a Path,
     pub engine: &'a PluginEngine,
 }
 
 impl Context<'_> {
     pub fn at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> PipelineError {
-        PipelineError::at(self.path, self.text, Some(span), message)
+        PipelineError::in_source(self.path, self.source, Some(span), message)
     }
 
     /// An expression's error, placed inside the quoted string at `span`
