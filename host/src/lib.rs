@@ -13,6 +13,7 @@ pub mod generate;
 pub mod lookup;
 pub mod pipeline;
 pub mod plugin;
+pub mod postgres_connection;
 pub mod redact;
 pub mod scaffold;
 pub mod sink;

@@ -25,6 +25,39 @@ impl Postgres {
         server
     }
 
+    /// A server whose TCP clients must use TLS, presenting `cert_pem`
+    /// (signed for whatever the test chose) with `key_pem`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let server = Self {
+            dir: tempfile::tempdir().expect("a data directory"),
+            port: free_port(),
+        };
+        let (cert, key) = (
+            server.dir.path().join("cert.pem"),
+            server.dir.path().join("key.pem"),
+        );
+        std::fs::write(&cert, cert_pem).expect("writing the certificate");
+        std::fs::write(&key, key_pem).expect("writing the key");
+        server.run_script(&[
+            "start",
+            &server.data(),
+            &server.port.to_string(),
+            cert.to_str().expect("a UTF-8 path"),
+            key.to_str().expect("a UTF-8 path"),
+        ]);
+        server
+    }
+
+    /// A client over the server's Unix socket, which needs no TLS.
+    pub fn local_client(&self) -> postgres::Client {
+        let url = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.data(),
+            self.port
+        );
+        postgres::Client::connect(&url, postgres::NoTls).expect("connecting over the socket")
+    }
+
     fn data(&self) -> String {
         self.dir.path().join("pg").display().to_string()
     }
@@ -64,4 +97,18 @@ impl Drop for Postgres {
             .args(["stop", &self.data()])
             .output();
     }
+}
+
+/// A pipeline file reading readings from the file `input` (sensor_id,
+/// temperature, event_time as epoch millis) into `table` at `url`.
+pub fn readings_into(input: &Path, url: &str, table: &str) -> String {
+    format!(
+        r#"
+source = {{ kind = "file", path = "{}" }}
+schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
+event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
+sink = {{ kind = "postgres", url = "{url}", table = "{table}" }}
+"#,
+        input.display()
+    )
 }

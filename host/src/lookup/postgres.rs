@@ -3,14 +3,9 @@
 //! table hold the same values and give the same errors. The connection,
 //! the query and the session are bounded in time.
 
-use std::time::Duration;
-
-use postgres::{Config, NoTls};
-
 use super::TableSpec;
 use crate::data::FieldType;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the query may run, on the server.
 const STATEMENT_TIMEOUT: &str = "60s";
 
@@ -47,12 +42,7 @@ pub(super) fn read(
     mut add: impl FnMut(u64, &str, &[Option<&str>]) -> Result<(), String>,
 ) -> Result<(), String> {
     let shown = crate::redact::connection(url);
-    let mut config: Config = url
-        .parse()
-        .map_err(|e| format!("the table's connection string ({shown}): {e}"))?;
-    config.connect_timeout(CONNECT_TIMEOUT);
-    let mut client = config
-        .connect(NoTls)
+    let mut client = crate::postgres_connection::connect(url)
         .map_err(|e| format!("cannot connect to PostgreSQL ({shown}) for the table: {e}"))?;
     client
         .batch_execute(&format!(

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::io;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::Sink;
 use crate::data::{Batch, FieldType, Schema, Value};
@@ -70,14 +70,11 @@ fn sql_error(context: &str, error: postgres::Error) -> io::Error {
 
 impl PostgresSink {
     pub fn connect(settings: PostgresSettings, results: &Schema) -> io::Result<Self> {
-        let mut client = Client::connect(&settings.url, NoTls).map_err(|e| {
-            sql_error(
-                &format!(
-                    "cannot connect to PostgreSQL ({})",
-                    crate::redact::connection(&settings.url)
-                ),
-                e,
-            )
+        let mut client = crate::postgres_connection::connect(&settings.url).map_err(|e| {
+            io::Error::other(format!(
+                "cannot connect to PostgreSQL ({}): {e}",
+                crate::redact::connection(&settings.url)
+            ))
         })?;
         let table = table_name(&settings.table);
         if settings.create_table {

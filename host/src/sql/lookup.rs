@@ -262,7 +262,8 @@ impl Table {
         let Some(rest) = url.strip_prefix("jdbc:postgresql://") else {
             return Err(self.error(format!("weir's JDBC tables are PostgreSQL: {shape}")));
         };
-        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let rest = rest.split('#').next().unwrap_or_default();
         let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if port.parse::<u16>().is_ok() => (host, Some(port)),
@@ -286,6 +287,13 @@ impl Table {
         }
         if let Some(password) = self.take("password") {
             parts.push(format!("password={}", quoted(&password)));
+        }
+        // pgjdbc's TLS parameters, which mean what libpq's do.
+        let query = query.split('#').next().unwrap_or_default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if matches!(&*key, "sslmode" | "sslrootcert") {
+                parts.push(format!("{key}={}", quoted(&value)));
+            }
         }
         let table = self.required("table-name")?;
         let name = table

@@ -29,6 +29,7 @@ mod metrics;
 mod object_store;
 mod plugin_cli;
 mod postgres_sink;
+mod postgres_tls;
 mod properties;
 mod python_plugins;
 mod secrets;

@@ -185,15 +185,7 @@ fn a_failed_connection_never_prints_the_password() {
         let pipeline = dir.path().join("p.toml");
         std::fs::write(
             &pipeline,
-            format!(
-                r#"
-source = {{ kind = "file", path = "{}" }}
-schema = {{ sensor_id = "string", temperature = "f64", event_time = "i64" }}
-event_time = {{ field = "event_time", max_out_of_orderness = "1s" }}
-sink = {{ kind = "postgres", url = "{url}", table = "alerts" }}
-"#,
-                input.display()
-            ),
+            weir_tests::postgres::readings_into(&input, url, "alerts"),
         )
         .unwrap();
         let out = weir(&["run", pipeline.to_str().unwrap()], b"");

@@ -1,0 +1,167 @@
+//! TLS to PostgreSQL as libpq does it, against a real server that refuses
+//! clients without TLS on TCP: `sslmode` from `disable` to `verify-full`,
+//! `sslrootcert`, in both forms of connection string. The certificates are
+//! made per run: a CA, a server certificate it signs for `localhost` only,
+//! and a second CA that signed nothing.
+
+use std::path::Path;
+
+use weir_tests::postgres::{readings_into, Postgres};
+use weir_tests::{text, weir};
+
+struct Certificates {
+    ca: String,
+    other_ca: String,
+    server: String,
+    server_key: String,
+}
+
+fn authority(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().unwrap();
+    (params.self_signed(&key).unwrap(), key)
+}
+
+fn certificates() -> Certificates {
+    let (ca, ca_key) = authority("weir test CA");
+    let (other_ca, _) = authority("another CA");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    Certificates {
+        ca: ca.pem(),
+        other_ca: other_ca.pem(),
+        server: server.pem(),
+        server_key: key.serialize_pem(),
+    }
+}
+
+/// Runs readings into `table` over `url`: Ok(rows in the table) or
+/// Err(what weir said).
+fn run_into(dir: &Path, server: &Postgres, url: &str, table: &str) -> Result<i64, String> {
+    let input = dir.join("in.ndjson");
+    let readings: String = (0..5)
+        .map(|i| format!("{{\"sensor_id\":\"s{i}\",\"temperature\":101.5,\"event_time\":{i}}}\n"))
+        .collect();
+    std::fs::write(&input, readings).unwrap();
+    let pipeline = dir.join(format!("{table}.toml"));
+    std::fs::write(&pipeline, readings_into(&input, url, table)).unwrap();
+    let out = weir(&["run", pipeline.to_str().unwrap()], b"");
+    let stderr = text(&out.stderr);
+    if !out.status.success() {
+        return Err(stderr);
+    }
+    let count: i64 = server
+        .local_client()
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .unwrap()
+        .get(0);
+    Ok(count)
+}
+
+#[test]
+fn sslmodes_encrypt_and_verify_as_libpq_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certificates();
+    let server = Postgres::start_tls(&certs.server, &certs.server_key);
+    let (ca, other_ca) = (dir.path().join("ca.pem"), dir.path().join("other-ca.pem"));
+    std::fs::write(&ca, &certs.ca).unwrap();
+    std::fs::write(&other_ca, &certs.other_ca).unwrap();
+    let port = server.port;
+    let at = |host: &str, more: &str| {
+        format!("host={host} port={port} user=postgres dbname=postgres {more}")
+    };
+    let (ca, other_ca) = (ca.display(), other_ca.display());
+
+    // Without TLS the server refuses: every success below was encrypted.
+    let refused = run_into(
+        dir.path(),
+        &server,
+        &at("127.0.0.1", "sslmode=disable"),
+        "plain",
+    )
+    .expect_err("the server takes TCP clients with TLS only");
+    assert!(
+        refused.contains("cannot connect to PostgreSQL"),
+        "{refused}"
+    );
+    assert!(refused.contains("no encryption"), "{refused}");
+
+    // Encrypted, the certificate not checked (libpq's require and prefer).
+    for (table, more) in [("required", "sslmode=require"), ("preferred", "")] {
+        assert_eq!(
+            run_into(dir.path(), &server, &at("127.0.0.1", more), table),
+            Ok(5),
+            "{more}"
+        );
+    }
+
+    // verify-ca checks the chain only; verify-full also the name.
+    let verify_ca = format!("sslmode=verify-ca sslrootcert={ca}");
+    assert_eq!(
+        run_into(dir.path(), &server, &at("127.0.0.1", &verify_ca), "chain"),
+        Ok(5)
+    );
+    let full = format!("sslmode=verify-full sslrootcert={ca}");
+    let wrong_name = run_into(dir.path(), &server, &at("127.0.0.1", &full), "by_ip")
+        .expect_err("the certificate is for localhost, not 127.0.0.1");
+    assert!(wrong_name.contains("not valid for name"), "{wrong_name}");
+    let url = format!(
+        "postgres://postgres@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={ca}"
+    );
+    assert_eq!(run_into(dir.path(), &server, &url, "by_name"), Ok(5));
+
+    // A lookup table, its JDBC URL carrying pgjdbc's TLS parameters.
+    server
+        .local_client()
+        .batch_execute("CREATE TABLE sites (sensor_id text, building text); INSERT INTO sites VALUES ('s1', 'B7');")
+        .unwrap();
+    let located = |root: &dyn std::fmt::Display| {
+        let script = dir.path().join("located.sql");
+        std::fs::write(
+            &script,
+            format!(
+            r#"CREATE TABLE readings (sensor_id STRING, temperature DOUBLE, event_time TIMESTAMP(3),
+  proc_time AS PROCTIME(), WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND)
+WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+CREATE TABLE sites (sensor_id STRING, building STRING)
+WITH ('connector' = 'jdbc', 'table-name' = 'sites', 'username' = 'postgres',
+      'url' = 'jdbc:postgresql://localhost:{port}/postgres?sslmode=verify-full&sslrootcert={root}');
+SELECT r.sensor_id, s.building FROM readings AS r
+JOIN sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON r.sensor_id = s.sensor_id"#,
+                dir.path().join("in.ndjson").display()
+            ),
+        )
+        .unwrap();
+        weir(&["run", script.to_str().unwrap()], b"")
+    };
+    let joined = located(&ca);
+    assert!(joined.status.success(), "{}", text(&joined.stderr));
+    assert_eq!(text(&joined.stdout).matches("building=B7").count(), 1);
+    let refused = located(&other_ca);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("UnknownIssuer"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // Signed by a CA not among the roots; roots that are not there.
+    let stranger = format!("sslmode=verify-ca sslrootcert={other_ca}");
+    let unknown = run_into(dir.path(), &server, &at("localhost", &stranger), "stranger")
+        .expect_err("the server's CA is not the root given");
+    assert!(unknown.contains("UnknownIssuer"), "{unknown}");
+    let missing = "sslmode=verify-full sslrootcert=/nonexistent/ca.pem";
+    let unreadable = run_into(dir.path(), &server, &at("localhost", missing), "missing")
+        .expect_err("no roots to verify with");
+    assert!(
+        unreadable.contains("sslrootcert /nonexistent/ca.pem"),
+        "{unreadable}"
+    );
+}
