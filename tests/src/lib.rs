@@ -2,6 +2,7 @@
 //! plugin components, writing pipelines, and a plain reference model of the
 //! seed query to compare weir's results against.
 
+pub mod certificates;
 pub mod kafka;
 pub mod keyed_swap;
 pub mod languages;

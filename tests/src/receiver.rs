@@ -43,6 +43,38 @@ impl Receiver {
         path: &str,
         script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
     ) -> Self {
+        Self::serve(path, None, script)
+    }
+
+    /// As [`Receiver::start`], over HTTPS at `https://127.0.0.1:…/hook`,
+    /// presenting `cert_pem` (with `key_pem`).
+    pub fn start_tls(
+        cert_pem: &str,
+        key_pem: &str,
+        script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("a PEM certificate");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PEM key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("a certificate and its key");
+        Self::serve("/hook", Some(Arc::new(config)), script)
+    }
+
+    fn serve(
+        path: &str,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+        script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -53,7 +85,8 @@ impl Receiver {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("binding a local port");
-        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}{path}", listener.local_addr().unwrap());
         let state = (received.clone(), script);
         let app = Router::new().route(
             path,
@@ -85,7 +118,10 @@ impl Receiver {
                 response
             }),
         );
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        match tls {
+            None => drop(runtime.spawn(async move { axum::serve(listener, app).await })),
+            Some(config) => drop(runtime.spawn(serve_tls(listener, config, app))),
+        }
         Self {
             url,
             received,
@@ -111,5 +147,27 @@ impl Receiver {
     /// Every request so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+}
+
+/// `app` over TLS: each connection's handshake, then HTTP/1.1. A client
+/// that refuses the certificate ends its own connection, nothing else.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+    app: Router,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    while let Ok((tcp, _)) = listener.accept().await {
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
     }
 }

@@ -478,6 +478,10 @@ pub struct WebhookSinkConfig {
     /// Extra request headers, e.g. `{ Authorization = "Bearer …" }`.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// A PEM file of the root certificates an `https://` endpoint's
+    /// certificate must chain to (a private CA), instead of the public
+    /// roots (Mozilla's) trusted by default.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

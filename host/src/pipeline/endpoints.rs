@@ -349,7 +349,7 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
             }
         }
         SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
-        SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, results)?),
+        SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, base, results)?),
         SinkConfig::Postgres(postgres) => {
             if postgres.table.is_empty() || postgres.table.split('.').count() > 2 {
                 return Err(format!(
@@ -367,7 +367,11 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
     })
 }
 
-fn webhook_sink(config: WebhookSinkConfig, results: &Schema) -> Result<WebhookSettings, String> {
+fn webhook_sink(
+    config: WebhookSinkConfig,
+    base: &Path,
+    results: &Schema,
+) -> Result<WebhookSettings, String> {
     let url = config.url;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!(
@@ -400,6 +404,10 @@ fn webhook_sink(config: WebhookSinkConfig, results: &Schema) -> Result<WebhookSe
             .retry_backoff
             .map_or(Duration::from_millis(200), Millis::duration),
         headers: config.headers.into_iter().collect(),
+        roots: config
+            .ca_file
+            .map(|path| crate::sink::read_ca_file(&base.join(path)))
+            .transpose()?,
         id_prefix: String::new(),
     })
 }

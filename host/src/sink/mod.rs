@@ -20,7 +20,7 @@ pub use kafka::{KafkaSink, KafkaSinkSettings};
 pub use postgres::{PostgresSettings, PostgresSink};
 pub use recent::RecentRows;
 pub use result_id::result_id;
-pub use webhook::{Template, WebhookSettings, WebhookSink};
+pub use webhook::{read_ca_file, Template, WebhookSettings, WebhookSink};
 
 use crate::data::Batch;
 use crate::state::SinkPosition;

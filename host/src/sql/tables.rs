@@ -394,6 +394,7 @@ impl Table {
                 max_retries: self.parsed("max-retries")?,
                 retry_backoff: self.parsed("retry-backoff")?,
                 headers: IndexMap::new(),
+                ca_file: self.take("ca-file").map(PathBuf::from),
             }),
             "postgres" | "jdbc" => SinkConfig::Postgres(PostgresSinkConfig {
                 from: None,

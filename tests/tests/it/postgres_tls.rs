@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use weir_tests::certificates::Authority;
 use weir_tests::postgres::{readings_into, Postgres};
 use weir_tests::{text, weir};
 
@@ -16,29 +17,14 @@ struct Certificates {
     server_key: String,
 }
 
-fn authority(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let key = rcgen::KeyPair::generate().unwrap();
-    (params.self_signed(&key).unwrap(), key)
-}
-
 fn certificates() -> Certificates {
-    let (ca, ca_key) = authority("weir test CA");
-    let (other_ca, _) = authority("another CA");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
+    let ca = Authority::new("weir test CA");
+    let (server, server_key) = ca.sign(&["localhost"]);
     Certificates {
         ca: ca.pem(),
-        other_ca: other_ca.pem(),
-        server: server.pem(),
-        server_key: key.serialize_pem(),
+        other_ca: Authority::new("another CA").pem(),
+        server,
+        server_key,
     }
 }
 

@@ -355,3 +355,57 @@ shutdown_timeout = "2s"
         );
     }
 }
+
+/// An `https://` endpoint is verified: one whose certificate is signed by
+/// a private CA is refused (its results dead-lettered, naming the
+/// reason), and reached once that CA is given as `ca_file`.
+#[test]
+fn an_https_endpoint_is_verified_against_the_public_roots_or_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = weir_tests::certificates::Authority::new("a private CA");
+    let (cert, key) = ca.sign(&["127.0.0.1"]);
+    std::fs::write(dir.path().join("private-ca.pem"), ca.pem()).unwrap();
+    let receiver = Receiver::start_tls(&cert, &key, |_, _| (200, None));
+    assert!(receiver.url.starts_with("https://127.0.0.1:"));
+
+    let untrusted = format!(
+        r#"{{ kind = "webhook", url = "{}", max_retries = 1, retry_backoff = "1ms" }}"#,
+        receiver.url
+    );
+    let (pipeline, alerts) = alerts_pipeline(dir.path(), &untrusted);
+    let run = weir(&["run", pipeline.to_str().unwrap()], b"");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let dead = json_lines(&std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap());
+    assert_eq!(dead.len(), alerts.len());
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("UnknownIssuer"), "{reason}");
+    assert!(receiver.received().is_empty());
+
+    // The CA, relative to the pipeline file.
+    let trusted = untrusted.replace(" }", r#", ca_file = "private-ca.pem" }"#);
+    let (pipeline, _) = alerts_pipeline(dir.path(), &trusted);
+    std::fs::remove_file(dir.path().join("dead.jsonl")).unwrap();
+    let run = weir(&["run", pipeline.to_str().unwrap()], b"");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mut delivered: Vec<Alert> = receiver
+        .received()
+        .iter()
+        .map(|r| alert_of(&serde_json::from_str(&r.body).unwrap()))
+        .collect();
+    delivered.sort();
+    let mut expected = alerts.clone();
+    expected.sort();
+    assert_eq!(delivered, expected);
+    let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap_or_default();
+    assert_eq!(dead, "");
+
+    let missing = untrusted.replace(" }", r#", ca_file = "nowhere.pem" }"#);
+    let (pipeline, _) = alerts_pipeline(dir.path(), &missing);
+    let refused = weir(&["run", pipeline.to_str().unwrap()], b"");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("webhook ca_file"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

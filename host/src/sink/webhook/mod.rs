@@ -16,6 +16,8 @@
 mod template;
 
 use std::io;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Sink, SinkContext, SinkFailure};
@@ -37,6 +39,8 @@ pub struct WebhookSettings {
     /// The first wait before a retry; it doubles with each one.
     pub retry_backoff: Duration,
     pub headers: Vec<(String, String)>,
+    /// The roots an `https://` endpoint must chain to, when not the public ones.
+    pub roots: Option<Arc<Vec<ureq::tls::Certificate<'static>>>>,
     /// Part of every result id: the pipeline's name.
     pub id_prefix: String,
 }
@@ -55,13 +59,36 @@ struct Failed {
     retry_after: Option<Duration>,
 }
 
+/// The certificates of the PEM file at `path`, for `ca_file`.
+pub fn read_ca_file(path: &Path) -> Result<Arc<Vec<ureq::tls::Certificate<'static>>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("webhook ca_file {shown}: {e}"))?;
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => roots.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(format!("webhook ca_file {shown}: {e}")),
+        }
+    }
+    if roots.is_empty() {
+        return Err(format!("webhook ca_file {shown}: no certificate in it"));
+    }
+    Ok(Arc::new(roots))
+}
+
 impl WebhookSink {
     pub fn new(settings: WebhookSettings) -> Self {
-        let agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(settings.timeout))
-            .build()
-            .into();
+            .timeout_global(Some(settings.timeout));
+        if let Some(roots) = &settings.roots {
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(roots.clone()))
+                .build();
+            config = config.tls_config(tls);
+        }
+        let agent = config.build().into();
         Self {
             agent,
             shown_url: crate::redact::endpoint(&settings.url),

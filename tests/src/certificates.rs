@@ -1,0 +1,37 @@
+//! Certificates made per test run (rcgen): a CA and the server
+//! certificates it signs, for the TLS tests' servers.
+
+pub struct Authority {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Authority {
+    pub fn new(name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let cert = params.self_signed(&key).expect("a self-signed CA");
+        Self { cert, key }
+    }
+
+    /// The CA's certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) and
+    /// its key, PEM.
+    pub fn sign(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .expect("server params")
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("a signed certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+}
