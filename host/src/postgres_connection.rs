@@ -55,6 +55,13 @@ pub fn connect(url: &str) -> Result<Client, String> {
         .parse()
         .map_err(|e| format!("the connection string: {e}"))?;
     config.connect_timeout(CONNECT_TIMEOUT);
+    // A server or network gone quiet mid-session is noticed within about
+    // a minute, rather than when the kernel gives up hours later.
+    config
+        .keepalives_idle(Duration::from_secs(30))
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(3)
+        .tcp_user_timeout(Duration::from_secs(60));
     config.ssl_mode(match parsed.mode {
         SslMode::Disable => postgres::config::SslMode::Disable,
         SslMode::Prefer => postgres::config::SslMode::Prefer,

@@ -454,6 +454,9 @@ pub struct PostgresSinkConfig {
     pub table: String,
     /// Create the table from the results' fields when missing (default true).
     pub create_table: Option<bool>,
+    /// How long one statement may run, waiting for locks included, before
+    /// the run stops with PostgreSQL's error (default 60 s).
+    pub statement_timeout: Option<Millis>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -361,6 +361,9 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
                 url: postgres.url,
                 table: postgres.table,
                 create_table: postgres.create_table.unwrap_or(true),
+                statement_timeout: postgres
+                    .statement_timeout
+                    .map_or(Duration::from_secs(60), Millis::duration),
                 id_prefix: String::new(),
             })
         }

@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 use std::io;
+use std::time::Duration;
 
 use postgres::types::ToSql;
 use postgres::Client;
@@ -27,6 +28,9 @@ pub struct PostgresSettings {
     pub url: String,
     pub table: String,
     pub create_table: bool,
+    /// For every statement the sink runs (PostgreSQL's `statement_timeout`):
+    /// a lock held elsewhere must not hold the pipeline for ever.
+    pub statement_timeout: Duration,
     /// Part of every result id: the pipeline's name.
     pub id_prefix: String,
 }
@@ -76,6 +80,10 @@ impl PostgresSink {
                 crate::redact::connection(&settings.url)
             ))
         })?;
+        let timeout_ms = settings.statement_timeout.as_millis().max(1);
+        client
+            .batch_execute(&format!("SET statement_timeout = {timeout_ms}"))
+            .map_err(|e| sql_error("setting statement_timeout", e))?;
         let table = table_name(&settings.table);
         if settings.create_table {
             let mut ddl = format!("CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY");

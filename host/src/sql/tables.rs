@@ -401,6 +401,7 @@ impl Table {
                 url: self.required("url")?,
                 table: self.required("table-name")?,
                 create_table: None,
+                statement_timeout: self.parsed("statement-timeout")?,
             }),
             "tail" | "stdin" | "http" | "datagen" => {
                 return Err(self.error(format!("a '{}' table can only be read from", self.connector)))

@@ -196,3 +196,45 @@ fn a_failed_connection_never_prints_the_password() {
         assert!(!stderr.contains("hunter2SECRET"), "{stderr}");
     }
 }
+
+/// A table locked elsewhere (a migration, a forgotten transaction) does not
+/// hold the pipeline: the waiting statement is cancelled after
+/// `statement_timeout` and the run stops with PostgreSQL's error.
+#[test]
+fn a_table_locked_elsewhere_stops_the_run_after_the_statement_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Postgres::start();
+    let mut holder = server.client();
+    holder
+        .batch_execute(
+            "CREATE TABLE held (id text PRIMARY KEY, sensor_id text, temperature double precision, event_time bigint)",
+        )
+        .unwrap();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"sensor_id\":\"s1\",\"temperature\":101.5,\"event_time\":1}\n",
+    )
+    .unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let written = weir_tests::postgres::readings_into(&input, &server.url(), "held").replace(
+        "table = \"held\" }",
+        "table = \"held\", statement_timeout = \"1s\" }",
+    );
+    assert!(written.contains("statement_timeout"), "{written}");
+    std::fs::write(&pipeline, written).unwrap();
+    let out = weir_tests::weir_bounded(
+        &["run", pipeline.to_str().unwrap()],
+        b"",
+        Duration::from_secs(60),
+        1024,
+    )
+    .within_bounds();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("statement timeout (57014)"), "{stderr}");
+    lock.rollback().unwrap();
+}
