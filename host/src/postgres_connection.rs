@@ -89,8 +89,10 @@ pub fn connect(url: &str) -> Result<Client, String> {
         .unwrap_or_else(|_| Err(format!("no session within {SESSION_TIMEOUT:?}")))
 }
 
-/// The error with its causes (a TLS failure is the cause of a connect error).
-fn describe(error: &postgres::Error) -> String {
+/// A PostgreSQL error as weir shows it: the server's message and SQLSTATE,
+/// or the client's error with its causes (a TLS failure is the cause of a
+/// connect error).
+pub fn describe(error: &postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{} ({})", db.message(), db.code().code());
     }

@@ -65,10 +65,7 @@ fn table_name(table: &str) -> String {
 }
 
 fn sql_error(context: &str, error: postgres::Error) -> io::Error {
-    let detail = match error.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
-    };
+    let detail = crate::postgres_connection::describe(&error);
     io::Error::other(format!("{context}: {detail}"))
 }
 
