@@ -10,6 +10,7 @@ pub mod data;
 pub mod expr;
 pub mod format;
 pub mod generate;
+pub mod kafka_client;
 pub mod lookup;
 pub mod pipeline;
 pub mod plugin;

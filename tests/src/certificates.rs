@@ -35,3 +35,25 @@ impl Authority {
         (cert.pem(), key.serialize_pem())
     }
 }
+
+/// A TLS server's configuration presenting `cert_pem` (with `key_pem`).
+pub fn server_config(
+    cert_pem: &str,
+    key_pem: &str,
+) -> std::sync::Arc<tokio_rustls::rustls::ServerConfig> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("a PEM certificate");
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PEM key");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a certificate and its key");
+    std::sync::Arc::new(config)
+}

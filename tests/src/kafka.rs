@@ -14,12 +14,21 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::certificates::Authority;
 use crate::live::free_port;
+use crate::tls_proxy::TlsProxy;
 use crate::{plugin_dir, weir_binary};
 
 pub struct Broker {
     dir: tempfile::TempDir,
+    /// tansu's own port.
     pub port: u16,
+    /// In front of tansu, when clients must speak TLS to it.
+    pub tls: Option<TlsProxy>,
+    /// What every client of the test's own needs besides the servers.
+    pub client_properties: Vec<(String, String)>,
+    /// Every client must authenticate (SASL).
+    authentication: bool,
 }
 
 fn script() -> PathBuf {
@@ -31,9 +40,69 @@ impl Broker {
         let broker = Self {
             dir: tempfile::tempdir().expect("broker data dir"),
             port: free_port(),
+            tls: None,
+            client_properties: Vec::new(),
+            authentication: false,
         };
         broker.run_script(&["start", &broker.port.to_string()]);
         broker
+    }
+
+    /// A broker reachable only over TLS, with a certificate for 127.0.0.1
+    /// signed by `authority` (see [`TlsProxy`]); the test's own clients
+    /// trust `authority`, whose PEM is written to `ca_file`.
+    pub fn start_behind_tls(authority: &Authority, ca_file: &Path) -> Self {
+        let broker = Self::behind_tls(authority, ca_file);
+        broker.restart();
+        broker
+    }
+
+    /// As [`Broker::start_behind_tls`], where every client must also log in
+    /// with SCRAM-SHA-512 as one of `users` (name, password); the test's
+    /// own clients log in as the first.
+    pub fn start_behind_tls_with_users(
+        authority: &Authority,
+        ca_file: &Path,
+        users: &[(&str, &str)],
+    ) -> Self {
+        let mut broker = Self::behind_tls(authority, ca_file);
+        // Users are made while the broker still lets anyone in.
+        broker.restart();
+        for (name, password) in users {
+            broker.run_script(&["user", name, password, &broker.port.to_string()]);
+        }
+        broker.stop();
+        broker.authentication = true;
+        broker.restart();
+        let (name, password) = users[0];
+        broker.client_properties = vec![
+            ("security.protocol".into(), "sasl_ssl".into()),
+            ("ssl.ca.location".into(), ca_file.display().to_string()),
+            ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
+            ("sasl.username".into(), name.into()),
+            ("sasl.password".into(), password.into()),
+        ];
+        broker
+    }
+
+    fn behind_tls(authority: &Authority, ca_file: &Path) -> Self {
+        let (cert, key) = authority.sign(&["127.0.0.1"]);
+        std::fs::write(ca_file, authority.pem()).expect("writing the CA file");
+        let port = free_port();
+        Self {
+            dir: tempfile::tempdir().expect("broker data dir"),
+            port,
+            client_properties: vec![
+                ("security.protocol".into(), "ssl".into()),
+                ("ssl.ca.location".into(), ca_file.display().to_string()),
+            ],
+            tls: Some(TlsProxy::start(&cert, &key, port)),
+            authentication: false,
+        }
+    }
+
+    fn tls_port(&self) -> u16 {
+        self.tls.as_ref().map_or(self.port, |proxy| proxy.port)
     }
 
     fn run_script(&self, args: &[&str]) {
@@ -41,6 +110,10 @@ impl Broker {
             .arg(script())
             .args(args)
             .env("WEIR_KAFKA_DIR", self.dir.path())
+            .env(
+                "WEIR_KAFKA_AUTHENTICATION",
+                if self.authentication { "1" } else { "0" },
+            )
             .output()
             .expect("running scripts/kafka-broker");
         assert!(
@@ -55,29 +128,42 @@ impl Broker {
         self.run_script(&["stop"]);
         // Wait until the port is free, so a restart can bind it again.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(self.bootstrap()).is_ok() && Instant::now() < deadline {
+        let own = format!("127.0.0.1:{}", self.port);
+        while std::net::TcpStream::connect(&own).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Starts the broker again on the same port and data.
     pub fn restart(&self) {
-        self.run_script(&["start", &self.port.to_string()]);
+        self.run_script(&[
+            "start",
+            &self.port.to_string(),
+            &self.tls_port().to_string(),
+        ]);
     }
 
+    /// Where clients connect: the TLS proxy's port if there is one.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.tls_port())
     }
 
     fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", self.bootstrap());
+        for (key, value) in &self.client_properties {
+            config.set(key, value);
+        }
         config
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        weir::source::kafka::create_topics(&self.bootstrap(), &[(name, partitions)])
-            .unwrap_or_else(|e| panic!("{e}"));
+        weir::source::kafka::create_topics(
+            &self.bootstrap(),
+            &self.client_properties,
+            &[(name, partitions)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Produces `lines`, keyed by the string field `key_field` when given,
@@ -317,10 +403,21 @@ pub fn sensor_pipeline(broker: &Broker, dir: &Path, group: &str, source_extra: &
 
 /// Starts `weir run pipeline extra…`, logging to `stderr`.
 pub fn start_weir_with(pipeline: &Path, stderr: &Path, extra: &[&str]) -> Weir {
+    start_weir_with_env(pipeline, stderr, extra, &[])
+}
+
+/// As [`start_weir_with`], with `env` (name, value) set for weir.
+pub fn start_weir_with_env(
+    pipeline: &Path,
+    stderr: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Weir {
     let child = Command::new(weir_binary())
         .arg("run")
         .arg(pipeline)
         .args(extra)
+        .envs(env.iter().copied())
         .env("WEIR_LOG", "weir=info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -10,6 +10,7 @@ pub mod live;
 pub mod object_store;
 pub mod postgres;
 pub mod receiver;
+pub mod tls_proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,20 @@ pub struct LiveHost {
 }
 
 /// A port free at the time of asking.
+/// A one-thread runtime and a listener on a free loopback port, for a
+/// test's own server.
+pub fn local_server() -> (tokio::runtime::Runtime, tokio::net::TcpListener) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binding a local port");
+    (runtime, listener)
+}
+
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding port 0");
     listener.local_addr().expect("local addr").port()

@@ -53,21 +53,8 @@ impl Receiver {
         key_pem: &str,
         script: impl Fn(usize, &str) -> (u16, Option<u64>) + Send + Sync + 'static,
     ) -> Self {
-        use tokio_rustls::rustls;
-        use tokio_rustls::rustls::pki_types::pem::PemObject;
-        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .expect("a PEM certificate");
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PEM key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("a certificate and its key");
-        Self::serve("/hook", Some(Arc::new(config)), script)
+        let config = crate::certificates::server_config(cert_pem, key_pem);
+        Self::serve("/hook", Some(config), script)
     }
 
     fn serve(
@@ -77,14 +64,7 @@ impl Receiver {
     ) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("binding a local port");
+        let (runtime, listener) = crate::live::local_server();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}{path}", listener.local_addr().unwrap());
         let state = (received.clone(), script);

@@ -97,6 +97,7 @@ pub fn run_kafka(options: &KafkaBenchOptions) -> anyhow::Result<KafkaReport> {
     let output = format!("{input}-alerts");
     create_topics(
         &options.bootstrap_servers,
+        &[],
         &[(&input, options.partitions), (&output, 1)],
     )
     .map_err(anyhow::Error::msg)?;

@@ -8,13 +8,16 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::load::{parse_key, parse_value, Loading};
 use super::{LookupTable, TableSpec};
+use crate::kafka_client::FatalError;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the first read to the end may take before the pipeline is
@@ -29,8 +32,39 @@ pub struct KafkaTable {
     pub properties: Vec<(String, String)>,
 }
 
+/// `error`, or the refused certificate or login behind it. Errors reach
+/// the context only while the consumer is polled, which a metadata request
+/// does not do, so it is polled a little first.
+fn refused(consumer: &BaseConsumer<TableContext>, error: String) -> String {
+    for _ in 0..10 {
+        if let Some(fatal) = consumer.context().fatal.get() {
+            return fatal;
+        }
+        // A message so polled is dropped; the table is refused anyway.
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+    error
+}
+
+/// Keeps a refused certificate or login, which no waiting mends, to be
+/// told instead of a timeout.
+struct TableContext {
+    servers: String,
+    fatal: FatalError,
+}
+
+impl ClientContext for TableContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !self.fatal.record(&error, reason, &self.servers) {
+            tracing::warn!(target: "librdkafka", %error, "{reason}");
+        }
+    }
+}
+
+impl ConsumerContext for TableContext {}
+
 pub(super) struct Changelog {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<TableContext>,
     table: KafkaTable,
     /// Key → the fields' values as text (`None`: absent or null).
     latest: HashMap<String, Vec<Option<String>>>,
@@ -51,12 +85,16 @@ impl Changelog {
         for (key, value) in &table.properties {
             config.set(key, value);
         }
-        let consumer: BaseConsumer = config
-            .create()
+        let context = TableContext {
+            servers: table.bootstrap_servers.clone(),
+            fatal: FatalError::default(),
+        };
+        let consumer: BaseConsumer<TableContext> = config
+            .create_with_context(context)
             .map_err(|e| format!("the table's Kafka consumer: {e}"))?;
         let metadata = consumer
             .fetch_metadata(Some(&table.topic), METADATA_TIMEOUT)
-            .map_err(|e| format!("the table topic `{}`: {e}", table.topic))?;
+            .map_err(|e| refused(&consumer, format!("the table topic `{}`: {e}", table.topic)))?;
         let partitions: Vec<i32> = metadata
             .topics()
             .iter()
@@ -89,7 +127,9 @@ impl Changelog {
             latest: HashMap::new(),
             changed: true,
         };
-        changelog.catch_up(ends, spec)?;
+        changelog
+            .catch_up(ends, spec)
+            .map_err(|e| refused(&changelog.consumer, e))?;
         Ok(changelog)
     }
 

@@ -296,7 +296,7 @@ fn kafka_source(
             .map_or(DEFAULT_COMMIT_INTERVAL, Millis::duration),
         key_field: config.key_field.and_then(|f| schema.index_of(&f)),
         timestamp_field: config.timestamp_field.and_then(|f| schema.index_of(&f)),
-        properties: config.properties.into_iter().collect(),
+        properties: crate::kafka_client::properties(config.properties, base)?,
         resume_from: Vec::new(),
         avro,
     })
@@ -348,7 +348,7 @@ pub fn sink(config: SinkConfig, base: &Path, results: &Schema) -> Result<SinkSpe
                 avro,
             }
         }
-        SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, results)?),
+        SinkConfig::Kafka(kafka) => SinkSpec::Kafka(kafka_sink(kafka, base, results)?),
         SinkConfig::Webhook(webhook) => SinkSpec::Webhook(webhook_sink(webhook, base, results)?),
         SinkConfig::Postgres(postgres) => {
             if postgres.table.is_empty() || postgres.table.split('.').count() > 2 {
@@ -415,7 +415,11 @@ fn webhook_sink(
     })
 }
 
-fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSettings, String> {
+fn kafka_sink(
+    config: KafkaSinkConfig,
+    base: &Path,
+    results: &Schema,
+) -> Result<KafkaSinkSettings, String> {
     let key_column = match &config.key_field {
         Some(name) => Some(results.index_of(name).ok_or_else(|| {
             format!("sink key_field `{name}` is not in the results; they have: {results}")
@@ -435,7 +439,7 @@ fn kafka_sink(config: KafkaSinkConfig, results: &Schema) -> Result<KafkaSinkSett
         delivery_timeout: config
             .delivery_timeout
             .map_or(DEFAULT_DELIVERY_TIMEOUT, Millis::duration),
-        properties: config.properties.into_iter().collect(),
+        properties: crate::kafka_client::properties(config.properties, base)?,
         id_prefix: String::new(),
         transactional_id: config.transactional_id,
         avro,

@@ -11,7 +11,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -24,8 +24,11 @@ use super::{Sink, SinkFailure};
 use crate::data::{Batch, Value};
 use crate::format::avro::AvroSchema;
 use crate::format::json::JsonRow;
+use crate::kafka_client::FatalError;
 
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a flush waits between looks at whether the broker refused weir.
+const FLUSH_STEP: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone)]
 pub struct KafkaSinkSettings {
@@ -49,11 +52,16 @@ type Failures = Arc<Mutex<Vec<SinkFailure>>>;
 
 struct DeliveryReports {
     failed: Failures,
+    servers: String,
+    /// A certificate or credential failure, which ends the run.
+    fatal: Arc<FatalError>,
 }
 
 impl ClientContext for DeliveryReports {
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        if !self.fatal.record(&error, reason, &self.servers) {
+            tracing::warn!(target: "librdkafka", %error, "{reason}");
+        }
     }
 }
 
@@ -84,6 +92,7 @@ fn failure(reason: String, payload: Option<&[u8]>) -> SinkFailure {
 pub struct KafkaSink {
     producer: ThreadedProducer<DeliveryReports>,
     failed: Failures,
+    fatal: Arc<FatalError>,
     settings: KafkaSinkSettings,
     value: Vec<u8>,
     key: String,
@@ -106,9 +115,12 @@ impl KafkaSink {
             config.set(key, value);
         }
         let failed = Failures::default();
+        let fatal = Arc::<FatalError>::default();
         let producer = config
             .create_with_context(DeliveryReports {
                 failed: failed.clone(),
+                servers: settings.bootstrap_servers.clone(),
+                fatal: fatal.clone(),
             })
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
         let producer: ThreadedProducer<DeliveryReports> = producer;
@@ -127,11 +139,23 @@ impl KafkaSink {
         Ok(Self {
             producer,
             failed,
+            fatal,
             settings,
             value: Vec::new(),
             key: String::new(),
             id: String::new(),
         })
+    }
+
+    /// The certificate or credential failure that ends the run, if any.
+    fn check_fatal(&self) -> io::Result<()> {
+        match self.fatal.get() {
+            Some(message) => Err(io::Error::other(format!(
+                "Kafka sink {}: {message}",
+                self.settings.topic
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn produce(&mut self) -> io::Result<()> {
@@ -153,6 +177,7 @@ impl KafkaSink {
                 // The local queue is full: wait for deliveries, which is this
                 // sink's backpressure on the pipeline.
                 Err((e, back)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    self.check_fatal()?;
                     record = back;
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -171,6 +196,7 @@ impl KafkaSink {
 
 impl Sink for KafkaSink {
     fn write(&mut self, batch: &Batch, _: &mut super::SinkContext<'_>) -> io::Result<()> {
+        self.check_fatal()?;
         let key_column = self.settings.key_column.map(|i| &batch.columns[i]);
         for row in 0..batch.len() {
             self.value.clear();
@@ -198,12 +224,23 @@ impl Sink for KafkaSink {
     /// Waits until every message is acknowledged or has failed for good.
     fn flush(&mut self) -> io::Result<()> {
         let wait = self.settings.delivery_timeout + Duration::from_secs(5);
-        self.producer.flush(wait).map_err(|e| {
-            io::Error::other(format!(
-                "Kafka sink {}: results still unacknowledged after {wait:?}: {e}",
-                self.settings.topic
-            ))
-        })
+        let deadline = Instant::now() + wait;
+        // In steps, so that a refused certificate or password ends the
+        // wait at once rather than after every result has timed out.
+        loop {
+            self.check_fatal()?;
+            let step = FLUSH_STEP.min(deadline.saturating_duration_since(Instant::now()));
+            match self.producer.flush(step) {
+                Ok(()) => return Ok(()),
+                Err(_) if Instant::now() < deadline => continue,
+                Err(e) => {
+                    return Err(io::Error::other(format!(
+                        "Kafka sink {}: results still unacknowledged after {wait:?}: {e}",
+                        self.settings.topic
+                    )))
+                }
+            }
+        }
     }
 
     /// In transactional mode, the results since the last checkpoint are

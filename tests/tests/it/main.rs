@@ -21,6 +21,7 @@ mod kafka;
 mod kafka_avro;
 mod kafka_exactly_once;
 mod kafka_group;
+mod kafka_tls;
 mod keyed_state;
 mod lifecycle;
 mod live_page;

@@ -110,7 +110,7 @@ fn table_origin(
         (None, None, Some(kafka)) => TableOrigin::Kafka(KafkaTable {
             bootstrap_servers: kafka.bootstrap_servers,
             topic: kafka.topic,
-            properties: kafka.properties.into_iter().collect(),
+            properties: crate::kafka_client::properties(kafka.properties, base)?,
         }),
         _ => return Err("give the table as one of `table = \"file.csv\"`, `postgres = { url, query }` or `kafka = { bootstrap_servers, topic }`".into()),
     })

@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{KafkaSourceSettings, StartFrom};
 use crate::data::position;
+use crate::kafka_client::FatalError;
 use crate::source::{HandoverAck, RawChunk, SourceStats, StreamChange};
 
 /// How long a revoke waits for the pipeline to commit the offsets of what
@@ -46,6 +47,9 @@ pub struct ReaderContext {
     /// Where chunks go, in the order of their numbers: the reader's, and
     /// the handover markers a revoke sends from inside `poll`.
     line: Mutex<Option<Line>>,
+    servers: String,
+    /// A certificate or credential failure, which ends the run.
+    pub fatal: FatalError,
 }
 
 struct Line {
@@ -79,6 +83,8 @@ impl ReaderContext {
             stats,
             topics: settings.topics.clone(),
             line: Mutex::default(),
+            servers: settings.bootstrap_servers.clone(),
+            fatal: FatalError::default(),
         }
     }
 
@@ -231,8 +237,11 @@ impl ClientContext for ReaderContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // Mostly transient (a broker going away); librdkafka reconnects by itself.
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        // Mostly transient (a broker going away); librdkafka reconnects by
+        // itself. The reader ends the run on a fatal one.
+        if !self.fatal.record(&error, reason, &self.servers) {
+            tracing::warn!(target: "librdkafka", %error, "{reason}");
+        }
     }
 }
 

@@ -73,12 +73,20 @@ pub fn read_kafka(
                 None => Polled::Nothing,
                 Some(Ok(message)) => Polled::Fresh(message),
                 Some(Err(e)) => {
-                    // Transport errors and the like; librdkafka retries by itself.
-                    tracing::warn!(error = %e, "Kafka consumer");
+                    // Transport errors and the like; librdkafka retries by
+                    // itself. Refused certificates, credentials or ACLs
+                    // end the run below.
+                    let servers = &settings.bootstrap_servers;
+                    if !consumer.context().fatal.record(&e, "", servers) {
+                        tracing::warn!(error = %e, "Kafka consumer");
+                    }
                     Polled::Nothing
                 }
             },
         };
+        if let Some(fatal) = consumer.context().fatal.get() {
+            return Err(fatal);
+        }
         reader.follow_rebalances()?;
         let idle = match &polled {
             Polled::Held(message) => reader.add(message).map(|()| false)?,

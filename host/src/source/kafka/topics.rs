@@ -4,10 +4,19 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 
-/// Creates each `(name, partitions)` topic with one replica.
-pub fn create_topics(bootstrap_servers: &str, topics: &[(&str, i32)]) -> Result<(), String> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
+/// Creates each `(name, partitions)` topic with one replica, connecting
+/// with `properties` (TLS, SASL) besides the servers.
+pub fn create_topics(
+    bootstrap_servers: &str,
+    properties: &[(String, String)],
+    topics: &[(&str, i32)],
+) -> Result<(), String> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap_servers);
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    let admin: AdminClient<DefaultClientContext> = config
         .create()
         .map_err(|e| format!("cannot create a Kafka admin client: {e}"))?;
     let new: Vec<NewTopic> = topics
