@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use super::bindings::weir::plugin::types;
 use super::codec::{decode_rows, encode_rows};
@@ -23,21 +23,41 @@ pub(super) struct KeyedPart {
     pub state: KeyedState,
 }
 
-/// The distinct keys of some rows, in first-seen order.
-#[derive(Default)]
+/// The distinct keys of some rows, in first-seen order, each hashed once:
+/// with the state's hasher, so that the one hash finds the key in the
+/// batch, its stored state, and the slot its new state goes to.
 struct BatchKeys<'b> {
     /// Borrowed from the batch (or the due timers): a batch's keys cost no
     /// allocation unless they are new to the state.
     keys: Vec<KeyRef<'b>>,
-    index: HashMap<KeyRef<'b>, u32>,
+    hashes: Vec<u64>,
+    /// Indices into `keys`.
+    index: HashTable<u32>,
 }
 
 impl<'b> BatchKeys<'b> {
-    fn add(&mut self, key: KeyRef<'b>) -> u32 {
-        *self.index.entry(key).or_insert_with(|| {
-            self.keys.push(key);
-            self.keys.len() as u32 - 1
-        })
+    /// Room for `rows` keys, so that a batch never grows the index.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            keys: Vec::with_capacity(rows),
+            hashes: Vec::with_capacity(rows),
+            index: HashTable::with_capacity(rows),
+        }
+    }
+
+    fn add(&mut self, key: KeyRef<'b>, state: &KeyedState) -> u32 {
+        let hash = state.hash(&key);
+        let keys = &self.keys;
+        if let Some(&at) = self.index.find(hash, |&at| keys[at as usize] == key) {
+            return at;
+        }
+        let at = self.keys.len() as u32;
+        self.keys.push(key);
+        self.hashes.push(hash);
+        let hashes = &self.hashes;
+        self.index
+            .insert_unique(hash, at, |&at| hashes[at as usize]);
+        at
     }
 }
 
@@ -171,15 +191,12 @@ impl PluginOperator {
     /// One attempt at a keyed batch; on success the keys' state and timers
     /// are stored.
     pub(super) fn call_keyed(&mut self, batch: &Batch, share: f64) -> Result<Batch, PluginError> {
-        let key_column = self
-            .keyed
-            .as_ref()
-            .expect("called for keyed operators")
-            .column;
+        let keyed = self.keyed.as_ref().expect("called for keyed operators");
+        let key_column = keyed.column;
         let column = &batch.columns[key_column];
-        let mut keys = BatchKeys::default();
+        let mut keys = BatchKeys::with_capacity(batch.len());
         let row_keys: Vec<u32> = (0..batch.len())
-            .map(|row| keys.add(KeyRef::of(column.get(row))))
+            .map(|row| keys.add(KeyRef::of(column.get(row)), &keyed.state))
             .collect();
         let mut rows = Vec::new();
         encode_rows(batch, &self.reads, &mut rows);
@@ -189,7 +206,7 @@ impl PluginOperator {
                 rows,
             },
             row_keys,
-            &keys.keys,
+            &keys,
             Vec::new(),
         );
         let output = self.call_component(&input, share)?;
@@ -201,7 +218,7 @@ impl PluginOperator {
         let keys_out = result.columns.swap_remove(key_column);
         result.schema = self.output.clone();
         result.columns = std::iter::once(keys_out).chain(emitted).collect();
-        self.store(&keys.keys, output);
+        self.store(&keys, output);
         Ok(result)
     }
 
@@ -254,12 +271,13 @@ impl PluginOperator {
     /// One attempt at firing `due`; on success the keys' state and timers
     /// are stored.
     fn fire(&mut self, due: &[Timer], watermark: i64) -> Result<Batch, PluginError> {
-        let key_type = self.keyed.as_ref().expect("keyed").field.ty;
-        let mut keys = BatchKeys::default();
+        let keyed = self.keyed.as_ref().expect("keyed");
+        let key_type = keyed.field.ty;
+        let mut keys = BatchKeys::with_capacity(due.len());
         let timers: Vec<types::Timer> = due
             .iter()
             .map(|t| types::Timer {
-                key: keys.add(t.key.as_ref()),
+                key: keys.add(t.key.as_ref(), &keyed.state),
                 at: t.at,
             })
             .collect();
@@ -269,7 +287,7 @@ impl PluginOperator {
                 rows: Vec::new(),
             },
             Vec::new(),
-            &keys.keys,
+            &keys,
             timers,
         );
         let output = self.call_component(&input, 1.0)?;
@@ -282,7 +300,7 @@ impl PluginOperator {
         }
         let emitted = decode_rows(&self.descriptor.emits, parents.len(), &output.rows)
             .map_err(|e| self.invalid(e))?;
-        self.store(&keys.keys, output);
+        self.store(&keys, output);
         let mut key_column = ColumnBuilder::new(key_type, parents.len());
         for &p in &parents {
             key_column.push(due[p as usize].key.value(key_type));
@@ -304,7 +322,7 @@ impl PluginOperator {
         &self,
         rows: types::Batch,
         row_keys: Vec<u32>,
-        keys: &[KeyRef<'_>],
+        keys: &BatchKeys<'_>,
         timers: Vec<types::Timer>,
     ) -> types::KeyedBatch {
         let stored = &self.keyed.as_ref().expect("keyed").state;
@@ -312,18 +330,18 @@ impl PluginOperator {
             rows,
             row_keys,
             keys: String::new(),
-            key_ends: Vec::with_capacity(keys.len()),
+            key_ends: Vec::with_capacity(keys.keys.len()),
             states: Vec::new(),
-            state_lens: Vec::with_capacity(keys.len()),
+            state_lens: Vec::with_capacity(keys.keys.len()),
             timers,
         };
-        for &key in keys {
-            match key {
+        for (key, &hash) in keys.keys.iter().zip(&keys.hashes) {
+            match *key {
                 KeyRef::Str(s) => input.keys.push_str(s),
                 other => input.keys.push_str(&other.to_owned().text()),
             }
             input.key_ends.push(input.keys.len() as u32);
-            match stored.get(&key) {
+            match stored.get_hashed(hash, key) {
                 Some(state) => {
                     input.states.extend_from_slice(state);
                     input.state_lens.push(state.len() as i32);
@@ -390,23 +408,23 @@ impl PluginOperator {
         Ok(output)
     }
 
-    fn store(&mut self, keys: &[KeyRef<'_>], output: types::KeyedOutput) {
+    fn store(&mut self, keys: &BatchKeys<'_>, output: types::KeyedOutput) {
         let state = &mut self.keyed.as_mut().expect("keyed").state;
         for t in &output.timers {
             state.set_timer(Timer {
                 at: t.at,
-                key: keys[t.key as usize].to_owned(),
+                key: keys.keys[t.key as usize].to_owned(),
             });
         }
         let mut start = 0;
         for (&index, &len) in output.changed.iter().zip(&output.state_lens) {
-            let key = keys[index as usize];
+            let (key, hash) = (keys.keys[index as usize], keys.hashes[index as usize]);
             if len < 0 {
                 state.forget(key);
                 continue;
             }
             let end = start + len as usize;
-            state.update(key, &output.states[start..end]);
+            state.update_hashed(hash, key, &output.states[start..end]);
             start = end;
         }
     }

@@ -70,7 +70,9 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         self.len == 0
     }
 
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    /// The hash the map files `key` under: computed once by a caller that
+    /// looks the same key up several times (`*_hashed`).
+    pub fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -90,7 +92,11 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     pub fn get<Q: Hash + Equivalent<K> + ?Sized>(&self, key: &Q) -> Option<&V> {
-        let hash = self.hash(key);
+        self.get_hashed(self.hash(key), key)
+    }
+
+    /// [`get`](Self::get) with `hash` = [`hash`](Self::hash)`(key)`.
+    pub fn get_hashed<Q: Equivalent<K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<&V> {
         self.shards[self.shard_of(hash)]
             .find(hash, |(k, _)| key.equivalent(k))
             .map(|(_, v)| v)
@@ -116,7 +122,15 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     pub fn get_mut<Q: Hash + Equivalent<K> + ?Sized>(&mut self, key: &Q) -> Option<&mut V> {
-        let hash = self.hash(key);
+        self.get_mut_hashed(self.hash(key), key)
+    }
+
+    /// [`get_mut`](Self::get_mut) with `hash` = [`hash`](Self::hash)`(key)`.
+    pub fn get_mut_hashed<Q: Equivalent<K> + ?Sized>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+    ) -> Option<&mut V> {
         self.writable_shard(hash, key)?
             .find_mut(hash, |(k, _)| key.equivalent(k))
             .map(|(_, v)| v)

@@ -64,6 +64,17 @@ impl KeyedState {
         self.values.get(key).map(Vec::as_slice)
     }
 
+    /// The hash `key` is stored under, for the `*_hashed` methods: a batch
+    /// hashes each key once for its dedup, its lookup and its update.
+    pub fn hash(&self, key: &KeyRef<'_>) -> u64 {
+        self.values.hash(key)
+    }
+
+    /// [`get`](Self::get) with `hash` = [`hash`](Self::hash)`(key)`.
+    pub fn get_hashed(&self, hash: u64, key: &KeyRef<'_>) -> Option<&[u8]> {
+        self.values.get_hashed(hash, key).map(Vec::as_slice)
+    }
+
     /// Stores `value` for `key`; `None` forgets the key.
     pub fn set(&mut self, key: Key, value: Option<Vec<u8>>) {
         let Some(value) = value else {
@@ -79,7 +90,12 @@ impl KeyedState {
     /// Stores `value` for `key`, in place when the key has a state: the
     /// plugin's new states are copied into the buffers they replace.
     pub fn update(&mut self, key: KeyRef<'_>, value: &[u8]) {
-        let Some(old) = self.values.get_mut(&key) else {
+        self.update_hashed(self.hash(&key), key, value);
+    }
+
+    /// [`update`](Self::update) with `hash` = [`hash`](Self::hash)`(key)`.
+    pub fn update_hashed(&mut self, hash: u64, key: KeyRef<'_>, value: &[u8]) {
+        let Some(old) = self.values.get_mut_hashed(hash, &key) else {
             return self.set(key.to_owned(), Some(value.to_vec()));
         };
         self.bytes = self.bytes + value.len() - old.len();
