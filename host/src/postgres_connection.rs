@@ -9,9 +9,13 @@
 //! | `verify-ca` | always | signed by a root of `sslrootcert` (default: the system's roots) |
 //! | `verify-full` | always | as `verify-ca`, and issued for the host connected to |
 //!
-//! `sslrootcert` is a PEM file, or `system`. The client (rust-postgres)
-//! knows only the first three modes and no `sslrootcert`, so both are taken
-//! out of the string here and the verification is rustls' (with ring).
+//! `sslrootcert` is a PEM file, or `system`. A server that asks for a
+//! client certificate (`hostssl … cert`, or `clientcert=verify-full`) gets
+//! `sslcert` with its key `sslkey` (PEM files; an encrypted key is refused,
+//! as is libpq's default of `~/.postgresql/postgresql.crt`: name them). The
+//! client (rust-postgres) knows only the first three modes and none of
+//! these files, so they are taken out of the string here and TLS is
+//! rustls' (with ring).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +25,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// For the TCP connection.
@@ -43,7 +47,38 @@ enum SslMode {
 struct Parsed {
     rest: String,
     mode: SslMode,
+    files: TlsFiles,
+}
+
+/// The files a connection string names for TLS.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TlsFiles {
     root_cert: Option<String>,
+    /// The client's certificate and its key, for a server that asks.
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+/// The TLS parameters taken out of a connection string.
+#[derive(Debug, Default)]
+struct Taken {
+    mode: Option<String>,
+    files: TlsFiles,
+}
+
+impl Taken {
+    /// Keeps `value` if `key` is one of ours; false for any other key.
+    fn take(&mut self, key: &str, value: Option<String>) -> bool {
+        let slot = match key {
+            "sslmode" => &mut self.mode,
+            "sslrootcert" => &mut self.files.root_cert,
+            "sslcert" => &mut self.files.cert,
+            "sslkey" => &mut self.files.key,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
 }
 
 /// Opens a session to the server `url` names (a `postgres://` URL or
@@ -69,7 +104,7 @@ pub fn connect(url: &str) -> Result<Client, String> {
     });
     let tls = match parsed.mode {
         SslMode::Disable => None,
-        mode => Some(tls_config(mode, parsed.root_cert.as_deref())?),
+        mode => Some(tls_config(mode, &parsed.files)?),
     };
     // The client has no timeout past the TCP connect: a server that
     // accepts and then says nothing would hold the caller for ever.
@@ -108,15 +143,14 @@ pub fn describe(error: &postgres::Error) -> String {
     text
 }
 
-/// Takes `sslmode` and `sslrootcert` out of `url`.
+/// Takes the TLS parameters out of `url`.
 fn parse(url: &str) -> Result<Parsed, String> {
-    let (rest, mode, root_cert) =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            take_from_query(url)
-        } else {
-            take_from_pairs(url)
-        };
-    let mode = match mode.as_deref() {
+    let (rest, taken) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        take_from_query(url)
+    } else {
+        take_from_pairs(url)
+    };
+    let mode = match taken.mode.as_deref() {
         None | Some("prefer") => SslMode::Prefer,
         Some("disable") => SslMode::Disable,
         Some("require") => SslMode::Require,
@@ -128,19 +162,22 @@ fn parse(url: &str) -> Result<Parsed, String> {
             ))
         }
     };
+    if taken.files.cert.is_some() != taken.files.key.is_some() {
+        return Err("sslcert and sslkey go together: the client certificate and its key".into());
+    }
     Ok(Parsed {
         rest,
         mode,
-        root_cert,
+        files: taken.files,
     })
 }
 
 /// The URL form: `?sslmode=…&sslrootcert=…` among other parameters.
-fn take_from_query(url: &str) -> (String, Option<String>, Option<String>) {
+fn take_from_query(url: &str) -> (String, Taken) {
     let Some((base, query)) = url.split_once('?') else {
-        return (url.to_string(), None, None);
+        return (url.to_string(), Taken::default());
     };
-    let (mut mode, mut root_cert, mut kept) = (None, None, Vec::new());
+    let (mut taken, mut kept) = (Taken::default(), Vec::new());
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decoded = || {
@@ -148,23 +185,21 @@ fn take_from_query(url: &str) -> (String, Option<String>, Option<String>) {
                 .next()
                 .map(|(_, v)| v.into_owned())
         };
-        match key {
-            "sslmode" => mode = decoded(),
-            "sslrootcert" => root_cert = decoded(),
-            _ => kept.push(pair),
+        if !taken.take(key, decoded()) {
+            kept.push(pair);
         }
     }
     let rest = match kept.is_empty() {
         true => base.to_string(),
         false => format!("{base}?{}", kept.join("&")),
     };
-    (rest, mode, root_cert)
+    (rest, taken)
 }
 
 /// libpq's `key=value` form: pairs apart by spaces, a value maybe quoted
 /// ('…', with `\'` and `\\`).
-fn take_from_pairs(text: &str) -> (String, Option<String>, Option<String>) {
-    let (mut mode, mut root_cert, mut kept) = (None, None, Vec::new());
+fn take_from_pairs(text: &str) -> (String, Taken) {
+    let (mut taken, mut kept) = (Taken::default(), Vec::new());
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
         if c.is_whitespace() {
@@ -202,17 +237,16 @@ fn take_from_pairs(text: &str) -> (String, Option<String>, Option<String>) {
             }
         }
         let end = chars.peek().map_or(text.len(), |&(at, _)| at);
-        match key.as_str() {
-            "sslmode" => mode = Some(value),
-            "sslrootcert" => root_cert = Some(value),
-            _ => kept.push(text[start..end].trim()),
+        if !taken.take(&key, Some(value)) {
+            kept.push(text[start..end].trim());
         }
     }
-    (kept.join(" "), mode, root_cert)
+    (kept.join(" "), taken)
 }
 
 /// rustls for `mode`, verifying as the table at the top says.
-fn tls_config(mode: SslMode, root_cert: Option<&str>) -> Result<rustls::ClientConfig, String> {
+fn tls_config(mode: SslMode, files: &TlsFiles) -> Result<rustls::ClientConfig, String> {
+    let root_cert = files.root_cert.as_deref();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -236,10 +270,41 @@ fn tls_config(mode: SslMode, root_cert: Option<&str>) -> Result<rustls::ClientCo
             }
         }
     };
-    Ok(builder
+    let builder = builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(verifier);
+    match (&files.cert, &files.key) {
+        (Some(cert), Some(key)) => {
+            let (chain, key_der) = client_identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| format!("sslcert {cert} with sslkey {key}: {e}"))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// The client's certificate chain (`sslcert`) and private key (`sslkey`),
+/// PEM files.
+fn client_identity(
+    cert: &str,
+    key: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("sslcert {cert}: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("sslcert {cert}: no certificate in it"));
+    }
+    let text = std::fs::read_to_string(key).map_err(|e| format!("sslkey {key}: {e}"))?;
+    if text.contains("ENCRYPTED") {
+        return Err(format!(
+            "sslkey {key}: the key is encrypted; weir takes an unencrypted key (openssl pkey -in {key} -out plain.key), kept readable by weir alone"
+        ));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(text.as_bytes())
+        .map_err(|e| format!("sslkey {key}: no private key in it ({e})"))?;
+    Ok((chain, key_der))
 }
 
 /// The roots a server's certificate must chain to: those in the PEM file
@@ -337,25 +402,52 @@ mod tests {
     #[test]
     fn tls_settings_are_taken_out_of_either_form() {
         let url = parse(
-            "postgres://u:p@h:5432/db?sslmode=verify-full&application_name=w&sslrootcert=%2Fca.pem",
+            "postgres://u:p@h:5432/db?sslmode=verify-full&application_name=w&sslrootcert=%2Fca.pem&sslcert=c.pem&sslkey=k.pem",
         )
         .unwrap();
         assert_eq!(url.rest, "postgres://u:p@h:5432/db?application_name=w");
-        assert_eq!(
-            (url.mode, url.root_cert.as_deref()),
-            (SslMode::VerifyFull, Some("/ca.pem"))
-        );
+        assert_eq!(url.mode, SslMode::VerifyFull);
+        let files = |root: &str, cert: Option<&str>, key: Option<&str>| TlsFiles {
+            root_cert: Some(root.into()),
+            cert: cert.map(String::from),
+            key: key.map(String::from),
+        };
+        assert_eq!(url.files, files("/ca.pem", Some("c.pem"), Some("k.pem")));
         let pairs = parse(
             "host=h sslmode = verify-ca password='a b\\'c' sslrootcert='/my ca.pem' dbname=d",
         )
         .unwrap();
         assert_eq!(pairs.rest, "host=h password='a b\\'c' dbname=d");
-        assert_eq!(
-            (pairs.mode, pairs.root_cert.as_deref()),
-            (SslMode::VerifyCa, Some("/my ca.pem"))
-        );
+        assert_eq!(pairs.mode, SslMode::VerifyCa);
+        assert_eq!(pairs.files, files("/my ca.pem", None, None));
         assert_eq!(parse("host=h").unwrap().mode, SslMode::Prefer);
         let wrong = parse("host=h sslmode=verify").unwrap_err();
         assert!(wrong.contains("verify-full"), "{wrong}");
+        let alone = parse("host=h sslcert=c.pem").unwrap_err();
+        assert!(alone.contains("sslcert and sslkey go together"), "{alone}");
+    }
+
+    #[test]
+    fn a_client_key_must_be_there_and_not_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let path = |p: &std::path::Path| p.display().to_string();
+        let missing = client_identity(&path(&cert), &path(&key)).unwrap_err();
+        assert!(missing.starts_with("sslcert "), "{missing}");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let empty = client_identity(&path(&cert), &path(&key)).unwrap_err();
+        assert!(empty.contains("no certificate"), "{empty}");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let encrypted = client_identity(&path(&cert), &path(&key)).unwrap_err();
+        assert!(encrypted.contains("the key is encrypted"), "{encrypted}");
     }
 }

@@ -23,6 +23,22 @@ impl Authority {
         self.cert.pem()
     }
 
+    /// A client certificate whose common name is `user` (PostgreSQL's
+    /// `cert` login takes the user from it) and its key, PEM.
+    pub fn sign_client(&self, user: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, user);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("a signed certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A server certificate for `names` (DNS names or IP addresses) and
     /// its key, PEM.
     pub fn sign(&self, names: &[&str]) -> (String, String) {

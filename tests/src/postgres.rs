@@ -28,6 +28,17 @@ impl Postgres {
     /// A server whose TCP clients must use TLS, presenting `cert_pem`
     /// (signed for whatever the test chose) with `key_pem`.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_tls_with(cert_pem, key_pem, None)
+    }
+
+    /// As [`Postgres::start_tls`], where TCP clients log in by a client
+    /// certificate signed by the CA `client_ca_pem`, its CN the user name
+    /// (`hostssl … cert`).
+    pub fn start_tls_asking_for(cert_pem: &str, key_pem: &str, client_ca_pem: &str) -> Self {
+        Self::start_tls_with(cert_pem, key_pem, Some(client_ca_pem))
+    }
+
+    fn start_tls_with(cert_pem: &str, key_pem: &str, client_ca_pem: Option<&str>) -> Self {
         let server = Self {
             dir: tempfile::tempdir().expect("a data directory"),
             port: free_port(),
@@ -38,13 +49,20 @@ impl Postgres {
         );
         std::fs::write(&cert, cert_pem).expect("writing the certificate");
         std::fs::write(&key, key_pem).expect("writing the key");
-        server.run_script(&[
-            "start",
-            &server.data(),
-            &server.port.to_string(),
-            cert.to_str().expect("a UTF-8 path"),
-            key.to_str().expect("a UTF-8 path"),
-        ]);
+        let client_ca = server.dir.path().join("client-ca.pem");
+        let mut args = vec![
+            "start".to_string(),
+            server.data(),
+            server.port.to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ];
+        if let Some(pem) = client_ca_pem {
+            std::fs::write(&client_ca, pem).expect("writing the client CA");
+            args.push(client_ca.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        server.run_script(&args);
         server
     }
 

@@ -291,7 +291,7 @@ impl Table {
         // pgjdbc's TLS parameters, which mean what libpq's do.
         let query = query.split('#').next().unwrap_or_default();
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if matches!(&*key, "sslmode" | "sslrootcert") {
+            if matches!(&*key, "sslmode" | "sslrootcert" | "sslcert" | "sslkey") {
                 parts.push(format!("{key}={}", quoted(&value)));
             }
         }

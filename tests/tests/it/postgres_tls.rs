@@ -151,3 +151,53 @@ JOIN sites FOR SYSTEM_TIME AS OF r.proc_time AS s ON r.sensor_id = s.sensor_id"#
         "{unreadable}"
     );
 }
+
+/// A server that logs TCP clients in by certificate (`hostssl … cert`,
+/// the certificate's CN the user name), as managed PostgreSQL services
+/// offer: weir presents `sslcert` and `sslkey`; without them, or with a
+/// certificate from another CA, the server refuses.
+#[test]
+fn a_server_that_asks_for_a_client_certificate_gets_sslcert_and_sslkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certificates();
+    let clients = Authority::new("weir test client CA");
+    let server = Postgres::start_tls_asking_for(&certs.server, &certs.server_key, &clients.pem());
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let ca = write("ca.pem", &certs.ca);
+    let (cert, key) = clients.sign_client("postgres");
+    let (cert, key) = (write("client.pem", &cert), write("client.key", &key));
+    let (other_cert, other_key) = Authority::new("another CA").sign_client("postgres");
+    let (other_cert, other_key) = (
+        write("other.pem", &other_cert),
+        write("other.key", &other_key),
+    );
+    let port = server.port;
+    let url = |more: &str| {
+        format!(
+            "postgres://postgres@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={ca}{more}"
+        )
+    };
+
+    let without = run_into(dir.path(), &server, &url(""), "anonymous")
+        .expect_err("the server asks for a certificate");
+    assert!(
+        without.contains("connection requires a valid client certificate"),
+        "{without}"
+    );
+    let stranger = format!("&sslcert={other_cert}&sslkey={other_key}");
+    let refused = run_into(dir.path(), &server, &url(&stranger), "stranger")
+        .expect_err("signed by a CA the server does not know");
+    assert!(refused.contains("UnknownCA"), "{refused}");
+
+    let mine = format!("&sslcert={cert}&sslkey={key}");
+    assert_eq!(run_into(dir.path(), &server, &url(&mine), "by_cert"), Ok(5));
+    // The key-value form, as libpq writes it.
+    let pairs = format!(
+        "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full sslrootcert={ca} sslcert={cert} sslkey={key}"
+    );
+    assert_eq!(run_into(dir.path(), &server, &pairs, "by_pairs"), Ok(5));
+}
