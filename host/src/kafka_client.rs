@@ -12,6 +12,7 @@
 use std::path::Path;
 
 use indexmap::IndexMap;
+use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// librdkafka properties whose value is a file or directory.
@@ -29,7 +30,8 @@ const FILE_PROPERTIES: &[&str] = &[
 /// path is found beside the pipeline file (`base`), as every other path of
 /// a pipeline is, and must exist; Java's `sasl.jaas.config`, which Flink
 /// and Kafka Streams users carry over, becomes librdkafka's user name and
-/// password.
+/// password. A name librdkafka does not know, or a value it refuses, is
+/// an error now, when the pipeline is loaded, not when the run starts.
 pub fn properties(
     given: IndexMap<String, String>,
     base: &Path,
@@ -44,7 +46,23 @@ pub fn properties(
         }
         resolved.push(resolve_file(key, value, base)?);
     }
+    for (key, value) in &resolved {
+        check(key, value)?;
+    }
     Ok(resolved)
+}
+
+/// Whether librdkafka takes `key = value`.
+fn check(key: &str, value: &str) -> Result<(), String> {
+    let mut one = ClientConfig::new();
+    one.set(key, value);
+    match one.create_native_config() {
+        Ok(_) => Ok(()),
+        Err(KafkaError::ClientConfig(_, reason, _, _)) => {
+            Err(format!("properties.\"{key}\": {reason}"))
+        }
+        Err(other) => Err(format!("properties.\"{key}\": {other}")),
+    }
 }
 
 /// The user name and password of a Java client's `sasl.jaas.config`:
@@ -195,6 +213,25 @@ mod tests {
         let missing = IndexMap::from([("ssl.key.location".to_string(), "key.pem".to_string())]);
         let error = properties(missing, dir.path()).unwrap_err();
         assert!(error.contains("properties.\"ssl.key.location\"") && error.contains("key.pem"));
+    }
+
+    #[test]
+    fn names_and_values_librdkafka_refuses_are_errors_at_load() {
+        let given = |key: &str, value: &str| {
+            properties(
+                IndexMap::from([(key.to_string(), value.to_string())]),
+                Path::new("."),
+            )
+        };
+        let unknown = given("fetch.max.bytez", "1048576").unwrap_err();
+        assert!(
+            unknown.starts_with("properties.\"fetch.max.bytez\": No such configuration property"),
+            "{unknown}"
+        );
+        let bad = given("security.protocol", "tls").unwrap_err();
+        assert!(bad.contains("Invalid value \"tls\""), "{bad}");
+        assert!(given("security.protocol", "SASL_SSL").is_ok());
+        assert!(given("compression.type", "zstd").is_ok());
     }
 
     #[test]

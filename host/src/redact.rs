@@ -132,10 +132,11 @@ pub fn connection(text: &str) -> String {
             let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let (authority, tail) = rest.split_at(authority_end);
             let authority = match authority.rsplit_once('@') {
-                Some((user, host)) => {
-                    let user = user.split_once(':').map_or(user, |(user, _)| user);
-                    format!("{user}:***@{host}")
-                }
+                // Only a password there is hidden: `user@host` has none.
+                Some((user, host)) => match user.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => format!("{user}@{host}"),
+                },
                 None => authority.to_string(),
             };
             format!("{scheme}://{authority}{tail}")
@@ -203,5 +204,10 @@ mod tests {
             "postgres://h/db?user=u&Password=***&x=1"
         );
         assert!(!connection("postgres://u:p%40ss@h/db").contains("p%40ss"));
+        assert_eq!(
+            connection("postgres://weir@h:5432/db?sslmode=verify-full"),
+            "postgres://weir@h:5432/db?sslmode=verify-full",
+            "no password, nothing to hide"
+        );
     }
 }
