@@ -10,6 +10,8 @@
 //! `SslAuthenticationException` and `SaslAuthenticationException`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use indexmap::IndexMap;
 use rdkafka::config::ClientConfig;
@@ -30,8 +32,8 @@ const FILE_PROPERTIES: &[&str] = &[
 /// path is found beside the pipeline file (`base`), as every other path of
 /// a pipeline is, and must exist; Java's `sasl.jaas.config`, which Flink
 /// and Kafka Streams users carry over, becomes librdkafka's user name and
-/// password. A name librdkafka does not know, or a value it refuses, is
-/// an error now, when the pipeline is loaded, not when the run starts.
+/// password. A name librdkafka does not know, or a value it refuses, is an
+/// error when the pipeline is loaded, so that `weir validate` finds it.
 pub fn properties(
     given: IndexMap<String, String>,
     base: &Path,
@@ -165,7 +167,12 @@ pub fn fatal(error: &KafkaError, reason: &str, servers: &str) -> Option<String> 
 /// The first fatal error a client's callbacks saw, for the thread that
 /// drives the client to pick up.
 #[derive(Debug, Default)]
-pub struct FatalError(std::sync::Mutex<Option<String>>);
+pub struct FatalError {
+    /// Set with `message`: the reader looks once per message polled, so
+    /// the common answer (none) costs a load, not a lock.
+    seen: AtomicBool,
+    message: Mutex<Option<String>>,
+}
 
 impl FatalError {
     /// Keeps `error` if it is fatal and none was kept before.
@@ -173,13 +180,20 @@ impl FatalError {
         let Some(message) = fatal(error, reason, servers) else {
             return false;
         };
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = self.message.lock().unwrap_or_else(|p| p.into_inner());
         kept.get_or_insert(message);
+        self.seen.store(true, Ordering::Release);
         true
     }
 
     pub fn get(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        if !self.seen.load(Ordering::Acquire) {
+            return None;
+        }
+        self.message
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
