@@ -166,8 +166,10 @@ pub fn fatal(error: &KafkaError, reason: &str, servers: &str) -> Option<String> 
 
 /// The first fatal error a client's callbacks saw, for the thread that
 /// drives the client to pick up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FatalError {
+    /// The client's `bootstrap.servers`, which the message names.
+    servers: String,
     /// Set with `message`: the reader looks once per message polled, so
     /// the common answer (none) costs a load, not a lock.
     seen: AtomicBool,
@@ -175,9 +177,25 @@ pub struct FatalError {
 }
 
 impl FatalError {
+    pub fn new(servers: &str) -> Self {
+        Self {
+            servers: servers.to_string(),
+            seen: AtomicBool::new(false),
+            message: Mutex::new(None),
+        }
+    }
+
+    /// What a client context's `error` callback does: keeps a fatal error,
+    /// logs the transient rest (librdkafka reconnects by itself).
+    pub fn client_error(&self, error: &KafkaError, reason: &str) {
+        if !self.record(error, reason) {
+            tracing::warn!(target: "librdkafka", %error, "{reason}");
+        }
+    }
+
     /// Keeps `error` if it is fatal and none was kept before.
-    pub fn record(&self, error: &KafkaError, reason: &str, servers: &str) -> bool {
-        let Some(message) = fatal(error, reason, servers) else {
+    pub fn record(&self, error: &KafkaError, reason: &str) -> bool {
+        let Some(message) = fatal(error, reason, &self.servers) else {
             return false;
         };
         let mut kept = self.message.lock().unwrap_or_else(|p| p.into_inner());
@@ -320,12 +338,12 @@ mod tests {
         ] {
             assert_eq!(fatal(&KafkaError::Global(transient), "down", "b"), None);
         }
-        let kept = FatalError::default();
+        let kept = FatalError::new("b");
         let down = KafkaError::Global(RDKafkaErrorCode::AllBrokersDown);
-        assert!(!kept.record(&down, "", "b"));
+        assert!(!kept.record(&down, ""));
         assert_eq!(kept.get(), None);
-        assert!(kept.record(&ssl, "", "b"));
-        assert!(kept.record(&sasl, "", "b"));
+        assert!(kept.record(&ssl, ""));
+        assert!(kept.record(&sasl, ""));
         assert!(kept.get().unwrap().contains("TLS"), "the first is kept");
     }
 }

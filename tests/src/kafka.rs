@@ -447,13 +447,23 @@ pub fn terminate(weir: Weir, stderr: &Path) -> String {
 }
 
 /// Waits for a run to end, successfully, within `limit`; returns its log.
-pub fn wait_done(mut child: Weir, stderr: &Path, limit: Duration) -> String {
+pub fn wait_done(child: Weir, stderr: &Path, limit: Duration) -> String {
+    let (status, log) = wait_exit(child, stderr, limit);
+    assert!(status.success(), "weir failed: {log}");
+    log
+}
+
+/// Waits up to `limit` for `child` to exit, however it ends; its status
+/// and what it logged to `stderr`. Panics if it is still running.
+pub fn wait_exit(
+    mut child: Weir,
+    stderr: &Path,
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.0.try_wait().expect("waiting for weir") {
-            let log = std::fs::read_to_string(stderr).unwrap_or_default();
-            assert!(status.success(), "weir failed: {log}");
-            return log;
+            return (status, std::fs::read_to_string(stderr).unwrap_or_default());
         }
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(stderr).unwrap_or_default();

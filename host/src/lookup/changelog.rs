@@ -49,15 +49,12 @@ fn refused(consumer: &BaseConsumer<TableContext>, error: String) -> String {
 /// Keeps a refused certificate or login, which no waiting mends, to be
 /// told instead of a timeout.
 struct TableContext {
-    servers: String,
     fatal: FatalError,
 }
 
 impl ClientContext for TableContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !self.fatal.record(&error, reason, &self.servers) {
-            tracing::warn!(target: "librdkafka", %error, "{reason}");
-        }
+        self.fatal.client_error(&error, reason);
     }
 }
 
@@ -86,8 +83,7 @@ impl Changelog {
             config.set(key, value);
         }
         let context = TableContext {
-            servers: table.bootstrap_servers.clone(),
-            fatal: FatalError::default(),
+            fatal: FatalError::new(&table.bootstrap_servers),
         };
         let consumer: BaseConsumer<TableContext> = config
             .create_with_context(context)

@@ -52,16 +52,13 @@ type Failures = Arc<Mutex<Vec<SinkFailure>>>;
 
 struct DeliveryReports {
     failed: Failures,
-    servers: String,
     /// A certificate or credential failure, which ends the run.
     fatal: Arc<FatalError>,
 }
 
 impl ClientContext for DeliveryReports {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !self.fatal.record(&error, reason, &self.servers) {
-            tracing::warn!(target: "librdkafka", %error, "{reason}");
-        }
+        self.fatal.client_error(&error, reason);
     }
 }
 
@@ -115,11 +112,10 @@ impl KafkaSink {
             config.set(key, value);
         }
         let failed = Failures::default();
-        let fatal = Arc::<FatalError>::default();
+        let fatal = Arc::new(FatalError::new(&settings.bootstrap_servers));
         let producer = config
             .create_with_context(DeliveryReports {
                 failed: failed.clone(),
-                servers: settings.bootstrap_servers.clone(),
                 fatal: fatal.clone(),
             })
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;

@@ -10,10 +10,10 @@
 //! so every connection weir makes is TLS, checked by librdkafka's OpenSSL.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_tests::certificates::Authority;
-use weir_tests::kafka::{sensor_pipeline, start_weir_with_env, wait_done, Broker};
+use weir_tests::kafka::{sensor_pipeline, start_weir_with_env, wait_done, wait_exit, Broker};
 use weir_tests::{generated, parse_alerts, parse_readings, reference_alerts, Alert};
 
 const READINGS: &str = "sensor-readings";
@@ -124,20 +124,8 @@ fn failing_run(pipeline: &Path, dir: &Path) -> String {
 
 fn failing_run_with_env(pipeline: &Path, dir: &Path, env: &[(&str, &str)]) -> String {
     let log = dir.join("weir.stderr");
-    let started = Instant::now();
-    let mut child = start_weir_with_env(pipeline, &log, &[], env);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("waiting for weir") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "weir was still running after 60 s: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stderr = std::fs::read_to_string(&log).expect("weir's stderr");
+    let child = start_weir_with_env(pipeline, &log, &[], env);
+    let (status, stderr) = wait_exit(child, &log, Duration::from_secs(60));
     assert!(!status.success(), "{stderr}");
     stderr
 }

@@ -47,7 +47,6 @@ pub struct ReaderContext {
     /// Where chunks go, in the order of their numbers: the reader's, and
     /// the handover markers a revoke sends from inside `poll`.
     line: Mutex<Option<Line>>,
-    servers: String,
     /// A certificate or credential failure, which ends the run.
     pub fatal: FatalError,
 }
@@ -83,8 +82,7 @@ impl ReaderContext {
             stats,
             topics: settings.topics.clone(),
             line: Mutex::default(),
-            servers: settings.bootstrap_servers.clone(),
-            fatal: FatalError::default(),
+            fatal: FatalError::new(&settings.bootstrap_servers),
         }
     }
 
@@ -237,11 +235,8 @@ impl ClientContext for ReaderContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // Mostly transient (a broker going away); librdkafka reconnects by
-        // itself. The reader ends the run on a fatal one.
-        if !self.fatal.record(&error, reason, &self.servers) {
-            tracing::warn!(target: "librdkafka", %error, "{reason}");
-        }
+        // The reader ends the run on a fatal one.
+        self.fatal.client_error(&error, reason);
     }
 }
 

@@ -76,8 +76,7 @@ pub fn read_kafka(
                     // Transport errors and the like; librdkafka retries by
                     // itself. Refused certificates, credentials or ACLs
                     // end the run below.
-                    let servers = &settings.bootstrap_servers;
-                    if !consumer.context().fatal.record(&e, "", servers) {
+                    if !consumer.context().fatal.record(&e, "") {
                         tracing::warn!(error = %e, "Kafka consumer");
                     }
                     Polled::Nothing
